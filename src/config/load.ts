@@ -1,0 +1,225 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { fileSecret, inlineSecret, type Secret } from "./secret.js";
+import { SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
+
+export interface GitLabConfig {
+  readonly url: string;
+  readonly token: Secret;
+  readonly projects: readonly string[];
+  readonly groups: readonly string[];
+  readonly pollIntervalMs: number;
+  readonly discoveryIntervalMs: number;
+  readonly maxRequestsPerSecond: number;
+  readonly idleRequestsPerSecond: number;
+  readonly maxConcurrentRequests: number;
+  readonly requestTimeoutMs: number;
+  readonly hotProjectTtlMs: number;
+}
+
+export interface WebhookConfig {
+  /** null: the webhook endpoint is disabled. */
+  readonly secret: Secret | null;
+  readonly maxBodyBytes: number;
+}
+
+export interface Config {
+  readonly gitlab: GitLabConfig;
+  readonly webhook: WebhookConfig;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly logLevel: string;
+}
+
+/** A configuration problem, phrased for a single line on stderr. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    readonly shownValue: string | undefined,
+    readonly expected: string,
+  ) {
+    super(
+      shownValue === undefined
+        ? `invalid configuration: ${setting} is not set: expected ${expected}`
+        : `invalid configuration: ${setting}=${shownValue}: expected ${expected}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+type RawSettings = Partial<Record<string, string>>;
+
+/**
+ * Builds the configuration from the environment and an optional YAML file (`--config` or
+ * `CONFIG_FILE`, same keys as the environment). Environment variables win over the file.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
+  const known = new Set<string>(SETTINGS.map((s) => s.name));
+  const configFile = configFileFrom(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
+  for (const spec of SETTINGS) {
+    const fromEnv = env[spec.name];
+    if (fromEnv !== undefined && fromEnv !== "") raw[spec.name] = fromEnv;
+  }
+  return buildConfig(raw);
+}
+
+function buildConfig(raw: RawSettings): Config {
+  const get = <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
+    const spec: SettingSpec = SETTINGS.find((s) => s.name === name)!;
+    const value = raw[name] ?? spec.default;
+    return value === undefined ? undefined : parse(value, spec);
+  };
+  const number = (name: SettingName) => get(name, parseNumber)!;
+
+  const url = get("GITLAB_URL", parseUrl);
+  if (url === undefined) throw new ConfigError("GITLAB_URL", undefined, "the base URL of your GitLab, e.g. https://gitlab.example.com");
+  const token = secretFrom(raw, "GITLAB_TOKEN", "GITLAB_TOKEN_FILE", true)!;
+  const projects = get("GITLAB_PROJECTS", parseList) ?? [];
+  const groups = get("GITLAB_GROUPS", parseList) ?? [];
+  if (projects.length === 0 && groups.length === 0) {
+    throw new ConfigError("GITLAB_PROJECTS", undefined, "a comma-separated list of project paths or ids (or set GITLAB_GROUPS)");
+  }
+  const maxRequestsPerSecond = number("GITLAB_MAX_REQUESTS_PER_SECOND");
+  const idleRequestsPerSecond = number("GITLAB_IDLE_REQUESTS_PER_SECOND");
+  if (idleRequestsPerSecond > maxRequestsPerSecond) {
+    throw new ConfigError(
+      "GITLAB_IDLE_REQUESTS_PER_SECOND",
+      String(idleRequestsPerSecond),
+      `at most GITLAB_MAX_REQUESTS_PER_SECOND (${maxRequestsPerSecond})`,
+    );
+  }
+
+  return {
+    gitlab: {
+      url,
+      token,
+      projects,
+      groups,
+      pollIntervalMs: number("GITLAB_POLL_INTERVAL_SECONDS") * 1000,
+      discoveryIntervalMs: number("GITLAB_DISCOVERY_INTERVAL_SECONDS") * 1000,
+      maxRequestsPerSecond,
+      idleRequestsPerSecond,
+      maxConcurrentRequests: number("GITLAB_MAX_CONCURRENT_REQUESTS"),
+      requestTimeoutMs: number("GITLAB_REQUEST_TIMEOUT_SECONDS") * 1000,
+      hotProjectTtlMs: number("GITLAB_HOT_PROJECT_TTL_SECONDS") * 1000,
+    },
+    webhook: {
+      secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),
+      maxBodyBytes: number("GITLAB_WEBHOOK_MAX_BODY_BYTES"),
+    },
+    listen: get("LISTEN_ADDRESS", parseListen)!,
+    logLevel: get("LOG_LEVEL", parseEnum)!,
+  };
+}
+
+function secretFrom(raw: RawSettings, inline: SettingName, file: SettingName, required: boolean): Secret | null {
+  const value = nonEmpty(raw[inline]);
+  const path = nonEmpty(raw[file]);
+  if (value !== undefined && path !== undefined) {
+    throw new ConfigError(file, path, `only one of ${inline} and ${file}`);
+  }
+  if (value !== undefined) return inlineSecret(inline, value);
+  if (path !== undefined) {
+    let secret: Secret;
+    try {
+      secret = fileSecret(file, path);
+    } catch (error) {
+      throw new ConfigError(file, path, `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    }
+    if (secret.value() === "") throw new ConfigError(file, path, "a file holding a non-empty secret");
+    return secret;
+  }
+  if (required) throw new ConfigError(inline, undefined, `a token with the read_api scope (or set ${file})`);
+  return null;
+}
+
+const urlSchema = z.url({ protocol: /^https?$/ });
+
+function parseUrl(value: string, spec: SettingSpec): string {
+  const result = urlSchema.safeParse(value);
+  if (!result.success) throw invalid(spec, value, "an absolute http(s) URL such as https://gitlab.example.com");
+  return value.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
+}
+
+function parseList(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function parseNumber(value: string, spec: SettingSpec): number {
+  const integer = spec.kind === "integer";
+  const parsed = Number(value);
+  const inRange = (spec.min === undefined || parsed >= spec.min) && (spec.max === undefined || parsed <= spec.max);
+  if (value.trim() === "" || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)) || !inRange) {
+    throw invalid(spec, value, `${integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`);
+  }
+  return parsed;
+}
+
+function parseListen(value: string, spec: SettingSpec): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw invalid(spec, value, "host:port, e.g. 0.0.0.0:9863 or :9863");
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+function parseEnum(value: string, spec: SettingSpec): string {
+  const normalised = value.trim().toLowerCase();
+  if (!spec.values?.includes(normalised)) throw invalid(spec, value, `one of ${spec.values?.join(", ")}`);
+  return normalised;
+}
+
+function invalid(spec: SettingSpec, value: string, expected: string): ConfigError {
+  return new ConfigError(spec.name, shown(spec, value), expected);
+}
+
+function shown(spec: SettingSpec, value: string): string {
+  return spec.kind === "secret" ? '"***"' : JSON.stringify(value);
+}
+
+function configFileFrom(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--config") {
+      const path = argv[i + 1];
+      if (!path) throw new ConfigError("--config", undefined, "a path to a YAML file after --config");
+      return path;
+    }
+    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+  }
+  return undefined;
+}
+
+function readConfigFile(path: string, known: Set<string>): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `a readable YAML file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `valid YAML (${(error as Error).message.split("\n")[0]})`);
+  }
+  if (document === null || document === undefined) return {};
+  if (typeof document !== "object" || Array.isArray(document)) {
+    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), "a YAML mapping of setting names to values");
+  }
+  const raw: RawSettings = {};
+  for (const [key, value] of Object.entries(document)) {
+    if (!known.has(key)) {
+      throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `only known setting names, found ${JSON.stringify(key)} (see the configuration reference)`);
+    }
+    raw[key] = Array.isArray(value) ? value.map(String).join(",") : String(value);
+  }
+  return raw;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}

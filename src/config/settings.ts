@@ -1,0 +1,58 @@
+/**
+ * Every setting the exporter reads, declared once. The loader, the README's configuration
+ * reference and the deploy manifests' tests all read this table, so a setting cannot exist in
+ * one place and be missing in another.
+ */
+export type SettingKind =
+  | "url"
+  | "string"
+  | "secret"
+  | "file"
+  | "list"
+  | "number"
+  | "integer"
+  | "boolean"
+  | "listen"
+  | "enum";
+
+export interface SettingSpec {
+  readonly name: string;
+  readonly kind: SettingKind;
+  readonly description: string;
+  /** Default as the user would write it; absent when the setting has no default. */
+  readonly default?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+}
+
+export const DEFAULT_PORT = 9863;
+
+export const SETTINGS = [
+  { name: "CONFIG_FILE", kind: "file", description: "Optional YAML file holding any of these settings under the same names; environment variables override it. Also `--config PATH`." },
+  { name: "GITLAB_URL", kind: "url", description: "Base URL of the GitLab instance, e.g. `https://gitlab.example.com` (without `/api/v4`)." },
+  { name: "GITLAB_TOKEN", kind: "secret", description: "Access token with the `read_api` scope. Exactly one of `GITLAB_TOKEN` and `GITLAB_TOKEN_FILE` is required." },
+  { name: "GITLAB_TOKEN_FILE", kind: "file", description: "File holding the token (e.g. a mounted Kubernetes Secret). Re-read when it changes, so a rotated token is used without a restart." },
+  { name: "GITLAB_PROJECTS", kind: "list", description: "Comma-separated project paths (`group/project`) or numeric ids to watch." },
+  { name: "GITLAB_GROUPS", kind: "list", description: "Comma-separated group paths whose projects are watched, subgroups included. At least one of `GITLAB_PROJECTS` and `GITLAB_GROUPS` is required." },
+  { name: "GITLAB_POLL_INTERVAL_SECONDS", kind: "number", default: "30", min: 0.1, max: 3600, description: "How often projects with live jobs (hot projects) are polled." },
+  { name: "GITLAB_DISCOVERY_INTERVAL_SECONDS", kind: "number", default: "300", min: 1, max: 86400, description: "How often the groups' project lists are refreshed." },
+  { name: "GITLAB_MAX_REQUESTS_PER_SECOND", kind: "number", default: "5", min: 0.01, max: 1000, description: "Hard cap on GitLab API requests per second, all endpoints together (GitLab allows 600/min per user on project jobs)." },
+  { name: "GITLAB_IDLE_REQUESTS_PER_SECOND", kind: "number", default: "0.5", min: 0.001, max: 1000, description: "Share of the budget spent revisiting idle projects round-robin. Without webhooks a job in an idle project is seen within `idle projects / this` seconds." },
+  { name: "GITLAB_MAX_CONCURRENT_REQUESTS", kind: "integer", default: "4", min: 1, max: 64, description: "Requests in flight at once." },
+  { name: "GITLAB_REQUEST_TIMEOUT_SECONDS", kind: "number", default: "30", min: 0.1, max: 600, description: "Time limit for one API request, including reading the body." },
+  { name: "GITLAB_HOT_PROJECT_TTL_SECONDS", kind: "number", default: "600", min: 0, max: 86400, description: "How long a project stays hot (polled every interval) after its last live job or webhook." },
+  { name: "GITLAB_WEBHOOK_SECRET", kind: "secret", description: "Secret token GitLab sends in `X-Gitlab-Token`; setting it (or the `_FILE` variant) enables `POST /webhooks/gitlab`." },
+  { name: "GITLAB_WEBHOOK_SECRET_FILE", kind: "file", description: "File holding the webhook secret; re-read when it changes." },
+  { name: "GITLAB_WEBHOOK_MAX_BODY_BYTES", kind: "integer", default: "1048576", min: 1024, max: 67108864, description: "Largest webhook body accepted; larger deliveries get 413." },
+  { name: "LISTEN_ADDRESS", kind: "listen", default: `0.0.0.0:${DEFAULT_PORT}`, description: `Address of the HTTP server as \`host:port\` (\`:port\` listens on all interfaces). Port ${DEFAULT_PORT} by default; gitlab-runner's own metrics use 9252.` },
+  { name: "LOG_LEVEL", kind: "enum", default: "info", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], description: "Log verbosity; logs are JSON lines on stdout." },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+export function settingSpec(name: SettingName): SettingSpec {
+  const spec = SETTINGS.find((s) => s.name === name);
+  if (!spec) throw new Error(`unknown setting ${name}`);
+  return spec;
+}

@@ -1,0 +1,98 @@
+import { pino, type Logger } from "pino";
+import { Registry } from "prom-client";
+import type { Config } from "./config/load.js";
+import { ExporterMetrics } from "./metrics/exporter.js";
+import { GitLabJobMetrics } from "./metrics/gitlab.js";
+import { buildServer } from "./server/app.js";
+import { GitLabApi } from "./sources/gitlab/api.js";
+import { RequestBudget } from "./sources/gitlab/budget.js";
+import { GitLabPoller } from "./sources/gitlab/poller.js";
+import { createGitLabRequester } from "./sources/gitlab/transport.js";
+import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
+import { JobStore } from "./state/jobs.js";
+import { ProjectRegistry } from "./state/projects.js";
+
+export interface RunningExporter {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:9863. */
+  readonly url: string;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the exporter: GitLab source → job state → metric families → HTTP server.
+ * Data flows one way; each box is built here and handed to the next.
+ */
+export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
+  const registry = new Registry();
+  const exporterMetrics = new ExporterMetrics(registry);
+  const jobMetrics = new GitLabJobMetrics(registry);
+
+  const projects = new ProjectRegistry(jobMetrics);
+  const jobs = new JobStore(jobMetrics);
+  jobMetrics.readFrom(jobs, projects);
+
+  const gitlab = config.gitlab;
+  const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
+  const requester = createGitLabRequester({
+    budget,
+    requestTimeoutMs: gitlab.requestTimeoutMs,
+    onRequest: (endpoint, code) => exporterMetrics.gitlabRequest(endpoint, code),
+    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
+  });
+  const api = new GitLabApi(gitlab.url, gitlab.token, requester);
+  let lastGitLabSuccessMs: number | null = null;
+  const poller = new GitLabPoller(gitlab, {
+    api,
+    jobs,
+    projects,
+    log: logger.child({ source: "gitlab" }),
+    onSynced: (atMs) => {
+      lastGitLabSuccessMs = atMs;
+      exporterMetrics.gitlabSynced(atMs);
+    },
+    onProjectStates: (hot, idle) => exporterMetrics.watchedProjects(hot, idle),
+  });
+
+  const webhookSecret = config.webhook.secret;
+  const app = buildServer({
+    registry,
+    metrics: exporterMetrics,
+    logger,
+    health: {
+      sources: () => [
+        {
+          name: "gitlab",
+          synced: poller.initialSyncDone,
+          lastSuccessMs: lastGitLabSuccessMs,
+          staleAfterMs: Math.max(3 * gitlab.pollIntervalMs, 60_000),
+        },
+      ],
+    },
+    ...(webhookSecret
+      ? {
+          webhooks: {
+            source: new GitLabWebhookSource(jobs, projects, poller),
+            secret: webhookSecret,
+            maxBodyBytes: config.webhook.maxBodyBytes,
+          },
+        }
+      : {}),
+  });
+
+  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  logger.info({ address, gitlab: gitlab.url, webhooks: webhookSecret !== null }, "gitlab-ci-k8s-exporter listening");
+  poller.start();
+
+  return {
+    url: address,
+    registry,
+    async close() {
+      await Promise.all([poller.stop(), app.close()]);
+    },
+  };
+}
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { name: "gitlab-ci-k8s-exporter" } });
+}

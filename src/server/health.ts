@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from "fastify";
+
+export interface SourceHealth {
+  readonly name: string;
+  /** The source has completed its first full sync. */
+  readonly synced: boolean;
+  /** Unix ms of the last success, or null. */
+  readonly lastSuccessMs: number | null;
+  /** Older than this and the source is reported stale. */
+  readonly staleAfterMs: number;
+}
+
+export interface HealthCheck {
+  sources(): SourceHealth[];
+  now?(): number;
+}
+
+/**
+ * `/healthz` says the process serves requests. `/readyz` is 200 once every source finished its
+ * first sync. A source that goes stale later is reported in the body but keeps readiness: an
+ * unready pod leaves the Service, and webhook deliveries would stop exactly while the GitLab
+ * API is down and webhooks are the only news left.
+ */
+export const healthRoutes: FastifyPluginAsync<{ health: HealthCheck }> = async (app, { health }) => {
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    const now = health.now?.() ?? Date.now();
+    const sources = health.sources().map((source) => ({
+      name: source.name,
+      synced: source.synced,
+      lastSuccess: source.lastSuccessMs === null ? null : new Date(source.lastSuccessMs).toISOString(),
+      stale: source.lastSuccessMs === null || now - source.lastSuccessMs > source.staleAfterMs,
+    }));
+    const ready = sources.every((s) => s.synced);
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? (sources.some((s) => s.stale) ? "stale" : "ready") : "starting", sources };
+  });
+};

@@ -1,0 +1,66 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyPluginAsync } from "fastify";
+import type { Secret } from "../config/secret.js";
+import type { ExporterMetrics } from "../metrics/exporter.js";
+import { eventLabel, type GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
+
+export interface WebhookRouteOptions {
+  readonly source: GitLabWebhookSource;
+  readonly secret: Secret;
+  readonly maxBodyBytes: number;
+  readonly metrics: ExporterMetrics;
+}
+
+/**
+ * `POST /webhooks/gitlab`. The token is checked before the body is parsed, so an unauthenticated
+ * client cannot make the exporter parse anything. Every answer carries a reason, and the process
+ * never fails on what a client sends.
+ */
+export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, options) => {
+  const { source, secret, metrics } = options;
+
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    const event = eventLabel(header(request.headers["x-gitlab-event"]));
+    const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
+    metrics.webhookEvent(event, status === 413 ? "too_large" : "invalid");
+    const reason =
+      status === 413
+        ? `body larger than ${options.maxBodyBytes} bytes`
+        : error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+          ? "expected Content-Type: application/json"
+          : `malformed body: ${error.message}`;
+    reply.code(status).send({ error: reason });
+  });
+
+  app.post(
+    "/webhooks/gitlab",
+    {
+      bodyLimit: options.maxBodyBytes,
+      onRequest: async (request, reply) => {
+        if (!tokenMatches(header(request.headers["x-gitlab-token"]), secret.value())) {
+          metrics.webhookEvent(eventLabel(header(request.headers["x-gitlab-event"])), "unauthorized");
+          return reply.code(401).send({ error: "missing or wrong X-Gitlab-Token" });
+        }
+      },
+    },
+    async (request, reply) => {
+      const event = header(request.headers["x-gitlab-event"]);
+      const result = source.receive(event, request.body, header(request.headers["idempotency-key"]));
+      metrics.webhookEvent(eventLabel(event), result.outcome);
+      reply.code(result.status);
+      return result.status < 300 ? { status: result.outcome, reason: result.reason } : { error: result.reason };
+    },
+  );
+};
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Constant time whatever the lengths: both sides are hashed to the same size first. */
+export function tokenMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b) && expected !== "";
+}

@@ -1,0 +1,109 @@
+import type { JobObservation } from "../../domain/job.js";
+import type { JobStore } from "../../state/jobs.js";
+import type { ProjectRegistry } from "../../state/projects.js";
+import type { WebhookOutcome } from "../../metrics/exporter.js";
+import { describeIssues, jobHookSchema, observeJobHook, observePipelineHook, pipelineHookSchema } from "./wire.js";
+
+export interface WebhookResult {
+  readonly outcome: WebhookOutcome;
+  /** HTTP status to answer GitLab with. */
+  readonly status: number;
+  readonly reason: string;
+}
+
+export interface ActivitySink {
+  noteActivity(projectId: number, pollSoon: boolean): void;
+}
+
+/** The `event` label: GitLab's own event names, anything else folded so a client cannot grow the label. */
+export const KNOWN_EVENTS = [
+  "Job Hook",
+  "Pipeline Hook",
+  "Push Hook",
+  "Tag Push Hook",
+  "Issue Hook",
+  "Note Hook",
+  "Merge Request Hook",
+  "Wiki Page Hook",
+  "Deployment Hook",
+  "Release Hook",
+  "Feature Flag Hook",
+  "Emoji Hook",
+  "Resource Access Token Hook",
+  "Member Hook",
+  "Subgroup Hook",
+  "Project Hook",
+  "Milestone Hook",
+  "Vulnerability Hook",
+  "System Hook",
+] as const;
+
+export function eventLabel(header: string | undefined): string {
+  if (header === undefined) return "none";
+  return (KNOWN_EVENTS as readonly string[]).includes(header) ? header : "other";
+}
+
+/** Idempotency keys remembered: GitLab re-sends a failed delivery with the same key. */
+const IDEMPOTENCY_KEYS_CAPACITY = 10_000;
+
+/**
+ * Turns authentic webhook deliveries into job observations. Never calls the GitLab API itself:
+ * a job it cannot place (its tags are not in the payload) only makes the poller look at the
+ * project soon, which costs one request per project, not one per event.
+ */
+export class GitLabWebhookSource {
+  private readonly seenKeys = new Set<string>();
+
+  constructor(
+    private readonly jobs: JobStore,
+    private readonly projects: ProjectRegistry,
+    private readonly activity: ActivitySink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  receive(event: string | undefined, body: unknown, idempotencyKey: string | undefined): WebhookResult {
+    if (event === undefined) return { outcome: "invalid", status: 400, reason: "missing X-Gitlab-Event header" };
+    if (event !== "Job Hook" && event !== "Pipeline Hook") {
+      // Acknowledged: GitLab disables a hook that keeps failing, which would cut off job events too.
+      return { outcome: "ignored", status: 200, reason: `event ${JSON.stringify(eventLabel(event))} is not used` };
+    }
+    if (idempotencyKey !== undefined && this.seenKeys.has(idempotencyKey)) {
+      return { outcome: "duplicate", status: 200, reason: "delivery already received" };
+    }
+
+    const receivedAt = this.now();
+    let projectId: number;
+    let observations: JobObservation[];
+    if (event === "Job Hook") {
+      const parsed = jobHookSchema.safeParse(body);
+      if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Job Hook payload: ${describeIssues(parsed.error)}` };
+      projectId = parsed.data.project_id;
+      observations = [observeJobHook(parsed.data, receivedAt)];
+    } else {
+      const parsed = pipelineHookSchema.safeParse(body);
+      if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Pipeline Hook payload: ${describeIssues(parsed.error)}` };
+      projectId = parsed.data.project.id;
+      observations = observePipelineHook(parsed.data, receivedAt);
+    }
+    if (idempotencyKey !== undefined) this.rememberKey(idempotencyKey);
+
+    if (this.projects.get(projectId) === undefined) {
+      return { outcome: "ignored", status: 200, reason: `project ${projectId} is not watched` };
+    }
+    let changed = false;
+    let needsDetails = false;
+    for (const observation of observations) {
+      const result = this.jobs.apply(observation, true);
+      changed ||= result === "changed";
+      needsDetails ||= result === "needs-details";
+    }
+    this.activity.noteActivity(projectId, needsDetails);
+    if (changed || needsDetails) return { outcome: "accepted", status: 200, reason: "ok" };
+    return { outcome: "duplicate", status: 200, reason: "no new information" };
+  }
+
+  private rememberKey(key: string): void {
+    this.seenKeys.add(key);
+    if (this.seenKeys.size > IDEMPOTENCY_KEYS_CAPACITY) this.seenKeys.delete(this.seenKeys.values().next().value!);
+  }
+}

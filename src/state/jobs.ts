@@ -1,0 +1,211 @@
+import {
+  isDormant,
+  isFinished,
+  isTerminal,
+  lifecycleRank,
+  type FinishedStatus,
+  type JobObservation,
+  type JobStatus,
+} from "../domain/job.js";
+
+/** A job that has not reached a terminal status yet. */
+interface LiveJob {
+  readonly id: number;
+  readonly projectId: number;
+  status: JobStatus;
+  readonly tags: string;
+  queuedAtMs: number | null;
+  /** True when the wait in the queue ends under our watch, so observing it replays no history. */
+  readonly queuedEligible: boolean;
+  queuedObserved: boolean;
+}
+
+export interface JobFinished {
+  readonly projectId: number;
+  readonly status: FinishedStatus;
+  readonly failureReason: string;
+  readonly runner: string;
+  readonly durationSeconds: number | null;
+}
+
+export interface JobStarted {
+  readonly projectId: number;
+  readonly queuedDurationSeconds: number;
+}
+
+export interface JobEvents {
+  jobStarted(event: JobStarted): void;
+  jobFinished(event: JobFinished): void;
+}
+
+export type ApplyResult =
+  /** State or counters changed. */
+  | "changed"
+  /** Nothing new: a duplicate, or an older status than the one already known. */
+  | "unchanged"
+  /** A job we do not track yet and whose tags the observation does not carry: poll the project. */
+  | "needs-details";
+
+export interface GroupTotals {
+  readonly pending: number;
+  readonly running: number;
+  /** Unix ms at which the longest-waiting pending job entered the queue; null when none pends. */
+  readonly oldestQueuedAtMs: number | null;
+}
+
+/**
+ * How many finished job ids are remembered to make counting idempotent. Far more than can finish
+ * between two polls or within GitLab's webhook retry window.
+ */
+const COUNTED_IDS_CAPACITY = 100_000;
+
+/**
+ * The jobs that are live now, and the guarantee that each finished job is counted once.
+ *
+ * Sources call `apply` with whatever they saw, in any order and as often as they like: the same
+ * observation twice changes nothing, a status never moves backwards, and a finished job is
+ * counted at most once whether polling, a webhook or both reported it.
+ */
+export class JobStore {
+  private readonly live = new Map<number, LiveJob>();
+  private readonly liveByProject = new Map<number, Set<number>>();
+  private readonly counted = new Set<number>();
+
+  constructor(private readonly events: JobEvents) {}
+
+  /**
+   * @param countIfUnseen whether a job first seen already finished may be counted: true when the
+   *   source knows the job finished after we started watching (a webhook, or a job newer than the
+   *   project's baseline); false for history found by a poll.
+   */
+  apply(observation: JobObservation, countIfUnseen: boolean): ApplyResult {
+    const { id } = observation;
+    if (this.counted.has(id)) return "unchanged";
+    const known = this.live.get(id);
+
+    if (isTerminal(observation.status)) {
+      if (!known && !countIfUnseen) return "unchanged";
+      if (known) this.forget(known);
+      if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
+      this.observeStart(observation, known?.queuedEligible ?? countIfUnseen, known);
+      this.remember(id);
+      this.events.jobFinished({
+        projectId: observation.projectId,
+        status: observation.status,
+        failureReason: observation.failureReason,
+        runner: observation.runner,
+        durationSeconds: observation.durationSeconds,
+      });
+      return "changed";
+    }
+
+    if (isDormant(observation.status)) {
+      if (!known) return "unchanged";
+      this.forget(known);
+      return "changed";
+    }
+
+    if (known) {
+      if (lifecycleRank(observation.status) <= lifecycleRank(known.status)) {
+        if (known.queuedAtMs === null && observation.queuedAtMs !== null && observation.status === "pending") {
+          known.queuedAtMs = observation.queuedAtMs;
+          return "changed";
+        }
+        return "unchanged";
+      }
+      known.status = observation.status;
+      if (known.queuedAtMs === null) known.queuedAtMs = observation.queuedAtMs;
+      this.observeStart(observation, known.queuedEligible, known);
+      return "changed";
+    }
+
+    if (observation.tags === null) return "needs-details";
+    const job: LiveJob = {
+      id,
+      projectId: observation.projectId,
+      status: observation.status,
+      tags: observation.tags,
+      queuedAtMs: observation.queuedAtMs,
+      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || countIfUnseen,
+      queuedObserved: false,
+    };
+    this.live.set(id, job);
+    let ids = this.liveByProject.get(job.projectId);
+    if (!ids) this.liveByProject.set(job.projectId, (ids = new Set()));
+    ids.add(id);
+    this.observeStart(observation, job.queuedEligible, job);
+    return "changed";
+  }
+
+  /** Ids of the project's live jobs (any non-terminal, non-dormant status). */
+  liveJobIds(projectId: number): number[] {
+    return [...(this.liveByProject.get(projectId) ?? [])];
+  }
+
+  hasLiveJobs(projectId: number): boolean {
+    return (this.liveByProject.get(projectId)?.size ?? 0) > 0;
+  }
+
+  isTracked(jobId: number): boolean {
+    return this.live.has(jobId);
+  }
+
+  /** Forgets a live job that GitLab no longer has (its pipeline was deleted); nothing is counted. */
+  forgetJob(jobId: number): void {
+    const job = this.live.get(jobId);
+    if (job) this.forget(job);
+  }
+
+  /** Drops a project's live jobs, e.g. when the project was deleted or access was lost. */
+  dropProject(projectId: number): void {
+    for (const id of this.liveJobIds(projectId)) this.forget(this.live.get(id)!);
+  }
+
+  /** Pending and running totals per project and tag set. */
+  totals(): Map<number, Map<string, GroupTotals>> {
+    const result = new Map<number, Map<string, { pending: number; running: number; oldestQueuedAtMs: number | null }>>();
+    for (const job of this.live.values()) {
+      const pending = job.status === "pending";
+      if (!pending && job.status !== "running") continue;
+      let byTags = result.get(job.projectId);
+      if (!byTags) result.set(job.projectId, (byTags = new Map()));
+      let group = byTags.get(job.tags);
+      if (!group) byTags.set(job.tags, (group = { pending: 0, running: 0, oldestQueuedAtMs: null }));
+      if (pending) {
+        group.pending++;
+        if (job.queuedAtMs !== null && (group.oldestQueuedAtMs === null || job.queuedAtMs < group.oldestQueuedAtMs)) {
+          group.oldestQueuedAtMs = job.queuedAtMs;
+        }
+      } else {
+        group.running++;
+      }
+    }
+    return result;
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  private observeStart(observation: JobObservation, eligible: boolean, job: LiveJob | undefined): void {
+    if (job?.queuedObserved || !eligible) return;
+    if (observation.startedAtMs === null || observation.queuedDurationSeconds === null) return;
+    if (job) job.queuedObserved = true;
+    this.events.jobStarted({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
+  }
+
+  private forget(job: LiveJob): void {
+    this.live.delete(job.id);
+    const ids = this.liveByProject.get(job.projectId);
+    ids?.delete(job.id);
+    if (ids?.size === 0) this.liveByProject.delete(job.projectId);
+  }
+
+  private remember(id: number): void {
+    this.counted.add(id);
+    if (this.counted.size > COUNTED_IDS_CAPACITY) {
+      // Sets iterate in insertion order: the first entry is the oldest.
+      this.counted.delete(this.counted.values().next().value!);
+    }
+  }
+}

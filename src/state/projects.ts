@@ -1,0 +1,61 @@
+export interface WatchedProject {
+  readonly id: number;
+  /** `path_with_namespace`: the `project` label of every family. */
+  readonly path: string;
+}
+
+export interface ProjectEvents {
+  projectRemoved(project: WatchedProject): void;
+}
+
+/** The projects the exporter watches, as discovery last found them. */
+export class ProjectRegistry {
+  private readonly byId = new Map<number, WatchedProject>();
+
+  constructor(private readonly events: ProjectEvents) {}
+
+  /** Replaces the watched set; returns the projects that were added. */
+  replaceAll(projects: readonly WatchedProject[]): WatchedProject[] {
+    const next = new Map(projects.map((p) => [p.id, p]));
+    for (const [id, project] of this.byId) {
+      if (!next.has(id)) this.remove(id, project);
+    }
+    const added: WatchedProject[] = [];
+    for (const project of next.values()) {
+      const previous = this.byId.get(project.id);
+      if (previous && previous.path !== project.path) {
+        // A renamed project: its old series go, new ones come under the new path.
+        this.remove(project.id, previous);
+      }
+      if (!this.byId.has(project.id)) added.push(project);
+      this.byId.set(project.id, project);
+    }
+    return added;
+  }
+
+  removeById(id: number): void {
+    const project = this.byId.get(id);
+    if (project) this.remove(id, project);
+  }
+
+  get(id: number): WatchedProject | undefined {
+    return this.byId.get(id);
+  }
+
+  pathOf(id: number): string | undefined {
+    return this.byId.get(id)?.path;
+  }
+
+  all(): WatchedProject[] {
+    return [...this.byId.values()];
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  private remove(id: number, project: WatchedProject): void {
+    this.byId.delete(id);
+    this.events.projectRemoved(project);
+  }
+}
