@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/load.js";
+
+const base = { GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-secret-value", GITLAB_PROJECTS: "acme/api" };
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("applies documented defaults", () => {
+    const config = loadConfig(base);
+    expect(config.gitlab.url).toBe("https://gitlab.example.com");
+    expect(config.gitlab.pollIntervalMs).toBe(30_000);
+    expect(config.gitlab.maxRequestsPerSecond).toBe(5);
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 9863 });
+    expect(config.logLevel).toBe("info");
+    expect(config.webhook.secret).toBeNull();
+    expect(config.gitlab.token.value()).toBe("glpat-secret-value");
+  });
+
+  it("splits project and group lists and trims /api/v4 from the URL", () => {
+    const config = loadConfig({ ...base, GITLAB_URL: "https://gitlab.example.com/api/v4/", GITLAB_PROJECTS: " a/b , 42,", GITLAB_GROUPS: "acme" });
+    expect(config.gitlab.url).toBe("https://gitlab.example.com");
+    expect(config.gitlab.projects).toEqual(["a/b", "42"]);
+    expect(config.gitlab.groups).toEqual(["acme"]);
+  });
+
+  it("names the setting, the value and what was expected", () => {
+    const error = errorOf(() => loadConfig({ ...base, GITLAB_URL: "not a url" }));
+    expect(error.message).toBe('invalid configuration: GITLAB_URL="not a url": expected an absolute http(s) URL such as https://gitlab.example.com');
+    expect(error.message.split("\n")).toHaveLength(1);
+  });
+
+  it.each([
+    ["GITLAB_POLL_INTERVAL_SECONDS", "soon"],
+    ["GITLAB_POLL_INTERVAL_SECONDS", "0"],
+    ["GITLAB_MAX_CONCURRENT_REQUESTS", "2.5"],
+    ["LISTEN_ADDRESS", "localhost"],
+    ["LISTEN_ADDRESS", ":70000"],
+    ["LOG_LEVEL", "loud"],
+  ])("rejects %s=%s", (name, value) => {
+    const error = errorOf(() => loadConfig({ ...base, [name]: value }));
+    expect(error.setting).toBe(name);
+    expect(error.message).toContain(JSON.stringify(value));
+  });
+
+  it("requires a token and at least one project or group", () => {
+    expect(errorOf(() => loadConfig({ ...base, GITLAB_TOKEN: undefined })).setting).toBe("GITLAB_TOKEN");
+    expect(errorOf(() => loadConfig({ ...base, GITLAB_PROJECTS: "" })).setting).toBe("GITLAB_PROJECTS");
+    expect(errorOf(() => loadConfig({ GITLAB_TOKEN: "x", GITLAB_PROJECTS: "a/b" })).setting).toBe("GITLAB_URL");
+  });
+
+  it("never shows a secret in an error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const error = errorOf(() => loadConfig({ ...base, GITLAB_TOKEN_FILE: join(dir, "token") }));
+    expect(error.setting).toBe("GITLAB_TOKEN_FILE");
+    expect(error.message).not.toContain("glpat-secret-value");
+  });
+
+  it("reads secrets from files and re-reads them when they change", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "first\n");
+    const config = loadConfig({ ...base, GITLAB_TOKEN: undefined, GITLAB_TOKEN_FILE: tokenFile, GITLAB_WEBHOOK_SECRET: "hook" });
+    expect(config.gitlab.token.value()).toBe("first");
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(tokenFile, "second\n");
+    expect(config.gitlab.token.value()).toBe("second");
+    expect(config.webhook.secret?.value()).toBe("hook");
+  });
+
+  it("reads a YAML file given by --config, overridden by the environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const file = join(dir, "config.yaml");
+    writeFileSync(file, "GITLAB_URL: https://gitlab.internal\nGITLAB_TOKEN: t\nGITLAB_GROUPS: [acme, tools]\nGITLAB_POLL_INTERVAL_SECONDS: 15\n");
+    const config = loadConfig({ GITLAB_POLL_INTERVAL_SECONDS: "20" }, ["--config", file]);
+    expect(config.gitlab.url).toBe("https://gitlab.internal");
+    expect(config.gitlab.groups).toEqual(["acme", "tools"]);
+    expect(config.gitlab.pollIntervalMs).toBe(20_000);
+  });
+
+  it("rejects unknown keys in the YAML file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const file = join(dir, "config.yaml");
+    writeFileSync(file, "GITLAB_URL: https://gitlab.internal\nGITLAB_PROJECT: a/b\n");
+    const error = errorOf(() => loadConfig({ CONFIG_FILE: file }));
+    expect(error.message).toContain('"GITLAB_PROJECT"');
+  });
+});
