@@ -39,7 +39,7 @@ export const KNOWN_EVENTS = [
 ] as const;
 
 export function eventLabel(header: string | undefined): string {
-  if (header === undefined) return "none";
+  if (!header) return "none";
   return (KNOWN_EVENTS as readonly string[]).includes(header) ? header : "other";
 }
 
@@ -62,7 +62,7 @@ export class GitLabWebhookSource {
   ) {}
 
   receive(event: string | undefined, body: unknown, idempotencyKey: string | undefined): WebhookResult {
-    if (event === undefined) return { outcome: "invalid", status: 400, reason: "missing X-Gitlab-Event header" };
+    if (!event) return { outcome: "invalid", status: 400, reason: "missing X-Gitlab-Event header" };
     if (event !== "Job Hook" && event !== "Pipeline Hook") {
       // Acknowledged: GitLab disables a hook that keeps failing, which would cut off job events too.
       return { outcome: "ignored", status: 200, reason: `event ${JSON.stringify(eventLabel(event))} is not used` };

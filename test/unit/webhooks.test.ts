@@ -1,0 +1,171 @@
+import { Registry } from "prom-client";
+import { afterEach, describe, expect, it } from "vitest";
+import { inlineSecret } from "../../src/config/secret.js";
+import { ExporterMetrics } from "../../src/metrics/exporter.js";
+import { GitLabJobMetrics } from "../../src/metrics/gitlab.js";
+import { buildServer } from "../../src/server/app.js";
+import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
+import { JobStore } from "../../src/state/jobs.js";
+import { ProjectRegistry } from "../../src/state/projects.js";
+import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
+import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
+
+const SECRET = "s3cret-webhook-token";
+
+function harness() {
+  const registry = new Registry();
+  const metrics = new ExporterMetrics(registry);
+  const jobMetrics = new GitLabJobMetrics(registry);
+  const projects = new ProjectRegistry(jobMetrics);
+  const jobs = new JobStore(jobMetrics);
+  jobMetrics.readFrom(jobs, projects);
+  projects.replaceAll([
+    { id: 380, path: "gitlab-org/gitlab-test" },
+    { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
+  ]);
+  const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
+  const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
+  const app = buildServer({
+    registry,
+    metrics,
+    health: { sources: () => [] },
+    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 16_384 },
+  });
+  return { app, registry, activity };
+}
+
+/** The job-family samples, which no rejected delivery may change. */
+async function jobSamples(registry: Registry): Promise<string> {
+  return (await registry.metrics())
+    .split("\n")
+    .filter((line) => line.startsWith("gitlab_ci_job"))
+    .join("\n");
+}
+
+const hooks: Array<ReturnType<typeof harness>["app"]> = [];
+afterEach(async () => {
+  await Promise.all(hooks.splice(0).map((app) => app.close()));
+});
+
+function post(app: ReturnType<typeof harness>["app"], body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: "POST",
+    url: "/webhooks/gitlab",
+    headers: { "content-type": "application/json", "x-gitlab-token": SECRET, "x-gitlab-event": "Job Hook", ...headers },
+    payload: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+const finished = { ...jobHook, build_id: 5001, build_status: "failed", build_failure_reason: "runner_system_failure", build_started_at: "2021-02-23T02:42:00Z", build_duration: 30.5 };
+
+describe("POST /webhooks/gitlab", () => {
+  it("counts a finished job from a Job Hook once, even when delivered twice", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const first = await post(app, finished, { "idempotency-key": "k1" });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ status: "accepted" });
+    const again = await post(app, finished, { "idempotency-key": "k1" });
+    expect(again.json()).toMatchObject({ status: "duplicate" });
+    const sameTransition = await post(app, finished, { "idempotency-key": "k2" });
+    expect(sameTransition.json()).toMatchObject({ status: "duplicate" });
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'gitlab_ci_jobs_finished_total{project="gitlab-org/gitlab-test",status="failed",failure_reason="runner_system_failure",runner="shared-runners-manager-6.gitlab.com"} 1',
+    );
+    expect(text).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="duplicate"} 2');
+  });
+
+  it("asks the poller to look at a project when a job's tags are unknown", async () => {
+    const { app, activity } = harness();
+    hooks.push(app);
+    const response = await post(app, { ...jobHook, build_id: 6001, build_status: "pending" });
+    expect(response.statusCode).toBe(200);
+    expect(activity).toEqual([{ projectId: 380, pollSoon: true }]);
+  });
+
+  it("applies the builds of a Pipeline Hook", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const response = await post(app, pipelineHook, { "x-gitlab-event": "Pipeline Hook" });
+    expect(response.statusCode).toBe(200);
+    const text = await registry.metrics();
+    expect(text).toMatch(/gitlab_ci_jobs_finished_total\{project="[^"]+",status="failed",failure_reason="script_failure",runner="[^"]*"\} 1/);
+  });
+
+  it.each([
+    ["a missing token", { "x-gitlab-token": "" }],
+    ["a wrong token", { "x-gitlab-token": "guess" }],
+  ])("answers 401 to %s without changing metrics", async (_name, headers) => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const before = await jobSamples(registry);
+    const response = await post(app, finished, headers);
+    expect(response.statusCode).toBe(401);
+    expect(response.json().error).toMatch(/X-Gitlab-Token/);
+    expect(await jobSamples(registry)).toBe(before);
+    expect(await registry.metrics()).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="unauthorized"} 1');
+  });
+
+  it("answers 400 with a reason to malformed JSON and to a payload of the wrong shape", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const before = await jobSamples(registry);
+    const malformed = await post(app, '{"object_kind": "build",');
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error).toMatch(/malformed body/);
+    const wrongShape = await post(app, { ...finished, build_id: "seven" });
+    expect(wrongShape.statusCode).toBe(400);
+    expect(wrongShape.json().error).toMatch(/invalid Job Hook payload: build_id/);
+    const wrongKind = await post(app, pipelineHook);
+    expect(wrongKind.statusCode).toBe(400);
+    const noEvent = await post(app, finished, { "x-gitlab-event": "" });
+    expect(noEvent.statusCode).toBe(400);
+    expect(await jobSamples(registry)).toBe(before);
+  });
+
+  it("answers 413 to an oversized body", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const response = await post(app, { ...finished, padding: "x".repeat(20_000) });
+    expect(response.statusCode).toBe(413);
+    expect(response.json().error).toMatch(/larger than 16384 bytes/);
+    expect(await registry.metrics()).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="too_large"} 1');
+  });
+
+  it("acknowledges authentic events it does not use, so GitLab keeps the hook enabled", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const response = await post(app, { object_kind: "push" }, { "x-gitlab-event": "Push Hook" });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: "ignored" });
+    const odd = await post(app, { object_kind: "x" }, { "x-gitlab-event": "Something Hook" });
+    expect(odd.statusCode).toBe(200);
+    const text = await registry.metrics();
+    expect(text).toContain('gitlab_ci_exporter_webhook_events_total{event="Push Hook",outcome="ignored"} 1');
+    expect(text).toContain('gitlab_ci_exporter_webhook_events_total{event="other",outcome="ignored"} 1');
+  });
+
+  it("ignores deliveries for projects it does not watch", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const response = await post(app, { ...finished, project_id: 999, project: { ...jobHook.project, id: 999 } });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: "ignored" });
+    expect(await registry.metrics()).not.toContain("gitlab_ci_jobs_finished_total{");
+  });
+});
+
+describe("the rest of the server", () => {
+  it("serves an index page, health and metrics", async () => {
+    const { app } = harness();
+    hooks.push(app);
+    const index = await app.inject({ url: "/" });
+    expect(index.body).toContain('href="metrics"');
+    expect((await app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    const metrics = await app.inject({ url: "/metrics" });
+    expect(metrics.headers["content-type"]).toContain("text/plain");
+    expect(metrics.body).toMatch(/gitlab_ci_exporter_build_info\{version="\d+\.\d+\.\d+"\} 1/);
+    expect(metrics.body).toContain("process_cpu_seconds_total");
+  });
+});
