@@ -1,0 +1,63 @@
+import { pino } from "pino";
+import { loadConfig } from "../../src/config/load.js";
+import { startExporter, type RunningExporter } from "../../src/main.js";
+import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
+import { scrape, type Sample } from "./prom.js";
+
+export const TOKEN = "glpat-simulated-token-0123456789";
+export const WEBHOOK_SECRET = "webhook-secret-for-tests";
+
+export interface Stack {
+  readonly world: GitLabWorld;
+  readonly gitlab: GitLabSimulator;
+  exporter: RunningExporter;
+  env: Record<string, string>;
+  scrape(): Promise<Sample[]>;
+  /** Stops the exporter and starts a fresh one against the same world (a process restart). */
+  restartExporter(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A simulated GitLab and an exporter wired to it over loopback HTTP. */
+export async function startStack(options: { world?: GitLabWorld; env?: Record<string, string>; rateLimitPerMinute?: number } = {}): Promise<Stack> {
+  const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
+  const gitlab = await startGitLabSimulator({ world, token: TOKEN, ...(options.rateLimitPerMinute ? { rateLimitPerMinute: options.rateLimitPerMinute } : {}) });
+  const env: Record<string, string> = {
+    GITLAB_URL: gitlab.url,
+    GITLAB_TOKEN: TOKEN,
+    LISTEN_ADDRESS: "127.0.0.1:0",
+    LOG_LEVEL: "silent",
+    GITLAB_POLL_INTERVAL_SECONDS: "0.2",
+    GITLAB_MAX_REQUESTS_PER_SECOND: "200",
+    GITLAB_IDLE_REQUESTS_PER_SECOND: "50",
+    GITLAB_REQUEST_TIMEOUT_SECONDS: "2",
+    ...options.env,
+  };
+  const start = () => startExporter(loadConfig(env), pino({ level: "silent" }));
+  const stack: Stack = {
+    world,
+    gitlab,
+    exporter: await start(),
+    env,
+    scrape: () => scrape(stack.exporter.url),
+    async restartExporter() {
+      await stack.exporter.close();
+      stack.exporter = await start();
+    },
+    async close() {
+      await stack.exporter.close();
+      await gitlab.close();
+    },
+  };
+  return stack;
+}
+
+export async function waitReady(stack: Stack, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${stack.exporter.url}/readyz`);
+    if (response.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("exporter did not become ready");
+}

@@ -1,0 +1,49 @@
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+function runCli(env: Record<string, string>, args: string[] = [], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`cli did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("gitlab-ci-k8s-exporter command", () => {
+  it("refuses to start on a bad setting, naming it in one line", async () => {
+    const result = await runCli({ GITLAB_URL: "not a url", GITLAB_TOKEN: "secret-token-value", GITLAB_PROJECTS: "a/b" });
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('GITLAB_URL="not a url"');
+    expect(result.stderr + result.stdout).not.toContain("secret-token-value");
+  });
+
+  it("refuses to start when a required setting is missing", async () => {
+    const result = await runCli({ GITLAB_URL: "https://gitlab.example.com", GITLAB_PROJECTS: "a/b" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("GITLAB_TOKEN is not set");
+  });
+
+  it("names a bad --config file", async () => {
+    const result = await runCli({}, ["--config", "/nonexistent/config.yaml"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("CONFIG_FILE");
+  });
+});
