@@ -1,4 +1,4 @@
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Secret } from "../config/secret.js";
@@ -25,7 +25,7 @@ export interface ServerDeps {
 export function buildServer(deps: ServerDeps) {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : {}),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Webhook bodies are limited per route; this is the ceiling for everything else.
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
