@@ -21,7 +21,8 @@ export interface Stack {
 /** A simulated GitLab and an exporter wired to it over loopback HTTP. */
 export async function startStack(options: { world?: GitLabWorld; env?: Record<string, string>; rateLimitPerMinute?: number } = {}): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
-  const gitlab = await startGitLabSimulator({ world, token: TOKEN, ...(options.rateLimitPerMinute ? { rateLimitPerMinute: options.rateLimitPerMinute } : {}) });
+  // Tests compress minutes into seconds; GitLab's per-minute quota is scaled up to match unless a test sets it.
+  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000 });
   const env: Record<string, string> = {
     GITLAB_URL: gitlab.url,
     GITLAB_TOKEN: TOKEN,

@@ -168,3 +168,17 @@ describe("GitLab side against the simulator's ground truth", () => {
     await expectLiveGaugesMatch(stack);
   });
 });
+
+describe("GitLab rate limit headers", () => {
+  it("slows down when RateLimit-Remaining runs low instead of running into 429s", async () => {
+    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" }, rateLimitPerMinute: 40 });
+    await waitReady(stack);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const samples = await stack.scrape();
+    const requests = sum(samples, "gitlab_ci_exporter_gitlab_requests_total");
+    expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(0);
+    // Without the pause, 0.2 s polls of the hot projects alone would have sent far more.
+    expect(requests).toBeLessThanOrEqual(40);
+    await expectLiveGaugesMatch(stack);
+  });
+});

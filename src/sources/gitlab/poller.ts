@@ -14,6 +14,7 @@ export interface PollerOptions {
   readonly discoveryIntervalMs: number;
   readonly idleRequestsPerSecond: number;
   readonly hotProjectTtlMs: number;
+  readonly maxConcurrentRequests: number;
 }
 
 export interface PollerDeps {
@@ -49,7 +50,7 @@ const MAX_SCAN_PAGES = 10;
 const MAX_JOB_READS = 20;
 const MAX_FAILURE_BACKOFF_MS = 10 * 60_000;
 const EXPEDITE_DELAY_MS = 250;
-const BASELINE_BATCH = 4;
+
 
 /**
  * Decides which project to ask GitLab about, and when, so that the request rate follows CI
@@ -71,6 +72,7 @@ export class GitLabPoller {
   private expediteTimer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private readonly running: Promise<void>[] = [];
+  private readonly idleVisits = new Set<Promise<void>>();
   private windowRequests = 0;
   private windowFailures = 0;
   private discovered = false;
@@ -94,13 +96,13 @@ export class GitLabPoller {
   start(): void {
     this.running.push(this.loop("discovery", () => this.discover(), () => this.discoveryDelayMs(), true));
     this.running.push(this.loop("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, false));
-    this.running.push(this.loop("idle visit", () => this.visitNextIdle(), () => this.idleDelayMs(), false));
+    this.running.push(this.idleLoop());
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.expediteTimer);
-    await Promise.allSettled(this.running);
+    await Promise.allSettled([...this.running, ...this.idleVisits]);
   }
 
   /** A webhook touched this project: keep it hot, and poll it soon if it needs details. */
@@ -127,13 +129,15 @@ export class GitLabPoller {
     const signal = this.abort.signal;
     if (!immediate) await sleep(0, signal).catch(() => undefined);
     while (!signal.aborted) {
+      const started = this.now();
       try {
         await work();
       } catch (error) {
         if (signal.aborted) break;
         this.deps.log.warn({ err: describe(error) }, `GitLab ${name} failed`);
       }
-      await sleep(delayMs(), signal).catch(() => undefined);
+      // Every interval from the start of the last round, not interval plus the round's duration.
+      await sleep(Math.max(0, delayMs() - (this.now() - started)), signal).catch(() => undefined);
     }
   }
 
@@ -201,23 +205,36 @@ export class GitLabPoller {
     return 1000 / this.options.idleRequestsPerSecond;
   }
 
-  private async visitNextIdle(): Promise<void> {
-    // First visits (baselines) go several at a time; the request budget still paces them.
-    const batch = this.idleDelayMs() === 0 ? BASELINE_BATCH : 1;
-    const picked: ProjectWatch[] = [];
-    for (let i = 0; i < batch; i++) {
-      const watch = this.nextIdle(picked);
-      if (!watch) break;
-      picked.push(watch);
+  /**
+   * Starts idle visits on a fixed schedule rather than one after another, so the configured rate
+   * holds whatever GitLab's latency; first visits (baselines) go as fast as the budget allows.
+   */
+  private async idleLoop(): Promise<void> {
+    const signal = this.abort.signal;
+    let nextAt = this.now();
+    while (!signal.aborted) {
+      if (this.idleVisits.size >= this.options.maxConcurrentRequests) {
+        await Promise.race(this.idleVisits);
+        continue;
+      }
+      const watch = this.nextIdle();
+      if (watch) {
+        const visit = this.pollTracked(watch.project.id, "idle").finally(() => this.idleVisits.delete(visit));
+        this.idleVisits.add(visit);
+      }
+      // Absolute schedule: timer and event-loop delays do not pile up into a lower rate.
+      const period = watch ? this.idleDelayMs() : Math.max(this.idleDelayMs(), 100);
+      const now = this.now();
+      nextAt = Math.max(nextAt + period, now - 1000);
+      await sleep(Math.max(0, nextAt - now), signal).catch(() => undefined);
     }
-    await Promise.all(picked.map((w) => this.pollTracked(w.project.id, "idle")));
   }
 
   /** Unvisited projects first; then idle ones in a fixed round-robin order. */
-  private nextIdle(exclude: readonly ProjectWatch[]): ProjectWatch | undefined {
+  private nextIdle(): ProjectWatch | undefined {
     const now = this.now();
     const all = [...this.watches.values()];
-    const available = (w: ProjectWatch) => w.notBeforeMs <= now && !this.inProgress.has(w.project.id) && !exclude.includes(w);
+    const available = (w: ProjectWatch) => w.notBeforeMs <= now && !this.inProgress.has(w.project.id);
     const unvisited = all.find((w) => w.watermark === null && available(w));
     if (unvisited) return unvisited;
     for (let i = 0; i < all.length; i++) {
