@@ -31,7 +31,8 @@ const scenario = new CiFleetScenario({
   canceledRatio: 0.03,
 });
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
+const logLevel = process.env.LOG_LEVEL ?? "warn";
+const logger = pino({ level: logLevel });
 const config = loadConfig({
   GITLAB_URL: gitlab.url,
   GITLAB_TOKEN: TOKEN,
@@ -40,7 +41,7 @@ const config = loadConfig({
   GITLAB_IDLE_REQUESTS_PER_SECOND: "2",
   GITLAB_WEBHOOK_SECRET: WEBHOOK_SECRET,
   LISTEN_ADDRESS: `127.0.0.1:${port}`,
-  LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  LOG_LEVEL: logLevel,
 });
 const exporter = await startExporter(config, logger);
 

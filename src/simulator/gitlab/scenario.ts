@@ -81,8 +81,7 @@ export class CiFleetScenario {
     this.random = seededRandom(options.seed);
     const paths = typeof options.projects === "number" ? generatePaths(options.projects) : options.projects;
     this.projects = paths.map((path) => options.world.project(path) ?? options.world.addProject(path));
-    const stride = Math.max(1, Math.floor(this.projects.length / Math.max(1, options.activeProjects)));
-    this.active = this.projects.filter((_, i) => i % stride === 0).slice(0, options.activeProjects);
+    this.active = shuffled(this.projects, this.random).slice(0, options.activeProjects);
   }
 
   attach(hooks: JobLifecycleHooks): void {
@@ -212,6 +211,15 @@ export class CiFleetScenario {
   private exponential(meanSeconds: number): number {
     return Math.round(-Math.log(1 - this.random()) * meanSeconds * 1000);
   }
+}
+
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }
 
 function key(tags: readonly string[]): string {
