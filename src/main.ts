@@ -34,7 +34,9 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 
   const gitlab = config.gitlab;
   const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
+  const shutdown = new AbortController();
   const requester = createGitLabRequester({
+    shutdown: shutdown.signal,
     budget,
     requestTimeoutMs: gitlab.requestTimeoutMs,
     onRequest: (endpoint, code) => exporterMetrics.gitlabRequest(endpoint, code),
@@ -88,6 +90,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     url: address,
     registry,
     async close() {
+      shutdown.abort();
       await Promise.all([poller.stop(), app.close()]);
     },
   };

@@ -28,6 +28,8 @@ export interface TransportOptions {
   readonly onRequest: (endpoint: string, code: string) => void;
   readonly onRateLimited?: (endpoint: string, waitMs: number) => void;
   readonly now?: () => number;
+  /** Aborted at shutdown: waits for the budget or a Retry-After end at once. */
+  readonly shutdown?: AbortSignal;
 }
 
 /** Attempts per call when GitLab answers 429: each waits as long as GitLab asked. */
@@ -51,7 +53,9 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
   const now = options.now ?? Date.now;
 
   async function handle(endpoint: string, requestOptions?: Record<string, unknown>): Promise<FormattedResponse> {
-    const { prefixUrl, searchParams, method = "GET", headers, body, signal } = (requestOptions ?? {}) as RequestOptions;
+    const { prefixUrl, searchParams, method = "GET", headers, body, signal: callerSignal } = (requestOptions ?? {}) as RequestOptions;
+    const signals = [callerSignal, options.shutdown].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const base = prefixUrl?.endsWith("/") ? prefixUrl : `${prefixUrl ?? ""}/`;
     const url = new URL(endpoint, base);
     url.search = searchParams ?? "";
