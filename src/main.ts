@@ -67,7 +67,8 @@ export async function startExporter(config: Config, logger: Logger = createLogge
           name: "gitlab",
           synced: poller.initialSyncDone,
           lastSuccessMs: lastGitLabSuccessMs,
-          staleAfterMs: Math.max(3 * gitlab.pollIntervalMs, 60_000),
+          // Three missed poll rounds, each allowed its retries.
+          staleAfterMs: 3 * gitlab.pollIntervalMs + 2 * gitlab.requestTimeoutMs,
         },
       ],
     },
