@@ -39,7 +39,10 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     shutdown: shutdown.signal,
     budget,
     requestTimeoutMs: gitlab.requestTimeoutMs,
-    onRequest: (endpoint, code) => exporterMetrics.gitlabRequest(endpoint, code),
+    onRequest: (endpoint, code) => {
+      exporterMetrics.gitlabRequest(endpoint, code);
+      logger.debug({ endpoint, code }, "GitLab request");
+    },
     onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
   });
   const api = new GitLabApi(gitlab.url, gitlab.token, requester);
@@ -57,8 +60,10 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   });
 
   const webhookSecret = config.webhook.secret;
+  const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
   const app = buildServer({
     registry,
+    web: config.web,
     metrics: exporterMetrics,
     logger,
     health: {
@@ -72,7 +77,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
         },
       ],
     },
-    ...(webhookSecret
+    ...(webhooksEnabled
       ? {
           webhooks: {
             source: new GitLabWebhookSource(jobs, projects, poller),
@@ -84,7 +89,10 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   });
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-  logger.info({ address, gitlab: gitlab.url, webhooks: webhookSecret !== null }, "gitlab-ci-k8s-exporter listening");
+  logger.info({ address, gitlab: gitlab.url, webhooks: webhooksEnabled, webhookAuth: webhookSecret !== null }, "gitlab-ci-k8s-exporter listening");
+  if (webhookSecret === null && config.webhook.allowUnauthenticated) {
+    logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
+  }
   poller.start();
 
   return {

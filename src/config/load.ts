@@ -19,14 +19,23 @@ export interface GitLabConfig {
 }
 
 export interface WebhookConfig {
-  /** null: the webhook endpoint is disabled. */
+  /** null: no token is checked (only with allowUnauthenticated), or the endpoint is disabled. */
   readonly secret: Secret | null;
+  readonly allowUnauthenticated: boolean;
   readonly maxBodyBytes: number;
+}
+
+/** Who may read `/metrics`, and whether the listener speaks TLS. */
+export interface WebConfig {
+  readonly bearerToken: Secret | null;
+  readonly basicAuth: { readonly username: string; readonly password: Secret } | null;
+  readonly tls: { readonly cert: string; readonly key: string } | null;
 }
 
 export interface Config {
   readonly gitlab: GitLabConfig;
   readonly webhook: WebhookConfig;
+  readonly web: WebConfig;
   readonly listen: { readonly host: string; readonly port: number };
   readonly logLevel: string;
 }
@@ -106,10 +115,41 @@ function buildConfig(raw: RawSettings): Config {
     },
     webhook: {
       secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),
+      allowUnauthenticated: get("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", parseBoolean)!,
       maxBodyBytes: number("GITLAB_WEBHOOK_MAX_BODY_BYTES"),
     },
+    web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
     logLevel: get("LOG_LEVEL", parseEnum)!,
+  };
+}
+
+function webConfig(raw: RawSettings): WebConfig {
+  const bearerToken = secretFrom(raw, "METRICS_BEARER_TOKEN", "METRICS_BEARER_TOKEN_FILE", false);
+  const username = nonEmpty(raw.METRICS_BASIC_AUTH_USERNAME);
+  const password = secretFrom(raw, "METRICS_BASIC_AUTH_PASSWORD", "METRICS_BASIC_AUTH_PASSWORD_FILE", false);
+  if (username !== undefined && password === null) throw new ConfigError("METRICS_BASIC_AUTH_PASSWORD", undefined, "a password when METRICS_BASIC_AUTH_USERNAME is set");
+  if (username === undefined && password !== null) throw new ConfigError("METRICS_BASIC_AUTH_USERNAME", undefined, "a user name when a basic auth password is set");
+  if (bearerToken && username !== undefined) throw new ConfigError("METRICS_BEARER_TOKEN", '"***"', "either a bearer token or basic auth, not both");
+  const certPath = nonEmpty(raw.TLS_CERT_FILE);
+  const keyPath = nonEmpty(raw.TLS_KEY_FILE);
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new ConfigError(certPath === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE", undefined, "both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
+  }
+  const readPem = (setting: string, path: string) => {
+    try {
+      const pem = readFileSync(path, "utf8");
+      if (!pem.includes("-----BEGIN")) throw new ConfigError(setting, JSON.stringify(path), "a PEM file");
+      return pem;
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(setting, JSON.stringify(path), `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    }
+  };
+  return {
+    bearerToken,
+    basicAuth: username !== undefined && password ? { username, password } : null,
+    tls: certPath && keyPath ? { cert: readPem("TLS_CERT_FILE", certPath), key: readPem("TLS_KEY_FILE", keyPath) } : null,
   };
 }
 
@@ -164,6 +204,13 @@ function parseListen(value: string, spec: SettingSpec): { host: string; port: nu
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) throw invalid(spec, value, "host:port, e.g. 0.0.0.0:9863 or :9863");
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+function parseBoolean(value: string, spec: SettingSpec): boolean {
+  const normalised = value.trim().toLowerCase();
+  if (["true", "1", "yes"].includes(normalised)) return true;
+  if (["false", "0", "no"].includes(normalised)) return false;
+  throw invalid(spec, value, "true or false");
 }
 
 function parseEnum(value: string, spec: SettingSpec): string {

@@ -44,8 +44,16 @@ export const SETTINGS = [
   { name: "GITLAB_HOT_PROJECT_TTL_SECONDS", kind: "number", default: "600", min: 0, max: 86400, description: "How long a project stays hot (polled every interval) after its last live job or webhook." },
   { name: "GITLAB_WEBHOOK_SECRET", kind: "secret", description: "Secret token GitLab sends in `X-Gitlab-Token`; setting it (or the `_FILE` variant) enables `POST /webhooks/gitlab`." },
   { name: "GITLAB_WEBHOOK_SECRET_FILE", kind: "file", description: "File holding the webhook secret; re-read when it changes." },
+  { name: "GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", kind: "boolean", default: "false", description: "Accept webhook deliveries without a secret token. Only for networks where nothing else can reach the exporter; when a secret is set it is always required." },
   { name: "GITLAB_WEBHOOK_MAX_BODY_BYTES", kind: "integer", default: "1048576", min: 1024, max: 67108864, description: "Largest webhook body accepted; larger deliveries get 413." },
   { name: "LISTEN_ADDRESS", kind: "listen", default: `0.0.0.0:${DEFAULT_PORT}`, description: `Address of the HTTP server as \`host:port\` (\`:port\` listens on all interfaces). Port ${DEFAULT_PORT} by default; gitlab-runner's own metrics use 9252.` },
+  { name: "METRICS_BEARER_TOKEN", kind: "secret", description: "Require `Authorization: Bearer <token>` on `/metrics` (Prometheus `authorization` / `bearer_token_file`). Health endpoints stay open for probes." },
+  { name: "METRICS_BEARER_TOKEN_FILE", kind: "file", description: "File holding the `/metrics` bearer token; re-read when it changes." },
+  { name: "METRICS_BASIC_AUTH_USERNAME", kind: "string", description: "Require HTTP basic auth on `/metrics` with this user name (set the password too)." },
+  { name: "METRICS_BASIC_AUTH_PASSWORD", kind: "secret", description: "Password for `/metrics` basic auth." },
+  { name: "METRICS_BASIC_AUTH_PASSWORD_FILE", kind: "file", description: "File holding the `/metrics` basic auth password; re-read when it changes." },
+  { name: "TLS_CERT_FILE", kind: "file", description: "PEM certificate (chain) to serve HTTPS instead of HTTP; needs `TLS_KEY_FILE`. Read at start: restart to rotate." },
+  { name: "TLS_KEY_FILE", kind: "file", description: "PEM private key for `TLS_CERT_FILE`." },
   { name: "LOG_LEVEL", kind: "enum", default: "info", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], description: "Log verbosity; logs are JSON lines on stdout." },
 ] as const satisfies readonly SettingSpec[];
 

@@ -1,42 +1,51 @@
-import Fastify, { LogController } from "fastify";
+import Fastify, { LogController, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { WebConfig } from "../config/load.js";
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
 import type { GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
 import { healthRoutes, type HealthCheck } from "./health.js";
 import { indexPage } from "./index-page.js";
+import { metricsGuard } from "./metrics-auth.js";
 import { webhookRoutes } from "./webhooks.js";
 
 export interface ServerDeps {
   readonly registry: Registry;
   readonly health: HealthCheck;
   readonly metrics: ExporterMetrics;
-  /** Absent: the webhook endpoint is disabled (no secret configured). */
+  /** Absent: the webhook endpoint is disabled. */
   readonly webhooks?: {
     readonly source: GitLabWebhookSource;
-    readonly secret: Secret;
+    /** null: deliveries are accepted without a token (explicitly allowed). */
+    readonly secret: Secret | null;
     readonly maxBodyBytes: number;
   };
+  /** `/metrics` authentication and TLS; open plain HTTP when absent. */
+  readonly web?: WebConfig;
   readonly logger?: Logger | false;
 }
 
 /** The HTTP face of the exporter: metrics, health, the GitLab webhook, and an index page. */
 export function buildServer(deps: ServerDeps) {
-  const app = Fastify({
+  const options: FastifyServerOptions = {
     ...(deps.logger ? { loggerInstance: deps.logger } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     // Webhook bodies are limited per route; this is the ceiling for everything else.
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
-  });
+  };
+  const tls = deps.web?.tls;
+  // Typed as the plain HTTP instance either way: routes and hooks are the same over HTTPS.
+  const app = Fastify(tls ? ({ ...options, https: { cert: tls.cert, key: tls.key } } as unknown as FastifyServerOptions) : options);
 
   app.get("/", async (_request, reply) => {
     reply.type("text/html; charset=utf-8");
     return indexPage({ webhooks: deps.webhooks !== undefined });
   });
 
-  app.get("/metrics", async (_request, reply) => {
+  const guard = deps.web ? metricsGuard(deps.web) : undefined;
+  app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (_request, reply) => {
     const body = await deps.registry.metrics();
     reply.type(deps.registry.contentType);
     return body;

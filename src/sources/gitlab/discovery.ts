@@ -17,7 +17,17 @@ export async function discoverProjects(
 ): Promise<WatchedProject[]> {
   const found = new Map<number, WatchedProject>();
   for (const group of groups) {
-    for (const project of await api.groupProjects(group)) {
+    let projects;
+    try {
+      projects = await api.groupProjects(group);
+    } catch (error) {
+      if (isGoneOrForbidden(error)) {
+        log.warn({ group, status: (error as GitLabRequestError).status }, "configured group not found or not readable with this token; skipped");
+        continue;
+      }
+      throw error;
+    }
+    for (const project of projects) {
       if (!project.archived) found.set(project.id, { id: project.id, path: project.path_with_namespace });
     }
   }
@@ -30,12 +40,16 @@ export async function discoverProjects(
       }
       found.set(project.id, { id: project.id, path: project.path_with_namespace });
     } catch (error) {
-      if (error instanceof GitLabRequestError && (error.status === 404 || error.status === 403)) {
-        log.warn({ project: ref, status: error.status }, "configured project not found or not readable with this token; skipped");
+      if (isGoneOrForbidden(error)) {
+        log.warn({ project: ref, status: (error as GitLabRequestError).status }, "configured project not found or not readable with this token; skipped");
         continue;
       }
       throw error;
     }
   }
   return [...found.values()].sort((a, b) => a.id - b.id);
+}
+
+function isGoneOrForbidden(error: unknown): boolean {
+  return error instanceof GitLabRequestError && (error.status === 404 || error.status === 403);
 }
