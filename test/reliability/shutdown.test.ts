@@ -40,14 +40,23 @@ async function startCli(): Promise<{ url: string; exited: Promise<number | null>
 describe("graceful shutdown on SIGTERM", () => {
   it("finishes scrapes in flight, never sends half a response, and exits 0 within 5 s", async () => {
     const { url, exited } = await startCli();
-    const scrapes = Array.from({ length: 20 }, () =>
+    const scrape = () =>
       fetch(`${url}/metrics`).then(
         async (response) => ({ status: response.status, body: await response.text() }),
         () => ({ status: 0, body: "" }),
-      ),
-    );
+      );
+    // A steady stream of scrapes, with the signal landing in the middle of it.
+    const scrapes: Array<ReturnType<typeof scrape>> = [];
+    for (let i = 0; i < 10; i++) {
+      scrapes.push(scrape());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const signalledAt = Date.now();
     child!.kill("SIGTERM");
+    for (let i = 0; i < 10; i++) {
+      scrapes.push(scrape());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     let complete = 0;
     for (const result of await Promise.all(scrapes)) {
       if (result.status !== 200) {
