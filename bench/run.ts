@@ -1,0 +1,278 @@
+/**
+ * `npm run bench [-- --quick]`: the exporter (compiled, in its own process, run with
+ * --expose-gc) against the simulator at fleet scale, over real HTTP. Prints a table and writes
+ * the same figures as JSON to bench/results/.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, request as httpRequest, Agent } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cpus, totalmem } from "node:os";
+import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
+import { parseMetrics, sum } from "../test/helpers/prom.js";
+
+const quick = process.argv.includes("--quick");
+const SCALE = quick
+  ? { projects: 200, active: 10, liveJobs: 400, soakJobs: 50_000, webhookRate: 50, scrapes: 100, latencySamples: 50, cycleWindowS: 10 }
+  : { projects: 1000, active: 50, liveJobs: 2000, soakJobs: 1_000_000, webhookRate: 100, scrapes: 300, latencySamples: 200, cycleWindowS: 30 };
+const POLL_INTERVAL_S = 1;
+const TOKEN = "bench-token";
+const SECRET = "bench-webhook-secret";
+const root = new URL("../", import.meta.url).pathname;
+const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+interface Row {
+  readonly figure: string;
+  readonly value: string;
+  readonly target?: string;
+  readonly met?: boolean;
+}
+const rows: Row[] = [];
+const json: Record<string, unknown> = { preset: quick ? "quick" : "default", date: new Date().toISOString(), machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}` };
+const record = (key: string, figure: string, value: number, unit: string, target?: { limit: number; better: "lower" | "higher"; text: string }) => {
+  json[key] = value;
+  rows.push({
+    figure,
+    value: `${formatNumber(value)} ${unit}`.trim(),
+    ...(target ? { target: target.text, met: target.better === "lower" ? value <= target.limit : value >= target.limit } : {}),
+  });
+};
+
+function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+function get(url: string): Promise<{ status: number; body: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function scrapeLatencies(url: string, count: number, concurrency: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let issued = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < count) {
+        issued++;
+        latencies.push((await get(url)).ms);
+      }
+    }),
+  );
+  return latencies;
+}
+
+async function exporterSamples(url: string) {
+  return parseMetrics((await get(`${url}/metrics`)).body);
+}
+
+async function memory(child: ChildProcess, url: string): Promise<{ rss: number; heap: number }> {
+  child.kill("SIGUSR2");
+  await sleep(500);
+  const samples = await exporterSamples(url);
+  return { rss: sum(samples, "process_resident_memory_bytes") / 2 ** 20, heap: sum(samples, "nodejs_heap_size_used_bytes") / 2 ** 20 };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`building the exporter (tsc)…`);
+  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("build failed");
+
+  // The fleet: configured projects under a few groups, the active ones with live jobs.
+  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
+  const projects = Array.from({ length: SCALE.projects }, (_, i) => world.addProject(`fleet/team-${i % 20}/service-${i}`));
+  const active = projects.filter((_, i) => i % Math.floor(SCALE.projects / SCALE.active) === 0).slice(0, SCALE.active);
+  const runner = { id: 1, description: "bench-runner" };
+  const tagSets = [["docker"], ["docker", "spot"], ["kaniko"], []];
+  for (let i = 0; i < SCALE.liveJobs; i++) {
+    const job = world.createJob(active[i % active.length]!.id, { name: `live-${i}`, tags: tagSets[i % tagSets.length]!, status: "pending" });
+    if (i % 2 === 0) world.start(job.id, runner);
+  }
+  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000, maxLoggedRequests: 10_000 });
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ["--expose-gc", "dist/src/cli.js"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      GITLAB_URL: gitlab.url,
+      GITLAB_TOKEN: TOKEN,
+      GITLAB_GROUPS: "fleet",
+      GITLAB_WEBHOOK_SECRET: SECRET,
+      GITLAB_POLL_INTERVAL_SECONDS: String(POLL_INTERVAL_S),
+      GITLAB_MAX_REQUESTS_PER_SECOND: "300",
+      GITLAB_IDLE_REQUESTS_PER_SECOND: "5",
+      GITLAB_MAX_CONCURRENT_REQUESTS: "8",
+      LISTEN_ADDRESS: `127.0.0.1:${port}`,
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  try {
+    console.log(`waiting for the initial sync of ${SCALE.projects} projects…`);
+    while ((await get(`${url}/readyz`).catch(() => ({ status: 0 }))).status !== 200) await sleep(200);
+    while (sum(await exporterSamples(url), "gitlab_ci_jobs_pending") + sum(await exporterSamples(url), "gitlab_ci_jobs_running") < SCALE.liveJobs) await sleep(200);
+
+    // Webhooks at the configured rate for the rest of the run: live jobs moving through their lifecycle.
+    const webhooks = new WebhookSender(world);
+    webhooks.addHook({ url: `${url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
+    let churn = 0;
+    const webhookTimer = setInterval(() => {
+      // Each lifecycle step below causes one Job Hook delivery.
+      for (let i = 0; i < SCALE.webhookRate / 10; i++) {
+        const project = active[churn++ % active.length]!;
+        const job = world.createJob(project.id, { name: "churn", tags: ["docker"] });
+        world.enqueue(job.id);
+      }
+    }, 100);
+    await sleep(3000);
+
+    const body = (await get(`${url}/metrics`)).body;
+    const series = parseMetrics(body).length;
+    record("configured_projects", "configured projects", SCALE.projects, "");
+    record("active_projects", "active projects", SCALE.active, "");
+    record("live_jobs", "live GitLab jobs (pending + running)", SCALE.liveJobs, "");
+    record("series", "series exported", series, "");
+    record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
+
+    // Scrape cost, and the floor: the same bytes from a bare node:http server.
+    const cpuBefore = sum(await exporterSamples(url), "process_cpu_seconds_total");
+    const single = await scrapeLatencies(`${url}/metrics`, SCALE.scrapes, 1);
+    const cpuAfter = sum(await exporterSamples(url), "process_cpu_seconds_total");
+    const concurrent = await scrapeLatencies(`${url}/metrics`, SCALE.scrapes, 4);
+    const floorBody = Buffer.from(body);
+    const floor = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": floorBody.length });
+      response.end(floorBody);
+    });
+    await new Promise<void>((resolve) => floor.listen(0, "127.0.0.1", resolve));
+    const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/metrics`;
+    const floorLatencies = await scrapeLatencies(floorUrl, SCALE.scrapes, 1);
+    floor.close();
+    const p50 = percentile(single, 50);
+    const floorP50 = percentile(floorLatencies, 50);
+    record("scrape_p50_ms", "/metrics p50, 1 scraper", p50, "ms");
+    record("scrape_p99_ms", "/metrics p99, 1 scraper", percentile(single, 99), "ms");
+    record("scrape_p50_4_ms", "/metrics p50, 4 concurrent scrapers", percentile(concurrent, 50), "ms");
+    record("scrape_p99_4_ms", "/metrics p99, 4 concurrent scrapers", percentile(concurrent, 99), "ms");
+    record("scrape_cpu_ms", "CPU time per scrape (incl. background polling)", ((cpuAfter - cpuBefore) * 1000) / SCALE.scrapes, "ms");
+    record("floor_p50_ms", "floor p50 (pre-rendered buffer, bare node:http)", floorP50, "ms");
+    record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.5, better: "lower", text: "≤ 1.5x" });
+
+    const warm = await memory(child, url);
+    record("rss_warm_mib", "RSS after warm-up", warm.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
+    record("heap_warm_mib", "heap used after warm-up", warm.heap, "MiB");
+
+    // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves.
+    const latencies: number[] = [];
+    for (let i = 0; i < SCALE.latencySamples; i++) {
+      const project = active[i % active.length]!;
+      const job = world.createJob(project.id, { name: "latency", tags: ["docker"], status: "pending" });
+      world.start(job.id, runner);
+      await webhooks.flush();
+      const before = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total", { project: project.pathWithNamespace, status: "success" });
+      const finishedAt = performance.now();
+      world.finish(job.id, "success");
+      for (;;) {
+        const now = sum(parseMetrics((await get(`${url}/metrics`)).body), "gitlab_ci_jobs_finished_total", { project: project.pathWithNamespace, status: "success" });
+        if (now > before) break;
+        if (performance.now() - finishedAt > 10_000) throw new Error("webhook never showed up on /metrics");
+      }
+      latencies.push(performance.now() - finishedAt);
+    }
+    record("webhook_to_metric_p50_ms", "webhook → /metrics p50", percentile(latencies, 50), "ms");
+    record("webhook_to_metric_p99_ms", "webhook → /metrics p99", percentile(latencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
+
+    // API cost per poll cycle in steady state.
+    const requestsBefore = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
+    const hotProjects = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_projects", { state: "hot" });
+    await sleep(SCALE.cycleWindowS * 1000);
+    const requestsAfter = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
+    const perCycle = (requestsAfter - requestsBefore) / (SCALE.cycleWindowS / POLL_INTERVAL_S);
+    record("requests_per_cycle", `GitLab requests per ${POLL_INTERVAL_S} s poll cycle (hot projects: ${hotProjects})`, perCycle, "");
+    record("requests_per_active_project", "  of which per hot project (idle budget 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
+
+    // Soak: a large number of job lifecycles through polling, then memory again.
+    console.log(`soak: ${SCALE.soakJobs.toLocaleString("en-US")} job lifecycles…`);
+    webhooks.paused = true;
+    const soakStarted = Date.now();
+    let played = 0;
+    const finishedBefore = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total");
+    while (played < SCALE.soakJobs) {
+      const batch = Math.min(2000, SCALE.soakJobs - played);
+      for (let i = 0; i < batch; i++) {
+        const job: SimJob = world.createJob(active[(played + i) % active.length]!.id, { name: "soak", tags: tagSets[i % tagSets.length]!, status: "pending" });
+        world.start(job.id, runner);
+        world.finish(job.id, i % 7 === 0 ? "failed" : "success", i % 7 === 0 ? (i % 21 === 0 ? "runner_system_failure" : "script_failure") : undefined);
+      }
+      played += batch;
+      // Let the poller read them (it reads up to 1,000 new jobs per project and cycle).
+      while (sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total") - finishedBefore < played - 2 * batch) await sleep(100);
+      world.pruneFinished(60_000);
+      if (played % 100_000 === 0) console.log(`  ${played.toLocaleString("en-US")} lifecycles, ${((Date.now() - soakStarted) / 1000).toFixed(0)} s`);
+    }
+    clearInterval(webhookTimer);
+    await sleep(3 * POLL_INTERVAL_S * 1000);
+    const counted = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total") - finishedBefore;
+    const soaked = await memory(child, url);
+    record("soak_jobs", "soak: job lifecycles played", played, "");
+    record("soak_counted", "soak: finished jobs counted by the exporter", counted, "");
+    record("rss_soak_mib", "RSS after soak", soaked.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
+    record("heap_soak_mib", "heap used after soak", soaked.heap, "MiB");
+    record("rss_growth_pct", "RSS growth across the soak", ((soaked.rss - warm.rss) / warm.rss) * 100, "%", { limit: 5, better: "lower", text: "< 5 %" });
+    record("duration_s", "benchmark duration", (Date.now() - started) / 1000, "s");
+
+    printTable();
+    mkdirSync(`${root}bench/results`, { recursive: true });
+    const file = `${root}bench/results/${quick ? "quick" : "default"}.json`;
+    writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+    console.log(`\nfigures written to ${file.replace(root, "")}`);
+  } finally {
+    child.kill("SIGTERM");
+    await gitlab.close();
+    agent.destroy();
+  }
+}
+
+function printTable(): void {
+  const widths = [Math.max(...rows.map((r) => r.figure.length)), Math.max(...rows.map((r) => r.value.length)), 10];
+  console.log(`\n${json.machine as string}; preset ${json.preset as string}\n`);
+  console.log(`| ${"figure".padEnd(widths[0]!)} | ${"value".padStart(widths[1]!)} | target     |`);
+  console.log(`|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|------------|`);
+  for (const row of rows) {
+    const target = row.target ? `${row.met ? "✓" : "✗"} ${row.target}` : "";
+    console.log(`| ${row.figure.padEnd(widths[0]!)} | ${row.value.padStart(widths[1]!)} | ${target.padEnd(10)} |`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
