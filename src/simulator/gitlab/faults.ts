@@ -1,19 +1,37 @@
 /** Switchable misbehaviour of the simulated GitLab, for reliability tests. */
 export type Fault =
+  /** 500 as Grape renders it, 502 as Workhorse does, 503/504 as the HTML error pages in front of Rails. */
   | { readonly kind: "status"; readonly status: 500 | 502 | 503 | 504 }
+  /** 429 with the given Retry-After, whatever the quota says. */
   | { readonly kind: "rate-limit"; readonly retryAfterSeconds: number }
+  /** The socket is destroyed before any byte of an answer. */
   | { readonly kind: "reset" }
+  /** No answer at all, until the faults are cleared or the client goes away. */
   | { readonly kind: "hang" }
+  /** A 200 JSON answer that is not JSON. */
   | { readonly kind: "malformed-json" }
+  /** A 200 JSON answer cut short: Content-Length promises more than is sent, then the socket closes. */
   | { readonly kind: "truncated-json" }
+  /** A 200 HTML sign-in page, as an SSO proxy in front of GitLab answers. */
   | { readonly kind: "html" }
-  | { readonly kind: "pagination-loop" };
+  /** A list answer whose `next` link points back at the same page (only taken by paginated routes). */
+  | { readonly kind: "pagination-loop" }
+  /** The normal answer, late. */
+  | { readonly kind: "delay"; readonly ms: number };
+
+export type FaultKind = Fault["kind"];
 
 export interface FaultScope {
   /** How many requests it hits; until cleared when absent. */
   readonly count?: number;
-  /** Only requests whose path matches. */
+  /** Only requests whose URL path (without the query) matches. */
   readonly path?: RegExp;
+}
+
+export interface ArmedFault {
+  readonly fault: Fault;
+  readonly remaining: number;
+  readonly path: RegExp | undefined;
 }
 
 interface Armed {
@@ -22,17 +40,21 @@ interface Armed {
   readonly path: RegExp | undefined;
 }
 
+/**
+ * Faults are armed in order and the first one that applies to a request is served. Each is
+ * armed for the next `count` requests (matching `path`, if given) or until `clear()`.
+ */
 export class GitLabFaults {
   private armed: Armed[] = [];
-  private readonly clearListeners: Array<() => void> = [];
-  /** Faults served so far, for test output. */
+  private readonly clearListeners = new Set<() => void>();
+  /** How many faults were served so far. */
   served = 0;
 
   status(status: 500 | 502 | 503 | 504, scope: FaultScope = {}): void {
     this.arm({ kind: "status", status }, scope);
   }
 
-  rateLimit(options: { retryAfterSeconds: number } & FaultScope): void {
+  rateLimit(options: { readonly retryAfterSeconds: number } & FaultScope): void {
     this.arm({ kind: "rate-limit", retryAfterSeconds: options.retryAfterSeconds }, options);
   }
 
@@ -60,18 +82,33 @@ export class GitLabFaults {
     this.arm({ kind: "pagination-loop" }, scope);
   }
 
+  delay(ms: number, scope: FaultScope = {}): void {
+    this.arm({ kind: "delay", ms }, scope);
+  }
+
+  /** Disarms everything and releases hanging requests (their sockets are closed). */
   clear(): void {
     this.armed = [];
     for (const listener of this.clearListeners) listener();
   }
 
-  onClear(listener: () => void): void {
-    this.clearListeners.push(listener);
+  /** What is armed now, for test output. */
+  active(): readonly ArmedFault[] {
+    return this.armed.map((a) => ({ ...a }));
   }
 
-  /** The fault for this request, if one is armed for its path. */
-  take(path: string): Fault | undefined {
-    const armed = this.armed.find((a) => a.remaining > 0 && (!a.path || a.path.test(path)));
+  /** @internal The server's hook to release hanging requests. */
+  onClear(listener: () => void): () => void {
+    this.clearListeners.add(listener);
+    return () => this.clearListeners.delete(listener);
+  }
+
+  /**
+   * @internal The fault to serve for this request, if one applies, counting it down. A
+   * pagination loop only applies to list routes, so it is not wasted on a single-object request.
+   */
+  take(path: string, paginated: boolean): Fault | undefined {
+    const armed = this.armed.find((a) => a.remaining > 0 && (paginated || a.fault.kind !== "pagination-loop") && matches(a.path, path));
     if (!armed) return undefined;
     armed.remaining--;
     this.served++;
@@ -80,6 +117,15 @@ export class GitLabFaults {
   }
 
   private arm(fault: Fault, scope: FaultScope): void {
-    this.armed.push({ fault, remaining: scope.count ?? Infinity, path: scope.path });
+    const count = scope.count ?? Infinity;
+    if (!(count > 0)) throw new Error(`a fault needs a positive count, got ${count}`);
+    this.armed.push({ fault, remaining: count, path: scope.path });
   }
+}
+
+function matches(pattern: RegExp | undefined, path: string): boolean {
+  if (!pattern) return true;
+  // A /g or /y pattern keeps state between calls; start each test from the beginning.
+  pattern.lastIndex = 0;
+  return pattern.test(path);
 }

@@ -1,5 +1,23 @@
-export { GitLabWorld, type SimGroup, type SimJob, type SimJobStatus, type SimPipeline, type SimProject, type SimRunner } from "./world.js";
-export { startGitLabSimulator, RequestLog, type GitLabSimulator, type GitLabSimulatorOptions, type RequestRecord } from "./server.js";
-export { GitLabFaults, type Fault, type FaultScope } from "./faults.js";
-export { WebhookSender, deliver, jobHookBody, pipelineHookBody, type HookTarget } from "./webhooks.js";
-export { CiFleetScenario, ManualClock, seededRandom, DEFAULT_SYSTEM_FAILURE_REASONS, type CiFleetOptions, type JobLifecycleHooks } from "./scenario.js";
+export { GitLabWorld, type CreateJobOptions, type GitLabWorldOptions, type JobListener, type PipelineListener } from "./world.js";
+export {
+  FINISHED_STATUSES,
+  isFinished,
+  type ProjectAccess,
+  type SimGroup,
+  type SimJob,
+  type SimJobStatus,
+  type SimPipeline,
+  type SimPipelineStatus,
+  type SimProject,
+  type SimRunner,
+} from "./model.js";
+export { startGitLabSimulator, type GitLabSimulator, type GitLabSimulatorOptions } from "./server.js";
+export { RequestLog, type RequestFilter, type RequestRecord } from "./request-log.js";
+export { GitLabFaults, type ArmedFault, type Fault, type FaultKind, type FaultScope } from "./faults.js";
+export { WebhookSender, deliver, deliveryHeaders, GITLAB_USER_AGENT, type HookEvent, type HookHandle, type HookTarget, type WebhookSenderOptions, type WebhookStats } from "./webhooks.js";
+export { jobHookBody, pipelineHookBody } from "./hook-bodies.js";
+export { renderJob, renderProject } from "./render.js";
+export { CiFleetScenario, DEFAULT_SYSTEM_FAILURE_REASONS, type CiFleetOptions, type FleetStats, type JobLifecycleHooks } from "./scenario.js";
+export { ManualClock } from "./clock.js";
+export { Dice, seededRandom } from "./random.js";
+export { generateProjectPaths } from "./fleet-shapes.js";

@@ -1,233 +1,370 @@
-import type { GitLabWorld, SimJob, SimProject, SimRunner } from "./world.js";
+import type { ManualClock } from "./clock.js";
+import { EventQueue } from "./event-queue.js";
+import { generateProjectPaths, planPipeline, shuffle } from "./fleet-shapes.js";
+import { isFinished, type SimJob, type SimProject, type SimRunner } from "./model.js";
+import { Dice } from "./random.js";
+import type { GitLabWorld } from "./world.js";
 
-/** A clock tests move by hand; the world and the scenario share it. */
-export class ManualClock {
-  constructor(private current = Date.UTC(2026, 10, 24, 9, 0, 0)) {}
-  now = (): number => this.current;
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+export { ManualClock } from "./clock.js";
+export { seededRandom } from "./random.js";
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export const DEFAULT_SYSTEM_FAILURE_REASONS = ["runner_system_failure", "stuck_or_timeout_failure", "runner_unsupported", "scheduler_failure", "api_failure"];
+/** Failure reasons of the runner and infrastructure, not of the job's own script. */
+export const DEFAULT_SYSTEM_FAILURE_REASONS: readonly string[] = [
+  "runner_system_failure",
+  "stuck_or_timeout_failure",
+  "scheduler_failure",
+  "api_failure",
+  "runner_unsupported",
+];
 
 export interface CiFleetOptions {
   readonly world: GitLabWorld;
   readonly seed: number;
-  /** Project paths to create, or how many to generate under a few groups and subgroups. */
+  /** Project paths to create (existing ones are reused), or how many to generate under a few groups and subgroups. */
   readonly projects: readonly string[] | number;
   /** How many of them run pipelines; the rest stay idle. */
   readonly activeProjects: number;
+  /** Each job gets one of these tag lists. */
   readonly tagSets: ReadonlyArray<readonly string[]>;
   readonly runners: readonly SimRunner[];
   readonly jobsPerMinute: number;
   readonly meanQueueSeconds: number;
   readonly meanRunSeconds: number;
+  /** Share of started jobs that fail with script_failure (~0.15 in a typical fleet). */
   readonly scriptFailureRatio: number;
+  /** Share of started jobs that fail with a system reason. */
   readonly systemFailureRatio: number;
-  readonly canceledRatio?: number;
   readonly systemFailureReasons?: readonly string[];
+  /** Share of jobs canceled, half while waiting and half while running. */
+  readonly canceledRatio?: number;
+  /** Retry jobs that failed for a system reason, at most twice, as `retry: 2` does. */
   readonly retrySystemFailures?: boolean;
+  /** Mean jobs per pipeline (default 3). */
   readonly jobsPerPipeline?: number;
+  /**
+   * Run stages one after the other, as GitLab does: later jobs wait as "created" and are skipped
+   * when a stage fails. Off by default: every job is queued when its pipeline is created.
+   */
+  readonly sequentialStages?: boolean;
   readonly refs?: readonly string[];
+  /**
+   * A clock `step` moves itself, event by event, so every timestamp is exact and the outcome does
+   * not depend on how time is sliced. Without it, `step` applies what is due by the world's clock,
+   * which the caller (or real time) moves.
+   */
+  readonly clock?: ManualClock;
+  /** Forget finished jobs older than this as the play goes on (benchmarks); keep all when absent. */
+  readonly retainFinishedMs?: number;
 }
 
+/**
+ * Callbacks another world (a Kubernetes one: pods on spot nodes) attaches to, for every job of
+ * the GitLab world. They run inside the job's transition: read, record, and schedule follow-ups
+ * with `scenario.schedule(...)` or `failWithSystemReason` later, rather than changing the world
+ * from within.
+ */
 export interface JobLifecycleHooks {
-  /** A runner picked the job up; another world (Kubernetes) may start a pod for it. */
+  onJobCreated?(job: SimJob, project: SimProject): void;
+  /** The job entered the queue (pending). */
+  onJobQueued?(job: SimJob, project: SimProject): void;
+  /** A runner picked the job up; a Kubernetes executor would create its pod now. */
   onJobStarted?(job: SimJob, project: SimProject): void;
   /** The job reached a final status. */
   onJobFinished?(job: SimJob, project: SimProject): void;
 }
 
-interface Planned {
-  readonly at: number;
-  readonly jobId: number;
-  readonly action: "start" | "finish";
+export interface FleetStats {
+  pipelines: number;
+  jobs: number;
+  started: number;
+  finished: number;
+  retried: number;
 }
 
-const JOB_NAMES = ["build", "unit-test", "lint", "integration-test", "build-image", "deploy-review", "security-scan", "package"];
-const STAGES = ["build", "test", "test", "test", "build", "deploy", "test", "build"];
+type FleetEvent =
+  | { readonly kind: "arrival" }
+  | { readonly kind: "start"; readonly jobId: number }
+  | { readonly kind: "finish"; readonly jobId: number }
+  | { readonly kind: "settled"; readonly jobId: number }
+  | { readonly kind: "call"; readonly action: () => void };
+
+interface PlayedPipeline {
+  readonly stages: readonly string[];
+  /** Index of the stage whose jobs are queued. */
+  current: number;
+}
+
+const MAX_RETRIES = 2;
 
 /**
- * Plays a CI fleet on a GitLab world, deterministically from a seed: pipelines arrive at a steady
- * rate on the active projects, their jobs queue, run on runners and finish as success, script
- * failure, system failure or canceled. A stalled tag set keeps its jobs pending (a stuck queue).
+ * Plays a CI fleet on a GitLab world, deterministically from a seed: pipelines arrive as a
+ * Poisson process on the active projects, their jobs queue, run on runners and end as success,
+ * script failure, system failure or canceled. A stalled tag set keeps its jobs pending (a stuck
+ * queue: the autoscaler cannot get nodes).
  */
 export class CiFleetScenario {
-  readonly projects: SimProject[];
-  readonly active: SimProject[];
-  private readonly random: () => number;
-  private readonly planned: Planned[] = [];
+  readonly projects: readonly SimProject[];
+  readonly active: readonly SimProject[];
+  readonly stats: FleetStats = { pipelines: 0, jobs: 0, started: 0, finished: 0, retried: 0 };
+  private readonly world: GitLabWorld;
+  private readonly dice: Dice;
+  private readonly events = new EventQueue<FleetEvent>();
+  private readonly pipelines = new Map<number, PlayedPipeline>();
   private readonly stalled = new Set<string>();
-  private readonly waitingOnStall: number[] = [];
-  private arrivalDebt = 0;
+  private readonly parked: number[] = [];
+  private readonly hooks = new Set<JobLifecycleHooks>();
+  private readonly systemReasons: readonly string[];
+  private readonly offWorld: () => void;
   private timer: NodeJS.Timeout | undefined;
-  private lastTick = 0;
-  private readonly hooks: JobLifecycleHooks[] = [];
+  private lastPrune: number;
 
   constructor(private readonly options: CiFleetOptions) {
-    this.random = seededRandom(options.seed);
-    const paths = typeof options.projects === "number" ? generatePaths(options.projects) : options.projects;
-    this.projects = paths.map((path) => options.world.project(path) ?? options.world.addProject(path));
-    this.active = shuffled(this.projects, this.random).slice(0, options.activeProjects);
+    this.world = options.world;
+    this.dice = Dice.seeded(options.seed);
+    this.systemReasons = options.systemFailureReasons ?? DEFAULT_SYSTEM_FAILURE_REASONS;
+    if (options.runners.length === 0) throw new Error("a fleet needs at least one runner");
+    if (options.tagSets.length === 0) throw new Error("a fleet needs at least one tag set (use [[]] for untagged jobs)");
+    const paths = typeof options.projects === "number" ? generateProjectPaths(options.projects) : options.projects;
+    this.projects = paths.map((path) => this.world.project(path) ?? this.world.addProject(path));
+    // Shuffled, so the active projects spread over groups instead of filling the first one.
+    this.active = shuffle(this.dice, this.projects).slice(0, Math.max(0, options.activeProjects));
+    this.lastPrune = this.world.now();
+    this.offWorld = this.world.onJobChange((job, previous) => this.observe(job, previous));
+    this.scheduleArrival();
   }
 
-  attach(hooks: JobLifecycleHooks): void {
-    this.hooks.push(hooks);
+  /** Attaches lifecycle callbacks; returns a function that detaches them. */
+  attach(hooks: JobLifecycleHooks): () => void {
+    this.hooks.add(hooks);
+    return () => this.hooks.delete(hooks);
   }
 
-  /** Keeps jobs of this tag set pending until `unstall`. */
+  /** Runs `action` on the scenario's timeline, `delayMs` from now. */
+  schedule(delayMs: number, action: () => void): void {
+    this.events.push(this.world.now() + Math.max(0, delayMs), { kind: "call", action });
+  }
+
+  /** Keeps jobs with exactly this tag set (in any order) pending until `unstall`. */
   stall(tagSet: readonly string[]): void {
-    this.stalled.add(key(tagSet));
+    this.stalled.add(tagKey(tagSet));
   }
 
+  /** Releases one tag set, or all; the waiting jobs then start after a fresh queue time. */
   unstall(tagSet?: readonly string[]): void {
-    if (tagSet) this.stalled.delete(key(tagSet));
+    if (tagSet) this.stalled.delete(tagKey(tagSet));
     else this.stalled.clear();
-    const now = this.options.world.now();
-    for (const jobId of this.waitingOnStall.splice(0)) this.plan({ at: now, jobId, action: "start" });
-  }
-
-  /** Advances the play by `dtMs` of simulated time and applies everything due by the world's now. */
-  step(dtMs: number): void {
-    const { world } = this.options;
-    this.arrivalDebt += (this.options.jobsPerMinute * dtMs) / 60_000;
-    const perPipeline = this.options.jobsPerPipeline ?? 3;
-    while (this.arrivalDebt >= perPipeline) {
-      this.arrivalDebt -= perPipeline;
-      this.createPipeline(perPipeline);
-    }
-    const now = world.now();
-    while (this.planned.length > 0 && this.planned[0]!.at <= now) {
-      const next = this.planned.shift()!;
-      const job = world.job(next.jobId);
+    const still: number[] = [];
+    for (const jobId of this.parked.splice(0)) {
+      const job = this.world.job(jobId);
       if (!job) continue;
-      if (next.action === "start") this.startJob(job);
-      else this.finishJob(job);
+      if (this.stalled.has(tagKey(job.tags))) still.push(jobId);
+      else this.scheduleStart(jobId);
     }
+    this.parked.push(...still);
   }
 
-  /** Plays in real time, one step per tick. */
+  /** Fails a waiting or running job for a system reason (e.g. its spot node went away). */
+  failWithSystemReason(jobOrId: SimJob | number, reason: string): void {
+    const job = this.world.job(typeof jobOrId === "number" ? jobOrId : jobOrId.id);
+    if (!job || (job.status !== "running" && job.status !== "pending")) return;
+    this.world.finish(job.id, "failed", reason);
+  }
+
+  /**
+   * Advances the play by `dtMs` of simulated time with a scenario clock; without one, applies
+   * everything due by the world's clock (and `dtMs` only matters to the clock's owner).
+   */
+  step(dtMs: number): void {
+    const clock = this.options.clock;
+    if (clock) {
+      const target = clock.now() + Math.max(0, dtMs);
+      this.runUntil(target, (at) => clock.advanceTo(at));
+      clock.advanceTo(target);
+    } else {
+      this.runUntil(this.world.now());
+    }
+    this.pruneIfDue();
+  }
+
+  /** Plays in real time (or moves the scenario clock at real-time pace), one step per tick. */
   start(tickMs: number): void {
-    this.lastTick = Date.now();
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      this.step(now - this.lastTick);
-      this.lastTick = now;
-    }, tickMs);
+    this.stop();
+    this.timer = setInterval(() => this.step(tickMs), tickMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private createPipeline(jobs: number): void {
-    const { world } = this.options;
-    const project = this.active[Math.floor(this.random() * this.active.length)]!;
+  /** Stops playing and stops listening to the world. */
+  dispose(): void {
+    this.stop();
+    this.offWorld();
+  }
+
+  // ---- the play -----------------------------------------------------------------------------
+
+  private runUntil(target: number, moveClock?: (at: number) => void): void {
+    for (let at = this.events.peekTime(); at !== undefined && at <= target; at = this.events.peekTime()) {
+      const event = this.events.pop()!;
+      moveClock?.(event.at);
+      this.apply(event.value);
+    }
+  }
+
+  private apply(event: FleetEvent): void {
+    switch (event.kind) {
+      case "arrival":
+        this.createPipeline();
+        this.scheduleArrival();
+        return;
+      case "start":
+        return this.startJob(event.jobId);
+      case "finish":
+        return this.finishJob(event.jobId);
+      case "settled":
+        return this.settle(event.jobId);
+      case "call":
+        return event.action();
+    }
+  }
+
+  private scheduleArrival(): void {
+    const perPipeline = this.options.jobsPerPipeline ?? 3;
+    if (this.options.jobsPerMinute <= 0 || this.active.length === 0) return;
+    const meanGapSeconds = (60 * perPipeline) / this.options.jobsPerMinute;
+    this.events.push(this.world.now() + this.dice.exponentialMs(meanGapSeconds), { kind: "arrival" });
+  }
+
+  private scheduleStart(jobId: number): void {
+    this.events.push(this.world.now() + this.dice.exponentialMs(this.options.meanQueueSeconds), { kind: "start", jobId });
+  }
+
+  private createPipeline(): void {
+    const project = this.dice.pick(this.active);
     const refs = this.options.refs ?? ["main", "main", "feature/faster-builds", "fix/flaky-test", "renovate/node-22.x"];
-    const pipeline = world.createPipeline(project.id, { ref: refs[Math.floor(this.random() * refs.length)]! });
-    for (let i = 0; i < jobs; i++) {
-      const index = Math.floor(this.random() * JOB_NAMES.length);
-      const tags = this.options.tagSets[Math.floor(this.random() * this.options.tagSets.length)] ?? [];
-      const job = world.createJob(project.id, { name: JOB_NAMES[index]!, stage: STAGES[index]!, tags, pipelineId: pipeline.id, status: "pending" });
-      this.plan({ at: world.now() + this.exponential(this.options.meanQueueSeconds), jobId: job.id, action: "start" });
-    }
+    const pipeline = this.world.createPipeline(project.id, { ref: this.dice.pick(refs) });
+    const planned = planPipeline(this.dice, this.options.jobsPerPipeline ?? 3);
+    const sequential = this.options.sequentialStages ?? false;
+    const stages = [...new Set(planned.map((j) => j.stage))];
+    this.pipelines.set(pipeline.id, { stages, current: 0 });
+    this.stats.pipelines++;
+    const jobs = planned.map((p) => {
+      const queued = !sequential || p.stage === stages[0];
+      this.stats.jobs++;
+      return this.world.createJob(project.id, {
+        name: p.name,
+        stage: p.stage,
+        tags: this.dice.pick(this.options.tagSets),
+        pipelineId: pipeline.id,
+        status: queued ? "pending" : "created",
+      });
+    });
+    for (const job of jobs) if (job.status === "pending") this.scheduleStart(job.id);
   }
 
-  private startJob(job: SimJob): void {
-    if (job.status !== "pending") return;
-    const { world } = this.options;
-    if (this.stalled.has(key(job.tags))) {
-      this.waitingOnStall.push(job.id);
+  private startJob(jobId: number): void {
+    const job = this.world.job(jobId);
+    if (!job || job.status !== "pending") return;
+    if (this.stalled.has(tagKey(job.tags))) {
+      this.parked.push(jobId);
       return;
     }
-    const canceled = this.random() < (this.options.canceledRatio ?? 0) / 2;
-    if (canceled) {
-      world.finish(job.id, "canceled");
-      this.notifyFinished(job);
+    if (this.dice.chance((this.options.canceledRatio ?? 0) / 2)) {
+      this.world.finish(jobId, "canceled");
       return;
     }
-    const runner = this.options.runners[Math.floor(this.random() * this.options.runners.length)]!;
-    world.start(job.id, { ...runner, tags: job.tags });
-    for (const hook of this.hooks) hook.onJobStarted?.(job, world.project(job.projectId)!);
-    this.plan({ at: world.now() + this.exponential(this.options.meanRunSeconds), jobId: job.id, action: "finish" });
+    this.world.start(jobId, this.dice.pick(this.options.runners));
+    this.stats.started++;
+    this.events.push(this.world.now() + this.dice.exponentialMs(this.options.meanRunSeconds), { kind: "finish", jobId });
   }
 
-  private finishJob(job: SimJob): void {
-    if (job.status !== "running") return;
-    const { world } = this.options;
-    const roll = this.random();
-    const script = this.options.scriptFailureRatio;
+  private finishJob(jobId: number): void {
+    const job = this.world.job(jobId);
+    if (!job || job.status !== "running") return;
+    const roll = this.dice.uniform();
     const system = this.options.systemFailureRatio;
-    const canceled = (this.options.canceledRatio ?? 0) / 2;
-    if (roll < system) {
-      const reasons = this.options.systemFailureReasons ?? DEFAULT_SYSTEM_FAILURE_REASONS;
-      this.failWithSystemReason(job, reasons[Math.floor(this.random() * reasons.length)]!);
+    const script = system + this.options.scriptFailureRatio;
+    const canceled = script + (this.options.canceledRatio ?? 0) / 2;
+    if (roll < system) this.world.finish(jobId, "failed", this.dice.pick(this.systemReasons));
+    else if (roll < script) this.world.finish(jobId, "failed", "script_failure");
+    else if (roll < canceled) this.world.finish(jobId, "canceled");
+    else this.world.finish(jobId, "success");
+  }
+
+  /** After any job of a played pipeline ends, however it ended: retries, then the next stage. */
+  private settle(jobId: number): void {
+    const job = this.world.job(jobId);
+    if (!job) return;
+    if (
+      job.status === "failed" &&
+      this.options.retrySystemFailures &&
+      !job.retried &&
+      job.retriesCount < MAX_RETRIES &&
+      job.failureReason !== "script_failure"
+    ) {
+      const retry = this.world.retry(jobId);
+      this.stats.retried++;
+      this.scheduleStart(retry.id);
       return;
     }
-    if (roll < system + script) world.finish(job.id, "failed", "script_failure");
-    else if (roll < system + script + canceled) world.finish(job.id, "canceled");
-    else world.finish(job.id, "success");
-    this.notifyFinished(job);
+    this.advance(job.pipelineId);
   }
 
-  /** Also used by a Kubernetes world when it takes a job's pod down. */
-  failWithSystemReason(job: SimJob, reason: string): void {
-    const { world } = this.options;
-    if (job.status !== "running" && job.status !== "pending") return;
-    world.finish(job.id, "failed", reason);
-    this.notifyFinished(job);
-    if (this.options.retrySystemFailures) {
-      const retry = world.retry(job.id);
-      this.plan({ at: world.now() + this.exponential(this.options.meanQueueSeconds), jobId: retry.id, action: "start" });
+  /** Moves a played pipeline past every stage that is done; with parallel stages, several may be. */
+  private advance(pipelineId: number): void {
+    const played = this.pipelines.get(pipelineId);
+    if (!played) return;
+    const latest = this.world.pipelineJobs(pipelineId).filter((j) => !j.retried);
+    for (;;) {
+      const stage = played.stages[played.current];
+      const inStage = latest.filter((j) => j.stage === stage);
+      if (inStage.some((j) => !isFinished(j.status))) return;
+      const passed = inStage.every((j) => j.status === "success" || j.allowFailure);
+      if (!passed || played.current + 1 >= played.stages.length) {
+        // GitLab skips `when: on_success` jobs after a failed or canceled stage.
+        for (const j of latest) if (j.status === "created") this.world.setStatus(j.id, "skipped");
+        if (latest.every((j) => isFinished(j.status))) this.pipelines.delete(pipelineId);
+        return;
+      }
+      played.current++;
+      const next = latest.filter((j) => j.stage === played.stages[played.current] && j.status === "created");
+      for (const j of next) {
+        this.world.enqueue(j.id);
+        this.scheduleStart(j.id);
+      }
+      if (next.length > 0) return;
     }
   }
 
-  private notifyFinished(job: SimJob): void {
-    const project = this.options.world.project(job.projectId)!;
-    for (const hook of this.hooks) hook.onJobFinished?.(job, project);
+  /** Dispatches hooks, and notes jobs of played pipelines that ended (acted upon outside the transition). */
+  private observe(job: SimJob, previous: SimJob["status"] | null): void {
+    const project = this.world.project(job.projectId);
+    if (project && this.hooks.size > 0) {
+      for (const hooks of this.hooks) {
+        if (previous === null) hooks.onJobCreated?.(job, project);
+        else if (job.status === "pending") hooks.onJobQueued?.(job, project);
+        else if (job.status === "running") hooks.onJobStarted?.(job, project);
+        else if (isFinished(job.status)) hooks.onJobFinished?.(job, project);
+      }
+    }
+    if (previous !== null && isFinished(job.status) && this.pipelines.has(job.pipelineId)) {
+      this.stats.finished++;
+      this.events.push(this.world.now(), { kind: "settled", jobId: job.id });
+    }
   }
 
-  private plan(entry: Planned): void {
-    // Keep the plan sorted by time; insertion from the back is cheap because most entries are recent.
-    let index = this.planned.length;
-    while (index > 0 && this.planned[index - 1]!.at > entry.at) index--;
-    this.planned.splice(index, 0, entry);
-  }
-
-  private exponential(meanSeconds: number): number {
-    return Math.round(-Math.log(1 - this.random()) * meanSeconds * 1000);
+  private pruneIfDue(): void {
+    const retain = this.options.retainFinishedMs;
+    if (retain === undefined) return;
+    const now = this.world.now();
+    if (now - this.lastPrune < Math.max(1000, retain / 4)) return;
+    this.lastPrune = now;
+    this.world.pruneFinished(retain);
   }
 }
 
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
-}
-
-function key(tags: readonly string[]): string {
+function tagKey(tags: readonly string[]): string {
   return [...tags].sort().join(",");
-}
-
-function generatePaths(count: number): string[] {
-  const groups = ["acme/platform", "acme/web", "acme/data/pipelines", "tools", "infra/terraform"];
-  const names = ["api", "worker", "frontend", "billing", "search", "auth", "gateway", "reports", "ingest", "scheduler"];
-  return Array.from({ length: count }, (_, i) => `${groups[i % groups.length]}/${names[i % names.length]}-${Math.floor(i / names.length)}`);
 }

@@ -1,100 +1,198 @@
 import { randomUUID } from "node:crypto";
-import { fakeSha, type GitLabWorld, type SimJob, type SimPipeline } from "./world.js";
+import { jobHookBody, pipelineHookBody } from "./hook-bodies.js";
+import type { SimJob, SimPipeline } from "./model.js";
+import type { GitLabWorld } from "./world.js";
+
+export type HookEvent = "Job Hook" | "Pipeline Hook";
 
 export interface HookTarget {
   readonly url: string;
+  /** Sent as X-Gitlab-Token when set. */
   readonly token?: string;
   readonly events: { readonly job?: boolean; readonly pipeline?: boolean };
+  /** Only these projects' events; all projects when absent. */
   readonly projectIds?: readonly number[];
+}
+
+export interface HookHandle {
+  /** X-Gitlab-Webhook-UUID of this hook. */
+  readonly uuid: string;
+  remove(): void;
+}
+
+export interface WebhookSenderOptions {
+  /** Share of deliveries sent a second time with the same Idempotency-Key, as GitLab's retries do. */
+  readonly duplicateRatio?: number;
+  /** Wait before each delivery, to let polling see a change first. */
+  readonly deliveryDelayMs?: number;
+  /** While paused, changes are not delivered at all (a webhook outage); they are not caught up later. */
+  readonly paused?: boolean;
+  /**
+   * Deliveries in flight per hook. Deliveries about one job (or one pipeline) always share a lane,
+   * so they arrive in order whatever this is.
+   */
+  readonly concurrency?: number;
+  /** GitLab gives up on a webhook after 10 s by default. */
+  readonly timeoutMs?: number;
+  /** X-Gitlab-Instance; the world's base URL by default. */
+  readonly instanceUrl?: string;
+}
+
+export interface WebhookStats {
+  /** Deliveries that got an HTTP answer, whatever its status. */
+  sent: number;
+  /** Deliveries that got no answer (connection refused, reset, timeout). */
+  failed: number;
+  /** Changes not delivered because the sender was paused. */
+  dropped: number;
+  /** Extra deliveries sent because of `duplicateRatio`. */
+  duplicated: number;
+  /** Answers by HTTP status. */
+  readonly statuses: Map<number, number>;
 }
 
 interface Delivery {
   readonly url: string;
-  readonly event: "Job Hook" | "Pipeline Hook";
+  readonly event: HookEvent;
   readonly body: string;
   readonly headers: Record<string, string>;
 }
 
+interface Lane {
+  readonly queue: Delivery[];
+  running: Promise<void> | undefined;
+}
+
+interface Hook extends HookTarget {
+  readonly uuid: string;
+  readonly projects: ReadonlySet<number> | undefined;
+  readonly lanes: Lane[];
+}
+
+export const GITLAB_USER_AGENT = "GitLab/17.6.0";
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 /**
- * Sends GitLab's Job Hook and Pipeline Hook deliveries (doc/user/project/integrations/
- * webhook_events.md) for every change in the world, in order, with GitLab's delivery headers.
+ * Sends GitLab's Job Hook and Pipeline Hook deliveries for every change in a world,
+ * asynchronously and in order per job, with GitLab's delivery headers. Bodies are built at the
+ * moment of the change.
  */
 export class WebhookSender {
-  /** Share of deliveries sent a second time with the same Idempotency-Key, as GitLab retries do. */
-  duplicateRatio = 0;
-  deliveryDelayMs = 0;
-  /** While paused, deliveries are dropped (a webhook outage). */
-  paused = false;
-  readonly stats = { sent: 0, failed: 0, statuses: new Map<number, number>() };
-  private readonly hooks: Array<HookTarget & { readonly uuid: string }> = [];
-  private readonly queue: Delivery[] = [];
-  private draining: Promise<void> | undefined;
-  private duplicateCursor = 0;
-  private readonly unsubscribe: Array<() => void> = [];
+  duplicateRatio: number;
+  deliveryDelayMs: number;
+  paused: boolean;
+  readonly stats: WebhookStats = { sent: 0, failed: 0, dropped: 0, duplicated: 0, statuses: new Map() };
+  private readonly hooks: Hook[] = [];
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly instanceUrl: string;
+  private duplicateDebt = 0;
+  private readonly unsubscribe: Array<() => void>;
 
-  constructor(private readonly world: GitLabWorld) {
-    this.unsubscribe.push(world.onJobChange((job) => this.jobChanged(job)));
-    this.unsubscribe.push(world.onPipelineChange((pipeline, jobs) => this.pipelineChanged(pipeline, jobs)));
+  constructor(
+    private readonly world: GitLabWorld,
+    options: WebhookSenderOptions = {},
+  ) {
+    this.duplicateRatio = options.duplicateRatio ?? 0;
+    this.deliveryDelayMs = options.deliveryDelayMs ?? 0;
+    this.paused = options.paused ?? false;
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.instanceUrl = options.instanceUrl ?? world.baseUrl;
+    this.unsubscribe = [
+      world.onJobChange((job) => this.jobChanged(job)),
+      world.onPipelineChange((pipeline, _previous, jobs) => this.pipelineChanged(pipeline, jobs)),
+    ];
   }
 
-  addHook(hook: HookTarget): void {
-    this.hooks.push({ ...hook, uuid: randomUUID() });
+  addHook(target: HookTarget): HookHandle {
+    const hook: Hook = {
+      ...target,
+      uuid: randomUUID(),
+      projects: target.projectIds ? new Set(target.projectIds) : undefined,
+      lanes: Array.from({ length: this.concurrency }, () => ({ queue: [], running: undefined })),
+    };
+    this.hooks.push(hook);
+    return {
+      uuid: hook.uuid,
+      remove: () => {
+        const index = this.hooks.indexOf(hook);
+        if (index >= 0) this.hooks.splice(index, 1);
+      },
+    };
   }
 
-  /** Resolves when every queued delivery was sent. */
+  /** Resolves when every queued delivery has been attempted. */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    for (;;) {
+      const running = this.hooks.flatMap((h) => h.lanes.map((l) => l.running)).filter((p): p is Promise<void> => p !== undefined);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
   }
 
+  /** Stops listening to the world; queued deliveries still go out. */
   detach(): void {
-    for (const off of this.unsubscribe) off();
+    for (const off of this.unsubscribe.splice(0)) off();
   }
 
   private jobChanged(job: SimJob): void {
-    for (const hook of this.hooks) {
-      if (!hook.events.job || (hook.projectIds && !hook.projectIds.includes(job.projectId))) continue;
-      this.enqueue(hook, "Job Hook", jobHookBody(this.world, job));
-    }
+    const hooks = this.hooks.filter((h) => h.events.job && (!h.projects || h.projects.has(job.projectId)));
+    if (hooks.length === 0) return;
+    this.fanOut(hooks, "Job Hook", job.id, () => jobHookBody(this.world, job));
   }
 
   private pipelineChanged(pipeline: SimPipeline, jobs: readonly SimJob[]): void {
-    for (const hook of this.hooks) {
-      if (!hook.events.pipeline || (hook.projectIds && !hook.projectIds.includes(pipeline.projectId))) continue;
-      this.enqueue(hook, "Pipeline Hook", pipelineHookBody(this.world, pipeline, jobs));
-    }
+    const hooks = this.hooks.filter((h) => h.events.pipeline && (!h.projects || h.projects.has(pipeline.projectId)));
+    if (hooks.length === 0) return;
+    this.fanOut(hooks, "Pipeline Hook", pipeline.id, () => pipelineHookBody(this.world, pipeline, jobs));
   }
 
-  private enqueue(hook: HookTarget & { uuid: string }, event: Delivery["event"], body: unknown): void {
-    if (this.paused) return;
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "user-agent": "GitLab/17.6.0",
-      "x-gitlab-event": event,
-      "x-gitlab-instance": this.world.baseUrl,
-      "x-gitlab-webhook-uuid": hook.uuid,
-      "x-gitlab-event-uuid": randomUUID(),
-      "idempotency-key": randomUUID(),
-    };
-    if (hook.token !== undefined) headers["x-gitlab-token"] = hook.token;
-    const delivery = { url: hook.url, event, body: JSON.stringify(body), headers };
-    this.queue.push(delivery);
-    // Deterministic duplicates: every n-th delivery is sent twice.
-    if (this.duplicateRatio > 0) {
-      this.duplicateCursor += this.duplicateRatio;
-      if (this.duplicateCursor >= 1) {
-        this.duplicateCursor -= 1;
-        this.queue.push(delivery);
+  /** Runs inside the world's transition: it must never throw back into it. */
+  private fanOut(hooks: readonly Hook[], event: HookEvent, key: number, build: () => unknown): void {
+    if (this.paused) {
+      this.stats.dropped += hooks.length;
+      return;
+    }
+    let body: string;
+    try {
+      body = JSON.stringify(build());
+    } catch {
+      this.stats.failed += hooks.length;
+      return;
+    }
+    // One change, one event UUID, shared by every hook it triggers.
+    const eventUuid = randomUUID();
+    for (const hook of hooks) {
+      const headers = deliveryHeaders(event, this.instanceUrl, hook.uuid, eventUuid, hook.token);
+      const delivery: Delivery = { url: hook.url, event, body, headers };
+      const lane = hook.lanes[key % hook.lanes.length]!;
+      lane.queue.push(delivery);
+      // Deterministic duplicates: the ratio accumulates and every whole unit re-sends one delivery.
+      this.duplicateDebt += this.duplicateRatio;
+      if (this.duplicateDebt >= 1) {
+        this.duplicateDebt -= 1;
+        this.stats.duplicated++;
+        lane.queue.push(delivery);
       }
+      this.kick(lane);
     }
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const delivery = this.queue.shift()!;
+  private kick(lane: Lane): void {
+    if (lane.running) return;
+    lane.running = this.drain(lane).finally(() => {
+      lane.running = undefined;
+      // A delivery queued between the drain's last check and now still needs a drain.
+      if (lane.queue.length > 0) this.kick(lane);
+    });
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    for (let delivery = lane.queue.shift(); delivery; delivery = lane.queue.shift()) {
       if (this.deliveryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
       try {
-        const status = await deliver(delivery.url, delivery.body, delivery.headers);
+        const { status } = await post(delivery.url, delivery.body, delivery.headers, this.timeoutMs);
         this.stats.sent++;
         this.stats.statuses.set(status, (this.stats.statuses.get(status) ?? 0) + 1);
       } catch {
@@ -104,169 +202,38 @@ export class WebhookSender {
   }
 }
 
-/** Posts one delivery; resolves with the HTTP status. */
-export async function deliver(url: string, body: string, headers: Record<string, string>): Promise<number> {
-  const response = await fetch(url, { method: "POST", body, headers });
-  await response.arrayBuffer();
-  return response.status;
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const isoSeconds = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
-/** Pipeline hooks use GitLab's `2016-08-12 15:23:28 UTC` format. */
-const utc = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC"));
-
-function durations(job: SimJob, now: number) {
-  const queued = job.queuedAt === null ? null : ((job.startedAt ?? now) - job.queuedAt) / 1000;
-  const duration = job.startedAt === null ? null : ((job.finishedAt ?? now) - job.startedAt) / 1000;
-  return { queued, duration };
-}
-
-export function jobHookBody(world: GitLabWorld, job: SimJob): Record<string, unknown> {
-  const project = world.project(job.projectId)!;
-  const pipeline = world.pipeline(job.pipelineId);
-  const { queued, duration } = durations(job, world.now());
-  const sha = pipeline?.sha ?? fakeSha(job.pipelineId);
-  return {
-    object_kind: "build",
-    ref: job.ref,
-    tag: false,
-    before_sha: sha,
-    sha,
-    build_id: job.id,
-    build_name: job.name,
-    build_stage: job.stage,
-    build_status: job.status,
-    build_created_at: iso(job.createdAt),
-    build_created_at_iso: isoSeconds(job.createdAt),
-    build_started_at: iso(job.startedAt),
-    build_started_at_iso: isoSeconds(job.startedAt),
-    build_finished_at: iso(job.finishedAt),
-    build_finished_at_iso: isoSeconds(job.finishedAt),
-    build_duration: duration,
-    build_queued_duration: queued,
-    build_allow_failure: job.allowFailure,
-    // GitLab's data builder sets this unconditionally; a NULL column reads as unknown_failure.
-    build_failure_reason: job.failureReason ?? "unknown_failure",
-    retries_count: job.retriesCount,
-    pipeline_id: job.pipelineId,
-    project_id: project.id,
-    project_name: project.pathWithNamespace,
-    user: { id: 1, name: "Developer", email: "dev@example.com", avatar_url: null },
-    commit: {
-      id: job.pipelineId,
-      name: null,
-      sha,
-      message: "Simulated change\n",
-      author_name: "Developer",
-      author_email: "dev@example.com",
-      status: pipeline?.status ?? "running",
-      duration: null,
-      started_at: null,
-      started_at_iso: null,
-      finished_at: null,
-      finished_at_iso: null,
-    },
-    repository: {
-      name: project.name,
-      description: null,
-      homepage: project.webUrl,
-      git_ssh_url: `git@gitlab.example.com:${project.pathWithNamespace}.git`,
-      git_http_url: `${project.webUrl}.git`,
-      visibility_level: 0,
-    },
-    project: {
-      id: project.id,
-      name: project.name,
-      description: null,
-      web_url: project.webUrl,
-      avatar_url: null,
-      git_ssh_url: `git@gitlab.example.com:${project.pathWithNamespace}.git`,
-      git_http_url: `${project.webUrl}.git`,
-      namespace: project.namespaceFullPath.split("/").pop(),
-      visibility_level: 0,
-      path_with_namespace: project.pathWithNamespace,
-      default_branch: "main",
-    },
-    runner: job.runner
-      ? { active: true, runner_type: "instance_type", is_shared: true, id: job.runner.id, description: job.runner.description, tags: [...(job.runner.tags ?? [])] }
-      : null,
-    environment: null,
+/** GitLab's delivery headers (doc/user/project/integrations/webhooks.md, "Delivery headers"). */
+export function deliveryHeaders(event: HookEvent, instanceUrl: string, webhookUuid: string, eventUuid: string, token?: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": GITLAB_USER_AGENT,
+    "x-gitlab-event": event,
+    "x-gitlab-instance": instanceUrl,
+    "x-gitlab-webhook-uuid": webhookUuid,
+    "x-gitlab-event-uuid": eventUuid,
+    "idempotency-key": randomUUID(),
   };
+  if (token !== undefined) headers["x-gitlab-token"] = token;
+  return headers;
 }
 
-export function pipelineHookBody(world: GitLabWorld, pipeline: SimPipeline, jobs: readonly SimJob[]): Record<string, unknown> {
-  const project = world.project(pipeline.projectId)!;
-  const now = world.now();
-  const finished = ["success", "failed", "canceled", "skipped"].includes(pipeline.status);
-  const lastFinish = Math.max(0, ...jobs.map((j) => j.finishedAt ?? 0));
-  return {
-    object_kind: "pipeline",
-    object_attributes: {
-      id: pipeline.id,
-      iid: pipeline.iid,
-      name: null,
-      ref: pipeline.ref,
-      tag: false,
-      sha: pipeline.sha,
-      before_sha: pipeline.sha,
-      source: pipeline.source,
-      status: pipeline.status,
-      detailed_status: pipeline.status,
-      stages: [...new Set(jobs.map((j) => j.stage))],
-      created_at: utc(pipeline.createdAt),
-      finished_at: finished ? utc(lastFinish || now) : null,
-      duration: null,
-      queued_duration: null,
-      variables: [],
-      url: `${project.webUrl}/-/pipelines/${pipeline.id}`,
-    },
-    merge_request: null,
-    user: { id: 1, name: "Developer", username: "developer", avatar_url: null, email: "dev@example.com" },
-    project: {
-      id: project.id,
-      name: project.name,
-      description: null,
-      web_url: project.webUrl,
-      avatar_url: null,
-      git_ssh_url: `git@gitlab.example.com:${project.pathWithNamespace}.git`,
-      git_http_url: `${project.webUrl}.git`,
-      namespace: project.namespaceFullPath.split("/").pop(),
-      visibility_level: 0,
-      path_with_namespace: project.pathWithNamespace,
-      default_branch: "main",
-    },
-    commit: {
-      id: pipeline.sha,
-      message: "Simulated change",
-      title: "Simulated change",
-      timestamp: iso(pipeline.createdAt),
-      url: `${project.webUrl}/-/commit/${pipeline.sha}`,
-      author: { name: "Developer", email: "dev@example.com" },
-    },
-    builds: jobs.map((job) => {
-      const { queued, duration } = durations(job, now);
-      return {
-        id: job.id,
-        stage: job.stage,
-        name: job.name,
-        status: job.status,
-        created_at: utc(job.createdAt),
-        started_at: utc(job.startedAt),
-        finished_at: utc(job.finishedAt),
-        duration,
-        queued_duration: queued,
-        failure_reason: job.status === "failed" ? job.failureReason : null,
-        when: "on_success",
-        manual: false,
-        allow_failure: job.allowFailure,
-        user: { id: 1, name: "Developer", username: "developer", avatar_url: null, email: "dev@example.com" },
-        runner: job.runner
-          ? { id: job.runner.id, description: job.runner.description, runner_type: "instance_type", active: true, is_shared: true, tags: [...(job.runner.tags ?? [])] }
-          : null,
-        artifacts_file: { filename: null, size: null },
-        environment: null,
-      };
-    }),
-  };
+/**
+ * Sends one hand-made delivery with GitLab's headers (fresh UUIDs, an Idempotency-Key), any of
+ * which `headers` may override, e.g. to replay a delivery with the same key.
+ */
+export async function deliver(
+  url: string,
+  event: HookEvent,
+  body: unknown,
+  headers: Record<string, string> = {},
+  options: { readonly instanceUrl?: string; readonly timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
+  const base = deliveryHeaders(event, options.instanceUrl ?? "https://gitlab.example.com", randomUUID(), randomUUID());
+  const lowered = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return post(url, typeof body === "string" ? body : JSON.stringify(body), { ...base, ...lowered }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { method: "POST", body, headers, signal: AbortSignal.timeout(timeoutMs) });
+  return { status: response.status, body: await response.text() };
 }

@@ -1,92 +1,85 @@
-/**
- * The simulated GitLab's truth: groups, projects, pipelines and jobs, with GitLab's job state
- * machine. Tests read ground truth from here; the REST server and the webhook sender render it.
- */
-
-export type SimJobStatus =
-  | "created"
-  | "waiting_for_resource"
-  | "preparing"
-  | "pending"
-  | "running"
-  | "success"
-  | "failed"
-  | "canceled"
-  | "skipped"
-  | "manual"
-  | "scheduled";
-
-export interface SimRunner {
-  readonly id: number;
-  readonly description: string;
-  readonly tags?: readonly string[];
-}
-
-export interface SimGroup {
-  readonly id: number;
-  readonly fullPath: string;
-  readonly parentId: number | null;
-}
-
-export interface SimProject {
-  readonly id: number;
-  readonly name: string;
-  readonly path: string;
-  readonly pathWithNamespace: string;
-  readonly namespaceFullPath: string;
-  readonly namespaceId: number;
-  readonly webUrl: string;
-  readonly createdAt: number;
-  archived: boolean;
-  access: "ok" | "forbidden" | "not_found";
-}
-
-export interface SimPipeline {
-  readonly id: number;
-  readonly iid: number;
-  readonly projectId: number;
-  readonly ref: string;
-  readonly sha: string;
-  readonly source: string;
-  readonly createdAt: number;
-  status: string;
-}
-
-export interface SimJob {
-  readonly id: number;
-  readonly projectId: number;
-  readonly pipelineId: number;
-  readonly name: string;
-  readonly stage: string;
-  readonly ref: string;
-  readonly tags: readonly string[];
-  readonly allowFailure: boolean;
-  readonly createdAt: number;
-  status: SimJobStatus;
-  failureReason: string | null;
-  queuedAt: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  runner: SimRunner | null;
-  retried: boolean;
-  retriesCount: number;
-}
+import {
+  isFinished,
+  type Mutable,
+  type ProjectAccess,
+  type SimGroup,
+  type SimJob,
+  type SimJobStatus,
+  type SimPipeline,
+  type SimPipelineStatus,
+  type SimProject,
+  type SimRunner,
+} from "./model.js";
+import { compositeStatus } from "./pipeline-status.js";
+import { fakeSha } from "./sha.js";
 
 export type JobListener = (job: SimJob, previous: SimJobStatus | null) => void;
-export type PipelineListener = (pipeline: SimPipeline, jobs: readonly SimJob[]) => void;
+export type PipelineListener = (pipeline: SimPipeline, previous: SimPipelineStatus, jobs: readonly SimJob[]) => void;
 
-const FINISHED: ReadonlySet<SimJobStatus> = new Set(["success", "failed", "canceled", "skipped"]);
+export interface GitLabWorldOptions {
+  /** The clock every timestamp comes from, in ms; a `ManualClock`'s `now` in tests. */
+  readonly now?: () => number;
+  /** The instance URL used in `web_url`s and webhook headers. */
+  readonly baseUrl?: string;
+}
 
+export interface CreateJobOptions {
+  readonly name: string;
+  readonly stage?: string;
+  readonly ref?: string;
+  readonly tags?: readonly string[];
+  /** Without one, the job gets a pipeline of its own. */
+  readonly pipelineId?: number;
+  /** A job created as "pending" is queued at creation. */
+  readonly status?: "created" | "pending";
+  readonly allowFailure?: boolean;
+}
+
+/** Where a job may go from each status; finished jobs only leave through `retry`. */
+const NEXT: Readonly<Record<SimJobStatus, readonly SimJobStatus[]>> = {
+  created: ["waiting_for_resource", "preparing", "pending", "manual", "scheduled", "skipped", "canceled", "failed"],
+  waiting_for_resource: ["preparing", "pending", "skipped", "canceled", "failed"],
+  preparing: ["pending", "skipped", "canceled", "failed"],
+  manual: ["pending", "skipped", "canceled"],
+  scheduled: ["pending", "manual", "skipped", "canceled"],
+  pending: ["running", "canceled", "failed"],
+  running: ["success", "failed", "canceled"],
+  success: [],
+  failed: [],
+  canceled: [],
+  skipped: [],
+};
+
+/** What GitLab lets a user retry. */
+const RETRYABLE: ReadonlySet<SimJobStatus> = new Set(["success", "failed", "canceled"]);
+
+interface ProjectJobs {
+  /** Every job id of the project, ascending (ids only grow, so appending keeps the order). */
+  ids: number[];
+  /** Jobs not finished yet: the listing of pending/running jobs reads only these. */
+  readonly live: Set<number>;
+}
+
+/**
+ * The simulated GitLab's truth: groups, projects, pipelines and jobs, changed only through
+ * GitLab's job state machine. Tests read ground truth from here; the REST server and the
+ * webhook sender render it.
+ */
 export class GitLabWorld {
   readonly baseUrl: string;
   readonly now: () => number;
   private readonly groupsByPath = new Map<string, SimGroup>();
-  private readonly projectsById = new Map<number, SimProject>();
-  private readonly projectsByPath = new Map<string, SimProject>();
-  private readonly pipelinesById = new Map<number, SimPipeline>();
-  private readonly jobsById = new Map<number, SimJob>();
-  /** Per project, job ids in creation order (ascending), so listing never scans all jobs. */
-  private readonly jobIdsByProject = new Map<number, number[]>();
+  private readonly groupsById = new Map<number, SimGroup>();
+  private readonly projectsById = new Map<number, Mutable<SimProject>>();
+  private readonly projectsByPath = new Map<string, Mutable<SimProject>>();
+  private readonly pipelinesById = new Map<number, Mutable<SimPipeline>>();
+  private readonly pipelineJobIds = new Map<number, number[]>();
+  private readonly pipelineIids = new Map<number, number>();
+  private readonly jobsById = new Map<number, Mutable<SimJob>>();
+  private readonly jobsByProject = new Map<number, ProjectJobs>();
+  /** Finished jobs in the order they ended, so pruning never scans live ones. */
+  private ended: Array<{ readonly id: number; readonly at: number }> = [];
+  private endedHead = 0;
   private readonly jobListeners = new Set<JobListener>();
   private readonly pipelineListeners = new Set<PipelineListener>();
   private nextGroupId = 100;
@@ -94,40 +87,49 @@ export class GitLabWorld {
   private nextPipelineId = 5000;
   private nextJobId = 100_000;
 
-  constructor(options: { now?: () => number; baseUrl?: string } = {}) {
+  constructor(options: GitLabWorldOptions = {}) {
     this.now = options.now ?? Date.now;
     this.baseUrl = (options.baseUrl ?? "https://gitlab.example.com").replace(/\/+$/, "");
   }
 
+  // ---- groups and projects ------------------------------------------------------------------
+
+  /** Creates the group and any missing parent; an existing group is returned as it is. */
   addGroup(fullPath: string): SimGroup {
-    const existing = this.groupsByPath.get(fullPath);
+    const clean = fullPath.replace(/^\/+|\/+$/g, "");
+    if (clean === "") throw new Error("a group needs a path");
+    const existing = this.groupsByPath.get(clean);
     if (existing) return existing;
-    const slash = fullPath.lastIndexOf("/");
-    const parent = slash > 0 ? this.addGroup(fullPath.slice(0, slash)) : null;
-    const group: SimGroup = { id: this.nextGroupId++, fullPath, parentId: parent?.id ?? null };
-    this.groupsByPath.set(fullPath, group);
+    const slash = clean.lastIndexOf("/");
+    const parent = slash > 0 ? this.addGroup(clean.slice(0, slash)) : null;
+    const path = clean.slice(slash + 1);
+    const group: SimGroup = { id: this.nextGroupId++, name: path, path, fullPath: clean, parentId: parent?.id ?? null };
+    this.groupsByPath.set(clean, group);
+    this.groupsById.set(group.id, group);
     return group;
   }
 
+  /** By id, or by full path (what the API accepts URL-encoded). */
   group(idOrPath: number | string): SimGroup | undefined {
-    if (typeof idOrPath === "string" && !/^\d+$/.test(idOrPath)) return this.groupsByPath.get(idOrPath);
-    const id = Number(idOrPath);
-    for (const group of this.groupsByPath.values()) if (group.id === id) return group;
-    return undefined;
+    if (typeof idOrPath === "number" || /^\d+$/.test(idOrPath)) return this.groupsById.get(Number(idOrPath));
+    return this.groupsByPath.get(idOrPath);
   }
 
-  groups(): SimGroup[] {
-    return [...this.groupsByPath.values()];
+  groups(): readonly SimGroup[] {
+    return [...this.groupsById.values()];
   }
 
   addProject(pathWithNamespace: string, options: { id?: number; archived?: boolean } = {}): SimProject {
     if (this.projectsByPath.has(pathWithNamespace)) throw new Error(`project ${pathWithNamespace} exists`);
     const slash = pathWithNamespace.lastIndexOf("/");
-    if (slash <= 0) throw new Error(`project path needs a namespace: ${pathWithNamespace}`);
+    if (slash <= 0 || slash === pathWithNamespace.length - 1) throw new Error(`project path needs a namespace and a name: ${pathWithNamespace}`);
+    const id = options.id ?? this.nextProjectId++;
+    if (this.projectsById.has(id)) throw new Error(`project id ${id} is taken`);
+    this.nextProjectId = Math.max(this.nextProjectId, id + 1);
     const namespace = this.addGroup(pathWithNamespace.slice(0, slash));
     const path = pathWithNamespace.slice(slash + 1);
-    const id = options.id ?? this.nextProjectId++;
-    const project: SimProject = {
+    const now = this.now();
+    const project: Mutable<SimProject> = {
       id,
       name: path,
       path,
@@ -135,58 +137,95 @@ export class GitLabWorld {
       namespaceFullPath: namespace.fullPath,
       namespaceId: namespace.id,
       webUrl: `${this.baseUrl}/${pathWithNamespace}`,
-      createdAt: this.now(),
+      createdAt: now,
+      lastActivityAt: now,
       archived: options.archived ?? false,
       access: "ok",
     };
     this.projectsById.set(id, project);
     this.projectsByPath.set(pathWithNamespace, project);
-    this.jobIdsByProject.set(id, []);
+    this.jobsByProject.set(id, { ids: [], live: new Set() });
     return project;
   }
 
+  /** By id, or by path with namespace. */
   project(idOrPath: number | string): SimProject | undefined {
     if (typeof idOrPath === "number" || /^\d+$/.test(idOrPath)) return this.projectsById.get(Number(idOrPath));
     return this.projectsByPath.get(idOrPath);
   }
 
-  projects(): SimProject[] {
+  projects(): readonly SimProject[] {
     return [...this.projectsById.values()];
   }
 
-  /** Projects in the group, and in its subgroups when asked. */
-  groupProjects(group: SimGroup, includeSubgroups: boolean): SimProject[] {
-    return this.projects().filter((p) =>
-      includeSubgroups ? p.namespaceFullPath === group.fullPath || p.namespaceFullPath.startsWith(`${group.fullPath}/`) : p.namespaceFullPath === group.fullPath,
-    );
+  /** The group's own projects, and its subgroups' when asked (GitLab's `include_subgroups`). */
+  groupProjects(group: SimGroup | number | string, includeSubgroups: boolean): SimProject[] {
+    const found = typeof group === "object" ? group : this.group(group);
+    if (!found) return [];
+    const prefix = `${found.fullPath}/`;
+    const result: SimProject[] = [];
+    for (const project of this.projectsById.values()) {
+      const ns = project.namespaceFullPath;
+      if (ns === found.fullPath || (includeSubgroups && ns.startsWith(prefix))) result.push(project);
+    }
+    return result;
   }
 
-  setProjectAccess(projectId: number, access: SimProject["access"]): void {
+  /** A project the token may no longer read (403) or that GitLab hides (404). */
+  setProjectAccess(projectId: number, access: ProjectAccess): void {
     this.requireProject(projectId).access = access;
   }
 
+  setProjectArchived(projectId: number, archived: boolean): void {
+    this.requireProject(projectId).archived = archived;
+  }
+
+  /** Deletes the project with its pipelines and jobs, silently (GitLab sends no job events then). */
   removeProject(projectId: number): void {
     const project = this.requireProject(projectId);
     this.projectsById.delete(projectId);
     this.projectsByPath.delete(project.pathWithNamespace);
-    for (const id of this.jobIdsByProject.get(projectId) ?? []) this.jobsById.delete(id);
-    this.jobIdsByProject.delete(projectId);
+    const jobs = this.jobsByProject.get(projectId);
+    for (const id of jobs?.ids ?? []) {
+      const job = this.jobsById.get(id);
+      if (job) {
+        this.pipelinesById.delete(job.pipelineId);
+        this.pipelineJobIds.delete(job.pipelineId);
+      }
+      this.jobsById.delete(id);
+    }
+    this.jobsByProject.delete(projectId);
+    for (const [id, pipeline] of this.pipelinesById) {
+      if (pipeline.projectId === projectId) {
+        this.pipelinesById.delete(id);
+        this.pipelineJobIds.delete(id);
+      }
+    }
   }
 
+  // ---- pipelines and jobs -------------------------------------------------------------------
+
   createPipeline(projectId: number, options: { ref?: string; source?: string } = {}): SimPipeline {
-    this.requireProject(projectId);
+    const project = this.requireProject(projectId);
     const id = this.nextPipelineId++;
-    const pipeline: SimPipeline = {
+    const iid = (this.pipelineIids.get(projectId) ?? 0) + 1;
+    this.pipelineIids.set(projectId, iid);
+    const now = this.now();
+    const pipeline: Mutable<SimPipeline> = {
       id,
-      iid: id - 4999,
+      iid,
       projectId,
       ref: options.ref ?? "main",
       sha: fakeSha(id),
       source: options.source ?? "push",
-      createdAt: this.now(),
+      createdAt: now,
       status: "created",
+      startedAt: null,
+      finishedAt: null,
     };
     this.pipelinesById.set(id, pipeline);
+    this.pipelineJobIds.set(id, []);
+    project.lastActivityAt = now;
     return pipeline;
   }
 
@@ -194,15 +233,14 @@ export class GitLabWorld {
     return this.pipelinesById.get(id);
   }
 
-  createJob(
-    projectId: number,
-    options: { name: string; stage?: string; ref?: string; tags?: readonly string[]; pipelineId?: number; status?: "created" | "pending"; allowFailure?: boolean },
-  ): SimJob {
-    this.requireProject(projectId);
+  /** Job ids are global and only grow, like GitLab's. */
+  createJob(projectId: number, options: CreateJobOptions): SimJob {
+    const project = this.requireProject(projectId);
     const pipeline = options.pipelineId !== undefined ? this.pipelinesById.get(options.pipelineId) : this.createPipeline(projectId, { ref: options.ref ?? "main" });
     if (!pipeline) throw new Error(`pipeline ${options.pipelineId} not found`);
+    if (pipeline.projectId !== projectId) throw new Error(`pipeline ${pipeline.id} belongs to project ${pipeline.projectId}, not ${projectId}`);
     const now = this.now();
-    const job: SimJob = {
+    const job: Mutable<SimJob> = {
       id: this.nextJobId++,
       projectId,
       pipelineId: pipeline.id,
@@ -211,9 +249,9 @@ export class GitLabWorld {
       ref: options.ref ?? pipeline.ref,
       tags: [...(options.tags ?? [])],
       allowFailure: options.allowFailure ?? false,
-      createdAt: now,
       status: "created",
       failureReason: null,
+      createdAt: now,
       queuedAt: null,
       startedAt: null,
       finishedAt: null,
@@ -222,53 +260,70 @@ export class GitLabWorld {
       retriesCount: 0,
     };
     this.jobsById.set(job.id, job);
-    this.jobIdsByProject.get(projectId)!.push(job.id);
-    this.emit(job, null);
+    const index = this.jobsByProject.get(projectId)!;
+    index.ids.push(job.id);
+    index.live.add(job.id);
+    this.pipelineJobIds.get(pipeline.id)!.push(job.id);
+    project.lastActivityAt = now;
+    this.changed(job, null);
     if (options.status === "pending") this.enqueue(job.id);
     return job;
   }
 
+  /** Into the queue: created (or manual, delayed, ...) → pending. */
   enqueue(jobId: number): void {
     const job = this.requireJob(jobId);
-    this.expect(job, ["created", "waiting_for_resource", "preparing", "manual", "scheduled"], "pending");
+    this.allow(job, "pending");
     job.queuedAt = this.now();
-    this.transition(job, "pending");
+    this.move(job, "pending");
   }
 
+  /** A runner picked the job up: pending → running. */
   start(jobId: number, runner: SimRunner): void {
     const job = this.requireJob(jobId);
-    this.expect(job, ["pending"], "running");
-    job.runner = runner;
+    this.allow(job, "running");
+    job.runner = { id: runner.id, description: runner.description, tags: [...(runner.tags ?? job.tags)] };
     job.startedAt = this.now();
-    this.transition(job, "running");
+    this.move(job, "running");
   }
 
+  /**
+   * To a final status. "success" needs a running job; "failed" needs a reason and may come
+   * while the job waits (a stuck job times out); "canceled" is allowed from any active status.
+   */
   finish(jobId: number, status: "success" | "failed" | "canceled", failureReason?: string): void {
     const job = this.requireJob(jobId);
-    const from: SimJobStatus[] = status === "canceled" ? ["created", "waiting_for_resource", "preparing", "pending", "running", "manual", "scheduled"] : ["running"];
-    if (status === "failed" && job.status === "pending") from.push("pending");
-    this.expect(job, from, status);
-    if (status === "failed" && !failureReason) throw new Error("a failed job needs a failure reason");
+    this.allow(job, status);
+    if (status === "failed" && !failureReason) throw new Error(`job ${jobId}: a failed job needs a failure reason`);
+    if (status !== "failed" && failureReason !== undefined) throw new Error(`job ${jobId}: a failure reason only goes with "failed"`);
     job.failureReason = status === "failed" ? failureReason! : null;
     job.finishedAt = this.now();
-    this.transition(job, status);
+    this.move(job, status);
   }
 
-  /** Other states GitLab has; no timestamps move. */
+  /** GitLab's other states. Nothing is timed for them; skipped jobs keep `finishedAt` null, like GitLab. */
   setStatus(jobId: number, status: "waiting_for_resource" | "preparing" | "manual" | "scheduled" | "skipped"): void {
     const job = this.requireJob(jobId);
-    this.expect(job, ["created", "waiting_for_resource", "preparing", "manual", "scheduled"], status);
-    if (status === "skipped") job.finishedAt = this.now();
-    this.transition(job, status);
+    this.allow(job, status);
+    this.move(job, status);
   }
 
-  /** A retry is a new job with a new id; the old one is marked retried. */
+  /** A retry is a new pending job with a new id in the same pipeline; the old one is flagged retried. */
   retry(jobId: number): SimJob {
     const old = this.requireJob(jobId);
-    if (!FINISHED.has(old.status)) throw new Error(`job ${jobId} is ${old.status}; only finished jobs can be retried`);
+    if (!RETRYABLE.has(old.status)) throw new Error(`job ${jobId} is ${old.status}; only success, failed or canceled jobs can be retried`);
+    if (old.retried) throw new Error(`job ${jobId} was already retried`);
+    // Flag first, so the pipeline's status is computed without the replaced job.
     old.retried = true;
-    const job = this.createJob(old.projectId, { name: old.name, stage: old.stage, ref: old.ref, tags: old.tags, pipelineId: old.pipelineId, allowFailure: old.allowFailure });
-    job.retriesCount = old.retriesCount + 1;
+    const job = this.createJob(old.projectId, {
+      name: old.name,
+      stage: old.stage,
+      ref: old.ref,
+      tags: old.tags,
+      pipelineId: old.pipelineId,
+      allowFailure: old.allowFailure,
+    });
+    (job as Mutable<SimJob>).retriesCount = old.retriesCount + 1;
     this.enqueue(job.id);
     return job;
   }
@@ -277,112 +332,135 @@ export class GitLabWorld {
     return this.jobsById.get(id);
   }
 
-  jobs(): SimJob[] {
+  /** Every job still held, in id order. */
+  jobs(): readonly SimJob[] {
     return [...this.jobsById.values()];
   }
 
-  /** The project's jobs, newest first. */
-  projectJobs(projectId: number): SimJob[] {
-    const ids = this.jobIdsByProject.get(projectId) ?? [];
+  /**
+   * The project's jobs, newest first, optionally only those in `statuses`. Asking only for
+   * unfinished statuses reads the live index, not the project's history.
+   */
+  projectJobs(projectId: number, statuses?: readonly SimJobStatus[]): SimJob[] {
+    const index = this.jobsByProject.get(projectId);
+    if (!index) return [];
+    const wanted = statuses && statuses.length > 0 ? new Set(statuses) : undefined;
     const result: SimJob[] = [];
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const job = this.jobsById.get(ids[i]!);
+    if (wanted && [...wanted].every((s) => !isFinished(s))) {
+      for (const id of index.live) {
+        const job = this.jobsById.get(id)!;
+        if (wanted.has(job.status)) result.push(job);
+      }
+      return result.sort((a, b) => b.id - a.id);
+    }
+    for (let i = index.ids.length - 1; i >= 0; i--) {
+      const job = this.jobsById.get(index.ids[i]!);
+      if (job && (!wanted || wanted.has(job.status))) result.push(job);
+    }
+    return result;
+  }
+
+  /** The pipeline's jobs in id order, retried ones included. */
+  pipelineJobs(pipelineId: number): SimJob[] {
+    const ids = this.pipelineJobIds.get(pipelineId) ?? [];
+    const result: SimJob[] = [];
+    for (const id of ids) {
+      const job = this.jobsById.get(id);
       if (job) result.push(job);
     }
     return result;
   }
 
-  pipelineJobs(pipelineId: number): SimJob[] {
-    const pipeline = this.pipelinesById.get(pipelineId);
-    if (!pipeline) return [];
-    return this.projectJobs(pipeline.projectId).filter((j) => j.pipelineId === pipelineId);
-  }
-
-  /** Drops finished jobs older than the horizon, so long runs stay within memory. */
+  /**
+   * Forgets jobs that ended more than `olderThanMs` ago (and pipelines left without jobs), so a
+   * benchmark can play millions of lifecycles in bounded memory. Returns how many jobs went.
+   * Cost is proportional to what is pruned, not to what is kept.
+   */
   pruneFinished(olderThanMs: number): number {
     const cutoff = this.now() - olderThanMs;
+    const touchedProjects = new Set<number>();
+    const touchedPipelines = new Set<number>();
     let removed = 0;
-    for (const [projectId, ids] of this.jobIdsByProject) {
-      const kept = ids.filter((id) => {
-        const job = this.jobsById.get(id);
-        const drop = !job || (FINISHED.has(job.status) && (job.finishedAt ?? 0) < cutoff);
-        if (drop && job) {
-          this.jobsById.delete(id);
-          removed++;
-        }
-        return !drop;
-      });
-      this.jobIdsByProject.set(projectId, kept);
+    while (this.endedHead < this.ended.length && this.ended[this.endedHead]!.at < cutoff) {
+      const { id } = this.ended[this.endedHead++]!;
+      const job = this.jobsById.get(id);
+      if (!job) continue;
+      this.jobsById.delete(id);
+      touchedProjects.add(job.projectId);
+      touchedPipelines.add(job.pipelineId);
+      removed++;
     }
-    const livePipelines = new Set([...this.jobsById.values()].map((j) => j.pipelineId));
-    for (const id of this.pipelinesById.keys()) if (!livePipelines.has(id)) this.pipelinesById.delete(id);
+    if (this.endedHead > 1024 && this.endedHead * 2 > this.ended.length) {
+      this.ended = this.ended.slice(this.endedHead);
+      this.endedHead = 0;
+    }
+    for (const projectId of touchedProjects) {
+      const index = this.jobsByProject.get(projectId);
+      if (index) index.ids = index.ids.filter((id) => this.jobsById.has(id));
+    }
+    for (const pipelineId of touchedPipelines) {
+      const ids = (this.pipelineJobIds.get(pipelineId) ?? []).filter((id) => this.jobsById.has(id));
+      if (ids.length > 0) {
+        this.pipelineJobIds.set(pipelineId, ids);
+      } else {
+        this.pipelineJobIds.delete(pipelineId);
+        this.pipelinesById.delete(pipelineId);
+      }
+    }
     return removed;
   }
 
+  /** Called after every job status change (and at creation, with `previous` null). */
   onJobChange(listener: JobListener): () => void {
     this.jobListeners.add(listener);
     return () => this.jobListeners.delete(listener);
   }
 
+  /** Called when a pipeline's composite status changes. */
   onPipelineChange(listener: PipelineListener): () => void {
     this.pipelineListeners.add(listener);
     return () => this.pipelineListeners.delete(listener);
   }
 
-  private transition(job: SimJob, status: SimJobStatus): void {
-    const previous = job.status;
-    job.status = status;
-    this.emit(job, previous);
+  // ---- internals ----------------------------------------------------------------------------
+
+  private allow(job: SimJob, to: SimJobStatus): void {
+    if (!NEXT[job.status].includes(to)) throw new Error(`job ${job.id}: cannot go from ${job.status} to ${to}`);
   }
 
-  private emit(job: SimJob, previous: SimJobStatus | null): void {
+  private move(job: Mutable<SimJob>, status: SimJobStatus): void {
+    const previous = job.status;
+    job.status = status;
+    if (isFinished(status)) {
+      this.jobsByProject.get(job.projectId)?.live.delete(job.id);
+      this.ended.push({ id: job.id, at: job.finishedAt ?? this.now() });
+    }
+    this.changed(job, previous);
+  }
+
+  private changed(job: SimJob, previous: SimJobStatus | null): void {
     for (const listener of this.jobListeners) listener(job, previous);
     const pipeline = this.pipelinesById.get(job.pipelineId);
     if (!pipeline) return;
-    const status = pipelineStatus(this.pipelineJobs(pipeline.id));
-    if (status !== pipeline.status) {
-      pipeline.status = status;
-      const jobs = this.pipelineJobs(pipeline.id);
-      for (const listener of this.pipelineListeners) listener(pipeline, jobs);
-    }
+    if (pipeline.startedAt === null && job.startedAt !== null) pipeline.startedAt = job.startedAt;
+    const jobs = this.pipelineJobs(pipeline.id);
+    const status = compositeStatus(jobs);
+    if (status === pipeline.status) return;
+    const before = pipeline.status;
+    pipeline.status = status;
+    pipeline.finishedAt = isFinished(status) ? this.now() : null;
+    for (const listener of this.pipelineListeners) listener(pipeline, before, jobs);
   }
 
-  private expect(job: SimJob, from: readonly SimJobStatus[], to: SimJobStatus): void {
-    if (!from.includes(job.status)) throw new Error(`job ${job.id}: cannot go from ${job.status} to ${to}`);
-  }
-
-  private requireJob(id: number): SimJob {
+  private requireJob(id: number): Mutable<SimJob> {
     const job = this.jobsById.get(id);
     if (!job) throw new Error(`job ${id} not found`);
     return job;
   }
 
-  private requireProject(id: number): SimProject {
+  private requireProject(id: number): Mutable<SimProject> {
     const project = this.projectsById.get(id);
     if (!project) throw new Error(`project ${id} not found`);
     return project;
   }
-}
-
-/** GitLab's composite pipeline status, simplified to the cases the scenarios produce. */
-function pipelineStatus(jobs: readonly SimJob[]): string {
-  const statuses = new Set(jobs.filter((j) => !j.retried).map((j) => j.status));
-  if (statuses.has("running")) return "running";
-  if (statuses.has("pending")) return "pending";
-  if (statuses.has("created") || statuses.has("waiting_for_resource") || statuses.has("preparing")) return statuses.size === 1 ? "created" : "running";
-  if (jobs.some((j) => !j.retried && j.status === "failed" && !j.allowFailure)) return "failed";
-  if (statuses.has("canceled")) return "canceled";
-  if (statuses.has("success")) return "success";
-  if (statuses.has("manual")) return "manual";
-  return "skipped";
-}
-
-export function fakeSha(seed: number): string {
-  let hex = "";
-  let x = seed * 2654435761;
-  while (hex.length < 40) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    hex += x.toString(16).padStart(8, "0");
-  }
-  return hex.slice(0, 40);
 }
