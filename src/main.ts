@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "./config/load.js";
@@ -35,6 +36,8 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const gitlab = config.gitlab;
   const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
   const shutdown = new AbortController();
+  // Every request waiting for the budget listens to it; their number is bounded by the budget.
+  setMaxListeners(0, shutdown.signal);
   const requester = createGitLabRequester({
     shutdown: shutdown.signal,
     budget,

@@ -45,7 +45,7 @@ interface ProjectWatch {
 const IDLE_PAGE_SIZE = 20;
 const HOT_PAGE_SIZE = 100;
 /** A project that created more jobs than this between two visits is read only this far. */
-const MAX_SCAN_PAGES = 10;
+const MAX_SCAN_PAGES = 20;
 /** Individual job reads allowed per project and visit to resolve jobs that left the live list. */
 const MAX_JOB_READS = 20;
 const MAX_FAILURE_BACKOFF_MS = 10 * 60_000;
@@ -285,53 +285,51 @@ export class GitLabPoller {
   }
 
   /**
-   * Reads the project's newest jobs down to whichever comes first of the watermark and the
-   * oldest job we still track, then resolves tracked jobs the scan did not reach.
+   * Reads the project's newest jobs down to the watermark (usually one page), then resolves the
+   * tracked jobs the scan did not reach with one list of live jobs.
    */
   private async pollProject(watch: ProjectWatch, reason: "hot" | "idle" | "expedited"): Promise<void> {
-    const { api, jobs } = this.deps;
+    const { api, jobs, log } = this.deps;
     const projectId = watch.project.id;
     const previous = watch.watermark;
-    const tracked = jobs.liveJobIds(projectId);
-    const oldestTracked = tracked.length > 0 ? Math.min(...tracked) : Infinity;
-    const stopAt = previous === null ? null : Math.min(previous, oldestTracked - 1);
-    const perPage = reason === "idle" && tracked.length === 0 ? IDLE_PAGE_SIZE : HOT_PAGE_SIZE;
+    const perPage = reason === "idle" && !jobs.hasLiveJobs(projectId) ? IDLE_PAGE_SIZE : HOT_PAGE_SIZE;
 
     const seen = new Set<number>();
     let highest = previous ?? 0;
-    let reachedStop = false;
+    let complete = false;
     let foundNew = false;
     let sawLiveAtBaseline = false;
     for (let page = 1; page <= MAX_SCAN_PAGES; page++) {
       const answer = await api.jobsPage(projectId, page, perPage);
       this.windowRequests++;
+      let reachedWatermark = false;
+      // The whole page is applied, also below the watermark: it updates tracked jobs for free.
       for (const job of answer.jobs) {
-        if (stopAt !== null && job.id <= stopAt) {
-          reachedStop = true;
-          break;
-        }
         seen.add(job.id);
         highest = Math.max(highest, job.id);
         const isNew = previous !== null && job.id > previous;
         foundNew ||= isNew;
+        reachedWatermark ||= previous !== null && job.id <= previous;
         const observation = observeRestJob(job, projectId, answer.receivedAtMs);
         if (!observation) continue;
         jobs.apply(observation, isNew);
         if (previous === null && jobs.isTracked(job.id)) sawLiveAtBaseline = true;
       }
-      if (reachedStop || !answer.hasNextPage) {
-        reachedStop = true;
+      // The first visit sets the baseline from the newest page only: older jobs are history.
+      if (reachedWatermark || !answer.hasNextPage || previous === null) {
+        complete = reachedWatermark || !answer.hasNextPage;
         break;
       }
-      // The first visit sets the baseline from the newest page only: older jobs are history.
-      if (previous === null) break;
+    }
+    if (!complete && previous !== null) {
+      log.warn({ project: watch.project.path, pages: MAX_SCAN_PAGES }, "more new jobs than one poll reads; jobs beyond the last page are not counted");
     }
     watch.watermark = highest;
     if (foundNew) watch.lastActivityMs = this.now();
 
-    const unresolved = jobs.liveJobIds(projectId).filter((id) => !seen.has(id));
-    const baselineMayMissLive = previous === null && sawLiveAtBaseline && !reachedStop;
-    if (unresolved.length > 0 || baselineMayMissLive) await this.resolveOlderLiveJobs(projectId, seen);
+    const unresolved = jobs.liveJobIds(projectId).some((id) => !seen.has(id));
+    const baselineMayMissLive = previous === null && sawLiveAtBaseline && !complete;
+    if (unresolved || baselineMayMissLive) await this.resolveOlderLiveJobs(projectId, seen);
   }
 
   /** Live jobs older than what the scan read: one keyset list, then single reads for the rest. */
