@@ -43,6 +43,7 @@ async function survive(name: string, arm: (faults: GitLabFaults, stack: Stack) =
     await waitReady(stack);
     const readyAt = Date.now();
     await eventually(async () => expect(byLabels(await stack.scrape(), "gitlab_ci_jobs_pending", ["project", "tags"])).toEqual(liveTruth(stack.world, "pending")));
+    await eventually(async () => expect(sum(await stack.scrape(), "gitlab_ci_exporter_gitlab_last_success_timestamp_seconds")).toBeGreaterThan(0));
     const before = jobFamilies(await stack.scrape());
 
     arm(stack.gitlab.faults, stack);
