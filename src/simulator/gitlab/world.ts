@@ -10,7 +10,7 @@ import {
   type SimProject,
   type SimRunner,
 } from "./model.js";
-import { compositeStatus } from "./pipeline-status.js";
+import { StatusTally, statusKey } from "./pipeline-status.js";
 import { fakeSha } from "./sha.js";
 
 export type JobListener = (job: SimJob, previous: SimJobStatus | null) => void;
@@ -74,6 +74,7 @@ export class GitLabWorld {
   private readonly projectsByPath = new Map<string, Mutable<SimProject>>();
   private readonly pipelinesById = new Map<number, Mutable<SimPipeline>>();
   private readonly pipelineJobIds = new Map<number, number[]>();
+  private readonly pipelineTallies = new Map<number, StatusTally>();
   private readonly pipelineIids = new Map<number, number>();
   private readonly jobsById = new Map<number, Mutable<SimJob>>();
   private readonly jobsByProject = new Map<number, ProjectJobs>();
@@ -188,18 +189,12 @@ export class GitLabWorld {
     const jobs = this.jobsByProject.get(projectId);
     for (const id of jobs?.ids ?? []) {
       const job = this.jobsById.get(id);
-      if (job) {
-        this.pipelinesById.delete(job.pipelineId);
-        this.pipelineJobIds.delete(job.pipelineId);
-      }
+      if (job) this.forgetPipeline(job.pipelineId);
       this.jobsById.delete(id);
     }
     this.jobsByProject.delete(projectId);
     for (const [id, pipeline] of this.pipelinesById) {
-      if (pipeline.projectId === projectId) {
-        this.pipelinesById.delete(id);
-        this.pipelineJobIds.delete(id);
-      }
+      if (pipeline.projectId === projectId) this.forgetPipeline(id);
     }
   }
 
@@ -225,6 +220,7 @@ export class GitLabWorld {
     };
     this.pipelinesById.set(id, pipeline);
     this.pipelineJobIds.set(id, []);
+    this.pipelineTallies.set(id, new StatusTally());
     project.lastActivityAt = now;
     return pipeline;
   }
@@ -264,6 +260,7 @@ export class GitLabWorld {
     index.ids.push(job.id);
     index.live.add(job.id);
     this.pipelineJobIds.get(pipeline.id)!.push(job.id);
+    this.pipelineTallies.get(pipeline.id)!.add(statusKey(job));
     project.lastActivityAt = now;
     this.changed(job, null);
     if (options.status === "pending") this.enqueue(job.id);
@@ -314,6 +311,7 @@ export class GitLabWorld {
     if (!RETRYABLE.has(old.status)) throw new Error(`job ${jobId} is ${old.status}; only success, failed or canceled jobs can be retried`);
     if (old.retried) throw new Error(`job ${jobId} was already retried`);
     // Flag first, so the pipeline's status is computed without the replaced job.
+    this.pipelineTallies.get(old.pipelineId)?.remove(statusKey(old));
     old.retried = true;
     const job = this.createJob(old.projectId, {
       name: old.name,
@@ -403,8 +401,7 @@ export class GitLabWorld {
       if (ids.length > 0) {
         this.pipelineJobIds.set(pipelineId, ids);
       } else {
-        this.pipelineJobIds.delete(pipelineId);
-        this.pipelinesById.delete(pipelineId);
+        this.forgetPipeline(pipelineId);
       }
     }
     return removed;
@@ -430,7 +427,10 @@ export class GitLabWorld {
 
   private move(job: Mutable<SimJob>, status: SimJobStatus): void {
     const previous = job.status;
+    const tally = this.pipelineTallies.get(job.pipelineId);
+    tally?.remove(statusKey(job));
     job.status = status;
+    tally?.add(statusKey(job));
     if (isFinished(status)) {
       this.jobsByProject.get(job.projectId)?.live.delete(job.id);
       this.ended.push({ id: job.id, at: job.finishedAt ?? this.now() });
@@ -443,13 +443,20 @@ export class GitLabWorld {
     const pipeline = this.pipelinesById.get(job.pipelineId);
     if (!pipeline) return;
     if (pipeline.startedAt === null && job.startedAt !== null) pipeline.startedAt = job.startedAt;
-    const jobs = this.pipelineJobs(pipeline.id);
-    const status = compositeStatus(jobs);
+    const status = this.pipelineTallies.get(pipeline.id)!.status();
     if (status === pipeline.status) return;
     const before = pipeline.status;
     pipeline.status = status;
     pipeline.finishedAt = isFinished(status) ? this.now() : null;
+    if (this.pipelineListeners.size === 0) return;
+    const jobs = this.pipelineJobs(pipeline.id);
     for (const listener of this.pipelineListeners) listener(pipeline, before, jobs);
+  }
+
+  private forgetPipeline(id: number): void {
+    this.pipelinesById.delete(id);
+    this.pipelineJobIds.delete(id);
+    this.pipelineTallies.delete(id);
   }
 
   private requireJob(id: number): Mutable<SimJob> {
