@@ -2,8 +2,7 @@ import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "./config/load.js";
-import { ExporterMetrics } from "./metrics/exporter.js";
-import { GitLabJobMetrics } from "./metrics/gitlab.js";
+import { createMetrics } from "./metrics/index.js";
 import { buildServer } from "./server/app.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
@@ -26,8 +25,7 @@ export interface RunningExporter {
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const exporterMetrics = new ExporterMetrics(registry);
-  const jobMetrics = new GitLabJobMetrics(registry);
+  const { exporter: exporterMetrics, jobs: jobMetrics } = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily });
 
   const projects = new ProjectRegistry(jobMetrics);
   const jobs = new JobStore(jobMetrics);

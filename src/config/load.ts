@@ -38,6 +38,7 @@ export interface Config {
   readonly web: WebConfig;
   readonly listen: { readonly host: string; readonly port: number };
   readonly logLevel: string;
+  readonly maxSeriesPerFamily: number;
 }
 
 /** A configuration problem, phrased for a single line on stderr. */
@@ -121,6 +122,7 @@ function buildConfig(raw: RawSettings): Config {
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
     logLevel: get("LOG_LEVEL", parseEnum)!,
+    maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
   };
 }
 

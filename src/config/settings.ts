@@ -54,6 +54,7 @@ export const SETTINGS = [
   { name: "METRICS_BASIC_AUTH_PASSWORD_FILE", kind: "file", description: "File holding the `/metrics` basic auth password; re-read when it changes." },
   { name: "TLS_CERT_FILE", kind: "file", description: "PEM certificate (chain) to serve HTTPS instead of HTTP; needs `TLS_KEY_FILE`. Read at start: restart to rotate." },
   { name: "TLS_KEY_FILE", kind: "file", description: "PEM private key for `TLS_CERT_FILE`." },
+  { name: "MAX_SERIES_PER_FAMILY", kind: "integer", default: "50000", min: 100, max: 10000000, description: "Cap on series per metric family; label sets beyond it are dropped and counted in `gitlab_ci_exporter_series_dropped_total`." },
   { name: "LOG_LEVEL", kind: "enum", default: "info", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], description: "Log verbosity; logs are JSON lines on stdout." },
 ] as const satisfies readonly SettingSpec[];
 

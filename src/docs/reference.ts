@@ -1,7 +1,6 @@
 import { Registry } from "prom-client";
 import { SETTINGS, type SettingSpec } from "../config/settings.js";
-import { ExporterMetrics } from "../metrics/exporter.js";
-import { GitLabJobMetrics } from "../metrics/gitlab.js";
+import { createMetrics } from "../metrics/index.js";
 import { JobStore } from "../state/jobs.js";
 import { ProjectRegistry } from "../state/projects.js";
 
@@ -20,8 +19,7 @@ export function settingsReference(): string {
 /** Every family the exporter registers, except prom-client's default process metrics. */
 export function exporterRegistry(): Registry {
   const registry = new Registry();
-  new ExporterMetrics(registry);
-  const jobMetrics = new GitLabJobMetrics(registry);
+  const { jobs: jobMetrics } = createMetrics(registry);
   jobMetrics.readFrom(new JobStore(jobMetrics), new ProjectRegistry(jobMetrics));
   return registry;
 }

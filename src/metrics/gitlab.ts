@@ -2,6 +2,11 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { GroupTotals, JobEvents, JobFinished, JobStarted, JobStore } from "../state/jobs.js";
 import type { ProjectEvents, ProjectRegistry, WatchedProject } from "../state/projects.js";
 import { ProjectSeries } from "./project-series.js";
+import type { SeriesGuard } from "./series-guard.js";
+
+const FINISHED = "gitlab_ci_jobs_finished_total";
+const QUEUED_DURATION = "gitlab_ci_job_queued_duration_seconds";
+const DURATION = "gitlab_ci_job_duration_seconds";
 
 /** Seconds; from a job picked up at once to one stuck for two hours. */
 export const QUEUED_DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
@@ -21,22 +26,25 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
   private readonly durationSeries;
   private projects: ProjectRegistry | undefined;
 
-  constructor(private readonly registry: Registry) {
+  constructor(
+    private readonly registry: Registry,
+    private readonly guard: SeriesGuard,
+  ) {
     this.finished = new Counter({
-      name: "gitlab_ci_jobs_finished_total",
+      name: FINISHED,
       help: "Jobs that reached success, failed or canceled, each counted once; failure_reason as GitLab reports it for failed jobs.",
       labelNames: ["project", "status", "failure_reason", "runner"],
       registers: [registry],
     });
     this.queuedDuration = new Histogram({
-      name: "gitlab_ci_job_queued_duration_seconds",
+      name: QUEUED_DURATION,
       help: "Time each job waited in the queue before a runner picked it up, observed once per job.",
       labelNames: ["project"],
       buckets: QUEUED_DURATION_BUCKETS,
       registers: [registry],
     });
     this.duration = new Histogram({
-      name: "gitlab_ci_job_duration_seconds",
+      name: DURATION,
       help: "Run time of each finished job that started.",
       labelNames: ["project", "status"],
       buckets: JOB_DURATION_BUCKETS,
@@ -50,6 +58,7 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
   /** Registers the gauges that read live jobs; call once the store exists. */
   readFrom(jobs: JobStore, projects: ProjectRegistry): void {
     this.projects = projects;
+    const guard = this.guard;
     const gauge = (name: string, help: string, pick: (group: GroupTotals) => number | null) =>
       new Gauge({
         name,
@@ -58,12 +67,14 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
         registers: [this.registry],
         collect() {
           this.reset();
+          let rendered = 0;
           for (const [projectId, byTags] of jobs.totals()) {
             const project = projects.pathOf(projectId);
             if (project === undefined) continue;
             for (const [tags, group] of byTags) {
               const value = pick(group);
-              if (value !== null) this.set({ project, tags }, value);
+              // Rendered afresh each scrape, so the cap applies per scrape rather than by admission.
+              if (value !== null && rendered++ < guard.maxPerFamily) this.set({ project, tags }, value);
             }
           }
         },
@@ -80,6 +91,7 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
   jobStarted(event: JobStarted): void {
     const project = this.projects?.pathOf(event.projectId);
     if (project === undefined) return;
+    if (!this.guard.admit(QUEUED_DURATION, { project })) return;
     this.queuedDuration.observe({ project }, event.queuedDurationSeconds);
     this.queuedSeries.track(project, { project });
   }
@@ -88,16 +100,21 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
     const project = this.projects?.pathOf(event.projectId);
     if (project === undefined) return;
     const labels = { project, status: event.status, failure_reason: event.failureReason, runner: event.runner };
-    this.finished.inc(labels);
-    this.finishedSeries.track(project, labels);
-    if (event.durationSeconds !== null) {
-      const durationLabels = { project, status: event.status };
+    if (this.guard.admit(FINISHED, labels)) {
+      this.finished.inc(labels);
+      this.finishedSeries.track(project, labels);
+    }
+    const durationLabels = { project, status: event.status };
+    if (event.durationSeconds !== null && this.guard.admit(DURATION, durationLabels)) {
       this.duration.observe(durationLabels, event.durationSeconds);
       this.durationSeries.track(project, durationLabels);
     }
   }
 
   projectRemoved(project: WatchedProject): void {
+    for (const family of [FINISHED, QUEUED_DURATION, DURATION]) {
+      this.guard.release(family, (labels) => labels.project === project.path);
+    }
     this.finishedSeries.removeProject(project.path);
     this.queuedSeries.removeProject(project.path);
     this.durationSeries.removeProject(project.path);

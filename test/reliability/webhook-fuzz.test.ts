@@ -1,13 +1,6 @@
 import fc from "fast-check";
-import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
-import { inlineSecret } from "../../src/config/secret.js";
-import { ExporterMetrics } from "../../src/metrics/exporter.js";
-import { GitLabJobMetrics } from "../../src/metrics/gitlab.js";
-import { buildServer } from "../../src/server/app.js";
-import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
-import { JobStore } from "../../src/state/jobs.js";
-import { ProjectRegistry } from "../../src/state/projects.js";
+import { jobSamples, webhookHarness } from "../helpers/webhook-harness.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
 import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
 
@@ -20,23 +13,10 @@ afterAll(() => {
 });
 
 function harness() {
-  const registry = new Registry();
-  const metrics = new ExporterMetrics(registry);
-  const jobMetrics = new GitLabJobMetrics(registry);
-  const projects = new ProjectRegistry(jobMetrics);
-  const jobs = new JobStore(jobMetrics);
-  jobMetrics.readFrom(jobs, projects);
-  projects.replaceAll([{ id: 380, path: "gitlab-org/gitlab-test" }, { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace }]);
-  const source = new GitLabWebhookSource(jobs, projects, { noteActivity: () => undefined });
-  const app = buildServer({ registry, metrics, health: { sources: () => [] }, webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 16_384 } });
-  return { app, registry };
+  return webhookHarness({ secret: SECRET, projects: [{ id: 380, path: "gitlab-org/gitlab-test" }, { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace }] });
 }
 
-const jobFamilies = async (registry: Registry) =>
-  (await registry.metrics())
-    .split("\n")
-    .filter((line) => line.startsWith("gitlab_ci_job"))
-    .join("\n");
+const jobFamilies = jobSamples;
 
 /** Any JSON value, biased towards the shapes GitLab sends. */
 const jsonValue = fc.oneof(

@@ -1,45 +1,18 @@
-import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { inlineSecret } from "../../src/config/secret.js";
-import { ExporterMetrics } from "../../src/metrics/exporter.js";
-import { GitLabJobMetrics } from "../../src/metrics/gitlab.js";
-import { buildServer } from "../../src/server/app.js";
-import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
-import { JobStore } from "../../src/state/jobs.js";
-import { ProjectRegistry } from "../../src/state/projects.js";
+import { jobSamples, webhookHarness } from "../helpers/webhook-harness.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
 import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
 
 const SECRET = "s3cret-webhook-token";
 
 function harness() {
-  const registry = new Registry();
-  const metrics = new ExporterMetrics(registry);
-  const jobMetrics = new GitLabJobMetrics(registry);
-  const projects = new ProjectRegistry(jobMetrics);
-  const jobs = new JobStore(jobMetrics);
-  jobMetrics.readFrom(jobs, projects);
-  projects.replaceAll([
-    { id: 380, path: "gitlab-org/gitlab-test" },
-    { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
-  ]);
-  const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
-  const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
-  const app = buildServer({
-    registry,
-    metrics,
-    health: { sources: () => [] },
-    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 16_384 },
+  return webhookHarness({
+    secret: SECRET,
+    projects: [
+      { id: 380, path: "gitlab-org/gitlab-test" },
+      { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
+    ],
   });
-  return { app, registry, activity };
-}
-
-/** The job-family samples, which no rejected delivery may change. */
-async function jobSamples(registry: Registry): Promise<string> {
-  return (await registry.metrics())
-    .split("\n")
-    .filter((line) => line.startsWith("gitlab_ci_job"))
-    .join("\n");
 }
 
 const hooks: Array<ReturnType<typeof harness>["app"]> = [];
@@ -167,5 +140,19 @@ describe("the rest of the server", () => {
     expect(metrics.headers["content-type"]).toContain("text/plain");
     expect(metrics.body).toMatch(/gitlab_ci_exporter_build_info\{version="\d+\.\d+\.\d+"\} 1/);
     expect(metrics.body).toContain("process_cpu_seconds_total");
+  });
+});
+
+describe("series cap", () => {
+  it("refuses label sets beyond MAX_SERIES_PER_FAMILY and counts them", async () => {
+    const { app, registry } = webhookHarness({ secret: SECRET, projects: [{ id: 380, path: "gitlab-org/gitlab-test" }], maxSeriesPerFamily: 100 });
+    hooks.push(app);
+    for (let i = 0; i < 250; i++) {
+      // A new runner description per job: the kind of label that grows without bound.
+      await post(app, { ...finished, build_id: 10_000 + i, runner: { ...jobHook.runner, description: `autoscaled-${i}` } });
+    }
+    const text = await registry.metrics();
+    expect(text.match(/^gitlab_ci_jobs_finished_total\{/gm)).toHaveLength(100);
+    expect(text).toContain('gitlab_ci_exporter_series_dropped_total{family="gitlab_ci_jobs_finished_total"} 150');
   });
 });

@@ -1,0 +1,34 @@
+import { Registry } from "prom-client";
+import { inlineSecret } from "../../src/config/secret.js";
+import { createMetrics } from "../../src/metrics/index.js";
+import { buildServer } from "../../src/server/app.js";
+import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
+import { JobStore } from "../../src/state/jobs.js";
+import { ProjectRegistry, type WatchedProject } from "../../src/state/projects.js";
+
+/** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */
+export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxSeriesPerFamily?: number }) {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
+  const projects = new ProjectRegistry(metrics.jobs);
+  const jobs = new JobStore(metrics.jobs);
+  metrics.jobs.readFrom(jobs, projects);
+  projects.replaceAll(options.projects);
+  const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
+  const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
+  const app = buildServer({
+    registry,
+    metrics: metrics.exporter,
+    health: { sources: () => [] },
+    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384 },
+  });
+  return { app, registry, activity, jobs, projects };
+}
+
+/** The job-family samples, which no rejected delivery may change. */
+export async function jobSamples(registry: Registry): Promise<string> {
+  return (await registry.metrics())
+    .split("\n")
+    .filter((line) => line.startsWith("gitlab_ci_job"))
+    .join("\n");
+}
