@@ -99,8 +99,9 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       return serveFault(fault, request, response, record, common, quota);
     }
 
-    if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
+    // Rack::Attack throttles before Grape authenticates.
     if (quota.exceeded) return send(throttled(quota.retryAfter, quota));
+    if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
     if (!match) return send(json(404, { message: "404 Not Found" }));
 
     const reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
