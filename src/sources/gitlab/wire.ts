@@ -118,43 +118,69 @@ export function observeRestJob(job: RestJob, projectId: number, receivedAtMs: nu
   };
 }
 
-export function observeJobHook(hook: JobHook, receivedAtMs: number): JobObservation {
-  const status = hook.build_status as JobStatus;
-  const startedAtMs = parseGitLabTime(hook.build_started_at);
-  const queuedSeconds = hook.build_queued_duration ?? null;
+/** What a hook says about one job; its tags are unknown (hooks carry the runner's tags, not the job's). */
+function hookObservation(
+  fields: {
+    id: number;
+    projectId: number;
+    status: string;
+    startedAt: string | null | undefined;
+    queuedSeconds: number | null | undefined;
+    durationSeconds: number | null | undefined;
+    failureReason: string | null | undefined;
+    runner: { description?: string | null | undefined } | null | undefined;
+  },
+  receivedAtMs: number,
+): JobObservation {
+  const status = fields.status as JobStatus;
+  const startedAtMs = parseGitLabTime(fields.startedAt);
+  const queuedSeconds = fields.queuedSeconds ?? null;
   return {
-    id: hook.build_id,
-    projectId: hook.project_id,
+    id: fields.id,
+    projectId: fields.projectId,
     status,
-    // A job hook's `runner.tags` are the runner's tags, not the job's own: unknown here.
     tags: null,
-    runner: hook.runner?.description ?? "",
-    failureReason: failureReasonFor(status, hook.build_failure_reason),
+    runner: fields.runner?.description ?? "",
+    failureReason: failureReasonFor(status, fields.failureReason),
     queuedDurationSeconds: queuedSeconds,
-    durationSeconds: hook.build_duration ?? null,
+    durationSeconds: fields.durationSeconds ?? null,
     queuedAtMs: queuedAt(status, queuedSeconds, startedAtMs, receivedAtMs),
     startedAtMs,
   };
 }
 
+export function observeJobHook(hook: JobHook, receivedAtMs: number): JobObservation {
+  return hookObservation(
+    {
+      id: hook.build_id,
+      projectId: hook.project_id,
+      status: hook.build_status,
+      startedAt: hook.build_started_at,
+      queuedSeconds: hook.build_queued_duration,
+      durationSeconds: hook.build_duration,
+      failureReason: hook.build_failure_reason,
+      runner: hook.runner,
+    },
+    receivedAtMs,
+  );
+}
+
 export function observePipelineHook(hook: PipelineHook, receivedAtMs: number): JobObservation[] {
-  return hook.builds.map((build) => {
-    const status = build.status as JobStatus;
-    const startedAtMs = parseGitLabTime(build.started_at);
-    const queuedSeconds = build.queued_duration ?? null;
-    return {
-      id: build.id,
-      projectId: hook.project.id,
-      status,
-      tags: null,
-      runner: build.runner?.description ?? "",
-      failureReason: failureReasonFor(status, build.failure_reason),
-      queuedDurationSeconds: queuedSeconds,
-      durationSeconds: build.duration ?? null,
-      queuedAtMs: queuedAt(status, queuedSeconds, startedAtMs, receivedAtMs),
-      startedAtMs,
-    };
-  });
+  return hook.builds.map((build) =>
+    hookObservation(
+      {
+        id: build.id,
+        projectId: hook.project.id,
+        status: build.status,
+        startedAt: build.started_at,
+        queuedSeconds: build.queued_duration,
+        durationSeconds: build.duration,
+        failureReason: build.failure_reason,
+        runner: build.runner,
+      },
+      receivedAtMs,
+    ),
+  );
 }
 
 /** A readable one-line reason from a schema failure, for a 400 answer or a log line. */
