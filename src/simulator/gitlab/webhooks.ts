@@ -83,6 +83,7 @@ export class WebhookSender {
   paused: boolean;
   readonly stats: WebhookStats = { sent: 0, failed: 0, dropped: 0, duplicated: 0, statuses: new Map() };
   private readonly hooks: Hook[] = [];
+  private readonly draining = new Set<Promise<void>>();
   private readonly concurrency: number;
   private readonly timeoutMs: number;
   private readonly instanceUrl: string;
@@ -122,13 +123,9 @@ export class WebhookSender {
     };
   }
 
-  /** Resolves when every queued delivery has been attempted. */
+  /** Resolves when every queued delivery has been attempted, removed hooks' included. */
   async flush(): Promise<void> {
-    for (;;) {
-      const running = this.hooks.flatMap((h) => h.lanes.map((l) => l.running)).filter((p): p is Promise<void> => p !== undefined);
-      if (running.length === 0) return;
-      await Promise.all(running);
-    }
+    while (this.draining.size > 0) await Promise.all([...this.draining]);
   }
 
   /** Stops listening to the world; queued deliveries still go out. */
@@ -181,11 +178,14 @@ export class WebhookSender {
 
   private kick(lane: Lane): void {
     if (lane.running) return;
-    lane.running = this.drain(lane).finally(() => {
+    const running = this.drain(lane).finally(() => {
       lane.running = undefined;
+      this.draining.delete(running);
       // A delivery queued between the drain's last check and now still needs a drain.
       if (lane.queue.length > 0) this.kick(lane);
     });
+    lane.running = running;
+    this.draining.add(running);
   }
 
   private async drain(lane: Lane): Promise<void> {

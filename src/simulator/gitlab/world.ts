@@ -438,17 +438,21 @@ export class GitLabWorld {
     this.changed(job, previous);
   }
 
+  /** The pipeline follows first, so a job's listeners already see the pipeline's new status. */
   private changed(job: SimJob, previous: SimJobStatus | null): void {
-    for (const listener of this.jobListeners) listener(job, previous);
     const pipeline = this.pipelinesById.get(job.pipelineId);
-    if (!pipeline) return;
-    if (pipeline.startedAt === null && job.startedAt !== null) pipeline.startedAt = job.startedAt;
-    const status = this.pipelineTallies.get(pipeline.id)!.status();
-    if (status === pipeline.status) return;
-    const before = pipeline.status;
-    pipeline.status = status;
-    pipeline.finishedAt = isFinished(status) ? this.now() : null;
-    if (this.pipelineListeners.size === 0) return;
+    let before: SimPipelineStatus | undefined;
+    if (pipeline) {
+      if (pipeline.startedAt === null && job.startedAt !== null) pipeline.startedAt = job.startedAt;
+      const status = this.pipelineTallies.get(pipeline.id)!.status();
+      if (status !== pipeline.status) {
+        before = pipeline.status;
+        pipeline.status = status;
+        pipeline.finishedAt = isFinished(status) ? this.now() : null;
+      }
+    }
+    for (const listener of this.jobListeners) listener(job, previous);
+    if (!pipeline || before === undefined || this.pipelineListeners.size === 0) return;
     const jobs = this.pipelineJobs(pipeline.id);
     for (const listener of this.pipelineListeners) listener(pipeline, before, jobs);
   }
