@@ -279,7 +279,8 @@ export class GitLabWorld {
   start(jobId: number, runner: SimRunner): void {
     const job = this.requireJob(jobId);
     this.allow(job, "running");
-    job.runner = { id: runner.id, description: runner.description, tags: [...(runner.tags ?? job.tags)] };
+    // A runner without declared tags has at least the job's; share the arrays, they are never mutated.
+    job.runner = { id: runner.id, description: runner.description, tags: runner.tags ?? job.tags };
     job.startedAt = this.now();
     this.move(job, "running");
   }
