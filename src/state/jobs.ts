@@ -53,6 +53,12 @@ export interface GroupTotals {
   readonly oldestQueuedAtMs: number | null;
 }
 
+interface Group {
+  /** Pending job id → when it entered the queue (null when unknown). */
+  readonly pending: Map<number, number | null>;
+  running: number;
+}
+
 /**
  * How many finished job ids are remembered to make counting idempotent. Far more than can finish
  * between two polls or within GitLab's webhook retry window.
@@ -70,6 +76,8 @@ export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
   private readonly counted = new Set<number>();
+  /** Pending and running jobs per project and tag set, kept current so a scrape reads totals, not jobs. */
+  private readonly groups = new Map<number, Map<string, Group>>();
 
   constructor(private readonly events: JobEvents) {}
 
@@ -107,14 +115,18 @@ export class JobStore {
 
     if (known) {
       if (lifecycleRank(observation.status) <= lifecycleRank(known.status)) {
-        if (known.queuedAtMs === null && observation.queuedAtMs !== null && observation.status === "pending") {
+        if (known.queuedAtMs === null && observation.queuedAtMs !== null && known.status === "pending") {
+          this.account(known, -1);
           known.queuedAtMs = observation.queuedAtMs;
+          this.account(known, +1);
           return "changed";
         }
         return "unchanged";
       }
+      this.account(known, -1);
       known.status = observation.status;
       if (known.queuedAtMs === null) known.queuedAtMs = observation.queuedAtMs;
+      this.account(known, +1);
       this.observeStart(observation, known.queuedEligible, known);
       return "changed";
     }
@@ -130,6 +142,7 @@ export class JobStore {
       queuedObserved: false,
     };
     this.live.set(id, job);
+    this.account(job, +1);
     let ids = this.liveByProject.get(job.projectId);
     if (!ids) this.liveByProject.set(job.projectId, (ids = new Set()));
     ids.add(id);
@@ -163,22 +176,17 @@ export class JobStore {
 
   /** Pending and running totals per project and tag set. */
   totals(): Map<number, Map<string, GroupTotals>> {
-    const result = new Map<number, Map<string, { pending: number; running: number; oldestQueuedAtMs: number | null }>>();
-    for (const job of this.live.values()) {
-      const pending = job.status === "pending";
-      if (!pending && job.status !== "running") continue;
-      let byTags = result.get(job.projectId);
-      if (!byTags) result.set(job.projectId, (byTags = new Map()));
-      let group = byTags.get(job.tags);
-      if (!group) byTags.set(job.tags, (group = { pending: 0, running: 0, oldestQueuedAtMs: null }));
-      if (pending) {
-        group.pending++;
-        if (job.queuedAtMs !== null && (group.oldestQueuedAtMs === null || job.queuedAtMs < group.oldestQueuedAtMs)) {
-          group.oldestQueuedAtMs = job.queuedAtMs;
+    const result = new Map<number, Map<string, GroupTotals>>();
+    for (const [projectId, byTags] of this.groups) {
+      const totals = new Map<string, GroupTotals>();
+      for (const [tags, group] of byTags) {
+        let oldestQueuedAtMs: number | null = null;
+        for (const queuedAtMs of group.pending.values()) {
+          if (queuedAtMs !== null && (oldestQueuedAtMs === null || queuedAtMs < oldestQueuedAtMs)) oldestQueuedAtMs = queuedAtMs;
         }
-      } else {
-        group.running++;
+        totals.set(tags, { pending: group.pending.size, running: group.running, oldestQueuedAtMs });
       }
+      result.set(projectId, totals);
     }
     return result;
   }
@@ -194,7 +202,27 @@ export class JobStore {
     this.events.jobStarted({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
   }
 
+  /** Adds (+1) or removes (-1) a job's contribution to its group's totals. */
+  private account(job: LiveJob, sign: 1 | -1): void {
+    if (job.status !== "pending" && job.status !== "running") return;
+    let byTags = this.groups.get(job.projectId);
+    if (!byTags) this.groups.set(job.projectId, (byTags = new Map()));
+    let group = byTags.get(job.tags);
+    if (!group) byTags.set(job.tags, (group = { pending: new Map(), running: 0 }));
+    if (job.status === "pending") {
+      if (sign > 0) group.pending.set(job.id, job.queuedAtMs);
+      else group.pending.delete(job.id);
+    } else {
+      group.running += sign;
+    }
+    if (group.pending.size === 0 && group.running === 0) {
+      byTags.delete(job.tags);
+      if (byTags.size === 0) this.groups.delete(job.projectId);
+    }
+  }
+
   private forget(job: LiveJob): void {
+    this.account(job, -1);
     this.live.delete(job.id);
     const ids = this.liveByProject.get(job.projectId);
     ids?.delete(job.id);

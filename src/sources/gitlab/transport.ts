@@ -54,8 +54,7 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
 
   async function handle(endpoint: string, requestOptions?: Record<string, unknown>): Promise<FormattedResponse> {
     const { prefixUrl, searchParams, method = "GET", headers, body, signal: callerSignal } = (requestOptions ?? {}) as RequestOptions;
-    const signals = [callerSignal, options.shutdown].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const signal = callerSignal ?? options.shutdown;
     const base = prefixUrl?.endsWith("/") ? prefixUrl : `${prefixUrl ?? ""}/`;
     const url = new URL(endpoint, base);
     url.search = searchParams ?? "";
@@ -101,8 +100,17 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
     init: { method: string; headers?: Record<string, string>; body?: string | FormData; signal?: AbortSignal },
     route: string,
   ): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(options.requestTimeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    // A controller per request rather than AbortSignal.any() on the long-lived shutdown signal:
+    // Node 20 keeps every signal derived that way alive as long as its source, a steady leak.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error("request timeout"));
+    }, options.requestTimeoutMs);
+    const onParentAbort = () => controller.abort(init.signal?.reason);
+    init.signal?.addEventListener("abort", onParentAbort, { once: true });
+    const signal = controller.signal;
     let response: Response;
     let text: string;
     try {
@@ -110,7 +118,6 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
       // The body is read under the same deadline: a response that never finishes is a timeout.
       text = await response.text();
     } catch (error) {
-      const timedOut = timeout.aborted;
       if (init.signal?.aborted) throw init.signal.reason;
       const failure = new GitLabRequestError(
         timedOut
@@ -121,6 +128,9 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
         route,
       );
       return { kind: "transient", code: "error", error: failure };
+    } finally {
+      clearTimeout(timer);
+      init.signal?.removeEventListener("abort", onParentAbort);
     }
 
     const code = String(response.status);
