@@ -132,13 +132,19 @@ async function main(): Promise<void> {
     // Webhooks at the configured rate for the rest of the run: live jobs moving through their lifecycle.
     const webhooks = new WebhookSender(world);
     webhooks.addHook({ url: `${url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
+    // Each lifecycle step below causes one Job Hook delivery: created, pending, running, finished.
     let churn = 0;
+    const inFlight: Array<{ job: SimJob; step: number }> = [];
     const webhookTimer = setInterval(() => {
-      // Each lifecycle step below causes one Job Hook delivery.
-      for (let i = 0; i < SCALE.webhookRate / 10; i++) {
-        const project = active[churn++ % active.length]!;
-        const job = world.createJob(project.id, { name: "churn", tags: ["docker"] });
-        world.enqueue(job.id);
+      for (let i = 0; i < SCALE.webhookRate / 40; i++) {
+        const job = world.createJob(active[churn++ % active.length]!.id, { name: "churn", tags: ["docker"] });
+        inFlight.push({ job, step: 0 });
+      }
+      for (const entry of inFlight.splice(0, Math.ceil(SCALE.webhookRate / 40) * 3)) {
+        if (entry.job.status === "created") world.enqueue(entry.job.id);
+        else if (entry.job.status === "pending") world.start(entry.job.id, runner);
+        else if (entry.job.status === "running") world.finish(entry.job.id, churn % 9 === 0 ? "failed" : "success", churn % 9 === 0 ? "script_failure" : undefined);
+        if (entry.job.status === "created" || entry.job.status === "pending" || entry.job.status === "running") inFlight.push(entry);
       }
     }, 100);
     await sleep(3000);
@@ -206,7 +212,7 @@ async function main(): Promise<void> {
     const requestsAfter = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const perCycle = (requestsAfter - requestsBefore) / (SCALE.cycleWindowS / POLL_INTERVAL_S);
     record("requests_per_cycle", `GitLab requests per ${POLL_INTERVAL_S} s poll cycle (hot projects: ${hotProjects})`, perCycle, "");
-    record("requests_per_active_project", "  of which per hot project (idle budget 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
+    record("requests_per_active_project", "  per hot project (idle budget of 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
 
     // Soak: a large number of job lifecycles through polling, then memory again.
     console.log(`soak: ${SCALE.soakJobs.toLocaleString("en-US")} job lifecycles…`);
