@@ -81,6 +81,9 @@ async function exporterSamples(url: string) {
 }
 
 async function memory(child: ChildProcess, url: string): Promise<{ rss: number; heap: number }> {
+  // Two full collections a few seconds apart, so the reading shows what is live, not what awaits collection.
+  child.kill("SIGUSR2");
+  await sleep(2000);
   child.kill("SIGUSR2");
   await sleep(500);
   const samples = await exporterSamples(url);
@@ -216,6 +219,10 @@ async function main(): Promise<void> {
 
     // Soak: a large number of job lifecycles through polling, then memory again.
     console.log(`soak: ${SCALE.soakJobs.toLocaleString("en-US")} job lifecycles…`);
+    // Only the soak's own jobs from here on, so the count can be checked exactly.
+    clearInterval(webhookTimer);
+    await webhooks.flush();
+    await sleep(3 * POLL_INTERVAL_S * 1000);
     webhooks.paused = true;
     const soakStarted = Date.now();
     let played = 0;
@@ -233,7 +240,6 @@ async function main(): Promise<void> {
       world.pruneFinished(60_000);
       if (played % 100_000 === 0) console.log(`  ${played.toLocaleString("en-US")} lifecycles, ${((Date.now() - soakStarted) / 1000).toFixed(0)} s`);
     }
-    clearInterval(webhookTimer);
     await sleep(3 * POLL_INTERVAL_S * 1000);
     const counted = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total") - finishedBefore;
     const soaked = await memory(child, url);
