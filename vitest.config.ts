@@ -9,6 +9,6 @@ export default defineConfig({
     pool: "forks",
     // Integration and e2e suites bind loopback ports and run real servers; two cores, so keep it modest.
     maxWorkers: 2,
-    reporters: ["default"],
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });
