@@ -57,7 +57,8 @@ const EXPEDITE_DELAY_MS = 250;
  * activity rather than the number of configured projects.
  *
  * - Hot projects (live jobs, or activity within the hot TTL) are polled every interval. A poll
- *   reads the newest jobs down to the oldest job still live, usually a single request.
+ *   reads the newest jobs down to the watermark, usually a single page; live jobs older than that
+ *   page are resolved with one list of the project's live jobs.
  * - Idle projects are revisited round-robin at `idleRequestsPerSecond`, one small request each,
  *   so a job in an idle project shows up within `idle projects / idleRequestsPerSecond` seconds
  *   even without webhooks.
@@ -119,10 +120,6 @@ export class GitLabPoller {
         for (const id of ids) void this.pollTracked(id, "expedited");
       }, EXPEDITE_DELAY_MS);
     }
-  }
-
-  isWatched(projectId: number): boolean {
-    return this.watches.has(projectId);
   }
 
   private async loop(name: string, work: () => Promise<void>, delayMs: () => number, immediate: boolean): Promise<void> {
