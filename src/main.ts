@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "./config/load.js";
-import { createMetrics } from "./metrics/index.js";
+import { createMetrics, renderMetrics } from "./metrics/index.js";
 import { buildServer } from "./server/app.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
@@ -25,7 +25,8 @@ export interface RunningExporter {
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const { exporter: exporterMetrics, jobs: jobMetrics } = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily });
+  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily });
+  const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
 
   const projects = new ProjectRegistry(jobMetrics);
   const jobs = new JobStore(jobMetrics);
@@ -63,7 +64,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const webhookSecret = config.webhook.secret;
   const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
   const app = buildServer({
-    registry,
+    metricsText: () => renderMetrics(metrics),
     web: config.web,
     metrics: exporterMetrics,
     logger,

@@ -16,33 +16,33 @@ export function settingsReference(): string {
   return ["| Setting | Default | Meaning |", "|---|---|---|", ...rows].join("\n");
 }
 
-/** Every family the exporter registers, except prom-client's default process metrics. */
-export function exporterRegistry(): Registry {
+interface FamilyDescription {
+  readonly name: string;
+  readonly type: string;
+  readonly labelNames: readonly string[];
+  readonly help: string;
+}
+
+/** Every family of the project (not prom-client's default process metrics), built as the exporter builds them. */
+export function exporterFamilies(): FamilyDescription[] {
   const registry = new Registry();
-  const { jobs: jobMetrics } = createMetrics(registry);
-  jobMetrics.readFrom(new JobStore(jobMetrics), new ProjectRegistry(jobMetrics));
-  return registry;
+  const metrics = createMetrics(registry);
+  metrics.jobs.readFrom(new JobStore(metrics.jobs), new ProjectRegistry(metrics.jobs));
+  const fromRegistry = registry.getMetricsAsArray().map((metric) => {
+    const inner = metric as unknown as { name: string; labelNames?: string[]; type: string; help: string };
+    return { name: inner.name, type: inner.type, labelNames: inner.labelNames ?? [], help: inner.help };
+  });
+  return [...fromRegistry, ...metrics.textFamilies()]
+    .filter((family) => family.name.startsWith("gitlab_ci_"))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Names of the project's own families (not the process defaults). */
-export function exporterFamilyNames(registry: Registry = exporterRegistry()): string[] {
-  return registry
-    .getMetricsAsArray()
-    .map((metric) => metric.name)
-    .filter((name) => name.startsWith("gitlab_ci_"))
-    .sort();
+export function exporterFamilyNames(): string[] {
+  return exporterFamilies().map((family) => family.name);
 }
 
-export function metricsReference(registry: Registry = exporterRegistry()): string {
-  const rows = registry
-    .getMetricsAsArray()
-    .filter((metric) => metric.name.startsWith("gitlab_ci_"))
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((metric) => {
-      const inner = metric as unknown as { labelNames?: string[]; type: string; help: string };
-      const labels = (inner.labelNames ?? []).join(", ");
-      return `| \`${metric.name}\` | ${inner.type} | ${labels} | ${inner.help} |`;
-    });
+export function metricsReference(): string {
+  const rows = exporterFamilies().map((family) => `| \`${family.name}\` | ${family.type} | ${family.labelNames.join(", ")} | ${family.help} |`);
   return ["| Family | Type | Labels | Meaning |", "|---|---|---|---|", ...rows].join("\n");
 }
 

@@ -1,12 +1,18 @@
 import { Counter, type Registry } from "prom-client";
 
+/** What the guard needs to know of a family. */
+export interface CountedFamily<L extends string> {
+  readonly name: string;
+  readonly size: number;
+  has(labels: Readonly<Record<L, string>>): boolean;
+}
+
 /**
  * A cap on series per family. A label value that keeps changing (a runner description per
  * autoscaled machine, a branch name per pipeline) must not grow the exporter's memory and
  * Prometheus' index without bound: past the cap a new label set is refused and counted.
  */
 export class SeriesGuard {
-  private readonly admitted = new Map<string, Map<string, Readonly<Record<string, string>>>>();
   private readonly dropped: Counter<"family">;
 
   constructor(
@@ -22,34 +28,14 @@ export class SeriesGuard {
   }
 
   /** True when the label set already is a series of the family or there is room for it. */
-  admit(family: string, labels: Readonly<Record<string, string>>): boolean {
-    let series = this.admitted.get(family);
-    if (!series) this.admitted.set(family, (series = new Map()));
-    const key = seriesKey(labels);
-    if (series.has(key)) return true;
-    if (series.size >= this.maxPerFamily) {
-      this.dropped.inc({ family });
-      return false;
-    }
-    series.set(key, labels);
-    return true;
+  admit<L extends string>(family: CountedFamily<L>, labels: Readonly<Record<L, string>>): boolean {
+    if (family.size < this.maxPerFamily || family.has(labels)) return true;
+    this.dropped.inc({ family: family.name });
+    return false;
   }
 
-  /** Frees the series whose labels match, e.g. every series of a removed project. */
-  release(family: string, matches: (labels: Readonly<Record<string, string>>) => boolean): void {
-    const series = this.admitted.get(family);
-    if (!series) return;
-    for (const [key, labels] of series) if (matches(labels)) series.delete(key);
+  /** For families rendered afresh at each scrape: how many samples of `wanted` may be written. */
+  limit(family: string, wanted: number): number {
+    return Math.min(wanted, this.maxPerFamily);
   }
-
-  count(family: string): number {
-    return this.admitted.get(family)?.size ?? 0;
-  }
-}
-
-function seriesKey(labels: Readonly<Record<string, string>>): string {
-  return Object.keys(labels)
-    .sort()
-    .map((name) => `${name}=${labels[name]}`)
-    .join("\u0000");
 }

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
+import { Registry } from "prom-client";
 import type { WebConfig } from "../config/load.js";
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
@@ -11,7 +11,8 @@ import { metricsGuard } from "./metrics-auth.js";
 import { webhookRoutes } from "./webhooks.js";
 
 export interface ServerDeps {
-  readonly registry: Registry;
+  /** Renders the whole exposition. */
+  readonly metricsText: () => Promise<string>;
   readonly health: HealthCheck;
   readonly metrics: ExporterMetrics;
   /** Absent: the webhook endpoint is disabled. */
@@ -25,6 +26,8 @@ export interface ServerDeps {
   readonly web?: WebConfig;
   readonly logger?: Logger | false;
 }
+
+const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /** The HTTP face of the exporter: metrics, health, the GitLab webhook, and an index page. */
 export function buildServer(deps: ServerDeps) {
@@ -46,8 +49,8 @@ export function buildServer(deps: ServerDeps) {
 
   const guard = deps.web ? metricsGuard(deps.web) : undefined;
   app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (_request, reply) => {
-    const body = await deps.registry.metrics();
-    reply.type(deps.registry.contentType);
+    const body = await deps.metricsText();
+    reply.type(PROMETHEUS_CONTENT_TYPE);
     return body;
   });
 

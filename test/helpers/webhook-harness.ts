@@ -1,6 +1,6 @@
 import { Registry } from "prom-client";
 import { inlineSecret } from "../../src/config/secret.js";
-import { createMetrics } from "../../src/metrics/index.js";
+import { createMetrics, renderMetrics } from "../../src/metrics/index.js";
 import { buildServer } from "../../src/server/app.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
 import { JobStore } from "../../src/state/jobs.js";
@@ -17,17 +17,19 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
   const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
   const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
   const app = buildServer({
-    registry,
+    metricsText: () => renderMetrics(metrics),
     metrics: metrics.exporter,
     health: { sources: () => [] },
     webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384 },
   });
-  return { app, registry, activity, jobs, projects };
+  // Shaped like a registry so tests read the whole exposition the way a scrape does.
+  const exposition = { metrics: () => renderMetrics(metrics) };
+  return { app, registry: exposition, activity, jobs, projects };
 }
 
 /** The job-family samples, which no rejected delivery may change. */
-export async function jobSamples(registry: Registry): Promise<string> {
-  return (await registry.metrics())
+export async function jobSamples(exposition: { metrics(): Promise<string> }): Promise<string> {
+  return (await exposition.metrics())
     .split("\n")
     .filter((line) => line.startsWith("gitlab_ci_job"))
     .join("\n");
