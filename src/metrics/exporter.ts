@@ -1,4 +1,4 @@
-import { Counter, Gauge, collectDefaultMetrics, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import packageJson from "../../package.json" with { type: "json" };
 
 export const VERSION: string = packageJson.version;
@@ -13,7 +13,6 @@ export class ExporterMetrics {
   private readonly projects: Gauge<"state">;
 
   constructor(registry: Registry) {
-    collectDefaultMetrics({ register: registry });
     new Gauge({
       name: "gitlab_ci_exporter_build_info",
       help: "Always 1; the version label tells which exporter build runs.",

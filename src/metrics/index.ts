@@ -1,10 +1,17 @@
-import type { Registry } from "prom-client";
+import { Registry as PromRegistry, collectDefaultMetrics, type Registry } from "prom-client";
 import { ExporterMetrics } from "./exporter.js";
 import { GitLabJobMetrics } from "./gitlab.js";
 import { SeriesGuard } from "./series-guard.js";
 import type { TextFamily } from "./text-family.js";
 
 export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
+
+/**
+ * prom-client's process metrics read /proc and V8 statistics on every render, a fixed cost larger
+ * than rendering thousands of pre-rendered series. They are rendered at most once a second:
+ * far below any scrape interval, so no scrape sees them older than that.
+ */
+const PROCESS_METRICS_MAX_AGE_MS = 1000;
 
 /**
  * Every family of the exporter: small ones on a prom-client registry (the exporter's own health
@@ -14,9 +21,12 @@ export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
 export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?: number } = {}) {
   const guard = new SeriesGuard(registry, options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY);
   const jobs = new GitLabJobMetrics(guard);
+  const processRegistry = new PromRegistry();
+  collectDefaultMetrics({ register: processRegistry });
   return {
     guard,
     registry,
+    processMetrics: cachedFor(PROCESS_METRICS_MAX_AGE_MS, () => processRegistry.metrics()),
     exporter: new ExporterMetrics(registry),
     jobs,
     textFamilies: (): TextFamily[] => jobs.families(),
@@ -27,7 +37,16 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** The exposition: prom-client's families, then the pre-rendered ones. */
 export async function renderMetrics(metrics: Metrics): Promise<string> {
-  let text = await metrics.registry.metrics();
+  let text = (await metrics.processMetrics()) + (await metrics.registry.metrics());
   for (const family of metrics.textFamilies()) text += family.render();
   return text;
+}
+
+function cachedFor(maxAgeMs: number, render: () => Promise<string>): () => Promise<string> {
+  let cached: { at: number; text: Promise<string> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > maxAgeMs) cached = { at: now, text: render() };
+    return cached.text;
+  };
 }
