@@ -1,0 +1,56 @@
+import type { JobPodIdentity } from "./job-pod.js";
+import type { RemovalReason } from "./node.js";
+
+/** The few facts kept of a Pod: what the metrics, the build timings and the interruption rules read. */
+export interface PodSnapshot {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** "" while unscheduled. */
+  readonly nodeName: string;
+  readonly phase: string;
+  /** `status.reason`, e.g. `NodeShutdown` or `Evicted`; "" when unset. */
+  readonly statusReason: string;
+  /** Reason of a `DisruptionTarget` condition with status True; null without one. */
+  readonly disruption: string | null;
+  /** Set for CI job pods. */
+  readonly job: JobPodIdentity | null;
+  readonly containers: readonly ContainerSnapshot[];
+}
+
+export interface ContainerSnapshot {
+  readonly name: string;
+  /** Resource name (`cpu` in cores, `memory` in bytes) → amount. */
+  readonly requests: ReadonlyMap<string, number>;
+  readonly limits: ReadonlyMap<string, number>;
+  /** The image builder this container runs when its builds are timed, else null. */
+  readonly builder: string | null;
+  /** Finished runs found in the status (current and last state), oldest first; only for builders. */
+  readonly finishedRuns: readonly ContainerRun[];
+}
+
+export interface ContainerRun {
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number;
+  readonly exitCode: number;
+}
+
+/** The few facts kept of a Node. */
+export interface NodeSnapshot {
+  readonly name: string;
+  readonly uid: string;
+  readonly createdAtMs: number | null;
+  /** `metadata.deletionTimestamp`: the node is being deleted (a finalizer holds it). */
+  readonly deletingSinceMs: number | null;
+  readonly spot: boolean;
+  readonly instanceType: string;
+  readonly zone: string;
+  readonly nodegroup: string;
+  /** The strongest removal sign among its taints now, null when none. */
+  readonly evidence: RemovalReason | null;
+}
+
+/** Pods that matter: CI job pods, and pods running a timed image builder. */
+export function isTracked(pod: PodSnapshot): boolean {
+  return pod.job !== null || pod.containers.some((c) => c.builder !== null);
+}
