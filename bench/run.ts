@@ -122,6 +122,7 @@ async function main(): Promise<void> {
       GITLAB_MAX_REQUESTS_PER_SECOND: "300",
       GITLAB_IDLE_REQUESTS_PER_SECOND: "5",
       GITLAB_MAX_CONCURRENT_REQUESTS: "8",
+      KUBE_ENABLED: "false",
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "warn",
     },

@@ -42,6 +42,7 @@ const config = loadConfig({
   GITLAB_WEBHOOK_SECRET: WEBHOOK_SECRET,
   LISTEN_ADDRESS: `127.0.0.1:${port}`,
   LOG_LEVEL: logLevel,
+  KUBE_ENABLED: "false",
 });
 const exporter = await startExporter(config, logger);
 

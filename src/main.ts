@@ -9,7 +9,11 @@ import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabPoller } from "./sources/gitlab/poller.js";
 import { createGitLabRequester } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
+import { loadKubeConfig } from "./sources/kube/client.js";
+import { KubernetesSource } from "./sources/kube/source.js";
 import { JobStore } from "./state/jobs.js";
+import { NodeStore } from "./state/nodes.js";
+import { PodStore } from "./state/pods.js";
 import { ProjectRegistry } from "./state/projects.js";
 
 export interface RunningExporter {
@@ -20,12 +24,12 @@ export interface RunningExporter {
 }
 
 /**
- * Wires the exporter: GitLab source → job state → metric families → HTTP server.
- * Data flows one way; each box is built here and handed to the next.
+ * Wires the exporter: GitLab source → job state, Kubernetes source → node and pod state; both →
+ * metric families → HTTP server. Data flows one way; each box is built here and handed to the next.
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily });
+  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled });
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
 
   const projects = new ProjectRegistry(jobMetrics);
@@ -61,6 +65,20 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     onProjectStates: (hot, idle) => exporterMetrics.watchedProjects(hot, idle),
   });
 
+  // Kubernetes: list/watch of nodes and pods → node and pod state → job pod, spot node and build families.
+  let kubernetes: KubernetesSource | null = null;
+  if (metrics.kube) {
+    const nodes = new NodeStore(metrics.kube);
+    const pods = new PodStore(metrics.kube, nodes);
+    kubernetes = new KubernetesSource(config.kube, {
+      kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
+      nodes,
+      pods,
+      reports: metrics.kube,
+      log: logger.child({ source: "kubernetes" }),
+    });
+  }
+
   const webhookSecret = config.webhook.secret;
   const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
   const app = buildServer({
@@ -77,6 +95,9 @@ export async function startExporter(config: Config, logger: Logger = createLogge
           // Three missed poll rounds, each allowed its retries.
           staleAfterMs: 3 * gitlab.pollIntervalMs + 2 * gitlab.requestTimeoutMs,
         },
+        ...(kubernetes
+          ? [{ name: "kubernetes", synced: kubernetes.synced, lastSuccessMs: kubernetes.lastSuccessMs, staleAfterMs: kubernetes.staleAfterMs }]
+          : []),
       ],
     },
     ...(webhooksEnabled
@@ -96,13 +117,14 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
   }
   poller.start();
+  kubernetes?.start();
 
   return {
     url: address,
     registry,
     async close() {
       shutdown.abort();
-      await Promise.all([poller.stop(), app.close()]);
+      await Promise.all([poller.stop(), kubernetes?.stop(), app.close()]);
     },
   };
 }

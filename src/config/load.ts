@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
+import { delimiter } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import type { BuilderImage } from "../domain/builder.js";
+import type { JobPodOptions } from "../domain/job-pod.js";
+import type { LabelSelector } from "../domain/node.js";
 import { fileSecret, inlineSecret, type Secret } from "./secret.js";
 import { SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
 
@@ -32,8 +36,23 @@ export interface WebConfig {
   readonly tls: { readonly cert: string; readonly key: string } | null;
 }
 
+/** The Kubernetes side: where to watch, and how to read pods and nodes. */
+export interface KubernetesConfig {
+  readonly enabled: boolean;
+  /** Kubeconfig files to merge; empty: client-node's default lookup. */
+  readonly kubeconfigPaths: readonly string[];
+  /** Namespaces whose pods are watched; empty: all namespaces. */
+  readonly namespaces: readonly string[];
+  readonly watchStallMs: number;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
+  readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[] };
+}
+
 export interface Config {
   readonly gitlab: GitLabConfig;
+  readonly kube: KubernetesConfig;
   readonly webhook: WebhookConfig;
   readonly web: WebConfig;
   readonly listen: { readonly host: string; readonly port: number };
@@ -119,11 +138,97 @@ function buildConfig(raw: RawSettings): Config {
       allowUnauthenticated: get("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", parseBoolean)!,
       maxBodyBytes: number("GITLAB_WEBHOOK_MAX_BODY_BYTES"),
     },
+    kube: kubernetesConfig(raw, url),
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
     logLevel: get("LOG_LEVEL", parseEnum)!,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
   };
+}
+
+function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
+  const setting = <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
+    const spec: SettingSpec = SETTINGS.find((s) => s.name === name)!;
+    const value = raw[name] ?? spec.default;
+    return value === undefined ? undefined : parse(value, spec);
+  };
+  const keys = (name: SettingName) => setting(name, parseKeyList) ?? [];
+  const retryInitialMs = setting("KUBE_RETRY_INITIAL_SECONDS", parseNumber)! * 1000;
+  const retryMaxMs = setting("KUBE_RETRY_MAX_SECONDS", parseNumber)! * 1000;
+  if (retryInitialMs > retryMaxMs) {
+    throw new ConfigError("KUBE_RETRY_INITIAL_SECONDS", String(retryInitialMs / 1000), `at most KUBE_RETRY_MAX_SECONDS (${retryMaxMs / 1000})`);
+  }
+  const kubeconfig = nonEmpty(raw.KUBECONFIG);
+  return {
+    enabled: setting("KUBE_ENABLED", parseBoolean)!,
+    kubeconfigPaths: kubeconfig === undefined ? [] : kubeconfig.split(delimiter).filter((path) => path !== ""),
+    namespaces: setting("KUBE_NAMESPACES", parseNamespaces) ?? [],
+    watchStallMs: setting("KUBE_WATCH_STALL_SECONDS", parseNumber)! * 1000,
+    retryInitialMs,
+    retryMaxMs,
+    pods: {
+      jobPod: {
+        keys: {
+          jobId: keys("KUBE_JOB_ID_KEYS"),
+          jobUrl: keys("KUBE_JOB_URL_KEYS"),
+          ref: keys("KUBE_JOB_REF_KEYS"),
+          jobName: keys("KUBE_JOB_NAME_KEYS"),
+          projectPath: keys("KUBE_PROJECT_PATH_KEYS"),
+          pipelineId: keys("KUBE_PIPELINE_ID_KEYS"),
+          runnerName: keys("KUBE_RUNNER_NAME_KEYS"),
+        },
+        gitlabBasePath: new URL(gitlabUrl).pathname.replace(/\/+$/, ""),
+        refMaxLength: setting("KUBE_REF_MAX_LENGTH", parseNumber)!,
+      },
+      builders: setting("KUBE_BUILDER_IMAGES", parseBuilderImages) ?? [],
+    },
+    nodes: {
+      spotSelectors: setting("KUBE_SPOT_NODE_SELECTORS", parseSelectors) ?? [],
+      nodegroupKeys: keys("KUBE_NODEGROUP_KEYS"),
+    },
+  };
+}
+
+/** A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
+const KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const BUILDER = /^[a-z][a-z0-9_]{0,31}$/;
+
+function parseKeyList(value: string, spec: SettingSpec): string[] {
+  const keys = parseList(value);
+  const bad = keys.find((key) => !KEY.test(key));
+  if (bad !== undefined) throw invalid(spec, value, `comma-separated label or annotation keys such as job.runner.gitlab.com/id (not ${JSON.stringify(bad)})`);
+  return keys;
+}
+
+function parseNamespaces(value: string, spec: SettingSpec): string[] {
+  const namespaces = parseList(value);
+  const bad = namespaces.find((namespace) => !NAMESPACE.test(namespace));
+  if (bad !== undefined) throw invalid(spec, value, `comma-separated namespace names (not ${JSON.stringify(bad)})`);
+  return [...new Set(namespaces)];
+}
+
+function parseSelectors(value: string, spec: SettingSpec): LabelSelector[] {
+  return parseList(value).map((item) => {
+    const at = item.indexOf("=");
+    const key = at < 0 ? "" : item.slice(0, at).trim();
+    const label = at < 0 ? "" : item.slice(at + 1).trim();
+    if (!KEY.test(key) || !LABEL_VALUE.test(label)) throw invalid(spec, value, `comma-separated label=value pairs such as karpenter.sh/capacity-type=spot (not ${JSON.stringify(item)})`);
+    return { key, value: label };
+  });
+}
+
+function parseBuilderImages(value: string, spec: SettingSpec): BuilderImage[] {
+  return parseList(value).map((item) => {
+    const at = item.indexOf("=");
+    const builder = at < 0 ? "" : item.slice(0, at).trim();
+    const prefix = at < 0 ? "" : item.slice(at + 1).trim();
+    if (!BUILDER.test(builder) || prefix === "" || /\s/.test(prefix)) {
+      throw invalid(spec, value, `comma-separated builder=image-prefix pairs such as kaniko=gcr.io/kaniko-project/executor (not ${JSON.stringify(item)})`);
+    }
+    return { builder, prefix };
+  });
 }
 
 function webConfig(raw: RawSettings): WebConfig {

@@ -1,6 +1,7 @@
 import { Registry as PromRegistry, collectDefaultMetrics, type Registry } from "prom-client";
 import { ExporterMetrics } from "./exporter.js";
 import { GitLabJobMetrics } from "./gitlab.js";
+import { KubeMetrics } from "./kube.js";
 import { SeriesGuard } from "./series-guard.js";
 import type { TextFamily } from "./text-family.js";
 
@@ -18,9 +19,11 @@ const PROCESS_METRICS_MAX_AGE_MS = 1000;
  * and the process metrics), large ones as pre-rendered text families. The one place that lists
  * them; `/metrics` and the README's reference both read it.
  */
-export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?: number } = {}) {
+export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?: number; kubernetes?: boolean } = {}) {
   const guard = new SeriesGuard(registry, options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY);
   const jobs = new GitLabJobMetrics(guard);
+  // The Kubernetes families exist only when the Kubernetes side runs.
+  const kube = options.kubernetes === false ? null : new KubeMetrics(guard);
   const processRegistry = new PromRegistry();
   collectDefaultMetrics({ register: processRegistry });
   return {
@@ -29,7 +32,8 @@ export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?
     processMetrics: cachedFor(PROCESS_METRICS_MAX_AGE_MS, () => processRegistry.metrics()),
     exporter: new ExporterMetrics(registry),
     jobs,
-    textFamilies: (): TextFamily[] => jobs.families(),
+    kube,
+    textFamilies: (): TextFamily[] => (kube ? [...jobs.families(), ...kube.families()] : jobs.families()),
   };
 }
 

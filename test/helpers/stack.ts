@@ -19,7 +19,15 @@ export interface Stack {
 }
 
 /** A simulated GitLab and an exporter wired to it over loopback HTTP. */
-export async function startStack(options: { world?: GitLabWorld; env?: Record<string, string>; rateLimitPerMinute?: number } = {}): Promise<Stack> {
+export async function startStack(
+  options: {
+    world?: GitLabWorld;
+    env?: Record<string, string>;
+    rateLimitPerMinute?: number;
+    /** Path of a kubeconfig file: enables the Kubernetes side against that cluster (e.g. the simulator's). */
+    kubeconfig?: string;
+  } = {},
+): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
   // Tests compress minutes into seconds; GitLab's per-minute quota is scaled up to match unless a test sets it.
   const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000 });
@@ -32,6 +40,9 @@ export async function startStack(options: { world?: GitLabWorld; env?: Record<st
     GITLAB_MAX_REQUESTS_PER_SECOND: "200",
     GITLAB_IDLE_REQUESTS_PER_SECOND: "50",
     GITLAB_REQUEST_TIMEOUT_SECONDS: "2",
+    // GitLab-only unless a test hands over a kubeconfig (`kubeconfig` option, or KUBE_* in env).
+    KUBE_ENABLED: options.kubeconfig === undefined ? "false" : "true",
+    ...(options.kubeconfig === undefined ? {} : { KUBECONFIG: options.kubeconfig, KUBE_WATCH_STALL_SECONDS: "3", KUBE_RETRY_INITIAL_SECONDS: "0.05", KUBE_RETRY_MAX_SECONDS: "0.5" }),
     ...options.env,
   };
   const start = () => startExporter(loadConfig(env), pino({ level: "silent" }));

@@ -22,7 +22,7 @@ async function exporterWith(env: Record<string, string>, logLines?: string[]): P
   world.addProject("gitlab-org/gitlab-test", { id: 380 });
   const gitlab = await startGitLabSimulator({ world, token: TOKEN });
   running.push(gitlab);
-  const config = loadConfig({ GITLAB_URL: gitlab.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "gitlab-org", LISTEN_ADDRESS: "127.0.0.1:0", LOG_LEVEL: "debug", ...env });
+  const config = loadConfig({ GITLAB_URL: gitlab.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "gitlab-org", LISTEN_ADDRESS: "127.0.0.1:0", LOG_LEVEL: "debug", KUBE_ENABLED: "false", ...env });
   const stream = { write: (line: string) => logLines?.push(line) };
   const exporter = await startExporter(config, pino({ level: "debug" }, stream));
   running.push(exporter);
@@ -101,6 +101,7 @@ describe("secrets", () => {
       GITLAB_REQUEST_TIMEOUT_SECONDS: "0.3",
       LISTEN_ADDRESS: "127.0.0.1:0",
       LOG_LEVEL: "trace",
+      KUBE_ENABLED: "false",
     });
     gitlab.faults.status(500, { count: 3 });
     const exporter = await startExporter(config, pino({ level: "trace" }, { write: (line: string) => lines.push(line) }));

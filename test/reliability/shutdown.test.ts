@@ -23,7 +23,7 @@ async function startCli(): Promise<{ url: string; exited: Promise<number | null>
   const port = 20000 + Math.floor(Math.random() * 20000);
   child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "warn" },
+    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "warn", KUBE_ENABLED: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));

@@ -1,0 +1,68 @@
+import { TextFamily, formatValue, type Labels } from "./text-family.js";
+
+/**
+ * A gauge family whose samples belong to objects (a pod, a node): each object's lines are
+ * rendered when the object changes and dropped when it goes, as kube-state-metrics' stores do.
+ * A scrape joins the kept lines, and re-joins them only after something changed.
+ */
+export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
+  private readonly objects = new Map<string, { readonly text: string; readonly count: number }>();
+  private samples = 0;
+  private joined: string | null = null;
+
+  constructor(name: string, help: string, labelNames: readonly L[]) {
+    super(name, help, "gauge", labelNames);
+  }
+
+  /** Replaces the object's samples; an empty list removes the object. */
+  set(key: string, samples: Iterable<readonly [Labels<L>, number]>): void {
+    let text = "";
+    let count = 0;
+    for (const [labels, value] of samples) {
+      text += `${this.name}${this.labelText(labels)} ${formatValue(value)}\n`;
+      count++;
+    }
+    if (count === 0) return this.delete(key);
+    const previous = this.objects.get(key);
+    if (previous?.text === text) return;
+    this.samples += count - (previous?.count ?? 0);
+    this.objects.set(key, { text, count });
+    this.changed();
+  }
+
+  delete(key: string): void {
+    const previous = this.objects.get(key);
+    if (!previous) return;
+    this.objects.delete(key);
+    this.samples -= previous.count;
+    this.changed();
+  }
+
+  has(key: string): boolean {
+    return this.objects.has(key);
+  }
+
+  /** Objects with samples. */
+  get objectCount(): number {
+    return this.objects.size;
+  }
+
+  /** Samples across all objects. */
+  get size(): number {
+    return this.samples;
+  }
+
+  protected body(): string {
+    if (this.joined === null) {
+      let text = "";
+      for (const { text: lines } of this.objects.values()) text += lines;
+      this.joined = text;
+    }
+    return this.joined;
+  }
+
+  private changed(): void {
+    this.joined = null;
+    this.invalidate();
+  }
+}

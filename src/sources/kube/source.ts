@@ -1,0 +1,125 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { KubernetesConfig } from "../../config/load.js";
+import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
+import type { NodeStore } from "../../state/nodes.js";
+import type { PodStore } from "../../state/pods.js";
+import { NODE_WATCH_PATH, nodeLister, podLister, podWatchPath, watchOpener } from "./client.js";
+import { Informer, type InformerTiming } from "./informer.js";
+import { toNodeSnapshot, toPodSnapshot } from "./wire.js";
+
+/** What the source reports of itself (the `gitlab_ci_exporter_kube_*` families). */
+export interface KubeSourceReports {
+  watchStarted(resource: string): void;
+  watchRestarted(resource: string): void;
+  eventSeen(resource: string, atMs: number): void;
+}
+
+export interface KubernetesSourceDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly nodes: NodeStore;
+  readonly pods: PodStore;
+  readonly reports: KubeSourceReports;
+  readonly log: Logger;
+}
+
+/** What the source needs of an informer, whatever it decodes. */
+interface RunningInformer {
+  start(): void;
+  stop(): Promise<void>;
+  readonly synced: boolean;
+  readonly lastSuccessMs: number | null;
+}
+
+const PAGE_SIZE = 500;
+const LIST_TIMEOUT_MS = 60_000;
+
+/**
+ * Nodes (cluster-wide) and pods (cluster-wide, or one watch per configured namespace) through
+ * resilient informers, turned into snapshots and applied to the node and pod state.
+ */
+export class KubernetesSource {
+  private readonly informers: RunningInformer[];
+  private readonly timing: InformerTiming;
+
+  constructor(config: KubernetesConfig, deps: KubernetesSourceDeps) {
+    const { kubeConfig, nodes, pods, reports, log } = deps;
+    this.timing = {
+      stallMs: config.watchStallMs,
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      pageSize: PAGE_SIZE,
+      listTimeoutMs: LIST_TIMEOUT_MS,
+    };
+    const openWatch = watchOpener(kubeConfig);
+    const common = {
+      openWatch,
+      timing: this.timing,
+      log,
+      onRestart: (resource: string) => reports.watchRestarted(resource),
+      onEvent: (resource: string, atMs: number) => reports.eventSeen(resource, atMs),
+    };
+    const nodeInformer = new Informer<NodeSnapshot>({
+      ...common,
+      resource: "nodes",
+      namespace: "",
+      watchPath: NODE_WATCH_PATH,
+      list: nodeLister(kubeConfig),
+      decode: (raw) => toNodeSnapshot(raw, config.nodes),
+      sink: {
+        listed: (items, _first, nowMs) => nodes.replaceAll(items, nowMs),
+        changed: (item, nowMs) => nodes.upsert(item, nowMs),
+        deleted: (item, nowMs) => nodes.remove(item, nowMs),
+      },
+    });
+    const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
+    const podInformers = scopes.map(
+      (namespace) =>
+        new Informer<PodSnapshot>({
+          ...common,
+          resource: "pods",
+          namespace: namespace ?? "",
+          watchPath: podWatchPath(namespace),
+          list: podLister(kubeConfig, namespace),
+          decode: (raw) => toPodSnapshot(raw, config.pods),
+          sink: {
+            listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
+            changed: (item, nowMs) => pods.upsert(item, { nowMs, observeHistory: true }),
+            deleted: (item, nowMs) => pods.remove(item, nowMs),
+          },
+        }),
+    );
+    this.informers = [nodeInformer, ...podInformers];
+    reports.watchStarted("nodes");
+    reports.watchStarted("pods");
+  }
+
+  start(): void {
+    for (const informer of this.informers) informer.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+
+  /** Every informer applied its first list. */
+  get synced(): boolean {
+    return this.informers.every((informer) => informer.synced);
+  }
+
+  /** The oldest among the informers' last signs of life; null until each had one. */
+  get lastSuccessMs(): number | null {
+    let oldest: number | null = null;
+    for (const informer of this.informers) {
+      const last = informer.lastSuccessMs;
+      if (last === null) return null;
+      if (oldest === null || last < oldest) oldest = last;
+    }
+    return oldest;
+  }
+
+  /** A healthy watch shows life at least every stall period; allow one failed retry on top. */
+  get staleAfterMs(): number {
+    return 2 * this.timing.stallMs + this.timing.retryMaxMs;
+  }
+}

@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
+import { recogniseJobPod, type JobPodOptions } from "../../domain/job-pod.js";
+import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
+import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
+import { parseQuantity } from "../../domain/quantity.js";
+
+/**
+ * Pods and Nodes as they arrive (the list API hands over client-node's typed objects with Date
+ * timestamps, the watch hands over parsed JSON with strings), reduced at once to the few facts
+ * kept. The schemas name only the fields read, so parsing also drops everything else.
+ */
+const timestamp = z.union([z.string(), z.date()]).nullish();
+const stringMap = z.record(z.string(), z.string()).nullish();
+const quantities = z.record(z.string(), z.union([z.string(), z.number()])).nullish();
+
+const metadata = z.object({
+  name: z.string(),
+  namespace: z.string().nullish(),
+  uid: z.string(),
+  creationTimestamp: timestamp,
+  deletionTimestamp: timestamp,
+  labels: stringMap,
+  annotations: stringMap,
+  ownerReferences: z.array(z.object({ kind: z.string() })).nullish(),
+});
+
+const containerState = z.object({ terminated: z.object({ exitCode: z.number(), startedAt: timestamp, finishedAt: timestamp }).nullish() }).nullish();
+
+const podSchema = z.object({
+  metadata,
+  spec: z
+    .object({
+      nodeName: z.string().nullish(),
+      containers: z
+        .array(
+          z.object({
+            name: z.string(),
+            image: z.string().nullish(),
+            resources: z.object({ requests: quantities, limits: quantities }).nullish(),
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
+  status: z
+    .object({
+      phase: z.string().nullish(),
+      reason: z.string().nullish(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().nullish() })).nullish(),
+      containerStatuses: z.array(z.object({ name: z.string(), state: containerState, lastState: containerState })).nullish(),
+    })
+    .nullish(),
+});
+
+const nodeSchema = z.object({
+  metadata,
+  spec: z.object({ taints: z.array(z.object({ key: z.string() })).nullish() }).nullish(),
+});
+
+type WireContainerState = z.infer<typeof containerState>;
+
+export interface PodRecognition {
+  readonly jobPod: JobPodOptions;
+  readonly builders: readonly BuilderImage[];
+}
+
+export interface NodeRecognition {
+  readonly spotSelectors: readonly LabelSelector[];
+  readonly nodegroupKeys: readonly string[];
+}
+
+/** Resources reported per container: `cpu` in cores, `memory` in bytes. */
+const RESOURCES = ["cpu", "memory"] as const;
+const NO_RESOURCES: ReadonlyMap<string, number> = new Map();
+
+/** The pod's snapshot, or null when the object is not a readable Pod. */
+export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSnapshot | null {
+  const parsed = podSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const { metadata: meta, spec, status } = parsed.data;
+  const job = recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod);
+  const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
+  const statuses = status?.containerStatuses ?? [];
+  const containers: ContainerSnapshot[] = [];
+  for (const container of spec?.containers ?? []) {
+    const timed = job !== null ? container.name === RUNNER_BUILD_CONTAINER : kubernetesJob;
+    const builder = timed && container.image ? detectBuilder(container.image, recognition.builders) : null;
+    if (job === null && builder === null) continue;
+    const containerStatus = builder === null ? undefined : statuses.find((s) => s.name === container.name);
+    containers.push({
+      name: container.name,
+      requests: job === null ? NO_RESOURCES : resources(container.resources?.requests),
+      limits: job === null ? NO_RESOURCES : resources(container.resources?.limits),
+      builder,
+      finishedRuns: containerStatus ? finishedRuns(containerStatus.lastState, containerStatus.state) : [],
+    });
+  }
+  const disruption = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  return {
+    uid: meta.uid,
+    namespace: meta.namespace ?? "",
+    name: meta.name,
+    nodeName: spec?.nodeName ?? "",
+    phase: status?.phase ?? "",
+    statusReason: status?.reason ?? "",
+    disruption: disruption ? (disruption.reason ?? "") : null,
+    job,
+    containers,
+  };
+}
+
+/** The node's snapshot, or null when the object is not a readable Node. */
+export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): NodeSnapshot | null {
+  const parsed = nodeSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const { metadata: meta, spec } = parsed.data;
+  const labels = meta.labels ?? undefined;
+  return {
+    name: meta.name,
+    uid: meta.uid,
+    createdAtMs: timeMs(meta.creationTimestamp),
+    deletingSinceMs: timeMs(meta.deletionTimestamp),
+    spot: isSpotNode(labels, recognition.spotSelectors),
+    instanceType: instanceTypeOf(labels),
+    zone: zoneOf(labels),
+    nodegroup: nodeGroupOf(labels, recognition.nodegroupKeys),
+    evidence: evidenceFromTaints(spec?.taints ?? undefined),
+  };
+}
+
+/** `metadata.resourceVersion` of any watched object (bookmarks carry nothing else). */
+export function resourceVersionOf(raw: unknown): string | null {
+  const version = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
+  return typeof version === "string" && version !== "" ? version : null;
+}
+
+/** A pod of a Kubernetes Job: owned by one, or labelled by the Job controller. */
+function isKubernetesJobPod(labels: Readonly<Record<string, string>> | null | undefined, owners: ReadonlyArray<{ kind: string }> | null | undefined): boolean {
+  return (owners ?? []).some((o) => o.kind === "Job") || labels?.["batch.kubernetes.io/job-name"] !== undefined || labels?.["job-name"] !== undefined;
+}
+
+function resources(wire: Readonly<Record<string, string | number>> | null | undefined): ReadonlyMap<string, number> {
+  if (!wire) return NO_RESOURCES;
+  const result = new Map<string, number>();
+  for (const name of RESOURCES) {
+    const raw = wire[name];
+    const value = raw === undefined ? null : typeof raw === "number" ? raw : parseQuantity(raw);
+    if (value !== null) result.set(name, value);
+  }
+  return result.size === 0 ? NO_RESOURCES : result;
+}
+
+function finishedRuns(...states: WireContainerState[]): ContainerRun[] {
+  const runs: ContainerRun[] = [];
+  for (const state of states) {
+    const terminated = state?.terminated;
+    const startedAtMs = timeMs(terminated?.startedAt);
+    const finishedAtMs = timeMs(terminated?.finishedAt);
+    if (!terminated || startedAtMs === null || finishedAtMs === null) continue;
+    runs.push({ startedAtMs, finishedAtMs, exitCode: terminated.exitCode });
+  }
+  return runs.sort((a, b) => a.startedAtMs - b.startedAtMs);
+}
+
+function timeMs(value: string | Date | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}

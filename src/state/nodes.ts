@@ -1,0 +1,138 @@
+import { inferRemovalReason, stronger, type RemovalReason } from "../domain/node.js";
+import type { NodeSnapshot } from "../domain/pod.js";
+
+export interface SpotNodeRemoved {
+  readonly node: NodeSnapshot;
+  readonly reason: RemovalReason;
+  readonly lifetimeSeconds: number;
+}
+
+export interface NodeEvents {
+  /** A spot node appeared, changed its labels or went away (`next` undefined). */
+  spotNodeChanged(previous: NodeSnapshot | undefined, next: NodeSnapshot | undefined): void;
+  /** A spot node disappeared: observed once per node. */
+  spotNodeRemoved(event: SpotNodeRemoved): void;
+}
+
+interface NodeRecord {
+  snapshot: NodeSnapshot;
+  /** The strongest removal sign seen while the node lived, from its taints or its pods. */
+  evidence: RemovalReason | null;
+}
+
+/**
+ * How long a removed node's reason is remembered for the pods that were on it: PodGC deletes the
+ * pods of a vanished node within a minute or so, a terminating pod on an unreachable node may
+ * take a few minutes longer.
+ */
+export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
+
+/**
+ * Every node, spot or not (a job pod can be interrupted on any node), and what was seen of each
+ * node's way out. Applying the same snapshot twice changes nothing; a re-list converges.
+ */
+export class NodeStore {
+  private readonly nodes = new Map<string, NodeRecord>();
+  /** Recently removed nodes → the reason they went, for pods deleted after their node. */
+  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number }>();
+
+  constructor(private readonly events: NodeEvents) {}
+
+  upsert(snapshot: NodeSnapshot, nowMs: number): void {
+    const record = this.nodes.get(snapshot.name);
+    if (record && record.snapshot.uid !== snapshot.uid) {
+      // Same name, new object: the old node went away unseen.
+      this.removeRecord(record, nowMs);
+      return this.upsert(snapshot, nowMs);
+    }
+    if (!record) {
+      this.removed.delete(snapshot.name);
+      this.nodes.set(snapshot.name, { snapshot, evidence: snapshot.evidence });
+      if (snapshot.spot) this.events.spotNodeChanged(undefined, snapshot);
+      return;
+    }
+    const previous = record.snapshot;
+    record.snapshot = snapshot;
+    record.evidence = stronger(record.evidence, snapshot.evidence);
+    if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot)) {
+      this.events.spotNodeChanged(previous.spot ? previous : undefined, snapshot.spot ? snapshot : undefined);
+    }
+  }
+
+  /** A node was deleted; `final` is its last state (the watch's DELETED object). */
+  remove(final: NodeSnapshot, nowMs: number): void {
+    const record = this.nodes.get(final.name);
+    if (!record || record.snapshot.uid !== final.uid) return;
+    record.evidence = stronger(record.evidence, final.evidence);
+    record.snapshot = final;
+    this.removeRecord(record, nowMs);
+  }
+
+  /** A full list: nodes missing from it went away while the watch was down. */
+  replaceAll(snapshots: readonly NodeSnapshot[], nowMs: number): void {
+    const listed = new Map(snapshots.map((s) => [s.name, s.uid]));
+    for (const record of [...this.nodes.values()]) {
+      if (listed.get(record.snapshot.name) !== record.snapshot.uid) this.removeRecord(record, nowMs);
+    }
+    for (const snapshot of snapshots) this.upsert(snapshot, nowMs);
+  }
+
+  /** A sign seen elsewhere (a pod on the node failed by node shutdown). */
+  noteEvidence(nodeName: string, reason: RemovalReason): void {
+    const record = this.nodes.get(nodeName);
+    if (record) record.evidence = stronger(record.evidence, reason);
+  }
+
+  /**
+   * Whether a pod on this node lost it: the node's removal reason when the node is going (a
+   * removal sign, or being deleted) or went recently ("unknown" without a sign); null when the
+   * node stays or is not known to have gone.
+   */
+  departure(nodeName: string, nowMs: number): RemovalReason | null {
+    if (nodeName === "") return null;
+    const record = this.nodes.get(nodeName);
+    if (record) return record.evidence ?? (record.snapshot.deletingSinceMs !== null ? "unknown" : null);
+    const removed = this.removed.get(nodeName);
+    if (!removed || nowMs - removed.atMs > REMOVED_NODE_MEMORY_MS) return null;
+    return removed.reason;
+  }
+
+  get(name: string): NodeSnapshot | undefined {
+    return this.nodes.get(name)?.snapshot;
+  }
+
+  /** The strongest removal sign seen so far for a live node. */
+  evidenceOf(name: string): RemovalReason | null {
+    return this.nodes.get(name)?.evidence ?? null;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  private removeRecord(record: NodeRecord, nowMs: number): void {
+    const node = record.snapshot;
+    this.nodes.delete(node.name);
+    const reason = inferRemovalReason([record.evidence]);
+    this.forgetOldRemovals(nowMs);
+    this.removed.delete(node.name);
+    this.removed.set(node.name, { reason, atMs: nowMs });
+    if (!node.spot) return;
+    this.events.spotNodeChanged(node, undefined);
+    const removedAtMs = node.deletingSinceMs ?? nowMs;
+    const lifetimeSeconds = node.createdAtMs === null ? null : Math.max(0, (removedAtMs - node.createdAtMs) / 1000);
+    if (lifetimeSeconds !== null) this.events.spotNodeRemoved({ node, reason, lifetimeSeconds });
+  }
+
+  private forgetOldRemovals(nowMs: number): void {
+    // Insertion order is removal order: stop at the first one still remembered.
+    for (const [name, removed] of this.removed) {
+      if (nowMs - removed.atMs <= REMOVED_NODE_MEMORY_MS) break;
+      this.removed.delete(name);
+    }
+  }
+}
+
+function seriesDiffer(a: NodeSnapshot, b: NodeSnapshot): boolean {
+  return a.spot !== b.spot || a.instanceType !== b.instanceType || a.zone !== b.zone || a.nodegroup !== b.nodegroup || a.createdAtMs !== b.createdAtMs;
+}
