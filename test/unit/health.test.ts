@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { buildServer } from "../../src/server/app.js";
+import { ExporterMetrics } from "../../src/metrics/exporter.js";
+import { Registry } from "prom-client";
+import type { SourceHealth } from "../../src/server/health.js";
+
+function server(sources: SourceHealth[], now: number) {
+  return buildServer({ metricsText: async () => "", metrics: new ExporterMetrics(new Registry()), health: { sources: () => sources, now: () => now } });
+}
+
+describe("/readyz", () => {
+  it("is 503 until every source finished its first sync", async () => {
+    const app = server([{ name: "gitlab", synced: false, lastSuccessMs: null, staleAfterMs: 1000 }], 5000);
+    const response = await app.inject({ url: "/readyz" });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ status: "starting", sources: [{ name: "gitlab", synced: false, stale: true }] });
+    await app.close();
+  });
+
+  it("stays 200 but reports a source that went stale after its first sync", async () => {
+    const fresh = server([{ name: "gitlab", synced: true, lastSuccessMs: 4500, staleAfterMs: 1000 }], 5000);
+    expect((await fresh.inject({ url: "/readyz" })).json()).toMatchObject({ status: "ready", sources: [{ stale: false }] });
+    const stale = server([{ name: "gitlab", synced: true, lastSuccessMs: 1000, staleAfterMs: 1000 }], 5000);
+    const response = await stale.inject({ url: "/readyz" });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: "stale", sources: [{ stale: true, lastSuccess: new Date(1000).toISOString() }] });
+    await Promise.all([fresh.close(), stale.close()]);
+  });
+});
