@@ -1,0 +1,97 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../../src/config/load.js";
+import { loadKubeConfig } from "../../../src/sources/kube/client.js";
+
+const base = { GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-secret-value", GITLAB_PROJECTS: "acme/api" };
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("Kubernetes settings", () => {
+  it("default to gitlab-runner's keys and the providers' spot labels", () => {
+    const { kube } = loadConfig(base);
+    expect(kube.enabled).toBe(true);
+    expect(kube.kubeconfigPaths).toEqual([]);
+    expect(kube.namespaces).toEqual([]);
+    expect(kube.watchStallMs).toBe(120_000);
+    expect(kube.pods.jobPod.keys.jobId).toEqual(["job.runner.gitlab.com/id"]);
+    expect(kube.pods.jobPod.keys.runnerName).toEqual(["manager.runner.gitlab.com/name"]);
+    expect(kube.pods.jobPod.keys.pipelineId).toEqual([]);
+    expect(kube.pods.jobPod.gitlabBasePath).toBe("");
+    expect(kube.pods.jobPod.refMaxLength).toBe(128);
+    expect(kube.nodes.spotSelectors).toContainEqual({ key: "eks.amazonaws.com/capacityType", value: "SPOT" });
+    expect(kube.nodes.spotSelectors).toHaveLength(6);
+    expect(kube.nodes.nodegroupKeys[0]).toBe("eks.amazonaws.com/nodegroup");
+    expect(kube.pods.builders).toContainEqual({ builder: "buildah", prefix: "quay.io/buildah/" });
+  });
+
+  it("reads overrides and GitLab's relative URL root", () => {
+    const { kube } = loadConfig({
+      ...base,
+      GITLAB_URL: "https://example.com/gitlab/",
+      KUBE_ENABLED: "false",
+      KUBECONFIG: "/a/config:/b/config",
+      KUBE_NAMESPACES: "ci, builds,ci",
+      KUBE_JOB_ID_KEYS: "ci.example.com/job-id,job.runner.gitlab.com/id",
+      KUBE_SPOT_NODE_SELECTORS: "lifecycle=Ec2Spot",
+      KUBE_BUILDER_IMAGES: "kaniko=registry.example.com/kaniko",
+      KUBE_REF_MAX_LENGTH: "40",
+    });
+    expect(kube.enabled).toBe(false);
+    expect(kube.kubeconfigPaths).toEqual(["/a/config", "/b/config"]);
+    expect(kube.namespaces).toEqual(["ci", "builds"]);
+    expect(kube.pods.jobPod.keys.jobId).toEqual(["ci.example.com/job-id", "job.runner.gitlab.com/id"]);
+    expect(kube.pods.jobPod.gitlabBasePath).toBe("/gitlab");
+    expect(kube.nodes.spotSelectors).toEqual([{ key: "lifecycle", value: "Ec2Spot" }]);
+    expect(kube.pods.builders).toEqual([{ builder: "kaniko", prefix: "registry.example.com/kaniko" }]);
+    expect(kube.pods.jobPod.refMaxLength).toBe(40);
+  });
+
+  it.each([
+    ["KUBE_ENABLED", "maybe"],
+    ["KUBE_NAMESPACES", "Gitlab_Runner"],
+    ["KUBE_JOB_URL_KEYS", "not a key"],
+    ["KUBE_SPOT_NODE_SELECTORS", "karpenter.sh/capacity-type"],
+    ["KUBE_SPOT_NODE_SELECTORS", "a=b c"],
+    ["KUBE_BUILDER_IMAGES", "gcr.io/kaniko-project/executor"],
+    ["KUBE_BUILDER_IMAGES", "Kaniko=x"],
+    ["KUBE_WATCH_STALL_SECONDS", "0"],
+    ["KUBE_REF_MAX_LENGTH", "1.5"],
+  ])("rejects %s=%s, naming the setting", (name, value) => {
+    const error = errorOf(() => loadConfig({ ...base, [name]: value }));
+    expect(error.setting).toBe(name);
+    expect(error.message).toContain(JSON.stringify(value));
+  });
+
+  it("wants the first retry pause no longer than the last", () => {
+    expect(errorOf(() => loadConfig({ ...base, KUBE_RETRY_INITIAL_SECONDS: "10", KUBE_RETRY_MAX_SECONDS: "5" })).setting).toBe("KUBE_RETRY_INITIAL_SECONDS");
+  });
+
+  it("names KUBECONFIG when a kubeconfig file cannot be read, and loads a readable one", () => {
+    expect(errorOf(() => loadKubeConfig(["/nonexistent/kubeconfig"])).setting).toBe("KUBECONFIG");
+    const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+    const file = join(dir, "config");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: sim, cluster: {server: 'http://127.0.0.1:1', insecure-skip-tls-verify: true}}]",
+        "users: [{name: sim, user: {token: t}}]",
+        "contexts: [{name: sim, context: {cluster: sim, user: sim}}]",
+        "current-context: sim",
+      ].join("\n"),
+    );
+    expect(loadKubeConfig([file]).getCurrentCluster()?.server).toBe("http://127.0.0.1:1");
+  });
+});

@@ -1,0 +1,218 @@
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { Informer, type InformerSink, type ListPage, type WatchCallbacks } from "../../../src/sources/kube/informer.js";
+import { eventually } from "../../helpers/prom.js";
+
+interface Obj {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** A fake API: objects with resourceVersions, list pages, and watch streams the test drives. */
+class FakeApi {
+  objects = new Map<string, string>();
+  revision = 1;
+  lists = 0;
+  failLists = 0;
+  goneOnContinue = false;
+  watches: Array<{ query: Readonly<Record<string, string | number | boolean>>; callbacks: WatchCallbacks; aborted: boolean }> = [];
+  acceptWatches = true;
+
+  set(name: string): void {
+    this.objects.set(name, String(++this.revision));
+    this.emit("MODIFIED", name);
+  }
+  delete(name: string): void {
+    this.objects.delete(name);
+    ++this.revision;
+    this.current()?.callbacks.event("DELETED", { metadata: { name, resourceVersion: String(this.revision) } });
+  }
+  emit(type: string, name: string): void {
+    this.current()?.callbacks.event(type, { metadata: { name, resourceVersion: this.objects.get(name) } });
+  }
+  current() {
+    const last = this.watches.at(-1);
+    return last && !last.aborted ? last : undefined;
+  }
+  async list(request: { limit: number; continueToken: string | undefined }): Promise<ListPage> {
+    this.lists++;
+    if (this.failLists > 0) {
+      this.failLists--;
+      throw Object.assign(new Error("HTTP-Code: 500"), { code: 500 });
+    }
+    if (request.continueToken !== undefined && this.goneOnContinue) {
+      this.goneOnContinue = false;
+      throw Object.assign(new Error("expired"), { code: 410 });
+    }
+    const all = [...this.objects].map(([name, version]) => ({ metadata: { name, resourceVersion: version } }));
+    const start = request.continueToken === undefined ? 0 : Number(request.continueToken);
+    const items = all.slice(start, start + request.limit);
+    const next = start + request.limit < all.length ? String(start + request.limit) : undefined;
+    return { items, resourceVersion: String(this.revision), continueToken: next };
+  }
+}
+
+const running: Array<Informer<Obj>> = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((i) => i.stop()));
+});
+
+function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}) {
+  const state = new Map<string, string>();
+  const log: string[] = [];
+  let restarts = 0;
+  const sink: InformerSink<Obj> = {
+    listed(items, first) {
+      log.push(first ? "first-list" : "list");
+      state.clear();
+      for (const item of items) state.set(item.name, item.version);
+    },
+    changed(item) {
+      state.set(item.name, item.version);
+    },
+    deleted(item) {
+      state.delete(item.name);
+    },
+  };
+  const informer = new Informer<Obj>({
+    resource: "things",
+    namespace: "",
+    watchPath: "/things",
+    list: (request) => api.list(request),
+    openWatch: (_path, query, callbacks) => {
+      const watch = { query, callbacks, aborted: false };
+      api.watches.push(watch);
+      if (api.acceptWatches) setImmediate(() => !watch.aborted && callbacks.opened());
+      return { abort: () => void (watch.aborted = true) };
+    },
+    decode: (raw) => {
+      const meta = (raw as { metadata?: { name?: string; resourceVersion?: string } }).metadata;
+      return meta?.name ? { name: meta.name, version: meta.resourceVersion ?? "" } : null;
+    },
+    sink,
+    timing: { stallMs: timing.stallMs ?? 60_000, retryInitialMs: 5, retryMaxMs: 20, pageSize: 2, listTimeoutMs: 1000 },
+    onRestart: () => restarts++,
+    onEvent: () => {},
+    log: pino({ level: "silent" }),
+  });
+  running.push(informer);
+  informer.start();
+  return { informer, state, log, restarts: () => restarts };
+}
+
+describe("Informer", () => {
+  it("lists in pages, then watches from the list's resourceVersion with bookmarks and a server timeout", async () => {
+    const api = new FakeApi();
+    for (const name of ["a", "b", "c", "d", "e"]) api.objects.set(name, String(++api.revision));
+    const { informer, state } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    expect(informer.synced).toBe(true);
+    expect([...state.keys()].sort()).toEqual(["a", "b", "c", "d", "e"]);
+    expect(api.lists).toBe(3);
+    expect(api.watches[0]!.query).toMatchObject({ resourceVersion: "6", allowWatchBookmarks: true });
+    api.set("f");
+    api.delete("a");
+    expect([...state.keys()].sort()).toEqual(["b", "c", "d", "e", "f"]);
+  });
+
+  it("re-lists at once on a 410 ERROR event and converges, counting one restart", async () => {
+    const api = new FakeApi();
+    api.objects.set("a", "1");
+    const { state, restarts, log } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    // Changes the watch will not deliver: the stream expires.
+    api.objects.delete("a");
+    api.objects.set("b", String(++api.revision));
+    api.current()!.callbacks.event("ERROR", { kind: "Status", code: 410, reason: "Expired" });
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    expect([...state.keys()]).toEqual(["b"]);
+    expect(restarts()).toBe(1);
+    expect(log).toEqual(["first-list", "list"]);
+  });
+
+  it("re-lists on an HTTP 410 answer to the watch", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.current()!.callbacks.done(Object.assign(new Error("Gone"), { statusCode: 410 }));
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    expect(api.lists).toBe(2);
+    expect(restarts()).toBe(1);
+  });
+
+  it("retries failed lists with backoff and counts each restart", async () => {
+    const api = new FakeApi();
+    api.failLists = 3;
+    const { informer, restarts } = start(api);
+    await eventually(() => expect(informer.synced).toBe(true));
+    expect(restarts()).toBe(3);
+    expect(api.lists).toBe(4);
+  });
+
+  it("starts a chunked list over when its continue token expires", async () => {
+    const api = new FakeApi();
+    for (const name of ["a", "b", "c"]) api.objects.set(name, String(++api.revision));
+    api.goneOnContinue = true;
+    const { state } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    expect(state.size).toBe(3);
+  });
+
+  it("re-lists after a stream error or an early end", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.current()!.callbacks.done(new Error("socket hang up"));
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    api.current()!.callbacks.done(null);
+    await eventually(() => expect(api.watches).toHaveLength(3));
+    expect(restarts()).toBe(2);
+    expect(api.lists).toBe(3);
+  });
+
+  it("restarts a watch that stays silent past the stall limit, even before any header", async () => {
+    const api = new FakeApi();
+    api.acceptWatches = false;
+    const { restarts } = start(api, { stallMs: 150 });
+    await eventually(() => expect(api.watches.length).toBeGreaterThanOrEqual(2), 3000);
+    expect(api.watches[0]!.aborted).toBe(true);
+    expect(restarts()).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps a stream alive on bookmarks and follows their resourceVersion", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api, { stallMs: 300 });
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    for (let i = 0; i < 6; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      api.current()!.callbacks.event("BOOKMARK", { metadata: { resourceVersion: String(100 + i) } });
+    }
+    expect(api.watches).toHaveLength(1);
+    expect(restarts()).toBe(0);
+  });
+
+  it("watches again from the last resourceVersion, without a list, when the server ends the watch at its timeout", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api, { stallMs: 2000 });
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    const timeoutSeconds = Number(api.watches[0]!.query.timeoutSeconds);
+    expect(timeoutSeconds).toBe(1);
+    api.current()!.callbacks.event("BOOKMARK", { metadata: { resourceVersion: "77" } });
+    await new Promise((resolve) => setTimeout(resolve, timeoutSeconds * 1000));
+    api.current()!.callbacks.done(null);
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    expect(api.watches[1]!.query.resourceVersion).toBe("77");
+    expect(api.lists).toBe(1);
+    expect(restarts()).toBe(0);
+  });
+
+  it("stops promptly, whatever it is doing", async () => {
+    const api = new FakeApi();
+    api.failLists = 1000;
+    const { informer } = start(api);
+    await eventually(() => expect(api.lists).toBeGreaterThan(1));
+    const before = Date.now();
+    await informer.stop();
+    expect(Date.now() - before).toBeLessThan(100);
+  });
+});

@@ -1,0 +1,214 @@
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import type { ContainerSnapshot, NodeSnapshot, PodSnapshot } from "../../../src/domain/pod.js";
+import { KubeMetrics } from "../../../src/metrics/kube.js";
+import { SeriesGuard } from "../../../src/metrics/series-guard.js";
+import { NodeStore, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
+import { PodStore } from "../../../src/state/pods.js";
+import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
+
+const T0 = Date.parse("2026-03-10T09:00:00Z");
+
+function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.2xlarge", zone: "us-west-2b", nodegroup: "ci-spot", evidence: null, ...overrides };
+}
+
+function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
+  return { name, requests: new Map([["cpu", 1], ["memory", 2 ** 30]]), limits: new Map([["memory", 2 ** 31]]), builder: null, finishedRuns: [], ...overrides };
+}
+
+function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot {
+  return {
+    uid: `uid-${name}`,
+    namespace: "gitlab-runner",
+    name,
+    nodeName: "n1",
+    phase: "Running",
+    statusReason: "",
+    disruption: null,
+    job: { jobId: "1", project: "acme/api", ref: "main", jobName: "build", pipelineId: "", runner: "r" },
+    containers: [container("build"), container("helper")],
+    ...overrides,
+  };
+}
+
+function setup() {
+  const metrics = new KubeMetrics(new SeriesGuard(new Registry(), 1000));
+  const nodes = new NodeStore(metrics);
+  const pods = new PodStore(metrics, nodes);
+  const samples = (): Sample[] => parseMetrics(metrics.families().map((f) => f.render()).join(""));
+  return { metrics, nodes, pods, samples };
+}
+
+const live = { nowMs: T0 + 60_000, observeHistory: true };
+
+describe("pod state and families", () => {
+  it("renders one info series and the resources per live job pod, and drops them with the pod", () => {
+    const { pods, samples } = setup();
+    pods.upsert(jobPod("p1"), live);
+    pods.upsert(jobPod("p1"), live);
+    expect(sum(samples(), "gitlab_ci_job_pod_info")).toBe(1);
+    expect(samples().find((s) => s.name === "gitlab_ci_job_pod_info")!.labels).toEqual({
+      namespace: "gitlab-runner",
+      pod: "p1",
+      node: "n1",
+      project: "acme/api",
+      ref: "main",
+      job_name: "build",
+      job_id: "1",
+      pipeline_id: "",
+      runner: "r",
+    });
+    expect(sum(samples(), "gitlab_ci_job_pod_container_resource_requests", { resource: "cpu" })).toBe(2);
+    expect(sum(samples(), "gitlab_ci_job_pod_container_resource_limits", { container: "helper", resource: "memory" })).toBe(2 ** 31);
+    pods.remove(jobPod("p1"), live.nowMs);
+    expect(samples().filter((s) => s.name.startsWith("gitlab_ci_job_pod"))).toEqual([]);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+  });
+
+  it("converges on a re-list: pods gone meanwhile leave, only in the listed namespace", () => {
+    const { pods, samples } = setup();
+    pods.replace(null, [jobPod("a"), jobPod("b"), jobPod("c", { namespace: "other", uid: "uid-c" })], { ...live, observeHistory: false });
+    pods.replace("gitlab-runner", [jobPod("b")], live);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pod_info").map((s) => s.labels.pod).sort()).toEqual(["b", "c"]);
+  });
+
+  it("observes each finished build once, and not the ones that ended before the first list", () => {
+    const { pods, samples } = setup();
+    const run = (startMinute: number, minutes: number, exitCode: number) => ({ startedAtMs: T0 + startMinute * 60_000, finishedAtMs: T0 + (startMinute + minutes) * 60_000, exitCode });
+    const kaniko = (runs: ReturnType<typeof run>[]) => jobPod("p1", { containers: [container("build", { builder: "kaniko", finishedRuns: runs }), container("helper")] });
+    pods.replace(null, [kaniko([run(0, 2, 0)])], { ...live, observeHistory: false });
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count")).toBe(0);
+    pods.upsert(kaniko([run(0, 2, 0), run(3, 5, 1)]), live);
+    pods.upsert(kaniko([run(0, 2, 0), run(3, 5, 1)]), live);
+    pods.replace(null, [kaniko([run(0, 2, 0), run(3, 5, 1)])], live);
+    pods.remove(kaniko([run(0, 2, 0), run(3, 5, 1)]), live.nowMs);
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count", { builder: "kaniko", project: "acme/api", result: "failure" })).toBe(1);
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_sum")).toBe(300);
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count")).toBe(1);
+  });
+
+  it("times builds of Kubernetes Job pods with an empty project", () => {
+    const { pods, samples } = setup();
+    const run = { startedAtMs: T0, finishedAtMs: T0 + 90_000, exitCode: 0 };
+    pods.upsert(jobPod("j1", { job: null, containers: [container("buildkit", { builder: "buildkit", finishedRuns: [run] })] }), live);
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_sum", { builder: "buildkit", project: "", result: "success" })).toBe(90);
+    expect(sum(samples(), "gitlab_ci_job_pod_info")).toBe(0);
+  });
+});
+
+describe("node state and families", () => {
+  it("counts spot nodes per group and keeps one created timestamp per node", () => {
+    const { nodes, samples } = setup();
+    nodes.replaceAll([node("n1"), node("n2"), node("n3", { zone: "us-west-2a" }), node("od", { spot: false })], T0);
+    expect(sum(samples(), "gitlab_ci_spot_nodes", { zone: "us-west-2b" })).toBe(2);
+    expect(sum(samples(), "gitlab_ci_spot_nodes")).toBe(3);
+    expect(samples().filter((s) => s.name === "gitlab_ci_spot_node_created_timestamp_seconds").map((s) => s.labels.node).sort()).toEqual(["n1", "n2", "n3"]);
+    nodes.remove(node("n3", { zone: "us-west-2a" }), T0 + 3_600_000);
+    expect(samples().filter((s) => s.name === "gitlab_ci_spot_nodes").map((s) => s.labels.zone)).toEqual(["us-west-2b"]);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_sum", { zone: "us-west-2a", reason: "unknown" })).toBe(3600);
+  });
+
+  it.each([
+    ["autoscaler_scale_down"],
+    ["spot_interruption"],
+    ["rebalance_recommendation"],
+    ["karpenter_disruption"],
+    ["node_shutdown"],
+  ] as const)("observes the lifetime once with reason %s, remembered even when the taint went", (reason) => {
+    const { nodes, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n1", { evidence: reason }), T0 + 1000);
+    nodes.upsert(node("n1"), T0 + 2000);
+    nodes.remove(node("n1"), T0 + 7_200_000);
+    nodes.remove(node("n1"), T0 + 7_300_000);
+    nodes.replaceAll([], T0 + 7_400_000);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(1);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_sum", { reason })).toBe(7200);
+  });
+
+  it("uses the deletion timestamp, and removes nodes missing from a re-list", () => {
+    const { nodes, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n1", { deletingSinceMs: T0 + 600_000, evidence: "karpenter_disruption" }), T0 + 600_000);
+    nodes.replaceAll([], T0 + 900_000);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_sum", { reason: "karpenter_disruption" })).toBe(600);
+    expect(sum(samples(), "gitlab_ci_spot_nodes")).toBe(0);
+  });
+
+  it("treats a node recreated under the same name as a new node", () => {
+    const { nodes, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n1", { uid: "other", createdAtMs: T0 + 1_800_000 }), T0 + 1_800_000);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(1);
+    expect(sum(samples(), "gitlab_ci_spot_nodes")).toBe(1);
+    expect(sum(samples(), "gitlab_ci_spot_node_created_timestamp_seconds")).toBe((T0 + 1_800_000) / 1000);
+  });
+});
+
+describe("interrupted job pods", () => {
+  it("counts a pod deleted from a tainted node once, with the node's reason", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1", { evidence: "spot_interruption" }), T0);
+    pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+    pods.remove(jobPod("p1"), live.nowMs);
+    pods.replace(null, [], live);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total")).toEqual([
+      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption" }, value: 1 },
+    ]);
+  });
+
+  it("counts pods deleted after their node went, with the node's reason", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1", { evidence: "autoscaler_scale_down" }), T0);
+    pods.upsert(jobPod("p1"), live);
+    pods.upsert(jobPod("p2"), live);
+    nodes.remove(node("n1"), T0 + 1000);
+    pods.remove(jobPod("p1", { disruption: "DeletionByPodGC" }), T0 + 30_000);
+    // Gone while the watch was down: the re-list tells.
+    pods.replace(null, [], { nowMs: T0 + 40_000, observeHistory: true });
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "autoscaler_scale_down" })).toBe(2);
+  });
+
+  it("counts a node vanishing without a sign as unknown, but only for a while", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1"), live);
+    pods.upsert(jobPod("p2"), live);
+    nodes.remove(node("n1"), T0);
+    pods.remove(jobPod("p1"), T0 + 20_000);
+    pods.remove(jobPod("p2"), T0 + REMOVED_NODE_MEMORY_MS + 1);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["unknown", 1]]);
+  });
+
+  it("derives the reason from the pod's condition when the node stays", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1", { disruption: "PreemptionByScheduler" }), live);
+    pods.remove(jobPod("p1", { disruption: "PreemptionByScheduler" }), live.nowMs);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "scheduler_preemption" })).toBe(1);
+  });
+
+  it("takes a pod failed by node shutdown as a sign for its node and its siblings", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1"), live);
+    pods.upsert(jobPod("other", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown" }), live);
+    pods.remove(jobPod("p1"), live.nowMs);
+    nodes.remove(node("n1"), T0 + 3_600_000);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "node_shutdown" })).toBe(1);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "node_shutdown" })).toBe(1);
+  });
+
+  it("does not count pods that finished or left a healthy node", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1", { evidence: "spot_interruption" }), T0);
+    nodes.upsert(node("n2"), T0);
+    pods.upsert(jobPod("done", { phase: "Succeeded" }), live);
+    pods.remove(jobPod("done", { phase: "Succeeded" }), live.nowMs);
+    pods.upsert(jobPod("healthy", { nodeName: "n2" }), live);
+    pods.remove(jobPod("healthy", { nodeName: "n2" }), live.nowMs);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+  });
+});

@@ -1,0 +1,103 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { DEFAULT_BUILDER_IMAGES } from "../../../src/domain/builder.js";
+import { RUNNER_JOB_POD_KEYS } from "../../../src/domain/job-pod.js";
+import { DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS } from "../../../src/domain/node.js";
+import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../src/sources/kube/wire.js";
+
+const fixtures = new URL("../../fixtures/kubernetes/", import.meta.url);
+const podYaml = parse(readFileSync(new URL("pod-gitlab-runner-job.yaml", fixtures), "utf8")) as Record<string, any>;
+const nodeYaml = parse(readFileSync(new URL("node-eks-spot.yaml", fixtures), "utf8")) as Record<string, any>;
+const watchEvents = readFileSync(new URL("watch-pods.jsonl", fixtures), "utf8")
+  .trim()
+  .split("\n")
+  .map((line) => JSON.parse(line) as { type: string; object: Record<string, any> });
+const recognition: PodRecognition = { jobPod: { keys: RUNNER_JOB_POD_KEYS, gitlabBasePath: "", refMaxLength: 128 }, builders: DEFAULT_BUILDER_IMAGES };
+
+describe("pod snapshots", () => {
+  it("keep what the families need of the reference runner pod", () => {
+    const pod = toPodSnapshot(podYaml, recognition)!;
+    expect(pod).toMatchObject({
+      uid: "9b2f4c1d-6e7a-4f08-b3c5-7d1e2a9f6c40",
+      namespace: "gitlab-runner",
+      name: "runner-axk2lp9qz-project-4217-concurrent-0-k3v9x2qa",
+      nodeName: "ip-192-168-107-39.us-west-2.compute.internal",
+      phase: "Running",
+      disruption: null,
+      job: { jobId: "812345", project: "acme/platform/backend-api", ref: "main", jobName: "build-image", runner: "eks-spot-runner" },
+    });
+    expect(pod.containers.map((c) => [c.name, c.builder, Object.fromEntries(c.requests)])).toEqual([
+      ["build", "kaniko", { cpu: 1, memory: 2 * 2 ** 30 }],
+      ["helper", null, { cpu: 0.1, memory: 128 * 2 ** 20 }],
+    ]);
+    // The build container still runs: no finished run yet.
+    expect(pod.containers[0]!.finishedRuns).toEqual([]);
+  });
+
+  it("read the same from the watch stream's JSON as from the list's typed objects", () => {
+    const listed = toPodSnapshot({ ...podYaml, metadata: { ...podYaml.metadata, creationTimestamp: new Date(podYaml.metadata.creationTimestamp) } }, recognition);
+    const watched = toPodSnapshot(watchEvents[1]!.object, recognition);
+    expect(watched).toEqual(listed);
+    expect(watchEvents.map((e) => resourceVersionOf(e.object))).toEqual(["10596", "11020", "11874"]);
+  });
+
+  it("time a finished Kaniko run, current and previous", () => {
+    const terminated = (startedAt: string, finishedAt: string, exitCode: number) => ({ terminated: { exitCode, startedAt, finishedAt } });
+    const object = structuredClone(podYaml);
+    object.status.containerStatuses[0].state = terminated("2026-03-10T09:25:00Z", "2026-03-10T09:27:30Z", 1);
+    object.status.containerStatuses[0].lastState = terminated("2026-03-10T09:20:35Z", "2026-03-10T09:24:35Z", 0);
+    const build = toPodSnapshot(object, recognition)!.containers[0]!;
+    expect(build.finishedRuns).toEqual([
+      { startedAtMs: Date.parse("2026-03-10T09:20:35Z"), finishedAtMs: Date.parse("2026-03-10T09:24:35Z"), exitCode: 0 },
+      { startedAtMs: Date.parse("2026-03-10T09:25:00Z"), finishedAtMs: Date.parse("2026-03-10T09:27:30Z"), exitCode: 1 },
+    ]);
+  });
+
+  it("read a DisruptionTarget condition", () => {
+    const object = structuredClone(podYaml);
+    object.status.conditions.push({ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI" });
+    expect(toPodSnapshot(object, recognition)!.disruption).toBe("EvictionByEvictionAPI");
+    object.status.conditions.at(-1).status = "False";
+    expect(toPodSnapshot(object, recognition)!.disruption).toBeNull();
+  });
+
+  it("time builders in Kubernetes Job pods, and only there outside CI", () => {
+    const jobPod = {
+      metadata: { name: "build-1-abcde", namespace: "ci", uid: "u1", labels: { "batch.kubernetes.io/job-name": "build-1" }, ownerReferences: [{ kind: "Job", name: "build-1" }] },
+      spec: { containers: [{ name: "kaniko", image: "gcr.io/kaniko-project/executor:latest" }, { name: "sidecar", image: "busybox" }] },
+      status: { phase: "Succeeded", containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 0, startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z" } } }] },
+    };
+    const pod = toPodSnapshot(jobPod, recognition)!;
+    expect(pod.job).toBeNull();
+    expect(pod.containers).toEqual([{ name: "kaniko", requests: new Map(), limits: new Map(), builder: "kaniko", finishedRuns: [{ startedAtMs: 1767225600000, finishedAtMs: 1767225660000, exitCode: 0 }] }]);
+    const bare = { ...jobPod, metadata: { name: "bare", uid: "u2", namespace: "ci" } };
+    expect(toPodSnapshot(bare, recognition)!.containers).toEqual([]);
+  });
+
+  it("are null for objects that are not pods", () => {
+    expect(toPodSnapshot({ kind: "Status", code: 410 }, recognition)).toBeNull();
+    expect(toPodSnapshot(null, recognition)).toBeNull();
+  });
+});
+
+describe("node snapshots", () => {
+  it("describe the reference EKS spot node", () => {
+    expect(toNodeSnapshot(nodeYaml, { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS })).toEqual({
+      name: "ip-192-168-107-39.us-west-2.compute.internal",
+      uid: "3f6a9c2e-8d41-4b7e-9a15-2c7e0d5b8f13",
+      createdAtMs: Date.parse("2026-03-10T09:12:04Z"),
+      deletingSinceMs: null,
+      spot: true,
+      instanceType: "m5.2xlarge",
+      zone: "us-west-2b",
+      nodegroup: "ci-spot",
+      evidence: null,
+    });
+  });
+
+  it("read removal signs from taints", () => {
+    const tainted = { ...nodeYaml, spec: { ...nodeYaml.spec, taints: [{ key: "aws-node-termination-handler/spot-itn", effect: "NoSchedule" }] } };
+    expect(toNodeSnapshot(tainted, { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS })!.evidence).toBe("spot_interruption");
+  });
+});
