@@ -37,7 +37,7 @@ describe("spot nodes", () => {
     expect(nodeGroupOf(labels, DEFAULT_NODEGROUP_KEYS)).toBe(group);
   });
 
-  it.each([
+  it.each<Record<string, string>>([
     { "eks.amazonaws.com/capacityType": "ON_DEMAND" },
     { "karpenter.sh/capacity-type": "on-demand" },
     { "cloud.google.com/gke-spot": "false" },
