@@ -18,11 +18,13 @@ export interface PodSnapshot {
   readonly containers: readonly ContainerSnapshot[];
 }
 
+/** `cpu` in cores, `memory` in bytes; absent when not set. */
+export type ResourceAmounts = Readonly<Partial<Record<"cpu" | "memory", number>>>;
+
 export interface ContainerSnapshot {
   readonly name: string;
-  /** Resource name (`cpu` in cores, `memory` in bytes) → amount. */
-  readonly requests: ReadonlyMap<string, number>;
-  readonly limits: ReadonlyMap<string, number>;
+  readonly requests: ResourceAmounts;
+  readonly limits: ResourceAmounts;
   /** The image builder this container runs when its builds are timed, else null. */
   readonly builder: string | null;
   /** Finished runs found in the status (current and last state), oldest first; only for builders. */

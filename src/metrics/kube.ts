@@ -12,6 +12,7 @@ export const IMAGE_BUILD_DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 900, 120
 
 type PodInfoLabel = "namespace" | "pod" | "node" | "project" | "ref" | "job_name" | "job_id" | "pipeline_id" | "runner";
 type ResourceLabel = "namespace" | "pod" | "container" | "resource";
+const RESOURCES = ["cpu", "memory"] as const;
 type SpotGroupLabel = "instance_type" | "zone" | "nodegroup";
 
 /**
@@ -186,8 +187,10 @@ function spotGroup(node: NodeSnapshot): Labels<SpotGroupLabel> {
 
 function* resourceSamples(pod: PodSnapshot, kind: "requests" | "limits"): Iterable<readonly [Labels<ResourceLabel>, number]> {
   for (const container of pod.containers) {
-    for (const [resource, value] of container[kind]) {
-      yield [{ namespace: pod.namespace, pod: pod.name, container: container.name, resource }, value];
+    const amounts = container[kind];
+    for (const resource of RESOURCES) {
+      const value = amounts[resource];
+      if (value !== undefined) yield [{ namespace: pod.namespace, pod: pod.name, container: container.name, resource }, value];
     }
   }
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
 import { recogniseJobPod, type JobPodOptions } from "../../domain/job-pod.js";
 import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
-import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
+import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot, ResourceAmounts } from "../../domain/pod.js";
 import { parseQuantity } from "../../domain/quantity.js";
 
 /**
@@ -72,7 +72,7 @@ export interface NodeRecognition {
 
 /** Resources reported per container: `cpu` in cores, `memory` in bytes. */
 const RESOURCES = ["cpu", "memory"] as const;
-const NO_RESOURCES: ReadonlyMap<string, number> = new Map();
+const NO_RESOURCES: ResourceAmounts = Object.freeze({});
 
 /** The pod's snapshot, or null when the object is not a readable Pod. */
 export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSnapshot | null {
@@ -140,15 +140,18 @@ function isKubernetesJobPod(labels: Readonly<Record<string, string>> | null | un
   return (owners ?? []).some((o) => o.kind === "Job") || labels?.["batch.kubernetes.io/job-name"] !== undefined || labels?.["job-name"] !== undefined;
 }
 
-function resources(wire: Readonly<Record<string, string | number>> | null | undefined): ReadonlyMap<string, number> {
+function resources(wire: Readonly<Record<string, string | number>> | null | undefined): ResourceAmounts {
   if (!wire) return NO_RESOURCES;
-  const result = new Map<string, number>();
+  const result: { -readonly [K in keyof ResourceAmounts]: number } = {};
+  let found = false;
   for (const name of RESOURCES) {
     const raw = wire[name];
     const value = raw === undefined ? null : typeof raw === "number" ? raw : parseQuantity(raw);
-    if (value !== null) result.set(name, value);
+    if (value === null) continue;
+    result[name] = value;
+    found = true;
   }
-  return result.size === 0 ? NO_RESOURCES : result;
+  return found ? result : NO_RESOURCES;
 }
 
 function finishedRuns(...states: WireContainerState[]): ContainerRun[] {

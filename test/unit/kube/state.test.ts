@@ -14,7 +14,7 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
 }
 
 function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
-  return { name, requests: new Map([["cpu", 1], ["memory", 2 ** 30]]), limits: new Map([["memory", 2 ** 31]]), builder: null, finishedRuns: [], ...overrides };
+  return { name, requests: { cpu: 1, memory: 2 ** 30 }, limits: { memory: 2 ** 31 }, builder: null, finishedRuns: [], ...overrides };
 }
 
 function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot {

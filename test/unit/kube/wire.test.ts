@@ -27,7 +27,7 @@ describe("pod snapshots", () => {
       disruption: null,
       job: { jobId: "812345", project: "acme/platform/backend-api", ref: "main", jobName: "build-image", runner: "eks-spot-runner" },
     });
-    expect(pod.containers.map((c) => [c.name, c.builder, Object.fromEntries(c.requests)])).toEqual([
+    expect(pod.containers.map((c) => [c.name, c.builder, c.requests])).toEqual([
       ["build", "kaniko", { cpu: 1, memory: 2 * 2 ** 30 }],
       ["helper", null, { cpu: 0.1, memory: 128 * 2 ** 20 }],
     ]);
@@ -70,7 +70,7 @@ describe("pod snapshots", () => {
     };
     const pod = toPodSnapshot(jobPod, recognition)!;
     expect(pod.job).toBeNull();
-    expect(pod.containers).toEqual([{ name: "kaniko", requests: new Map(), limits: new Map(), builder: "kaniko", finishedRuns: [{ startedAtMs: 1767225600000, finishedAtMs: 1767225660000, exitCode: 0 }] }]);
+    expect(pod.containers).toEqual([{ name: "kaniko", requests: {}, limits: {}, builder: "kaniko", finishedRuns: [{ startedAtMs: 1767225600000, finishedAtMs: 1767225660000, exitCode: 0 }] }]);
     const bare = { ...jobPod, metadata: { name: "bare", uid: "u2", namespace: "ci" } };
     expect(toPodSnapshot(bare, recognition)!.containers).toEqual([]);
   });
