@@ -39,6 +39,7 @@ const config = loadConfig({
   GITLAB_GROUPS: [...new Set(world.projects().map((p) => p.pathWithNamespace.split("/")[0]!))].join(","),
   GITLAB_POLL_INTERVAL_SECONDS: "5",
   GITLAB_IDLE_REQUESTS_PER_SECOND: "2",
+  GITLAB_MAX_REQUESTS_PER_SECOND: "20",
   GITLAB_WEBHOOK_SECRET: WEBHOOK_SECRET,
   LISTEN_ADDRESS: `127.0.0.1:${port}`,
   LOG_LEVEL: logLevel,
