@@ -1,0 +1,315 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { withKind, type KubeWorld, type Resource, type WatchEvent } from "./world.js";
+
+export interface KubeRequestRecord {
+  readonly at: number;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly kind: "list" | "watch" | "get" | "other";
+  status: number;
+}
+
+/** Switchable misbehaviour of the simulated API server, for recovery tests. */
+export class KubeFaults {
+  private failingLists: { status: number; remaining: number } | null = null;
+  private expireNext = false;
+  private goneOnWatch = false;
+  stalled = false;
+  /** Faults served, for test output. */
+  served = 0;
+  constructor(private readonly streams: Set<WatchStream>) {}
+
+  /** Closes every open watch stream now, as a load balancer or an API server restart does. */
+  dropStreams(): void {
+    this.served++;
+    for (const stream of this.streams) stream.end();
+  }
+
+  /** Lists answer with this status (a Status body) for the next `count` lists, or until cleared. */
+  failLists(options: { status: number; count?: number }): void {
+    this.failingLists = { status: options.status, remaining: options.count ?? Infinity };
+  }
+
+  /** Streams stay open but carry nothing, not even bookmarks, until `resume()`. */
+  stallWatches(): void {
+    this.served++;
+    this.stalled = true;
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const stream of this.streams) stream.flushStalled();
+  }
+
+  /** The next watch gets the 410 Expired ERROR event whatever version it asks for. */
+  expireNextWatch(): void {
+    this.expireNext = true;
+  }
+
+  /** Watches are refused with an HTTP 410 Status (older API servers), until cleared. */
+  httpGoneOnWatch(): void {
+    this.goneOnWatch = true;
+  }
+
+  clear(): void {
+    this.failingLists = null;
+    this.expireNext = false;
+    this.goneOnWatch = false;
+    this.resume();
+  }
+
+  takeListFailure(): number | null {
+    if (!this.failingLists || this.failingLists.remaining <= 0) return null;
+    this.failingLists.remaining--;
+    this.served++;
+    return this.failingLists.status;
+  }
+
+  takeExpiry(): boolean {
+    if (!this.expireNext) return false;
+    this.expireNext = false;
+    this.served++;
+    return true;
+  }
+
+  get watchGone(): boolean {
+    if (this.goneOnWatch) this.served++;
+    return this.goneOnWatch;
+  }
+}
+
+/** One open watch: events matching its resource and selectors, one JSON document per line. */
+class WatchStream {
+  private readonly pending: string[] = [];
+  private closed = false;
+  private bookmarkTimer: NodeJS.Timeout | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly faults: () => KubeFaults,
+    private readonly onEnd: () => void,
+  ) {}
+
+  start(options: { bookmarks: boolean; bookmarkIntervalMs: number; timeoutSeconds: number | null; currentVersion: () => number }): void {
+    this.response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked", "cache-control": "no-cache, private" });
+    this.response.flushHeaders();
+    if (options.bookmarks) {
+      this.bookmarkTimer = setInterval(() => {
+        this.send({ type: "BOOKMARK", object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: String(options.currentVersion()) } } });
+      }, options.bookmarkIntervalMs);
+    }
+    if (options.timeoutSeconds !== null) this.timeoutTimer = setTimeout(() => this.end(), options.timeoutSeconds * 1000);
+    this.response.on("close", () => this.end());
+  }
+
+  send(event: unknown): void {
+    if (this.closed) return;
+    const line = `${JSON.stringify(event)}\n`;
+    if (this.faults().stalled) this.pending.push(line);
+    else this.response.write(line);
+  }
+
+  flushStalled(): void {
+    if (this.closed) return;
+    for (const line of this.pending.splice(0)) this.response.write(line);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.bookmarkTimer);
+    clearTimeout(this.timeoutTimer);
+    this.response.end();
+    this.onEnd();
+  }
+}
+
+export interface KubeSimulator {
+  readonly url: string;
+  readonly faults: KubeFaults;
+  readonly requests: { readonly log: KubeRequestRecord[]; count(filter?: (r: KubeRequestRecord) => boolean): number; clear(): void };
+  /** A kubeconfig for client-node pointing at this server. */
+  kubeconfig(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A Kubernetes API server for pods and nodes: list (with limit/continue), watch streams (with
+ * resourceVersion, bookmarks, timeoutSeconds, 410 Expired), label and field selectors, bearer
+ * token, and fault switches. Enough of the real wire format for client-node's list and Watch.
+ */
+export async function startKubeSimulator(options: { world: KubeWorld; host?: string; port?: number; token?: string; bookmarkIntervalMs?: number }): Promise<KubeSimulator> {
+  const { world } = options;
+  const streams = new Set<WatchStream>();
+  const faults = new KubeFaults(streams);
+  const log: KubeRequestRecord[] = [];
+  const sockets = new Set<Socket>();
+  const watchers = new Map<WatchStream, (event: WatchEvent) => void>();
+
+  world.onChange((event) => {
+    for (const deliver of watchers.values()) deliver(event);
+  });
+
+  const server = createServer((request, response) => handle(request, response));
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  function handle(request: IncomingMessage, response: ServerResponse): void {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const watch = url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1";
+    const route = matchRoute(url.pathname);
+    const record: KubeRequestRecord = { at: Date.now(), path: url.pathname, query: url.searchParams, kind: route ? (route.name ? "get" : watch ? "watch" : "list") : "other", status: 0 };
+    if (log.length > 50_000) log.splice(0, 10_000);
+    log.push(record);
+    const respond = (status: number, body: unknown) => {
+      record.status = status;
+      const text = JSON.stringify(body);
+      response.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) });
+      response.end(text);
+    };
+    if (options.token && request.headers.authorization !== `Bearer ${options.token}`) return respond(401, status(401, "Unauthorized", "Unauthorized"));
+    if (url.pathname === "/version") return respond(200, { major: "1", minor: "31", gitVersion: "v1.31.0-sim" });
+    if (!route) return respond(404, status(404, "NotFound", "the server could not find the requested resource"));
+
+    const objects = () => filter<V1Pod | V1Node>(route.resource === "pods" ? world.pods() : world.nodes(), route.namespace, url.searchParams);
+    if (route.name) {
+      const found = route.resource === "pods" ? world.pod(route.namespace ?? "", route.name) : world.node(route.name);
+      if (!found) return respond(404, status(404, "NotFound", `${route.resource} "${route.name}" not found`));
+      return respond(200, withKind(route.resource, found));
+    }
+    if (!watch) {
+      const failure = faults.takeListFailure();
+      if (failure !== null) return respond(failure, status(failure, "InternalError", "an error on the server (\"simulated\") has prevented the request from succeeding"));
+      return respond(200, list(route.resource, objects(), url.searchParams, world.currentResourceVersion()));
+    }
+
+    if (faults.watchGone) return respond(410, status(410, "Gone", "too old resource version"));
+    record.status = 200;
+    const stream = new WatchStream(response, () => faults, () => {
+      streams.delete(stream);
+      watchers.delete(stream);
+    });
+    streams.add(stream);
+    const timeout = url.searchParams.get("timeoutSeconds");
+    stream.start({
+      bookmarks: url.searchParams.get("allowWatchBookmarks") === "true",
+      bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
+      timeoutSeconds: timeout === null ? null : Number(timeout),
+      currentVersion: () => world.currentResourceVersion(),
+    });
+    const matches = (object: V1Pod | V1Node) => filter([object], route.namespace, url.searchParams).length === 1;
+    const requested = url.searchParams.get("resourceVersion");
+    if (faults.takeExpiry()) return expire(stream, requested ?? "0");
+    if (requested === null || requested === "" || requested === "0") {
+      for (const object of objects()) stream.send({ type: "ADDED", object: withKind(route.resource, object) });
+    } else {
+      const since = Number(requested);
+      const changes = Number.isFinite(since) ? world.changesSince(since, route.resource) : null;
+      if (changes === null) return expire(stream, requested);
+      for (const event of changes) if (matches(event.object)) stream.send({ type: event.type, object: event.object });
+    }
+    watchers.set(stream, (event) => {
+      if (event.resource === route.resource && matches(event.object)) stream.send({ type: event.type, object: event.object });
+    });
+  }
+
+  function expire(stream: WatchStream, requested: string): void {
+    // The API server reports an expired version inside a 200 stream, then ends it.
+    stream.send({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${requested} (${world.currentResourceVersion()})`) });
+    stream.end();
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    faults,
+    requests: { log, count: (f = () => true) => log.filter(f).length, clear: () => void log.splice(0) },
+    kubeconfig: () =>
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: simulator",
+        "  cluster:",
+        `    server: ${url}`,
+        "    insecure-skip-tls-verify: true",
+        "contexts:",
+        "- name: simulator",
+        "  context:",
+        "    cluster: simulator",
+        "    user: simulator",
+        "current-context: simulator",
+        "users:",
+        "- name: simulator",
+        "  user:",
+        `    token: ${options.token ?? "simulator-token"}`,
+        "",
+      ].join("\n"),
+    async close() {
+      for (const stream of [...streams]) stream.end();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Route {
+  readonly resource: Resource;
+  readonly namespace: string | null;
+  readonly name: string | null;
+}
+
+function matchRoute(path: string): Route | undefined {
+  const parts = path.split("/").filter((p) => p !== "");
+  if (parts[0] !== "api" || parts[1] !== "v1") return undefined;
+  const rest = parts.slice(2).map(decodeURIComponent);
+  if (rest[0] === "pods" && rest.length === 1) return { resource: "pods", namespace: null, name: null };
+  if (rest[0] === "nodes" && rest.length <= 2) return { resource: "nodes", namespace: null, name: rest[1] ?? null };
+  if (rest[0] === "namespaces" && rest[2] === "pods" && rest.length <= 4) return { resource: "pods", namespace: rest[1]!, name: rest[3] ?? null };
+  return undefined;
+}
+
+function list(resource: Resource, objects: Array<V1Pod | V1Node>, query: URLSearchParams, resourceVersion: number): unknown {
+  const limit = Number(query.get("limit") ?? 0);
+  const offset = Number(query.get("continue") ? Buffer.from(query.get("continue")!, "base64").toString("utf8") : 0);
+  const page = limit > 0 ? objects.slice(offset, offset + limit) : objects.slice(offset);
+  const more = limit > 0 && offset + limit < objects.length;
+  return {
+    kind: resource === "pods" ? "PodList" : "NodeList",
+    apiVersion: "v1",
+    metadata: { resourceVersion: String(resourceVersion), ...(more ? { continue: Buffer.from(String(offset + limit)).toString("base64"), remainingItemCount: objects.length - offset - limit } : {}) },
+    items: page,
+  };
+}
+
+/** Equality and existence label selectors, and spec.nodeName / metadata.namespace field selectors. */
+function filter<T extends V1Pod | V1Node>(objects: T[], namespace: string | null, query: URLSearchParams): T[] {
+  const labelSelector = query.get("labelSelector");
+  const fieldSelector = query.get("fieldSelector");
+  return objects.filter((object) => {
+    if (namespace !== null && object.metadata?.namespace !== namespace) return false;
+    const labels = object.metadata?.labels ?? {};
+    for (const term of labelSelector ? labelSelector.split(",") : []) {
+      const [key, value] = term.split(/!=|==|=/);
+      if (term.includes("!=")) {
+        if (labels[key!] === value) return false;
+      } else if (value === undefined ? !(key! in labels) : labels[key!] !== value) return false;
+    }
+    for (const term of fieldSelector ? fieldSelector.split(",") : []) {
+      const [key, value] = term.split("=");
+      const actual = key === "spec.nodeName" ? (object as V1Pod).spec?.nodeName : key === "metadata.namespace" ? object.metadata?.namespace : key === "metadata.name" ? object.metadata?.name : undefined;
+      if ((actual ?? "") !== value) return false;
+    }
+    return true;
+  });
+}
+
+function status(code: number, reason: string, message: string): unknown {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+}

@@ -1,0 +1,100 @@
+import { CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { KubeWorld, buildRunnerJobPod, buildSpotNode, startKubeSimulator, type KubeSimulator } from "../../../src/simulator/kube/index.js";
+
+let sim: KubeSimulator | undefined;
+const aborts: AbortController[] = [];
+afterEach(async () => {
+  for (const a of aborts.splice(0)) a.abort();
+  await sim?.close();
+});
+
+async function connect(world: KubeWorld) {
+  sim = await startKubeSimulator({ world, bookmarkIntervalMs: 100 });
+  const kc = new KubeConfig();
+  kc.loadFromString(sim.kubeconfig());
+  return { kc, api: kc.makeApiClient(CoreV1Api) };
+}
+
+function collect(kc: KubeConfig, path: string, query: Record<string, unknown>) {
+  const events: Array<{ type: string; object: { metadata?: { name?: string; resourceVersion?: string }; code?: number } }> = [];
+  let ended: unknown = "open";
+  const started = new Watch(kc).watch(path, query, (type, object) => events.push({ type, object }), (error) => (ended = error ?? null));
+  void started.then((controller) => aborts.push(controller));
+  return { events, ended: () => ended, started };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+describe("simulated Kubernetes API", () => {
+  it("lists with a resourceVersion and in chunks with limit and continue", async () => {
+    const world = new KubeWorld();
+    for (let i = 0; i < 5; i++) world.addNode(buildSpotNode({ name: `node-${i}` }));
+    const { api } = await connect(world);
+    const all = await api.listNode();
+    expect(all.items).toHaveLength(5);
+    expect(all.metadata?.resourceVersion).toBe(String(world.currentResourceVersion()));
+    const first = await api.listNode({ limit: 2 });
+    expect(first.items).toHaveLength(2);
+    const second = await api.listNode({ limit: 2, _continue: first.metadata!._continue! });
+    expect(second.items.map((n) => n.metadata?.name)).toEqual(["node-2", "node-3"]);
+  });
+
+  it("streams ADDED, MODIFIED and DELETED after the given version, and bookmarks when asked", async () => {
+    const world = new KubeWorld();
+    const { kc } = await connect(world);
+    const watch = collect(kc, "/api/v1/namespaces/gitlab-runner/pods", { resourceVersion: String(world.currentResourceVersion()), allowWatchBookmarks: true });
+    await watch.started;
+    const pod = world.addPod(buildRunnerJobPod({ projectId: 42, projectPath: "acme/api", jobId: 7, jobName: "build", ref: "main" }));
+    world.updatePod("gitlab-runner", pod.metadata!.name!, (p) => (p.spec!.nodeName = "node-1"));
+    world.deletePod("gitlab-runner", pod.metadata!.name!);
+    world.addPod({ ...buildRunnerJobPod({ projectId: 1, projectPath: "a/b", jobId: 8, jobName: "x", ref: "main" }), metadata: { name: "elsewhere", namespace: "other" } });
+    await settle();
+    const types = watch.events.map((e) => e.type).filter((t) => t !== "BOOKMARK");
+    expect(types).toEqual(["ADDED", "MODIFIED", "DELETED"]);
+    expect(watch.events.some((e) => e.type === "BOOKMARK")).toBe(true);
+  });
+
+  it("answers an expired version with the 410 ERROR event inside a 200 stream, then ends it", async () => {
+    const world = new KubeWorld({ historySize: 2 });
+    for (let i = 0; i < 5; i++) world.addNode(buildSpotNode({ name: `n-${i}` }));
+    const { kc } = await connect(world);
+    const watch = collect(kc, "/api/v1/nodes", { resourceVersion: "1001" });
+    await settle();
+    expect(watch.events).toEqual([{ type: "ERROR", object: expect.objectContaining({ kind: "Status", code: 410, reason: "Expired" }) }]);
+    expect(watch.ended()).not.toBe("open");
+  });
+
+  it("drops streams, fails lists and stalls watches on demand", async () => {
+    const world = new KubeWorld();
+    const { kc, api } = await connect(world);
+    const watch = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()) });
+    await watch.started;
+    sim!.faults.dropStreams();
+    await settle();
+    expect(watch.ended()).not.toBe("open");
+
+    sim!.faults.failLists({ status: 500, count: 1 });
+    await expect(api.listNode()).rejects.toThrow();
+    await expect(api.listNode()).resolves.toBeDefined();
+
+    const stalled = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()) });
+    await stalled.started;
+    sim!.faults.stallWatches();
+    world.addNode(buildSpotNode({ name: "late" }));
+    await settle();
+    expect(stalled.events).toEqual([]);
+    sim!.faults.resume();
+    await settle();
+    expect(stalled.events.map((e) => e.object.metadata?.name)).toEqual(["late"]);
+  });
+
+  it("renumbers resource versions and forgets history when the API server restarts", async () => {
+    const world = new KubeWorld();
+    world.addNode(buildSpotNode({ name: "n" }));
+    const before = world.currentResourceVersion();
+    world.restart({ newResourceVersions: true });
+    expect(world.currentResourceVersion()).toBeGreaterThan(before + 1_000_000);
+    expect(world.changesSince(before, "nodes")).toBeNull();
+  });
+});
