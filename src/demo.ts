@@ -1,11 +1,17 @@
 import { pino } from "pino";
 import { loadConfig } from "./config/load.js";
 import { startExporter } from "./main.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CiFleetScenario, GitLabWorld, WebhookSender, startGitLabSimulator } from "./simulator/gitlab/index.js";
+import { KubeFleet, KubeWorld, startKubeSimulator } from "./simulator/kube/index.js";
 
 /**
- * `npm run demo`: a simulated GitLab playing a small CI fleet, and the exporter wired to it over
- * real HTTP (REST polling and webhooks), so every metric moves as it would in production.
+ * `npm run demo`: a simulated GitLab and Kubernetes cluster playing a small CI fleet (runner pods
+ * on spot nodes, Kaniko builds, a spot interruption and an autoscaler scale-down every few
+ * minutes), and the exporter wired to both over real HTTP, so every metric moves as it would in
+ * production.
  */
 const TOKEN = "demo-token";
 const WEBHOOK_SECRET = "demo-webhook-secret";
@@ -31,6 +37,12 @@ const scenario = new CiFleetScenario({
   canceledRatio: 0.03,
 });
 
+const cluster = new KubeWorld({ historySize: 50_000 });
+const kube = await startKubeSimulator({ world: cluster });
+const fleet = new KubeFleet({ kube: cluster, scenario, gitlabUrl: world.baseUrl, spotNodes: 12, onDemandNodes: 4 });
+const kubeconfig = join(mkdtempSync(join(tmpdir(), "gitlab-ci-k8s-exporter-demo-")), "kubeconfig");
+writeFileSync(kubeconfig, kube.kubeconfig());
+
 const logLevel = process.env.LOG_LEVEL ?? "warn";
 const logger = pino({ level: logLevel });
 const config = loadConfig({
@@ -43,7 +55,7 @@ const config = loadConfig({
   GITLAB_WEBHOOK_SECRET: WEBHOOK_SECRET,
   LISTEN_ADDRESS: `127.0.0.1:${port}`,
   LOG_LEVEL: logLevel,
-  KUBE_ENABLED: "false",
+  KUBECONFIG: kubeconfig,
 });
 const exporter = await startExporter(config, logger);
 
@@ -51,10 +63,22 @@ const webhooks = new WebhookSender(world);
 webhooks.addHook({ url: `${exporter.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });
 scenario.start(500);
 
+// Spot churn: every 90 s the cloud reclaims a spot node, every 150 s the autoscaler scales one
+// down; a Kaniko build outside CI every 40 s. Each takes its running jobs down with it.
+let churn = 0;
+const churnTimer = setInterval(() => {
+  churn++;
+  const spot = fleet.spotNodeNames();
+  if (churn % 9 === 0 && spot.length > 0) fleet.spotInterruption(spot[churn % spot.length]!);
+  if (churn % 15 === 0 && spot.length > 0) fleet.scaleDown(spot[(churn + 1) % spot.length]!);
+  if (churn % 4 === 0) fleet.runPlainBuild(`nightly-image-${churn}`, 20 + (churn % 30), churn % 8 !== 0);
+}, 10_000);
+
 process.stdout.write(
   [
     "",
     `  simulated GitLab:  ${gitlab.url}/api/v4/projects`,
+    `  simulated cluster: ${kube.url}/api/v1/pods`,
     `  exporter metrics:  ${exporter.url}/metrics`,
     `  exporter index:    ${exporter.url}/`,
     "",
@@ -64,9 +88,11 @@ process.stdout.write(
 );
 
 const stop = async () => {
+  clearInterval(churnTimer);
   scenario.stop();
+  fleet.dispose();
   await exporter.close();
-  await gitlab.close();
+  await Promise.all([gitlab.close(), kube.close()]);
   process.exit(0);
 };
 process.on("SIGINT", () => void stop());

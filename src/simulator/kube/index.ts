@@ -19,3 +19,4 @@ export {
   type RunnerJobPodOptions,
   type SpotProvider,
 } from "./builders.js";
+export { KubeFleet, type KubeFleetOptions } from "./fleet.js";

@@ -16,7 +16,7 @@ async function connect(world: KubeWorld) {
   return { kc, api: kc.makeApiClient(CoreV1Api) };
 }
 
-function collect(kc: KubeConfig, path: string, query: Record<string, unknown>) {
+function collect(kc: KubeConfig, path: string, query: Record<string, string | number | boolean | undefined>) {
   const events: Array<{ type: string; object: { metadata?: { name?: string; resourceVersion?: string }; code?: number } }> = [];
   let ended: unknown = "open";
   const started = new Watch(kc).watch(path, query, (type, object) => events.push({ type, object }), (error) => (ended = error ?? null));
