@@ -8,13 +8,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, Agent } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, totalmem } from "node:os";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
+import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, startKubeSimulator } from "../src/simulator/kube/index.js";
 import { parseMetrics, sum } from "../test/helpers/prom.js";
 
 const quick = process.argv.includes("--quick");
 const SCALE = quick
-  ? { projects: 200, active: 10, liveJobs: 400, soakJobs: 50_000, webhookRate: 50, scrapes: 100, latencySamples: 50, cycleWindowS: 10 }
-  : { projects: 1000, active: 50, liveJobs: 2000, soakJobs: 1_000_000, webhookRate: 100, scrapes: 300, latencySamples: 200, cycleWindowS: 30 };
+  ? { projects: 200, active: 10, liveJobs: 400, soakJobs: 50_000, webhookRate: 50, scrapes: 100, latencySamples: 50, cycleWindowS: 10, pods: 1000, nodes: 50, spotNodes: 30, podChurn: 10_000 }
+  : { projects: 1000, active: 50, liveJobs: 2000, soakJobs: 1_000_000, webhookRate: 100, scrapes: 300, latencySamples: 200, cycleWindowS: 30, pods: 10_000, nodes: 500, spotNodes: 300, podChurn: 100_000 };
 const POLL_INTERVAL_S = 1;
 const TOKEN = "bench-token";
 const SECRET = "bench-webhook-secret";
@@ -108,6 +112,26 @@ async function main(): Promise<void> {
   }
   const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000, maxLoggedRequests: 10_000 });
 
+  // The cluster: nodes (most of them spot) and live runner job pods spread over them.
+  const cluster = new KubeWorld({ historySize: 20_000 });
+  const nodeNames: string[] = [];
+  for (let i = 0; i < SCALE.nodes; i++) {
+    const options = { name: `ip-10-1-${Math.floor(i / 250)}-${i % 250}.compute.internal`, zone: ["us-west-2a", "us-west-2b", "us-west-2c"][i % 3]!, nodegroup: i < SCALE.spotNodes ? `ci-spot-${i % 4}` : "ci-ondemand" };
+    cluster.addNode(i < SCALE.spotNodes ? buildSpotNode(options) : buildOnDemandNode(options));
+    nodeNames.push(options.name);
+  }
+  let podSerial = 0;
+  const runnerPod = (i: number) => {
+    const project = projects[i % projects.length]!;
+    const pod = buildRunnerJobPod({ projectId: project.id, projectPath: project.pathWithNamespace, jobId: 5_000_000 + i, jobName: `job-${i % 40}`, ref: `feature/branch-${i % 500}`, nodeName: nodeNames[i % nodeNames.length]!, suffix: `p${i}`, buildImage: i % 10 === 0 ? "gcr.io/kaniko-project/executor:v1.23.2" : "node:22", requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } });
+    podRunning(pod, new Date());
+    return pod;
+  };
+  for (; podSerial < SCALE.pods; podSerial++) cluster.addPod(runnerPod(podSerial));
+  const kube = await startKubeSimulator({ world: cluster });
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-")), "kubeconfig");
+  writeFileSync(kubeconfig, kube.kubeconfig());
+
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ["--expose-gc", "dist/src/cli.js"], {
@@ -122,7 +146,7 @@ async function main(): Promise<void> {
       GITLAB_MAX_REQUESTS_PER_SECOND: "300",
       GITLAB_IDLE_REQUESTS_PER_SECOND: "5",
       GITLAB_MAX_CONCURRENT_REQUESTS: "8",
-      KUBE_ENABLED: "false",
+      KUBECONFIG: kubeconfig,
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "warn",
     },
@@ -132,6 +156,7 @@ async function main(): Promise<void> {
     console.log(`waiting for the initial sync of ${SCALE.projects} projects…`);
     while ((await get(`${url}/readyz`).catch(() => ({ status: 0 }))).status !== 200) await sleep(200);
     while (sum(await exporterSamples(url), "gitlab_ci_jobs_pending") + sum(await exporterSamples(url), "gitlab_ci_jobs_running") < SCALE.liveJobs) await sleep(200);
+    while (sum(await exporterSamples(url), "gitlab_ci_job_pod_info") < SCALE.pods) await sleep(200);
 
     // Webhooks at the configured rate for the rest of the run: live jobs moving through their lifecycle.
     const webhooks = new WebhookSender(world);
@@ -158,6 +183,8 @@ async function main(): Promise<void> {
     record("configured_projects", "configured projects", SCALE.projects, "");
     record("active_projects", "active projects", SCALE.active, "");
     record("live_jobs", "live GitLab jobs (pending + running)", SCALE.liveJobs, "");
+    record("job_pods", "live CI job pods", SCALE.pods, "");
+    record("nodes", "nodes (spot)", SCALE.nodes, ` (${SCALE.spotNodes})`);
     record("series", "series exported", series, "");
     record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
 
@@ -219,6 +246,23 @@ async function main(): Promise<void> {
     record("webhook_to_metric_p50_ms", "webhook → /metrics p50", percentile(latencies, 50), "ms");
     record("webhook_to_metric_p99_ms", "webhook → /metrics p99", percentile(latencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
 
+    // Event-to-metric latency from a watch event: a pod appears, its info series shows up.
+    const watchLatencies: number[] = [];
+    for (let i = 0; i < SCALE.latencySamples; i++) {
+      const pod = runnerPod(podSerial++);
+      const name = pod.metadata!.name!;
+      const addedAt = performance.now();
+      cluster.addPod(pod);
+      for (;;) {
+        if ((await get(`${url}/metrics`)).body.includes(`pod="${name}"`)) break;
+        if (performance.now() - addedAt > 10_000) throw new Error("watch event never showed up on /metrics");
+      }
+      watchLatencies.push(performance.now() - addedAt);
+      cluster.deletePod(pod.metadata!.namespace!, name);
+    }
+    record("watch_to_metric_p50_ms", "watch event → /metrics p50", percentile(watchLatencies, 50), "ms");
+    record("watch_to_metric_p99_ms", "watch event → /metrics p99", percentile(watchLatencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
+
     // API cost per poll cycle in steady state.
     const requestsBefore = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const hotProjects = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_projects", { state: "hot" });
@@ -251,7 +295,17 @@ async function main(): Promise<void> {
       world.pruneFinished(60_000);
       if (played % 100_000 === 0) console.log(`  ${played.toLocaleString("en-US")} lifecycles, ${((Date.now() - soakStarted) / 1000).toFixed(0)} s`);
     }
+    // Pod churn: pods created and deleted, as a busy cluster does all day.
+    console.log(`soak: ${SCALE.podChurn.toLocaleString("en-US")} pod churns…`);
+    for (let i = 0; i < SCALE.podChurn; i++) {
+      const pod = cluster.addPod(runnerPod(podSerial++));
+      cluster.deletePod(pod.metadata!.namespace!, pod.metadata!.name!);
+      if (i % 1000 === 999) await sleep(20);
+    }
     await sleep(3 * POLL_INTERVAL_S * 1000);
+    const podsAfterChurn = sum(await exporterSamples(url), "gitlab_ci_job_pod_info");
+    record("pod_churns", "soak: pod churns played", SCALE.podChurn, "");
+    record("pods_after_churn", "soak: job pod series after the churn (expected: live pods)", podsAfterChurn, "", { limit: SCALE.pods, better: "lower", text: `= ${SCALE.pods}` });
     const counted = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total") - finishedBefore;
     const soaked = await memory(child, url);
     record("soak_jobs", "soak: job lifecycles played", played, "");
@@ -268,7 +322,7 @@ async function main(): Promise<void> {
     console.log(`\nfigures written to ${file.replace(root, "")}`);
   } finally {
     child.kill("SIGTERM");
-    await gitlab.close();
+    await Promise.all([gitlab.close(), kube.close()]);
     agent.destroy();
   }
 }
