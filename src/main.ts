@@ -69,7 +69,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   let kubernetes: KubernetesSource | null = null;
   if (metrics.kube) {
     const nodes = new NodeStore(metrics.kube);
-    const pods = new PodStore(metrics.kube, nodes);
+    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs);
     kubernetes = new KubernetesSource(config.kube, {
       kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
       nodes,

@@ -46,6 +46,7 @@ export interface KubernetesConfig {
   readonly watchStallMs: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  readonly interruptionSettleMs: number;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[] };
 }
@@ -166,6 +167,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     watchStallMs: setting("KUBE_WATCH_STALL_SECONDS", parseNumber)! * 1000,
     retryInitialMs,
     retryMaxMs,
+    interruptionSettleMs: setting("KUBE_INTERRUPTION_SETTLE_SECONDS", parseNumber)! * 1000,
     pods: {
       jobPod: {
         keys: {

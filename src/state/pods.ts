@@ -34,6 +34,14 @@ export interface ApplyOptions {
   readonly observeHistory: boolean;
 }
 
+/** An interruption told by the pod alone, waiting briefly for its node to say more. */
+interface Undecided {
+  readonly project: string;
+  readonly nodeName: string;
+  readonly reason: string;
+  readonly decideAtMs: number;
+}
+
 interface TrackedPod {
   snapshot: PodSnapshot;
   /** Per builder container, the start of the latest run already observed. */
@@ -47,10 +55,18 @@ interface TrackedPod {
  */
 export class PodStore {
   private readonly pods = new Map<string, TrackedPod>();
+  /** In the order they went, so the oldest is decided first. */
+  private undecided: Undecided[] = [];
 
+  /**
+   * @param settleMs how long an interruption that only the pod tells of (a `DisruptionTarget`
+   *   condition, a node-shutdown failure) waits for a removal sign from its node. Nodes and pods
+   *   come on separate watches, so a node's taint may arrive just after the pods it evicted.
+   */
   constructor(
     private readonly events: PodEvents,
     private readonly nodes: NodeStore,
+    private readonly settleMs = 0,
   ) {}
 
   upsert(snapshot: PodSnapshot, options: ApplyOptions): void {
@@ -99,6 +115,27 @@ export class PodStore {
     for (const snapshot of snapshots) this.upsert(snapshot, options);
   }
 
+  /**
+   * Decides the interruptions whose wait is over, or whose node has since shown why it went.
+   * Call it regularly, with the current time.
+   */
+  settle(nowMs: number): void {
+    if (this.undecided.length === 0) return;
+    const waiting: Undecided[] = [];
+    for (const entry of this.undecided) {
+      const nodeReason = this.nodes.departure(entry.nodeName, nowMs);
+      if (nodeReason !== null && nodeReason !== "unknown") this.events.jobPodInterrupted({ project: entry.project, reason: nodeReason });
+      else if (nowMs >= entry.decideAtMs) this.events.jobPodInterrupted({ project: entry.project, reason: entry.reason });
+      else waiting.push(entry);
+    }
+    this.undecided = waiting;
+  }
+
+  /** Interruptions still waiting for their node. */
+  get undecidedCount(): number {
+    return this.undecided.length;
+  }
+
   get(uid: string): PodSnapshot | undefined {
     return this.pods.get(uid)?.snapshot;
   }
@@ -112,13 +149,18 @@ export class PodStore {
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.events.jobPodChanged(pod, undefined);
-    const reason = interruptionReason({
-      nodeReason: this.nodes.departure(pod.nodeName, nowMs),
-      disruption: pod.disruption,
-      phase: pod.phase,
-      statusReason: pod.statusReason,
-    });
-    if (reason !== null) this.events.jobPodInterrupted({ project: pod.job.project, reason });
+    const nodeReason = this.nodes.departure(pod.nodeName, nowMs);
+    const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
+    if (reason === null) return;
+    const fromNode = nodeReason !== null && nodeReason !== "unknown";
+    if (fromNode || this.settleMs <= 0 || pod.nodeName === "") {
+      this.events.jobPodInterrupted({ project: pod.job.project, reason });
+      return;
+    }
+    // Only a pod already known to be interrupted waits, for a better reason: one that merely
+    // went away is never counted because of a sign its node shows afterwards.
+    this.undecided.push({ project: pod.job.project, nodeName: pod.nodeName, reason, decideAtMs: nowMs + this.settleMs });
+    this.settle(nowMs);
   }
 
   private forget(tracked: TrackedPod): void {

@@ -41,9 +41,14 @@ const LIST_TIMEOUT_MS = 60_000;
 export class KubernetesSource {
   private readonly informers: RunningInformer[];
   private readonly timing: InformerTiming;
+  private readonly pods: PodStore;
+  private readonly settleEveryMs: number;
+  private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(config: KubernetesConfig, deps: KubernetesSourceDeps) {
     const { kubeConfig, nodes, pods, reports, log } = deps;
+    this.pods = pods;
+    this.settleEveryMs = Math.max(50, Math.min(1000, config.interruptionSettleMs / 2));
     this.timing = {
       stallMs: config.watchStallMs,
       retryInitialMs: config.retryInitialMs,
@@ -66,10 +71,20 @@ export class KubernetesSource {
       watchPath: NODE_WATCH_PATH,
       list: nodeLister(kubeConfig),
       decode: (raw) => toNodeSnapshot(raw, config.nodes),
+      // A node's removal sign may decide interruptions its pods are waiting on.
       sink: {
-        listed: (items, _first, nowMs) => nodes.replaceAll(items, nowMs),
-        changed: (item, nowMs) => nodes.upsert(item, nowMs),
-        deleted: (item, nowMs) => nodes.remove(item, nowMs),
+        listed: (items, _first, nowMs) => {
+          nodes.replaceAll(items, nowMs);
+          pods.settle(nowMs);
+        },
+        changed: (item, nowMs) => {
+          nodes.upsert(item, nowMs);
+          pods.settle(nowMs);
+        },
+        deleted: (item, nowMs) => {
+          nodes.remove(item, nowMs);
+          pods.settle(nowMs);
+        },
       },
     });
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
@@ -96,9 +111,11 @@ export class KubernetesSource {
 
   start(): void {
     for (const informer of this.informers) informer.start();
+    this.settleTimer = setInterval(() => this.pods.settle(Date.now()), this.settleEveryMs);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.settleTimer);
     await Promise.all(this.informers.map((informer) => informer.stop()));
   }
 

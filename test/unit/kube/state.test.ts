@@ -32,10 +32,10 @@ function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot
   };
 }
 
-function setup() {
+function setup(settleMs = 0) {
   const metrics = new KubeMetrics(new SeriesGuard(new Registry(), 1000));
   const nodes = new NodeStore(metrics);
-  const pods = new PodStore(metrics, nodes);
+  const pods = new PodStore(metrics, nodes, settleMs);
   const samples = (): Sample[] => parseMetrics(metrics.families().map((f) => f.render()).join(""));
   return { metrics, nodes, pods, samples };
 }
@@ -199,6 +199,46 @@ describe("interrupted job pods", () => {
     nodes.remove(node("n1"), T0 + 3_600_000);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "node_shutdown" })).toBe(1);
     expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "node_shutdown" })).toBe(1);
+  });
+
+  it("lets an eviction the pod tells of wait for its node's sign, which arrives on another watch", () => {
+    const { nodes, pods, samples } = setup(5000);
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+    expect(pods.undecidedCount).toBe(1);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+    nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs + 800);
+    pods.settle(live.nowMs + 800);
+    pods.settle(live.nowMs + 10_000);
+    expect(pods.undecidedCount).toBe(0);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total")).toEqual([
+      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption" }, value: 1 },
+    ]);
+  });
+
+  it("counts a waiting eviction with the pod's own reason once the wait is over", () => {
+    const { nodes, pods, samples } = setup(5000);
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+    pods.settle(live.nowMs + 4999);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+    pods.settle(live.nowMs + 5000);
+    pods.settle(live.nowMs + 6000);
+    // A taint shown after the decision does not count the pod again.
+    nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs + 7000);
+    pods.settle(live.nowMs + 7000);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["eviction", 1]]);
+  });
+
+  it("does not hold back a pod whose node already shows why", () => {
+    const { nodes, pods, samples } = setup(5000);
+    nodes.upsert(node("n1", { evidence: "karpenter_disruption" }), T0);
+    pods.upsert(jobPod("p1"), live);
+    pods.remove(jobPod("p1"), live.nowMs);
+    expect(pods.undecidedCount).toBe(0);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "karpenter_disruption" })).toBe(1);
   });
 
   it("does not count pods that finished or left a healthy node", () => {
