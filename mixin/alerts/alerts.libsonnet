@@ -1,0 +1,122 @@
+// Alerts: what pages the CI/CD team (critical), what needs a look in working hours (warning),
+// and what explains other alerts (info).
+{
+  local c = $._config,
+  local w = c.failureRatioWindow,
+  local sel = c.exporterSelector,
+  local alert(name, severity, forDuration, expr, summary, description) = {
+    alert: name,
+    expr: expr,
+    [if forDuration != null then 'for']: forDuration,
+    labels: { severity: severity },
+    annotations: {
+      summary: summary,
+      description: description,
+      runbook_url: c.runbookURLPattern % std.asciiLower(name),
+    },
+  },
+
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        name: 'gitlab-ci.alerts',
+        rules: [
+          alert(
+            'GitLabCIPendingJobsHigh',
+            'critical',
+            c.pendingJobsFor,
+            'sum by (%s) (gitlab_ci_jobs_pending{%s}) > %d' % [c.groupLabels, sel, c.pendingJobsThreshold],
+            'Many CI jobs are waiting for a runner.',
+            '{{ $value | printf "%%.0f" }} jobs have been pending for more than %s (threshold %d) in {{ $labels.job }}: runners or the nodes they need are missing.' % [c.pendingJobsFor, c.pendingJobsThreshold],
+          ),
+          alert(
+            'GitLabCISystemFailureRatioHigh',
+            'critical',
+            c.systemFailureFor,
+            |||
+              job:gitlab_ci_jobs_system_failure:ratio_rate%(w)s > %(ratio)s
+              and on (%(g)s)
+              job:gitlab_ci_jobs_finished:increase%(w)s >= %(min)d
+            ||| % { w: w, g: c.groupLabels, ratio: '%g' % c.systemFailureRatioThreshold, min: c.systemFailureMinJobs },
+            'CI jobs fail because of the CI system, not their scripts.',
+            '{{ $value | humanizePercentage }} of the jobs finished over the last %s in {{ $labels.job }} failed with a system failure reason (threshold %g%%).' % [w, c.systemFailureRatioThreshold * 100],
+          ),
+          alert(
+            'GitLabCIJobQueuedTooLong',
+            'warning',
+            c.jobQueuedTooLongFor,
+            'time() - min by (%s, project, tags) (gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.jobQueuedTooLongSeconds],
+            'A CI job has waited in the queue for too long.',
+            'A job of {{ $labels.project }} with tags [{{ $labels.tags }}] has been waiting for a runner for {{ $value | humanizeDuration }}.',
+          ),
+          alert(
+            'GitLabCISpotInterruptionsTakingJobs',
+            'info',
+            null,
+            'sum by (%s, reason) (increase(gitlab_ci_job_pods_interrupted_total{%s}[%s])) >= %d' % [c.groupLabels, sel, c.interruptedJobsWindow, c.interruptedJobsThreshold],
+            'Node removals are taking running CI jobs down.',
+            '{{ $value | printf "%%.0f" }} job pods were interrupted over the last %s with reason {{ $labels.reason }}; expect runner system failures on the GitLab side.' % c.interruptedJobsWindow,
+          ),
+        ],
+      },
+      {
+        name: 'gitlab-ci-exporter.alerts',
+        rules: [
+          alert(
+            'GitLabCIExporterDown',
+            'critical',
+            c.exporterStaleFor,
+            'up{%s} == 0' % sel,
+            'The GitLab CI exporter cannot be scraped.',
+            'Prometheus has failed to scrape {{ $labels.instance }} for %s: no CI alert can fire meanwhile.' % c.exporterStaleFor,
+          ),
+          alert(
+            'GitLabCIExporterGitLabSyncStale',
+            'warning',
+            c.exporterStaleFor,
+            'time() - max by (%s) (gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.gitlabSyncStaleSeconds],
+            'The exporter has not completed a GitLab poll cycle recently.',
+            'The last fully successful GitLab poll of {{ $labels.job }} was {{ $value | humanizeDuration }} ago: job metrics are stale.',
+          ),
+          alert(
+            'GitLabCIExporterKubernetesWatchStale',
+            'warning',
+            c.exporterStaleFor,
+            'time() - max by (%s, resource) (gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.kubeWatchStaleSeconds],
+            'The exporter has heard nothing from the Kubernetes API recently.',
+            'The last {{ $labels.resource }} watch event or list of {{ $labels.job }} was {{ $value | humanizeDuration }} ago: pod and node metrics are stale.',
+          ),
+          alert(
+            'GitLabCIExporterGitLabErrors',
+            'warning',
+            c.exporterErrorsFor,
+            |||
+              sum by (%(g)s) (rate(gitlab_ci_exporter_gitlab_requests_total{%(sel)s, code=~"5..|error"}[%(w)s]))
+              /
+              sum by (%(g)s) (rate(gitlab_ci_exporter_gitlab_requests_total{%(sel)s}[%(w)s]))
+              > %(ratio)s
+            ||| % { g: c.groupLabels, sel: sel, w: w, ratio: '%g' % c.gitlabErrorRatioThreshold },
+            'Many GitLab API requests of the exporter fail.',
+            '{{ $value | humanizePercentage }} of the GitLab API requests of {{ $labels.job }} failed over the last %s.' % w,
+          ),
+          alert(
+            'GitLabCIExporterGitLabRateLimited',
+            'warning',
+            c.exporterErrorsFor,
+            'sum by (%s) (increase(gitlab_ci_exporter_gitlab_requests_total{%s, code="429"}[%s])) > 0' % [c.groupLabels, sel, w],
+            'GitLab keeps rate-limiting the exporter.',
+            'GitLab answered {{ $value | printf "%%.0f" }} requests of {{ $labels.job }} with 429 over the last %s: lower GITLAB_MAX_REQUESTS_PER_SECOND or raise the token user\'s limit.' % w,
+          ),
+          alert(
+            'GitLabCIExporterSeriesDropped',
+            'warning',
+            null,
+            'sum by (%s, family) (increase(gitlab_ci_exporter_series_dropped_total{%s}[%s])) > 0' % [c.groupLabels, sel, w],
+            'The exporter drops series at its cardinality cap.',
+            '{{ $labels.family }} reached MAX_SERIES_PER_FAMILY in {{ $labels.job }}; {{ $value | printf "%%.0f" }} samples were not exported over the last %s.' % w,
+          ),
+        ],
+      },
+    ],
+  },
+}

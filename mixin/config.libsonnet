@@ -1,0 +1,68 @@
+// Every selector, threshold and window of the mixin. Override with
+//   (import 'mixin.libsonnet') + { _config+:: { pendingJobsThreshold: 50 } }
+{
+  _config+:: {
+    // Selects the exporter's series (its scrape job) in every query.
+    exporterSelector: 'job="gitlab-ci-k8s-exporter"',
+    // Selects the kubelet's cAdvisor series (container CPU and memory).
+    cadvisorSelector: 'job="kubelet", metrics_path="/metrics/cadvisor"',
+    // Labels that tell one exporter deployment from another; alerts keep them.
+    groupLabels: 'job',
+
+    // Pending jobs: page when more than this many jobs wait for a runner ...
+    pendingJobsThreshold: 20,
+    // ... for this long.
+    pendingJobsFor: '15m',
+
+    // A single job waiting in the queue longer than this many seconds.
+    jobQueuedTooLongSeconds: 1800,
+    jobQueuedTooLongFor: '2m',
+
+    // Runner system failures: page when their share of finished jobs stays above this ratio ...
+    systemFailureRatioThreshold: 0.05,
+    // ... for this long ...
+    systemFailureFor: '15m',
+    // ... and at least this many jobs finished within failureRatioWindow, so two failures at night do not page.
+    systemFailureMinJobs: 20,
+    // failure_reason values caused by the CI system rather than by the job's own script.
+    systemFailureReasons: [
+      'runner_system_failure',
+      'runner_interrupted',
+      'runner_external_dependency_failure',
+      'image_pull_failure',
+      'stuck_or_timeout_failure',
+      'api_failure',
+      'scheduler_failure',
+      'data_integrity_failure',
+    ],
+    // The window the failure ratios are computed over; it is part of the recorded names.
+    failureRatioWindow: '10m',
+
+    // Staleness of the exporter's view.
+    gitlabSyncStaleSeconds: 600,
+    kubeWatchStaleSeconds: 900,
+    exporterStaleFor: '5m',
+    // Share of GitLab API requests that fail (5xx or no answer) before the exporter warns.
+    gitlabErrorRatioThreshold: 0.1,
+    exporterErrorsFor: '15m',
+
+    // Node removals (spot interruption, scale-down, ...) taking down at least this many job pods ...
+    interruptedJobsThreshold: 10,
+    // ... within this window.
+    interruptedJobsWindow: '15m',
+
+    // cAdvisor's counters are read with irate over this window: it must hold two scrapes.
+    cadvisorRateWindow: '5m',
+
+    // Runbook link of each alert; %s is the alert name in lower case.
+    runbookURLPattern: 'https://github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/blob/main/docs/runbooks.md#%s',
+
+    // Dashboards.
+    dashboardNamePrefix: 'GitLab CI / ',
+    dashboardTags: ['gitlab-ci', 'gitlab-ci-k8s-exporter'],
+    dashboardRefresh: '30s',
+    dashboardTimezone: 'utc',
+    dashboardTimeFrom: 'now-6h',
+    dashboardUIDPrefix: 'gitlab-ci-',
+  },
+}

@@ -1,0 +1,4 @@
+(import 'overview.libsonnet') +
+(import 'job-resources.libsonnet') +
+(import 'spot-fleet.libsonnet') +
+(import 'image-builds.libsonnet')

@@ -1,0 +1,45 @@
+local g = import '../lib/grafana.libsonnet';
+
+{
+  local c = $._config,
+  local w = c.failureRatioWindow,
+  local nodes = '%s, nodegroup=~"$nodegroup", zone=~"$zone"' % c.exporterSelector,
+
+  grafanaDashboards+:: {
+    'gitlab-ci-spot-fleet.json': g.dashboard(
+      c,
+      'spot-fleet',
+      'Spot fleet',
+      'Spot and preemptible nodes by node group and zone, how long they live, why they go, and the job pods they take down with them beside the runner system-failure ratio.',
+      [
+        g.queryVariable('nodegroup', 'Node group', 'gitlab_ci_spot_nodes{%s}' % c.exporterSelector),
+        g.queryVariable('zone', 'Zone', 'gitlab_ci_spot_nodes{%s}' % c.exporterSelector),
+      ],
+      [
+        g.row('Nodes'),
+        g.stat('Spot nodes', 'Spot nodes now.', [g.target('sum(gitlab_ci_spot_nodes{%s})' % nodes)]),
+        g.stat('Removed in range', 'Spot nodes that went away over the time range.', [g.target('sum(increase(gitlab_ci_spot_node_lifetime_seconds_count{%s}[$__range]))' % nodes)]),
+        g.stat('Median lifetime in range', 'Of the spot nodes removed over the time range.', [g.target('histogram_quantile(0.5, sum by (le) (increase(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__range])))' % nodes)], unit='s'),
+        g.stat('Oldest live spot node', 'Age of the oldest spot node alive now.', [g.target('time() - min(gitlab_ci_spot_node_created_timestamp_seconds{%s})' % nodes)], unit='s'),
+        g.timeseries('Spot nodes by node group', '', [g.target('sum by (nodegroup) (gitlab_ci_spot_nodes{%s})' % nodes, '{{nodegroup}}')], stack=true),
+        g.timeseries('Spot nodes by zone and instance type', '', [g.target('sum by (zone, instance_type) (gitlab_ci_spot_nodes{%s})' % nodes, '{{zone}} {{instance_type}}')], stack=true),
+
+        g.row('Removals'),
+        g.timeseries('Removals per hour by reason', 'Why spot nodes went, from the signs seen before they did (taints, node-shutdown pod failures).', [g.target('sum by (reason) (rate(gitlab_ci_spot_node_lifetime_seconds_count{%s}[$__rate_interval])) * 3600' % nodes, '{{reason}}')], stack=true),
+        g.table('Lifetime by reason', 'Median and mean lifetime of the spot nodes removed over the time range.', [
+          g.target('histogram_quantile(0.5, sum by (le, reason) (increase(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__range])))' % nodes),
+        ], unit='s'),
+        g.timeseries('Lifetime percentiles', 'Lifetime of the spot nodes removed, per node group.', [
+          g.target('histogram_quantile(%s, sum by (le, nodegroup) (rate(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__rate_interval])))' % [q, nodes], 'p%d {{nodegroup}}' % (q * 100))
+          for q in [0.5, 0.9]
+        ], unit='s'),
+        g.table('Live spot nodes', 'Age of each spot node alive now.', [g.target('time() - gitlab_ci_spot_node_created_timestamp_seconds{%s}' % nodes)], unit='s'),
+
+        g.row('Jobs taken down'),
+        g.timeseries('Interrupted job pods per hour by reason', 'CI job pods taken down by their node\'s removal, a drain or an eviction.', [g.target('sum by (reason) (rate(gitlab_ci_job_pods_interrupted_total{%s}[$__rate_interval])) * 3600' % c.exporterSelector, '{{reason}}')], stack=true),
+        g.timeseries('System failure ratio (%s)' % w, 'Runner system failures over finished jobs, on the GitLab side: interruptions above should show here.', [g.target('job:gitlab_ci_jobs_system_failure:ratio_rate%s{%s}' % [w, c.exporterSelector], '{{job}}')], unit='percentunit'),
+        g.table('Interrupted job pods by project and reason', 'Over the time range.', [g.target('sum by (project, reason) (increase(gitlab_ci_job_pods_interrupted_total{%s}[$__range])) > 0' % c.exporterSelector)], width=24),
+      ],
+    ),
+  },
+}

@@ -1,0 +1,2 @@
+// jsonnet -J vendor -m dashboards lib/dashboards.jsonnet
+(import '../mixin.libsonnet').grafanaDashboards

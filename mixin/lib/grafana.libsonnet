@@ -1,0 +1,162 @@
+// Small builders for Grafana dashboard JSON (schemaVersion 39): just what the mixin's dashboards
+// use, so the mixin needs no vendored library.
+local datasource = { type: 'prometheus', uid: '${datasource}' };
+
+{
+  datasourceVariable:: {
+    name: 'datasource',
+    label: 'Data source',
+    type: 'datasource',
+    query: 'prometheus',
+    current: {},
+    hide: 0,
+    refresh: 1,
+    regex: '',
+    options: [],
+  },
+
+  // A multi-value variable over the values of `label` in the series `selector`.
+  queryVariable(name, label, selector, labelName=name):: {
+    name: name,
+    label: label,
+    type: 'query',
+    datasource: datasource,
+    query: { query: 'label_values(%s, %s)' % [selector, labelName], refId: 'variable-%s' % name },
+    definition: 'label_values(%s, %s)' % [selector, labelName],
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    includeAll: true,
+    allValue: '.*',
+    multi: true,
+    refresh: 2,
+    sort: 1,
+    hide: 0,
+    regex: '',
+    options: [],
+  },
+
+  target(expr, legend='', instant=false):: {
+    datasource: datasource,
+    expr: expr,
+    legendFormat: legend,
+    [if instant then 'instant']: true,
+    [if instant then 'format']: 'table',
+    [if !instant then 'range']: true,
+  },
+
+  local panel(type, title, description, targets, unit, width, height) = {
+    type: type,
+    title: title,
+    description: description,
+    datasource: datasource,
+    targets: [t { refId: std.char(std.codepoint('A') + i) } for i in std.range(0, std.length(targets) - 1) for t in [targets[i]]],
+    fieldConfig: { defaults: { unit: unit }, overrides: [] },
+    options: {},
+    gridPos: { w: width, h: height },
+  },
+
+  timeseries(title, description, targets, unit='short', width=12, height=8, stack=false)::
+    panel('timeseries', title, description, targets, unit, width, height) + {
+      fieldConfig+: {
+        defaults+: {
+          custom: {
+            drawStyle: 'line',
+            lineWidth: 1,
+            fillOpacity: if stack then 30 else 10,
+            showPoints: 'never',
+            spanNulls: false,
+            stacking: { mode: if stack then 'normal' else 'none', group: 'A' },
+          },
+        },
+      },
+      options: {
+        legend: { displayMode: 'table', placement: 'right', showLegend: true, calcs: ['lastNotNull', 'max'] },
+        tooltip: { mode: 'multi', sort: 'desc' },
+      },
+    },
+
+  stat(title, description, targets, unit='short', width=6, height=4, thresholds=null)::
+    panel('stat', title, description, targets, unit, width, height) + {
+      fieldConfig+: {
+        defaults+: {
+          [if thresholds != null then 'thresholds']: {
+            mode: 'absolute',
+            steps: [{ color: 'green', value: null }] + [{ color: s[1], value: s[0] } for s in thresholds],
+          },
+        },
+      },
+      options: {
+        reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+        colorMode: 'value',
+        graphMode: 'area',
+        textMode: 'auto',
+      },
+    },
+
+  // Instant queries, one row per series, labels as columns.
+  table(title, description, targets, unit='short', width=12, height=8, sortBy='Value')::
+    panel('table', title, description, [t { instant: true, format: 'table' } + { range:: null } for t in targets], unit, width, height) + {
+      options: { showHeader: true, sortBy: [{ displayName: sortBy, desc: true }] },
+      transformations: [
+        { id: 'organize', options: { excludeByName: { Time: true }, renameByName: {} } },
+      ],
+    },
+
+  row(title):: {
+    type: 'row',
+    title: title,
+    collapsed: false,
+    panels: [],
+    gridPos: { w: 24, h: 1 },
+  },
+
+  // Places the panels left to right, wrapping at the 24-column width, and numbers them.
+  local place(panels) = std.foldl(
+    function(acc, p)
+      local fits = acc.x + p.gridPos.w <= 24 && p.type != 'row';
+      local x = if fits then acc.x else 0;
+      local y = if fits then acc.y else acc.y + acc.rowHeight;
+      {
+        x: x + p.gridPos.w,
+        y: y,
+        rowHeight: if fits then std.max(acc.rowHeight, p.gridPos.h) else p.gridPos.h,
+        panels: acc.panels + [p { id: std.length(acc.panels) + 1, gridPos+: { x: x, y: y } }],
+      },
+    panels,
+    { x: 24, y: 0, rowHeight: 0, panels: [] },
+  ).panels,
+
+  dashboard(config, uid, title, description, variables, panels):: {
+    uid: config.dashboardUIDPrefix + uid,
+    title: config.dashboardNamePrefix + title,
+    description: description,
+    tags: config.dashboardTags,
+    editable: true,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    refresh: config.dashboardRefresh,
+    timezone: config.dashboardTimezone,
+    time: { from: config.dashboardTimeFrom, to: 'now' },
+    timepicker: {},
+    fiscalYearStartMonth: 0,
+    liveNow: false,
+    links: [
+      { title: 'GitLab CI', type: 'dashboards', tags: config.dashboardTags, asDropdown: true, includeVars: false, keepTime: true, icon: 'external link', targetBlank: false, tooltip: '', url: '' },
+    ],
+    annotations: {
+      list: [
+        {
+          builtIn: 1,
+          datasource: { type: 'grafana', uid: '-- Grafana --' },
+          enable: true,
+          hide: true,
+          iconColor: 'rgba(0, 211, 255, 1)',
+          name: 'Annotations & Alerts',
+          type: 'dashboard',
+        },
+      ],
+    },
+    templating: { list: [$.datasourceVariable] + variables },
+    panels: place(panels),
+  },
+}

@@ -1,0 +1,140 @@
+// Recording rules, named level:metric:operations.
+{
+  local c = $._config,
+  local w = c.failureRatioWindow,
+  local systemReasons = std.join('|', c.systemFailureReasons),
+  local finished(matchers) = 'gitlab_ci_jobs_finished_total{%s}' % std.join(', ', std.prune([c.exporterSelector] + matchers)),
+  local jobLabels = 'namespace, pod, node, project, ref, job_name, job_id',
+  // One series per live CI job pod; max collapses the copies two exporter replicas would export.
+  local jobPodInfo = 'max by (%s) (gitlab_ci_job_pod_info{%s})' % [jobLabels, c.exporterSelector],
+  local cadvisor(metric) = '%s{%s, container!="", container!="POD"}' % [metric, c.cadvisorSelector],
+  local withJob(expr) = |||
+    %s
+    * on (namespace, pod) group_left (node, project, ref, job_name, job_id)
+    %s
+  ||| % [expr, jobPodInfo],
+  local requests(resource) = 'max by (namespace, pod, container) (gitlab_ci_job_pod_container_resource_requests{%s, resource="%s"})' % [c.exporterSelector, resource],
+
+  prometheusRules+:: {
+    groups+: [
+      {
+        name: 'gitlab-ci-jobs.rules',
+        rules: [
+          {
+            record: 'job:gitlab_ci_jobs_finished:rate%s' % w,
+            expr: 'sum by (%s) (rate(%s[%s]))' % [c.groupLabels, finished([]), w],
+          },
+          {
+            record: 'job:gitlab_ci_jobs_finished:increase%s' % w,
+            expr: 'sum by (%s) (increase(%s[%s]))' % [c.groupLabels, finished([]), w],
+          },
+          {
+            record: 'job:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
+            expr: |||
+              sum by (%(g)s) (rate(%(system)s[%(w)s]))
+              /
+              sum by (%(g)s) (rate(%(all)s[%(w)s]))
+            ||| % { g: c.groupLabels, w: w, all: finished([]), system: finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]) },
+          },
+          {
+            record: 'job:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
+            expr: |||
+              sum by (%(g)s) (rate(%(script)s[%(w)s]))
+              /
+              sum by (%(g)s) (rate(%(all)s[%(w)s]))
+            ||| % { g: c.groupLabels, w: w, all: finished([]), script: finished(['status="failed"', 'failure_reason="script_failure"']) },
+          },
+          {
+            record: 'job_project:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
+            expr: |||
+              sum by (%(g)s, project) (rate(%(system)s[%(w)s]))
+              /
+              sum by (%(g)s, project) (rate(%(all)s[%(w)s]))
+            ||| % { g: c.groupLabels, w: w, all: finished([]), system: finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]) },
+          },
+          {
+            record: 'job_project:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
+            expr: |||
+              sum by (%(g)s, project) (rate(%(script)s[%(w)s]))
+              /
+              sum by (%(g)s, project) (rate(%(all)s[%(w)s]))
+            ||| % { g: c.groupLabels, w: w, all: finished([]), script: finished(['status="failed"', 'failure_reason="script_failure"']) },
+          },
+          {
+            record: 'job:gitlab_ci_jobs_pending:sum',
+            expr: 'sum by (%s) (gitlab_ci_jobs_pending{%s})' % [c.groupLabels, c.exporterSelector],
+          },
+        ],
+      },
+      {
+        // cAdvisor usage joined with the job each pod runs. A container's CPU counter starts at
+        // zero, so `:max` of the counter is the CPU time its job used up to the last scrape: it
+        // exists from the first scrape on, where the irate needs two, so pods that live shorter
+        // than two scrape intervals still show their CPU seconds (and their memory).
+        name: 'gitlab-ci-job-resources.rules',
+        rules: [
+          {
+            record: 'gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate',
+            expr: withJob('sum by (namespace, pod, container) (irate(%s[%s]))' % [cadvisor('container_cpu_usage_seconds_total'), c.cadvisorRateWindow]),
+          },
+          {
+            record: 'gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:max',
+            expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_cpu_usage_seconds_total')),
+          },
+          {
+            record: 'gitlab_ci_job_pod_container:container_memory_working_set_bytes:max',
+            expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_memory_working_set_bytes')),
+          },
+          {
+            record: 'project_ref_job_name:container_cpu_usage_seconds_total:sum_irate',
+            expr: 'sum by (project, ref, job_name) (gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate)',
+          },
+          {
+            record: 'project_ref_job_name:container_memory_working_set_bytes:sum',
+            expr: 'sum by (project, ref, job_name) (gitlab_ci_job_pod_container:container_memory_working_set_bytes:max)',
+          },
+          {
+            record: 'gitlab_ci_job_pod_container:cpu_usage_over_request:ratio',
+            expr: |||
+              gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate
+              / on (namespace, pod, container) group_left ()
+              %s
+            ||| % requests('cpu'),
+          },
+          {
+            record: 'gitlab_ci_job_pod_container:memory_usage_over_request:ratio',
+            expr: |||
+              gitlab_ci_job_pod_container:container_memory_working_set_bytes:max
+              / on (namespace, pod, container) group_left ()
+              %s
+            ||| % requests('memory'),
+          },
+          // Per job name: only containers that request the resource count, so a helper without a
+          // request does not inflate the ratio.
+          {
+            record: 'project_job_name:cpu_usage_over_request:ratio',
+            expr: |||
+              sum by (project, job_name) (
+                gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate
+                and on (namespace, pod, container) %(req)s
+              )
+              /
+              sum by (project, job_name) (%(joined)s)
+            ||| % { req: requests('cpu'), joined: std.rstripChars(withJob(requests('cpu')), '\n') },
+          },
+          {
+            record: 'project_job_name:memory_usage_over_request:ratio',
+            expr: |||
+              sum by (project, job_name) (
+                gitlab_ci_job_pod_container:container_memory_working_set_bytes:max
+                and on (namespace, pod, container) %(req)s
+              )
+              /
+              sum by (project, job_name) (%(joined)s)
+            ||| % { req: requests('memory'), joined: std.rstripChars(withJob(requests('memory')), '\n') },
+          },
+        ],
+      },
+    ],
+  },
+}
