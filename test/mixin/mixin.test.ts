@@ -1,0 +1,223 @@
+import { execFile } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import ts from "typescript";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluateMixin, mixinFiles, ROOT, type RenderedMixin } from "../../mixin/render.js";
+import { exporterFamilies } from "../../src/docs/reference.js";
+import { metricNames } from "./promql-names.js";
+
+const run = promisify(execFile);
+
+/** Series read by the mixin that other exporters produce. */
+const EXTERNAL_METRICS = {
+  // Prometheus itself, per scrape target.
+  up: "prometheus",
+  // The kubelet's cAdvisor endpoint.
+  container_cpu_usage_seconds_total: "cadvisor",
+  container_memory_working_set_bytes: "cadvisor",
+} as const;
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { type: string; uid: string };
+  targets?: Array<{ expr: string; datasource: { uid: string } }>;
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  tags: string[];
+  panels: Panel[];
+  templating: { list: Array<{ name: string; type: string; query: unknown; datasource?: { uid: string } }> };
+}
+
+let mixin: RenderedMixin;
+beforeAll(async () => {
+  mixin = await evaluateMixin();
+});
+
+async function committed(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const name of (await readdir(path.join(ROOT, dir))).filter((n) => /\.(yaml|json)$/.test(n))) {
+    files.set(`${dir}/${name}`, await readFile(path.join(ROOT, dir, name), "utf8"));
+  }
+  return files;
+}
+
+function ruleExpressions(): Array<{ name: string; expr: string }> {
+  return [...mixin.alerts.groups, ...mixin.rules.groups].flatMap((group) =>
+    group.rules.map((rule) => ({ name: String(rule.alert ?? rule.record), expr: String(rule.expr) })),
+  );
+}
+
+function dashboards(): Dashboard[] {
+  return Object.values(mixin.dashboards) as unknown as Dashboard[];
+}
+
+function dashboardQueries(): Array<{ where: string; expr: string }> {
+  return dashboards().flatMap((d) => [
+    ...d.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${d.title} / ${p.title}`, expr: t.expr }))),
+    ...d.templating.list
+      .filter((v) => v.type === "query")
+      .map((v) => ({ where: `${d.title} / $${v.name}`, expr: (v.query as { query: string }).query })),
+  ]);
+}
+
+describe("the generated rules/ and dashboards/", () => {
+  it("are exactly what npm run mixin renders from mixin/", async () => {
+    const expected = mixinFiles(mixin);
+    const actual = new Map([...(await committed("rules")), ...(await committed("dashboards"))]);
+    expect([...actual.keys()].sort(), "run `npm run mixin` and commit the result").toEqual([...expected.keys()].sort());
+    for (const [file, content] of expected) expect(actual.get(file), `${file} drifted from mixin/: run \`npm run mixin\``).toBe(content);
+  });
+
+  it("pass promtool check rules", async () => {
+    const files = [...(await committed("rules")).keys()].map((f) => path.join(ROOT, f));
+    const { stdout } = await run("promtool", ["check", "rules", ...files]);
+    expect(stdout).toContain("SUCCESS");
+  });
+
+  it("pass the promtool unit tests of every alert and recording rule", async () => {
+    const dir = path.join(ROOT, "test/promtool");
+    const tests = (await readdir(dir)).filter((n) => n.endsWith(".test.yaml")).map((n) => path.join(dir, n));
+    const { stdout } = await run("promtool", ["test", "rules", ...tests]);
+    expect(stdout).not.toContain("FAILED");
+    // Every alert and every recording rule is named in a unit test.
+    const testText = (await Promise.all(tests.map((t) => readFile(t, "utf8")))).join("\n");
+    for (const { name } of ruleExpressions()) expect(testText, `${name} has no promtool unit test`).toContain(name);
+  });
+});
+
+describe("metric names in rules and dashboards", () => {
+  it("are found by the lexer, which tells functions, keywords, labels and variables from names", () => {
+    expect(
+      metricNames('sum by (job, project) (rate(gitlab_ci_jobs_finished_total{job="x", a=~"b|c"}[$__rate_interval])) / on (job) group_left (a) max by (a) (up{job="y"}) > 0.05 and time() - foo:bar:baz offset 5m'),
+    ).toEqual(["foo:bar:baz", "gitlab_ci_jobs_finished_total", "up"]);
+    expect(metricNames('label_values(gitlab_ci_spot_nodes{job="x"}, nodegroup)')).toEqual(["gitlab_ci_spot_nodes"]);
+    expect(metricNames("histogram_quantile(0.9, sum by (le) (rate(gitlab_ci_job_duration_secnds_bucket[5m])))")).toEqual(["gitlab_ci_job_duration_secnds_bucket"]);
+  });
+
+  it("are each exported by the exporter, recorded by the mixin, or a named external metric", () => {
+    const exported = new Set(
+      exporterFamilies().flatMap((f) => (f.type === "histogram" ? ["_bucket", "_sum", "_count"].map((s) => f.name + s) : [f.name])),
+    );
+    const recorded = new Set(mixin.rules.groups.flatMap((g) => g.rules.map((r) => String(r.record))));
+    const known = (name: string) => exported.has(name) || recorded.has(name) || name in EXTERNAL_METRICS;
+    const unknown = [...ruleExpressions().map((r) => ({ where: r.name, expr: r.expr })), ...dashboardQueries()].flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((name) => !known(name))
+        .map((name) => `${where}: ${name}`),
+    );
+    expect(unknown).toEqual([]);
+    // And every name the lexer found somewhere is used: the external list holds nothing stale.
+    const used = new Set([...ruleExpressions(), ...dashboardQueries()].flatMap(({ expr }) => metricNames(expr)));
+    for (const name of Object.keys(EXTERNAL_METRICS)) expect(used.has(name), name).toBe(true);
+  });
+});
+
+describe("alerts", () => {
+  it("carry a GitLabCI name, a severity, a summary, a templated description and a runbook link", async () => {
+    const runbooks = await readFile(path.join(ROOT, "docs/runbooks.md"), "utf8");
+    const anchors = new Set([...runbooks.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
+    const alerts = mixin.alerts.groups.flatMap((g) => g.rules) as Array<{ alert: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+    expect(alerts.length).toBeGreaterThanOrEqual(5);
+    for (const rule of alerts) {
+      expect(rule.alert).toMatch(/^GitLabCI[A-Z][A-Za-z]+$/);
+      expect(["critical", "warning", "info"]).toContain(rule.labels.severity);
+      expect(rule.annotations.summary, rule.alert).not.toContain("{{");
+      expect(rule.annotations.description, rule.alert).toContain("{{");
+      expect(rule.annotations.runbook_url).toBe(`https://github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/blob/main/docs/runbooks.md#${rule.alert.toLowerCase()}`);
+      expect(anchors.has(rule.alert.toLowerCase()), `docs/runbooks.md has no section for ${rule.alert}`).toBe(true);
+    }
+  });
+
+  it("follow the _config overrides users set", async () => {
+    const custom = await evaluateMixin({ pendingJobsThreshold: 7, pendingJobsFor: "3m", exporterSelector: 'job="ci-exporter"' });
+    const pending = custom.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCIPendingJobsHigh")!;
+    expect(pending.expr).toBe('sum by (job) (gitlab_ci_jobs_pending{job="ci-exporter"}) > 7');
+    expect(pending.for).toBe("3m");
+  });
+});
+
+describe("dashboards", () => {
+  it("type-check against @grafana/schema's Dashboard type", () => {
+    const source = [
+      'import type { Dashboard } from "@grafana/schema";',
+      // JSON holds an enum's value, not the enum: compare string enums by their literal values.
+      "type AsJson<T> = T extends string ? `${T}` : T extends readonly (infer U)[] ? AsJson<U>[] : T extends object ? { [K in keyof T]: AsJson<T[K]> } : T;",
+      ...Object.entries(mixin.dashboards).map(([name, d], i) => `// ${name}\nexport const dashboard${i}: AsJson<Dashboard> = ${JSON.stringify(d)};`),
+    ].join("\n");
+    const file = path.join(ROOT, "test/mixin/__dashboards__.ts");
+    const options: ts.CompilerOptions = { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] };
+    const host = ts.createCompilerHost(options);
+    const readFileOnDisk = host.readFile.bind(host);
+    host.readFile = (name) => (path.resolve(name) === file ? source : readFileOnDisk(name));
+    const fileExists = host.fileExists.bind(host);
+    host.fileExists = (name) => path.resolve(name) === file || fileExists(name);
+    const program = ts.createProgram([file], options, host);
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(diagnostics).toEqual([]);
+    // The check can fail: a wrong field type is reported.
+    const broken = source.replace('"schemaVersion":39', '"schemaVersion":"39"');
+    host.readFile = (name) => (path.resolve(name) === file ? broken : readFileOnDisk(name));
+    expect(ts.getPreEmitDiagnostics(ts.createProgram([file], options, host)).length).toBeGreaterThan(0);
+  });
+
+  it("each have a stable uid, a GitLab CI title, tags, and a datasource variable every panel and query uses", () => {
+    const list = dashboards();
+    expect(list.map((d) => d.uid).sort()).toEqual(["gitlab-ci-image-builds", "gitlab-ci-job-resources", "gitlab-ci-overview", "gitlab-ci-spot-fleet"]);
+    expect(list.map((d) => d.title).sort()).toEqual(["GitLab CI / Image builds", "GitLab CI / Job resources", "GitLab CI / Overview", "GitLab CI / Spot fleet"]);
+    for (const d of list) {
+      expect(d.tags).toContain("gitlab-ci");
+      expect(d.templating.list[0]).toMatchObject({ name: "datasource", type: "datasource", query: "prometheus" });
+      for (const v of d.templating.list.filter((x) => x.type === "query")) expect(v.datasource?.uid, `${d.title} $${v.name}`).toBe("${datasource}");
+      const panels = d.panels.filter((p) => p.type !== "row");
+      expect(panels.length).toBeGreaterThan(4);
+      expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length);
+      for (const p of panels) {
+        expect(p.datasource?.uid, `${d.title} / ${p.title}`).toBe("${datasource}");
+        expect(p.targets?.length, `${d.title} / ${p.title}`).toBeGreaterThan(0);
+        for (const t of p.targets!) expect(t.datasource.uid, `${d.title} / ${p.title}`).toBe("${datasource}");
+      }
+    }
+  });
+
+  it("use $__rate_interval in every rate, and no fixed range anywhere", () => {
+    for (const { where, expr } of dashboardQueries()) {
+      for (const m of expr.matchAll(/\b(rate|irate|increase)\s*\([^[]*\[([^\]]*)\]/g)) {
+        const allowed = m[1] === "increase" ? ["$__rate_interval", "$__range"] : ["$__rate_interval"];
+        expect(allowed, `${where}: ${m[0]}`).toContain(m[2]);
+      }
+      for (const m of expr.matchAll(/\[([^\]]*)\]/g)) expect(m[1], `${where}: ${expr}`).toMatch(/^\$__(rate_interval|range)$/);
+    }
+    const ratePanels = dashboardQueries().filter((q) => /\brate\(/.test(q.expr));
+    expect(ratePanels.length).toBeGreaterThan(10);
+  });
+
+  it("offer the filters users need on each dashboard", () => {
+    const variables = Object.fromEntries(dashboards().map((d) => [d.uid, d.templating.list.map((v) => v.name)]));
+    expect(variables).toEqual({
+      "gitlab-ci-overview": ["datasource", "project", "tags"],
+      "gitlab-ci-job-resources": ["datasource", "project", "ref", "job_name"],
+      "gitlab-ci-spot-fleet": ["datasource", "nodegroup", "zone"],
+      "gitlab-ci-image-builds": ["datasource", "builder", "project"],
+    });
+    const used = (uid: string) => dashboardQueries().filter((q) => dashboards().find((d) => d.uid === uid)!.title === q.where.split(" / ").slice(0, 2).join(" / "));
+    for (const [uid, names] of Object.entries(variables)) {
+      const text = used(uid).map((q) => q.expr).join("\n");
+      for (const name of names.slice(1)) expect(text, `${uid} never uses $${name}`).toContain(`$${name}`);
+    }
+  });
+});
+
+describe("parsing the rule files as Prometheus does", () => {
+  it("gives groups with rules only, and a for duration where the mixin set one", async () => {
+    const alerts = parse(await readFile(path.join(ROOT, "rules/gitlab-ci-alerts.yaml"), "utf8")) as RenderedMixin["alerts"];
+    expect(alerts.groups.map((g) => g.name)).toEqual(["gitlab-ci.alerts", "gitlab-ci-exporter.alerts"]);
+    expect(alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCIPendingJobsHigh")).toMatchObject({ for: "15m", labels: { severity: "critical" } });
+  });
+});
