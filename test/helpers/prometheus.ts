@@ -1,0 +1,139 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
+
+/** A free loopback port (bound and released: good enough for child processes started right after). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The first of the given commands found on PATH (Debian names Alertmanager `prometheus-alertmanager`). */
+export function findCommand(...names: string[]): string {
+  for (const name of names) if (spawnSync("sh", ["-c", `command -v ${name}`]).status === 0) return name;
+  throw new Error(`none of ${names.join(", ")} is installed: run .ci/run, which installs the Debian packages prometheus and prometheus-alertmanager`);
+}
+
+export interface Daemon {
+  readonly url: string;
+  readonly dir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function startDaemon(name: string, command: string, args: (dir: string, port: number) => string[], files: (dir: string) => Promise<void>, readyPath: string): Promise<Daemon> {
+  const dir = await mkdtemp(path.join(tmpdir(), `${name}-`));
+  await files(dir);
+  const port = await freePort();
+  const child: ChildProcess = spawn(command, args(dir, port), { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const daemon: Daemon = {
+    url,
+    dir,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output}`);
+    const ready = await fetch(url + readyPath).then((r) => r.ok, () => false);
+    if (ready) return daemon;
+    if (Date.now() > deadline) {
+      await daemon.stop();
+      throw new Error(`${name} did not become ready:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A real Alertmanager on loopback, clustering off, delivering to the given webhook. */
+export function startAlertmanager(webhookUrl: string): Promise<Daemon> {
+  const config = {
+    route: { receiver: "test", group_by: ["alertname"], group_wait: "1s", group_interval: "1s", repeat_interval: "1h" },
+    receivers: [{ name: "test", webhook_configs: [{ url: webhookUrl, send_resolved: false }] }],
+  };
+  return startDaemon(
+    "alertmanager",
+    findCommand("prometheus-alertmanager", "alertmanager"),
+    (dir, port) => [`--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
+    (dir) => writeFile(path.join(dir, "alertmanager.yml"), stringify(config)),
+    "/-/ready",
+  );
+}
+
+export interface ScrapeTarget {
+  readonly job: string;
+  readonly url: string;
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * A real Prometheus on loopback: scrapes and evaluates every second, loads the given rule files
+ * and sends alerts to the Alertmanager, re-sending each second.
+ */
+export function startPrometheus(options: { targets: readonly ScrapeTarget[]; ruleFiles: ReadonlyMap<string, string>; alertmanagerUrl: string }): Promise<Daemon> {
+  return startDaemon(
+    "prometheus",
+    findCommand("prometheus"),
+    (dir, port) => [
+      `--config.file=${path.join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${path.join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--rules.alert.resend-delay=1s",
+    ],
+    async (dir) => {
+      const ruleFiles: string[] = [];
+      for (const [name, content] of options.ruleFiles) {
+        const file = path.join(dir, path.basename(name));
+        await writeFile(file, content);
+        ruleFiles.push(file);
+      }
+      const config = {
+        global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
+        rule_files: ruleFiles,
+        alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] },
+        scrape_configs: options.targets.map((target) => {
+          const url = new URL(target.url);
+          return {
+            job_name: target.job,
+            metrics_path: url.pathname,
+            honor_labels: true,
+            static_configs: [{ targets: [url.host], labels: target.labels ?? {} }],
+          };
+        }),
+      };
+      await writeFile(path.join(dir, "prometheus.yml"), stringify(config));
+    },
+    "/-/ready",
+  );
+}
+
+export interface QueryResult {
+  readonly metric: Record<string, string>;
+  readonly value: [number, string];
+}
+
+export async function query(prometheus: Daemon, promql: string): Promise<QueryResult[]> {
+  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const body = (await response.json()) as { status: string; error?: string; data: { result: QueryResult[] } };
+  if (body.status !== "success") throw new Error(`${promql}: ${body.error}`);
+  return body.data.result;
+}
