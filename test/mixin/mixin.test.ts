@@ -122,6 +122,7 @@ describe("metric names in rules and dashboards", () => {
 describe("alerts", () => {
   it("carry a GitLabCI name, a severity, a summary, a templated description and a runbook link", async () => {
     const runbooks = await readFile(path.join(ROOT, "docs/runbooks.md"), "utf8");
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
     const anchors = new Set([...runbooks.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
     const alerts = mixin.alerts.groups.flatMap((g) => g.rules) as Array<{ alert: string; labels: Record<string, string>; annotations: Record<string, string> }>;
     expect(alerts.length).toBeGreaterThanOrEqual(5);
@@ -132,6 +133,7 @@ describe("alerts", () => {
       expect(rule.annotations.description, rule.alert).toContain("{{");
       expect(rule.annotations.runbook_url).toBe(`https://github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/blob/main/docs/runbooks.md#${rule.alert.toLowerCase()}`);
       expect(anchors.has(rule.alert.toLowerCase()), `docs/runbooks.md has no section for ${rule.alert}`).toBe(true);
+      expect(readme, `the README's Alerting table misses ${rule.alert}`).toContain(`| \`${rule.alert}\` | ${rule.labels.severity} |`);
     }
   });
 
