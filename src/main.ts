@@ -82,7 +82,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const webhookSecret = config.webhook.secret;
   const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
   const app = buildServer({
-    metricsText: () => renderMetrics(metrics),
+    metricsBody: () => renderMetrics(metrics),
     web: config.web,
     metrics: exporterMetrics,
     logger,

@@ -39,11 +39,18 @@ export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** The exposition: prom-client's families, then the pre-rendered ones. */
-export async function renderMetrics(metrics: Metrics): Promise<string> {
-  let text = (await metrics.processMetrics()) + (await metrics.registry.metrics());
-  for (const family of metrics.textFamilies()) text += family.render();
-  return text;
+/**
+ * The exposition as the buffers a scrape writes: prom-client's families, then the pre-rendered
+ * ones, whose bytes are encoded when they change rather than on every scrape.
+ */
+export async function renderMetrics(metrics: Metrics): Promise<Buffer[]> {
+  const head = Buffer.from((await metrics.processMetrics()) + (await metrics.registry.metrics()));
+  return [head, ...metrics.textFamilies().flatMap((family) => family.buffers())];
+}
+
+/** The exposition as one string, for tests and tools. */
+export async function renderMetricsText(metrics: Metrics): Promise<string> {
+  return Buffer.concat(await renderMetrics(metrics)).toString();
 }
 
 function cachedFor(maxAgeMs: number, render: () => Promise<string>): () => Promise<string> {

@@ -1,14 +1,14 @@
+import { ChunkedLines } from "./chunked-lines.js";
 import { TextFamily, formatValue, type Labels } from "./text-family.js";
 
 /**
  * A gauge family whose samples belong to objects (a pod, a node): each object's lines are
  * rendered when the object changes and dropped when it goes, as kube-state-metrics' stores do.
- * A scrape joins the kept lines, and re-joins them only after something changed.
+ * A scrape writes the kept bytes; a change re-encodes only the chunk of objects it touched.
  */
 export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
-  private readonly objects = new Map<string, { readonly text: string; readonly count: number }>();
+  private readonly objects = new ChunkedLines<{ readonly text: string; readonly count: number }>();
   private samples = 0;
-  private joined: string | null = null;
 
   constructor(name: string, help: string, labelNames: readonly L[]) {
     super(name, help, "gauge", labelNames);
@@ -27,7 +27,6 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
     if (previous?.text === text) return;
     this.samples += count - (previous?.count ?? 0);
     this.objects.set(key, { text, count });
-    this.changed();
   }
 
   delete(key: string): void {
@@ -35,7 +34,6 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
     if (!previous) return;
     this.objects.delete(key);
     this.samples -= previous.count;
-    this.changed();
   }
 
   has(key: string): boolean {
@@ -52,17 +50,11 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
     return this.samples;
   }
 
-  protected body(): string {
-    if (this.joined === null) {
-      let text = "";
-      for (const { text: lines } of this.objects.values()) text += lines;
-      this.joined = text;
-    }
-    return this.joined;
+  protected override bodyBuffers(): Buffer[] {
+    return this.objects.buffers();
   }
 
-  private changed(): void {
-    this.joined = null;
-    this.invalidate();
+  protected body(): string {
+    return Buffer.concat(this.objects.buffers()).toString();
   }
 }

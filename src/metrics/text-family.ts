@@ -1,3 +1,5 @@
+import { ChunkedLines } from "./chunked-lines.js";
+
 /**
  * Metric families that keep their exposition text ready, in the manner of kube-state-metrics:
  * a series' lines are rendered when it changes, and a scrape only joins them. prom-client renders
@@ -8,7 +10,8 @@ export type FamilyType = "counter" | "gauge" | "histogram";
 export type Labels<L extends string> = Readonly<Record<L, string>>;
 
 export abstract class TextFamily<L extends string = string> {
-  private cached: string | null = null;
+  private header: Buffer | null = null;
+  private bodyBytes: Buffer[] | null = null;
 
   constructor(
     readonly name: string,
@@ -17,14 +20,25 @@ export abstract class TextFamily<L extends string = string> {
     readonly labelNames: readonly L[],
   ) {}
 
-  /** HELP, TYPE and every sample, each line ending in a newline. */
+  /** HELP, TYPE and every sample, as the buffers a scrape writes out unchanged. */
+  buffers(): Buffer[] {
+    this.header ??= Buffer.from(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`);
+    return [this.header, ...this.bodyBuffers()];
+  }
+
+  /** The same as text, each line ending in a newline. */
   render(): string {
-    if (this.cached === null) this.cached = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n${this.body()}`;
-    return this.cached;
+    return Buffer.concat(this.buffers()).toString();
+  }
+
+  /** The samples' bytes: by default the body text, encoded once per change. */
+  protected bodyBuffers(): Buffer[] {
+    this.bodyBytes ??= [Buffer.from(this.body())];
+    return this.bodyBytes;
   }
 
   protected invalidate(): void {
-    this.cached = null;
+    this.bodyBytes = null;
   }
 
   protected abstract body(): string;
@@ -40,21 +54,14 @@ export abstract class TextFamily<L extends string = string> {
 
 /** Series kept by key, each with its rendered lines; removal takes exactly its lines. */
 abstract class SeriesFamily<L extends string, S extends { labels: Labels<L>; text: string }> extends TextFamily<L> {
-  protected readonly series = new Map<string, S>();
-  private joined: string | null = null;
+  protected readonly series = new ChunkedLines<S>();
 
-  protected body(): string {
-    if (this.joined === null) {
-      let text = "";
-      for (const entry of this.series.values()) text += entry.text;
-      this.joined = text;
-    }
-    return this.joined;
+  protected override bodyBuffers(): Buffer[] {
+    return this.series.buffers();
   }
 
-  protected changed(): void {
-    this.joined = null;
-    this.invalidate();
+  protected body(): string {
+    return Buffer.concat(this.series.buffers()).toString();
   }
 
   protected key(labels: Labels<L>): string {
@@ -68,13 +75,13 @@ abstract class SeriesFamily<L extends string, S extends { labels: Labels<L>; tex
   /** Removes every series whose labels match, e.g. all series of a project that is gone. */
   removeWhere(matches: (labels: Labels<L>) => boolean): void {
     let removed = false;
-    for (const [key, entry] of this.series) {
+    for (const [key, entry] of [...this.series.entries()]) {
       if (matches(entry.labels)) {
         this.series.delete(key);
         removed = true;
       }
     }
-    if (removed) this.changed();
+    if (removed) this.invalidate();
   }
 
   get size(): number {
@@ -99,7 +106,7 @@ export class CounterFamily<L extends string> extends SeriesFamily<L, CounterSeri
     if (!entry) this.series.set(key, (entry = { labels, value: 0, text: "" }));
     entry.value += by;
     entry.text = `${this.name}${this.labelText(labels)} ${formatValue(entry.value)}\n`;
-    this.changed();
+    this.series.set(key, entry);
   }
 }
 
@@ -137,7 +144,7 @@ export class HistogramFamily<L extends string> extends SeriesFamily<L, Histogram
     const plain = this.labelText(labels);
     text += `${this.name}_sum${plain} ${formatValue(entry.sum)}\n${this.name}_count${plain} ${entry.count}\n`;
     entry.text = text;
-    this.changed();
+    this.series.set(key, entry);
   }
 }
 
@@ -155,9 +162,8 @@ export class ComputedGaugeFamily<L extends string> extends TextFamily<L> {
     super(name, help, "gauge", labelNames);
   }
 
-  override render(): string {
-    this.invalidate();
-    return super.render();
+  protected override bodyBuffers(): Buffer[] {
+    return [Buffer.from(this.body())];
   }
 
   protected body(): string {

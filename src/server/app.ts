@@ -11,8 +11,8 @@ import { metricsGuard } from "./metrics-auth.js";
 import { webhookRoutes } from "./webhooks.js";
 
 export interface ServerDeps {
-  /** Renders the whole exposition. */
-  readonly metricsText: () => Promise<string>;
+  /** Renders the whole exposition, as buffers written out in order. */
+  readonly metricsBody: () => Promise<readonly Buffer[]>;
   readonly health: HealthCheck;
   readonly metrics: ExporterMetrics;
   /** Absent: the webhook endpoint is disabled. */
@@ -48,10 +48,20 @@ export function buildServer(deps: ServerDeps) {
   });
 
   const guard = deps.web ? metricsGuard(deps.web) : undefined;
-  app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (_request, reply) => {
-    const body = await deps.metricsText();
-    reply.type(PROMETHEUS_CONTENT_TYPE);
-    return body;
+  app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (request, reply) => {
+    const body = await deps.metricsBody();
+    let length = 0;
+    for (const chunk of body) length += chunk.length;
+    // The buffers go to the socket as they are, in one corked write: joining them first would
+    // copy the whole exposition on every scrape.
+    reply.hijack();
+    const response = reply.raw;
+    response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": length });
+    if (request.method === "HEAD") return void response.end();
+    response.cork();
+    for (const chunk of body) response.write(chunk);
+    response.end();
+    response.uncork();
   });
 
   app.register(healthRoutes, { health: deps.health });

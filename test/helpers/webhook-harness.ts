@@ -1,6 +1,6 @@
 import { Registry } from "prom-client";
 import { inlineSecret } from "../../src/config/secret.js";
-import { createMetrics, renderMetrics } from "../../src/metrics/index.js";
+import { createMetrics, renderMetrics, renderMetricsText } from "../../src/metrics/index.js";
 import { buildServer } from "../../src/server/app.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
 import { JobStore } from "../../src/state/jobs.js";
@@ -17,13 +17,13 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
   const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
   const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
   const app = buildServer({
-    metricsText: () => renderMetrics(metrics),
+    metricsBody: () => renderMetrics(metrics),
     metrics: metrics.exporter,
     health: { sources: () => [] },
     webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384 },
   });
   // Shaped like a registry so tests read the whole exposition the way a scrape does.
-  const exposition = { metrics: () => renderMetrics(metrics) };
+  const exposition = { metrics: () => renderMetricsText(metrics) };
   return { app, registry: exposition, activity, jobs, projects };
 }
 

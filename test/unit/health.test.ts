@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import type { SourceHealth } from "../../src/server/health.js";
 
 function server(sources: SourceHealth[], now: number) {
-  return buildServer({ metricsText: async () => "", metrics: new ExporterMetrics(new Registry()), health: { sources: () => sources, now: () => now } });
+  return buildServer({ metricsBody: async () => [], metrics: new ExporterMetrics(new Registry()), health: { sources: () => sources, now: () => now } });
 }
 
 describe("/readyz", () => {
