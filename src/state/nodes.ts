@@ -33,8 +33,11 @@ export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
  */
 export class NodeStore {
   private readonly nodes = new Map<string, NodeRecord>();
-  /** Recently removed nodes → the reason they went, for pods deleted after their node. */
-  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number }>();
+  /**
+   * Recently removed nodes → the reason they went, for pods deleted after their node, and whether
+   * the removal was seen as it happened or only found missing at a re-list.
+   */
+  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean }>();
 
   constructor(private readonly events: NodeEvents) {}
 
@@ -42,7 +45,7 @@ export class NodeStore {
     const record = this.nodes.get(snapshot.name);
     if (record && record.snapshot.uid !== snapshot.uid) {
       // Same name, new object: the old node went away unseen.
-      this.removeRecord(record, nowMs);
+      this.removeRecord(record, nowMs, false);
       return this.upsert(snapshot, nowMs);
     }
     if (!record) {
@@ -65,14 +68,14 @@ export class NodeStore {
     if (!record || record.snapshot.uid !== final.uid) return;
     record.evidence = stronger(record.evidence, final.evidence);
     record.snapshot = final;
-    this.removeRecord(record, nowMs);
+    this.removeRecord(record, nowMs, true);
   }
 
   /** A full list: nodes missing from it went away while the watch was down. */
   replaceAll(snapshots: readonly NodeSnapshot[], nowMs: number): void {
     const listed = new Map(snapshots.map((s) => [s.name, s.uid]));
     for (const record of [...this.nodes.values()]) {
-      if (listed.get(record.snapshot.name) !== record.snapshot.uid) this.removeRecord(record, nowMs);
+      if (listed.get(record.snapshot.name) !== record.snapshot.uid) this.removeRecord(record, nowMs, false);
     }
     for (const snapshot of snapshots) this.upsert(snapshot, nowMs);
   }
@@ -88,12 +91,15 @@ export class NodeStore {
    * removal sign, or being deleted) or went recently ("unknown" without a sign); null when the
    * node stays or is not known to have gone.
    */
-  departure(nodeName: string, nowMs: number): RemovalReason | null {
+  departure(nodeName: string, nowMs: number, options: { podSeenGoing: boolean } = { podSeenGoing: true }): RemovalReason | null {
     if (nodeName === "") return null;
     const record = this.nodes.get(nodeName);
     if (record) return record.evidence ?? (record.snapshot.deletingSinceMs !== null ? "unknown" : null);
     const removed = this.removed.get(nodeName);
     if (!removed || nowMs - removed.atMs > REMOVED_NODE_MEMORY_MS) return null;
+    // A node without a sign and a pod both found gone at re-lists: which went first is unknown, and
+    // an autoscaler removes nodes after their jobs ended, so the pod is not taken for a victim.
+    if (removed.reason === "unknown" && !removed.seen && !options.podSeenGoing) return null;
     return removed.reason;
   }
 
@@ -110,13 +116,13 @@ export class NodeStore {
     return this.nodes.size;
   }
 
-  private removeRecord(record: NodeRecord, nowMs: number): void {
+  private removeRecord(record: NodeRecord, nowMs: number, seen: boolean): void {
     const node = record.snapshot;
     this.nodes.delete(node.name);
     const reason = inferRemovalReason([record.evidence]);
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
-    this.removed.set(node.name, { reason, atMs: nowMs });
+    this.removed.set(node.name, { reason, atMs: nowMs, seen });
     if (!node.spot) return;
     this.events.spotNodeChanged(node, undefined);
     const removedAtMs = node.deletingSinceMs ?? nowMs;

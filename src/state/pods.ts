@@ -110,7 +110,7 @@ export class PodStore {
     const listed = new Set(snapshots.map((s) => s.uid));
     for (const tracked of [...this.pods.values()]) {
       const pod = tracked.snapshot;
-      if ((namespace === null || pod.namespace === namespace) && !listed.has(pod.uid)) this.depart(tracked, options.nowMs);
+      if ((namespace === null || pod.namespace === namespace) && !listed.has(pod.uid)) this.depart(tracked, options.nowMs, false);
     }
     for (const snapshot of snapshots) this.upsert(snapshot, options);
   }
@@ -144,12 +144,13 @@ export class PodStore {
     return this.pods.size;
   }
 
-  private depart(tracked: TrackedPod, nowMs: number): void {
+  /** `seen`: the deletion came as a watch event, not as a pod missing from a re-list. */
+  private depart(tracked: TrackedPod, nowMs: number, seen = true): void {
     const pod = tracked.snapshot;
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.events.jobPodChanged(pod, undefined);
-    const nodeReason = this.nodes.departure(pod.nodeName, nowMs);
+    const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: seen });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
     const fromNode = nodeReason !== null && nodeReason !== "unknown";

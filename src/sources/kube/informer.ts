@@ -98,6 +98,8 @@ export class Informer<T> {
   private interrupt: (() => void) | null = null;
   private listedOnce = false;
   private lastHealthyMs: number | null = null;
+  /** Unix ms of the last list or watch event, bookmarks included: what the stall limit measures. */
+  private lastHeardMs = 0;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -148,8 +150,11 @@ export class Informer<T> {
       const startedAt = this.now();
       const watched = await this.watch(resourceVersion);
       resourceVersion = watched.resourceVersion;
-      if (watched.end.kind === "timeout" || this.now() - startedAt >= Math.min(HEALTHY_WATCH_MS, this.options.timing.stallMs)) attempt = 0;
-      switch (watched.end.kind) {
+      // Watches that the server ends on time but that carry nothing, not even a bookmark, are
+      // silent all the same: past the stall limit, list again.
+      const end: WatchEnd = watched.end.kind === "timeout" && this.now() - this.lastHeardMs >= this.options.timing.stallMs ? { kind: "failed", reason: "watch stalled" } : watched.end;
+      if (end.kind === "timeout" || this.now() - startedAt >= Math.min(HEALTHY_WATCH_MS, this.options.timing.stallMs)) attempt = 0;
+      switch (end.kind) {
         case "stopped":
           return;
         case "timeout":
@@ -162,7 +167,7 @@ export class Informer<T> {
           continue;
         case "failed":
           resourceVersion = null;
-          this.restart(watched.end.reason, watched.end.error);
+          this.restart(end.reason, end.error);
           await this.sleep(this.backoffMs(attempt));
           attempt++;
           continue;
@@ -201,6 +206,7 @@ export class Informer<T> {
     this.listedOnce = true;
     this.healthy(now);
     this.options.onEvent(this.options.resource, now);
+    this.lastHeardMs = now;
     this.options.log.debug({ resource: this.options.resource, namespace: this.options.namespace, items: items.length, resourceVersion }, "Kubernetes list applied");
     return resourceVersion;
   }
@@ -241,6 +247,7 @@ export class Informer<T> {
           resourceVersion = resourceVersionOf(object) ?? resourceVersion;
           this.healthy(now);
           this.options.onEvent(resource, now);
+          this.lastHeardMs = now;
           if (type === "BOOKMARK") return;
           const item = decode(object);
           if (item === null) return;

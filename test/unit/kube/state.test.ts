@@ -182,6 +182,19 @@ describe("interrupted job pods", () => {
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["unknown", 1]]);
   });
 
+  it("does not count pods found gone at a re-list on a node without a sign also found gone", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n2"), T0);
+    pods.upsert(jobPod("p1"), live);
+    pods.upsert(jobPod("p2", { nodeName: "n2" }), live);
+    // n1's removal is seen as it happens; n2 is only found missing once the watch is back.
+    nodes.remove(node("n1"), T0 + 1000);
+    nodes.replaceAll([], T0 + 2000);
+    pods.replace(null, [], { nowMs: T0 + 3000, observeHistory: true });
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["unknown", 1]]);
+  });
+
   it("derives the reason from the pod's condition when the node stays", () => {
     const { nodes, pods, samples } = setup();
     nodes.upsert(node("n1"), T0);
