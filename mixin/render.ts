@@ -48,12 +48,25 @@ function ordered(file: { groups: RuleGroup[] }): { groups: RuleGroup[] } {
   };
 }
 
+export const PROMETHEUS_RULE_PATH = "deploy/kubernetes/base/prometheusrule.yaml";
+
+/** The Prometheus Operator's PrometheusRule carrying exactly the groups of `rules/`. */
+function prometheusRule(mixin: RenderedMixin) {
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "PrometheusRule",
+    metadata: { name: "gitlab-ci-k8s-exporter" },
+    spec: { groups: [...ordered(mixin.alerts).groups, ...ordered(mixin.rules).groups] },
+  };
+}
+
 /** The files `npm run mixin` writes, by path relative to the repository root. */
 export function mixinFiles(mixin: RenderedMixin): Map<string, string> {
   const files = new Map<string, string>();
   const yaml = (value: unknown) => HEADER + stringify(value, { lineWidth: 0, blockQuote: "literal" });
   files.set("rules/gitlab-ci-alerts.yaml", yaml(ordered(mixin.alerts)));
   files.set("rules/gitlab-ci-rules.yaml", yaml(ordered(mixin.rules)));
+  files.set(PROMETHEUS_RULE_PATH, yaml(prometheusRule(mixin)));
   for (const [name, dashboard] of Object.entries(mixin.dashboards)) {
     files.set(`dashboards/${name}`, `${JSON.stringify(dashboard, null, 2)}\n`);
   }

@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import ts from "typescript";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { evaluateMixin, mixinFiles, ROOT, type RenderedMixin } from "../../mixin/render.js";
+import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
 import { exporterFamilies } from "../../src/docs/reference.js";
 import { metricNames } from "./promql-names.js";
 
@@ -71,6 +71,7 @@ describe("the generated rules/ and dashboards/", () => {
   it("are exactly what npm run mixin renders from mixin/", async () => {
     const expected = mixinFiles(mixin);
     const actual = new Map([...(await committed("rules")), ...(await committed("dashboards"))]);
+    actual.set(PROMETHEUS_RULE_PATH, await readFile(path.join(ROOT, PROMETHEUS_RULE_PATH), "utf8"));
     expect([...actual.keys()].sort(), "run `npm run mixin` and commit the result").toEqual([...expected.keys()].sort());
     for (const [file, content] of expected) expect(actual.get(file), `${file} drifted from mixin/: run \`npm run mixin\``).toBe(content);
   });

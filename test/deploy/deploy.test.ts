@@ -1,0 +1,162 @@
+import { execFile, spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Service } from "kubernetes-models/v1/Service";
+import { Secret } from "kubernetes-models/v1/Secret";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import { parse, parseAllDocuments } from "yaml";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "../../mixin/render.js";
+import { loadConfig } from "../../src/config/load.js";
+import { SETTINGS } from "../../src/config/settings.js";
+
+const run = promisify(execFile);
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: unknown };
+
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  Deployment,
+  Service,
+  ServiceAccount,
+  ClusterRole,
+  ClusterRoleBinding,
+  Role,
+  RoleBinding,
+  ServiceMonitor,
+  PrometheusRule,
+  Secret,
+};
+
+async function kustomize(dir: string): Promise<K8sObject[]> {
+  if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) throw new Error("kubectl is not installed: run .ci/run, which installs it");
+  const { stdout } = await run("kubectl", ["kustomize", path.join(ROOT, dir)], { maxBuffer: 16 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
+}
+
+function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  expect(found, `${kind} ${name ?? ""}`).toHaveLength(1);
+  return found[0] as T;
+}
+
+const POD_AND_NODE_READER = [{ apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }];
+
+describe.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/namespaced"])("kubectl kustomize %s", (dir) => {
+  it("renders objects that each validate against their Kubernetes schema", async () => {
+    const objects = await kustomize(dir);
+    expect(objects.length).toBeGreaterThanOrEqual(7);
+    for (const object of objects) {
+      const Model = MODELS[object.kind];
+      expect(Model, `no schema for ${object.kind}`).toBeDefined();
+      expect(() => new Model!(object as never).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it("runs a hardened exporter whose env and files the config schema accepts", async () => {
+    const objects = await kustomize(dir);
+    const deployment = one<Deployment>(objects, "Deployment");
+    const pod = deployment.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(container.resources?.requests).toHaveProperty("memory");
+    expect(container.resources?.limits).toHaveProperty("memory");
+    expect(container.livenessProbe?.httpGet).toMatchObject({ path: "/healthz", port: "metrics" });
+    expect(container.readinessProbe?.httpGet).toMatchObject({ path: "/readyz", port: "metrics" });
+
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? ""]));
+    const known = new Set<string>(SETTINGS.map((s) => s.name));
+    expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
+    // Secrets come from files on a mounted volume, never from plain env values.
+    expect(env).not.toHaveProperty("GITLAB_TOKEN");
+    expect(env).not.toHaveProperty("GITLAB_WEBHOOK_SECRET");
+    const mounts = container.volumeMounts ?? [];
+    for (const [name, value] of Object.entries(env).filter(([n]) => n.endsWith("_FILE"))) {
+      const mount = mounts.find((m) => value.startsWith(`${m.mountPath}/`));
+      expect(mount, `${name} is not on a mounted volume`).toBeDefined();
+      expect(mount!.readOnly).toBe(true);
+      expect(pod.volumes?.find((v) => v.name === mount!.name)?.secret?.secretName).toBe("gitlab-ci-k8s-exporter");
+    }
+    // The config schema takes the manifest's settings once the secret files exist.
+    const secretDir = await mkdtemp(path.join(tmpdir(), "deploy-secrets-"));
+    try {
+      const local: Record<string, string> = {};
+      for (const [name, value] of Object.entries(env)) {
+        if (!name.endsWith("_FILE")) {
+          local[name] = value;
+          continue;
+        }
+        const file = path.join(secretDir, path.basename(value));
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(file, "placeholder-value-0123456789\n");
+        local[name] = file;
+      }
+      const config = loadConfig(local);
+      expect(config).toBeDefined();
+    } finally {
+      await rm(secretDir, { recursive: true, force: true });
+    }
+  });
+
+  it("exposes the named metrics port to a ServiceMonitor that selects the Service", async () => {
+    const objects = await kustomize(dir);
+    const deployment = one<Deployment>(objects, "Deployment");
+    const service = one<Service>(objects, "Service");
+    const monitor = one<ServiceMonitor>(objects, "ServiceMonitor");
+    const port = deployment.spec!.template.spec!.containers[0]!.ports!.find((p) => p.name === "metrics")!;
+    expect(port.containerPort).toBe(9863);
+    const servicePort = service.spec!.ports!.find((p) => p.name === "metrics")!;
+    expect(servicePort.targetPort).toBe("metrics");
+    expect(monitor.spec.endpoints.map((e) => e.port)).toEqual(["metrics"]);
+    for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels ?? {})) expect(service.metadata!.labels?.[key]).toBe(value);
+    for (const [key, value] of Object.entries(service.spec!.selector ?? {})) expect(deployment.spec!.template.metadata!.labels?.[key]).toBe(value);
+  });
+
+  it("carries exactly the generated rules/ in its PrometheusRule", async () => {
+    const objects = await kustomize(dir);
+    const rule = one<PrometheusRule>(objects, "PrometheusRule");
+    const groups = [];
+    for (const file of ["rules/gitlab-ci-alerts.yaml", "rules/gitlab-ci-rules.yaml"]) groups.push(...(parse(await readFile(path.join(ROOT, file), "utf8")) as { groups: unknown[] }).groups);
+    expect(rule.spec.groups).toEqual(groups);
+  });
+});
+
+describe("RBAC", () => {
+  it("grants only get, list and watch on pods and nodes in the base", async () => {
+    const objects = await kustomize("deploy/kubernetes/base");
+    expect(objects.filter((o) => o.kind === "Role")).toEqual([]);
+    expect(one<ClusterRole>(objects, "ClusterRole").rules).toEqual(POD_AND_NODE_READER);
+    const binding = one<ClusterRoleBinding>(objects, "ClusterRoleBinding");
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "gitlab-ci-k8s-exporter", namespace: "monitoring" }]);
+  });
+
+  it("reads pods only in the runner namespaces and nodes cluster-wide in the namespaced overlay", async () => {
+    const objects = await kustomize("deploy/kubernetes/overlays/namespaced");
+    expect(one<ClusterRole>(objects, "ClusterRole").rules).toEqual([{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] }]);
+    const role = one<Role>(objects, "Role");
+    expect(role.metadata!.namespace).toBe("gitlab-runner");
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+    expect(one<RoleBinding>(objects, "RoleBinding").subjects).toEqual([{ kind: "ServiceAccount", name: "gitlab-ci-k8s-exporter", namespace: "monitoring" }]);
+    const env = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.env!;
+    const namespaces = env.find((e) => e.name === "KUBE_NAMESPACES")!.value!.split(",");
+    // Every watched namespace has its Role.
+    expect(objects.filter((o) => o.kind === "Role").map((o) => o.metadata.namespace).sort()).toEqual(namespaces.sort());
+  });
+});
+
+describe("the Secret example", () => {
+  it("validates and holds no real value", async () => {
+    const secret = parse(await readFile(path.join(ROOT, "deploy/kubernetes/base/secret.example.yaml"), "utf8")) as K8sObject & { stringData: Record<string, string> };
+    expect(() => new Secret(secret as never).validate()).not.toThrow();
+    expect(Object.values(secret.stringData)).toEqual(["REPLACE_ME", "REPLACE_ME"]);
+  });
+});
