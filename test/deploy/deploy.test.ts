@@ -160,3 +160,41 @@ describe("the Secret example", () => {
     expect(Object.values(secret.stringData)).toEqual(["REPLACE_ME", "REPLACE_ME"]);
   });
 });
+
+describe("the gitlab-runner settings", () => {
+  it("name annotations the exporter settings of exporter-env.yaml read, and those settings load", async () => {
+    const env = parse(await readFile(path.join(ROOT, "deploy/gitlab-runner/exporter-env.yaml"), "utf8")) as Array<{ name: string; value: string }>;
+    const known = new Set<string>(SETTINGS.map((s) => s.name));
+    for (const { name } of env) expect(known.has(name), name).toBe(true);
+    const config = loadConfig({ GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-0123456789abcdef", GITLAB_GROUPS: "acme", ...Object.fromEntries(env.map((e) => [e.name, e.value])) });
+    expect(config.kube.pods.jobPod.keys.ref).toContain("ci.gitlab-ci-k8s-exporter.io/ref");
+    const configured = new Set(env.flatMap((e) => e.value.split(",")));
+    for (const file of ["deploy/gitlab-runner/config.toml", "deploy/gitlab-runner/values.yaml"]) {
+      const text = await readFile(path.join(ROOT, file), "utf8");
+      const annotations = text.slice(text.indexOf("pod_annotations]"), text.indexOf("pod_labels]"));
+      const keys = [...annotations.matchAll(/^\s*"([^"]+)" = "\$CI_[A-Z_]+"/gm)].map((m) => m[1]!);
+      expect(keys.length, file).toBe(5);
+      for (const key of keys) expect(configured.has(key), `${file}: ${key}`).toBe(true);
+    }
+  });
+});
+
+describe("the Dockerfile", () => {
+  it("builds in stages onto a non-root Node.js 22+ runtime with production dependencies only, and no HEALTHCHECK", async () => {
+    const lines = (await readFile(path.join(ROOT, "Dockerfile"), "utf8")).split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+    const stages = lines.filter((l) => /^FROM /i.test(l));
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const runtime = lines.slice(lines.lastIndexOf(stages.at(-1)!));
+    expect(stages.at(-1)).toMatch(/nodejs(2[2-9]|[3-9]\d)|node:(2[2-9]|[3-9]\d)/);
+    expect(runtime.find((l) => /^USER /.test(l))).toMatch(/^USER (?!root|0\b)\S+/);
+    expect(lines.some((l) => /^HEALTHCHECK/i.test(l))).toBe(false);
+    expect(lines.some((l) => /npm ci --omit=dev/.test(l))).toBe(true);
+    expect(runtime.find((l) => /^ENTRYPOINT/.test(l))).toContain("dist/src/cli.js");
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string>; files: string[] };
+    expect(Object.values(pkg.bin)).toEqual(["dist/src/cli.js"]);
+    // The compiled sources read the version from the package.json tsc emits into dist/.
+    expect(pkg.files).toContain("dist");
+    const ignored = (await readFile(path.join(ROOT, ".dockerignore"), "utf8")).split("\n");
+    expect(ignored).toEqual(expect.arrayContaining(["node_modules", ".git"]));
+  });
+});
