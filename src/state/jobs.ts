@@ -1,3 +1,4 @@
+import { BoundedIdSet } from "./bounded-id-set.js";
 import {
   isDormant,
   isFinished,
@@ -75,7 +76,7 @@ const COUNTED_IDS_CAPACITY = 100_000;
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
-  private readonly counted = new Set<number>();
+  private readonly counted = new BoundedIdSet(COUNTED_IDS_CAPACITY);
   /** Pending and running jobs per project and tag set, kept current so a scrape reads totals, not jobs. */
   private readonly groups = new Map<number, Map<string, Group>>();
 
@@ -231,9 +232,5 @@ export class JobStore {
 
   private remember(id: number): void {
     this.counted.add(id);
-    if (this.counted.size > COUNTED_IDS_CAPACITY) {
-      // Sets iterate in insertion order: the first entry is the oldest.
-      this.counted.delete(this.counted.values().next().value!);
-    }
   }
 }
