@@ -7,7 +7,7 @@ import { TextFamily, formatValue, type Labels } from "./text-family.js";
  * A scrape writes the kept bytes; a change re-encodes only the chunk of objects it touched.
  */
 export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
-  private readonly objects = new ChunkedLines<{ readonly text: string; readonly count: number }>();
+  private readonly objects = new ChunkedLines<{ readonly count: number }>();
   private samples = 0;
 
   constructor(name: string, help: string, labelNames: readonly L[]) {
@@ -24,9 +24,9 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
     }
     if (count === 0) return this.delete(key);
     const previous = this.objects.get(key);
-    if (previous?.text === text) return;
+    if (previous && this.objects.textOf(key) === text) return;
     this.samples += count - (previous?.count ?? 0);
-    this.objects.set(key, { text, count });
+    this.objects.set(key, { count }, text);
   }
 
   delete(key: string): void {

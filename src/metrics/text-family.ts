@@ -53,7 +53,7 @@ export abstract class TextFamily<L extends string = string> {
 }
 
 /** Series kept by key, each with its rendered lines; removal takes exactly its lines. */
-abstract class SeriesFamily<L extends string, S extends { labels: Labels<L>; text: string }> extends TextFamily<L> {
+abstract class SeriesFamily<L extends string, S extends { labels: Labels<L> }> extends TextFamily<L> {
   protected readonly series = new ChunkedLines<S>();
 
   protected override bodyBuffers(): Buffer[] {
@@ -92,7 +92,6 @@ abstract class SeriesFamily<L extends string, S extends { labels: Labels<L>; tex
 interface CounterSeries<L extends string> {
   readonly labels: Labels<L>;
   value: number;
-  text: string;
 }
 
 export class CounterFamily<L extends string> extends SeriesFamily<L, CounterSeries<L>> {
@@ -103,10 +102,9 @@ export class CounterFamily<L extends string> extends SeriesFamily<L, CounterSeri
   inc(labels: Labels<L>, by = 1): void {
     const key = this.key(labels);
     let entry = this.series.get(key);
-    if (!entry) this.series.set(key, (entry = { labels, value: 0, text: "" }));
+    entry ??= { labels, value: 0 };
     entry.value += by;
-    entry.text = `${this.name}${this.labelText(labels)} ${formatValue(entry.value)}\n`;
-    this.series.set(key, entry);
+    this.series.set(key, entry, `${this.name}${this.labelText(labels)} ${formatValue(entry.value)}\n`);
   }
 }
 
@@ -115,7 +113,6 @@ interface HistogramSeries<L extends string> {
   readonly counts: number[];
   sum: number;
   count: number;
-  text: string;
 }
 
 export class HistogramFamily<L extends string> extends SeriesFamily<L, HistogramSeries<L>> {
@@ -134,7 +131,7 @@ export class HistogramFamily<L extends string> extends SeriesFamily<L, Histogram
   observe(labels: Labels<L>, value: number): void {
     const key = this.key(labels);
     let entry = this.series.get(key);
-    if (!entry) this.series.set(key, (entry = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0, text: "" }));
+    entry ??= { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) entry.counts[i]!++;
     entry.sum += value;
     entry.count++;
@@ -143,8 +140,7 @@ export class HistogramFamily<L extends string> extends SeriesFamily<L, Histogram
     text += `${this.name}_bucket${this.labelText(labels, 'le="+Inf"')} ${entry.count}\n`;
     const plain = this.labelText(labels);
     text += `${this.name}_sum${plain} ${formatValue(entry.sum)}\n${this.name}_count${plain} ${entry.count}\n`;
-    entry.text = text;
-    this.series.set(key, entry);
+    this.series.set(key, entry, text);
   }
 }
 

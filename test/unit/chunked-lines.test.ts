@@ -4,28 +4,28 @@ import { describe, expect, it } from "vitest";
 import { ChunkedLines } from "../../src/metrics/chunked-lines.js";
 import { ObjectGaugeFamily } from "../../src/metrics/object-family.js";
 
-const line = (key: string, value = 1) => ({ text: `m{k="${key}"} ${value}\n` });
-const text = (lines: ChunkedLines<{ text: string }>) => Buffer.concat(lines.buffers()).toString();
+const line = (key: string, value = 1) => `m{k="${key}"} ${value}\n`;
+const text = (lines: ChunkedLines<null>) => Buffer.concat(lines.buffers()).toString();
 
 describe("chunked lines", () => {
   it("keep insertion order across chunks, updates in place, and drop deleted entries", () => {
-    const lines = new ChunkedLines<{ text: string }>(2);
-    for (const key of ["a", "b", "c", "d", "e"]) lines.set(key, line(key));
-    lines.set("b", line("b", 2));
+    const lines = new ChunkedLines<null>(2);
+    for (const key of ["a", "b", "c", "d", "e"]) lines.set(key, null, line(key));
+    lines.set("b", null, line("b", 2));
     lines.delete("c");
     lines.delete("d");
-    lines.set("c", line("c", 3));
+    lines.set("c", null, line("c", 3));
     expect(text(lines)).toBe('m{k="a"} 1\nm{k="b"} 2\nm{k="e"} 1\nm{k="c"} 3\n');
     expect(lines.size).toBe(4);
     expect([...lines.values()].length).toBe(4);
   });
 
   it("re-encode only the chunk a change touched", () => {
-    const lines = new ChunkedLines<{ text: string }>(2);
-    for (const key of ["a", "b", "c", "d"]) lines.set(key, line(key));
+    const lines = new ChunkedLines<null>(2);
+    for (const key of ["a", "b", "c", "d"]) lines.set(key, null, line(key));
     const before = lines.buffers();
     expect(before).toHaveLength(2);
-    lines.set("d", line("d", 9));
+    lines.set("d", null, line("d", 9));
     const after = lines.buffers();
     expect(after[0]).toBe(before[0]);
     expect(after[1]).not.toBe(before[1]);
