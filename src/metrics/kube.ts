@@ -104,6 +104,7 @@ export class KubeMetrics implements PodEvents, NodeEvents {
       return;
     }
     const job = next.job;
+    if (!this.guard.admitObject(this.podInfo, next.uid, 1)) return;
     this.podInfo.set(next.uid, [
       [
         {
@@ -120,8 +121,10 @@ export class KubeMetrics implements PodEvents, NodeEvents {
         1,
       ],
     ]);
-    this.requests.set(next.uid, resourceSamples(next, "requests"));
-    this.limits.set(next.uid, resourceSamples(next, "limits"));
+    for (const [family, kind] of [[this.requests, "requests"], [this.limits, "limits"]] as const) {
+      const samples = [...resourceSamples(next, kind)];
+      if (this.guard.admitObject(family, next.uid, samples.length)) family.set(next.uid, samples);
+    }
   }
 
   jobPodInterrupted(event: JobPodInterrupted): void {
@@ -142,7 +145,7 @@ export class KubeMetrics implements PodEvents, NodeEvents {
     if (next) {
       this.countSpot(next, +1);
       if (next.createdAtMs !== null) {
-        this.spotNodeCreated.set(next.name, [[{ node: next.name, ...spotGroup(next) }, next.createdAtMs / 1000]]);
+        if (this.guard.admitObject(this.spotNodeCreated, next.name, 1)) this.spotNodeCreated.set(next.name, [[{ node: next.name, ...spotGroup(next) }, next.createdAtMs / 1000]]);
       }
     }
   }

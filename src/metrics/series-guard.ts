@@ -34,6 +34,16 @@ export class SeriesGuard {
     return false;
   }
 
+  /**
+   * For per-object families (a pod's lines): whether a new object's samples fit. An object
+   * already exported may always change; a refused one is tried again at its next change.
+   */
+  admitObject(family: { readonly name: string; readonly size: number; has(key: string): boolean }, key: string, samples: number): boolean {
+    if (family.has(key) || family.size + samples <= this.maxPerFamily) return true;
+    this.dropped.inc({ family: family.name }, samples);
+    return false;
+  }
+
   /** For families rendered afresh at each scrape: how many samples of `wanted` may be written. */
   limit(family: string, wanted: number): number {
     return Math.min(wanted, this.maxPerFamily);
