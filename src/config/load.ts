@@ -317,8 +317,9 @@ function parseListen(value: string, spec: SettingSpec): { host: string; port: nu
 
 function parseBoolean(value: string, spec: SettingSpec): boolean {
   const normalised = value.trim().toLowerCase();
-  if (["true", "1", "yes"].includes(normalised)) return true;
-  if (["false", "0", "no"].includes(normalised)) return false;
+  // Exactly the words: a switch such as GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED must be set on purpose.
+  if (normalised === "true") return true;
+  if (normalised === "false") return false;
   throw invalid(spec, value, "true or false");
 }
 

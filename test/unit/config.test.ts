@@ -54,6 +54,18 @@ describe("loadConfig", () => {
     expect(error.message).toContain(JSON.stringify(value));
   });
 
+  it.each(["1", "yes", "on", "0", "no"])("takes only true or false for GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED, not %j", (value) => {
+    const error = errorOf(() => loadConfig({ ...base, GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED: value }));
+    expect(error.setting).toBe("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED");
+    expect(error.message).toBe(`invalid configuration: GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=${JSON.stringify(value)}: expected true or false`);
+  });
+
+  it("reads true and false in any case", () => {
+    expect(loadConfig({ ...base, GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED: "TRUE" }).webhook.allowUnauthenticated).toBe(true);
+    expect(loadConfig({ ...base, GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED: " False " }).webhook.allowUnauthenticated).toBe(false);
+    expect(loadConfig({ ...base, KUBE_ENABLED: "False" }).kube.enabled).toBe(false);
+  });
+
   it("requires a token and at least one project or group", () => {
     expect(errorOf(() => loadConfig({ ...base, GITLAB_TOKEN: undefined })).setting).toBe("GITLAB_TOKEN");
     expect(errorOf(() => loadConfig({ ...base, GITLAB_PROJECTS: "" })).setting).toBe("GITLAB_PROJECTS");
