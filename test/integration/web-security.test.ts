@@ -35,6 +35,10 @@ describe("protecting /metrics", () => {
     expect((await fetch(`${exporter.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: "Bearer scrape-me" } })).status).toBe(200);
+    // RFC 7235: the scheme is case-insensitive.
+    for (const scheme of ["bearer", "BEARER", "beArer"]) expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: `${scheme} scrape-me` } })).status, scheme).toBe(200);
+    expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: "Basic scrape-me" } })).status).toBe(401);
+    expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: "Bearerscrape-me" } })).status).toBe(401);
     expect((await fetch(`${exporter.url}/healthz`)).status).toBe(200);
   });
 
@@ -44,6 +48,9 @@ describe("protecting /metrics", () => {
     expect((await fetch(`${exporter.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: basic("prometheus", "nope") })).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: basic("prometheus", "pa:ss") })).status).toBe(200);
+    const encoded = Buffer.from("prometheus:pa:ss").toString("base64");
+    expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: `basic ${encoded}` } })).status).toBe(200);
+    expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: `Bearer ${encoded}` } })).status).toBe(401);
   });
 
   it("serves HTTPS with the configured certificate", async () => {
