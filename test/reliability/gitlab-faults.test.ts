@@ -6,9 +6,11 @@ import { finishedTruth, liveTruth } from "../helpers/truth.js";
 
 const RUNNER = { id: 1, description: "runner" };
 const tried: string[] = [];
+/** Faulty answers the simulator actually served, over every scenario. */
+let served = 0;
 
 afterAll(() => {
-  console.log(`GitLab fault injection: ${tried.length} faults tried (${tried.join(", ")})`);
+  console.log(`GitLab fault injection: ${tried.length} scenarios (${tried.join(", ")}), ${served} faulty answers served`);
 });
 
 function world(): GitLabWorld {
@@ -80,7 +82,9 @@ async function survive(name: string, arm: (faults: GitLabFaults, stack: Stack) =
       15_000,
       100,
     );
+    expect(stack.gitlab.faults.served).toBeGreaterThan(0);
   } finally {
+    served += stack.gitlab.faults.served;
     await stack.close();
   }
 }
