@@ -38,8 +38,11 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
   /** Declares the gauges that read live jobs; call once the store exists. */
   readFrom(jobs: JobStore, projects: ProjectRegistry): void {
     this.projects = projects;
-    const gauge = (name: string, help: string, pick: (group: GroupTotals) => number | null) =>
-      new ComputedGaugeFamily(name, help, ["project", "tags"], () => this.samples(jobs, projects, name, pick));
+    const gauge = (name: string, help: string, pick: (group: GroupTotals) => number | null) => {
+      // Rendered afresh each scrape, so the cap applies to each rendering rather than by admission.
+      const cap = this.guard.atScrape(name);
+      return new ComputedGaugeFamily(name, help, ["project", "tags"], () => cap.take(this.samples(jobs, projects, pick)));
+    };
     this.gauges = [
       gauge("gitlab_ci_jobs_pending", "Jobs in status pending now, by project and the job's own sorted tag list.", (g) => (g.pending > 0 ? g.pending : null)),
       gauge("gitlab_ci_jobs_running", "Jobs in status running now, by project and the job's own sorted tag list.", (g) => (g.running > 0 ? g.running : null)),
@@ -73,17 +76,15 @@ export class GitLabJobMetrics implements JobEvents, ProjectEvents {
     }
   }
 
-  private *samples(jobs: JobStore, projects: ProjectRegistry, family: string, pick: (group: GroupTotals) => number | null): Iterable<readonly [Labels<"project" | "tags">, number]> {
-    let room = this.guard.limit(family, Infinity);
+  /** Each sample keyed by its label set. */
+  private *samples(jobs: JobStore, projects: ProjectRegistry, pick: (group: GroupTotals) => number | null): Iterable<readonly [string, readonly [Labels<"project" | "tags">, number]]> {
     for (const [projectId, byTags] of jobs.totals()) {
       const project = projects.pathOf(projectId);
       if (project === undefined) continue;
       for (const [tags, group] of byTags) {
         const value = pick(group);
         if (value === null) continue;
-        // Rendered afresh each scrape, so the cap applies per scrape rather than by admission.
-        if (room-- <= 0) return;
-        yield [{ project, tags }, value];
+        yield [`${project}\u0000${tags}`, [{ project, tags }, value]];
       }
     }
   }

@@ -44,8 +44,11 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * ones, whose bytes are encoded when they change rather than on every scrape.
  */
 export async function renderMetrics(metrics: Metrics): Promise<Buffer[]> {
+  // The text families first: a gauge computed now may count series it leaves out, and the
+  // counter in the head should show that in the same scrape.
+  const families = metrics.textFamilies().flatMap((family) => family.buffers());
   const head = Buffer.from((await metrics.processMetrics()) + (await metrics.registry.metrics()));
-  return [head, ...metrics.textFamilies().flatMap((family) => family.buffers())];
+  return [head, ...families];
 }
 
 /** The exposition as one string, for tests and tools. */

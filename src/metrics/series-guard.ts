@@ -21,7 +21,7 @@ export class SeriesGuard {
   ) {
     this.dropped = new Counter({
       name: "gitlab_ci_exporter_series_dropped_total",
-      help: "Samples not exported because their family reached MAX_SERIES_PER_FAMILY series.",
+      help: "Samples not exported because their family reached MAX_SERIES_PER_FAMILY series: each refused update of a counter, histogram or object, and each label set of a scrape-time gauge once when it starts being left out.",
       labelNames: ["family"],
       registers: [registry],
     });
@@ -44,8 +44,45 @@ export class SeriesGuard {
     return false;
   }
 
-  /** For families rendered afresh at each scrape: how many samples of `wanted` may be written. */
-  limit(family: string, wanted: number): number {
-    return Math.min(wanted, this.maxPerFamily);
+  /** For a family rendered afresh at each scrape (a gauge read from live state): its cap. */
+  atScrape(family: string): ScrapeCap {
+    return new ScrapeCap(this.maxPerFamily, (refused) => this.dropped.inc({ family }, refused));
+  }
+}
+
+/**
+ * The cap of a family whose samples are computed at each scrape. The first `max` label sets of a
+ * rendering are written; each one left out is counted once when it starts being left out, not
+ * again at every scrape while it stays out (that would make the count a multiple of the scrape
+ * rate). A label set that got in again and is later left out once more counts once more.
+ *
+ * It remembers only the label sets left out at the last rendering, which are in the live state
+ * anyway.
+ */
+export class ScrapeCap {
+  private refusedLastTime = new Set<string>();
+
+  constructor(
+    private readonly max: number,
+    private readonly counted: (newlyRefused: number) => void,
+  ) {}
+
+  /** The samples that fit, from `samples` keyed by their label set; one call per rendering. */
+  *take<T>(samples: Iterable<readonly [key: string, sample: T]>): Generator<T, void, undefined> {
+    const refused = new Set<string>();
+    let written = 0;
+    try {
+      for (const [key, sample] of samples) {
+        if (written < this.max) {
+          written++;
+          yield sample;
+        } else refused.add(key);
+      }
+    } finally {
+      let newly = 0;
+      for (const key of refused) if (!this.refusedLastTime.has(key)) newly++;
+      this.refusedLastTime = refused;
+      if (newly > 0) this.counted(newly);
+    }
   }
 }

@@ -4,8 +4,11 @@ import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PodSnapshot } from "../../src/domain/pod.js";
 import { createMetrics, renderMetricsText } from "../../src/metrics/index.js";
+import type { JobObservation } from "../../src/domain/job.js";
+import { JobStore } from "../../src/state/jobs.js";
 import { NodeStore } from "../../src/state/nodes.js";
 import { PodStore } from "../../src/state/pods.js";
+import { ProjectRegistry } from "../../src/state/projects.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
 import { parseMetrics, sum } from "../helpers/prom.js";
 import { DEFAULT_BUILDER_IMAGES } from "../../src/domain/builder.js";
@@ -142,4 +145,63 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
     expect(sum(capped, "gitlab_ci_exporter_series_dropped_total", { family: "gitlab_ci_job_pod_info" })).toBeGreaterThan(0);
     summary.push(`Kubernetes side: ${REFS} job pods with distinct refs churned, ${info.length} info series for ${LIVE_PODS} live pods, ${CAP} at the cap, heap ${early.toFixed(1)} → ${late.toFixed(1)} MiB`);
   }, 180_000);
+});
+
+describe("the cap on gauges computed at each scrape", () => {
+  const GAUGE_CAP = 100;
+  const families = ["gitlab_ci_jobs_pending", "gitlab_ci_jobs_running", "gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds"] as const;
+
+  function liveJobs() {
+    const metrics = createMetrics(new Registry(), { maxSeriesPerFamily: GAUGE_CAP, kubernetes: false });
+    const projects = new ProjectRegistry(metrics.jobs);
+    const jobs = new JobStore(metrics.jobs);
+    metrics.jobs.readFrom(jobs, projects);
+    projects.replaceAll([{ id: 1, path: "acme/api" }]);
+    const nowMs = Date.now();
+    // One tag set per job: each pending or running job is a series of its own.
+    const job = (id: number, status: "pending" | "running" | "success"): JobObservation => ({
+      id,
+      projectId: 1,
+      status,
+      tags: `tag-${id}`,
+      runner: "runner",
+      failureReason: "",
+      queuedDurationSeconds: 10,
+      durationSeconds: status === "success" ? 5 : null,
+      queuedAtMs: nowMs - 10_000,
+      startedAtMs: status === "pending" ? null : nowMs,
+    });
+    const scrape = async () => {
+      const samples = parseMetrics(await renderMetricsText(metrics));
+      return Object.fromEntries(families.map((family) => [family, { series: samples.filter((s) => s.name === family).length, dropped: sum(samples, "gitlab_ci_exporter_series_dropped_total", { family }) }]));
+    };
+    return { jobs, job, scrape };
+  }
+
+  it("counts each label set left out once, in the scrape that leaves it out, not again at every scrape", async () => {
+    const { jobs, job, scrape } = liveJobs();
+    for (let id = 1; id <= 250; id++) jobs.apply(job(id, "pending"), true);
+    for (let id = 1001; id <= 1120; id++) jobs.apply(job(id, "running"), true);
+
+    const first = await scrape();
+    expect(first.gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 150 });
+    expect(first.gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds).toEqual({ series: GAUGE_CAP, dropped: 150 });
+    expect(first.gitlab_ci_jobs_running).toEqual({ series: GAUGE_CAP, dropped: 20 });
+    // The same label sets left out again: nothing new is counted, however often Prometheus scrapes.
+    for (let i = 0; i < 5; i++) expect(await scrape()).toEqual(first);
+
+    // One more left out, counted once.
+    jobs.apply(job(251, "pending"), true);
+    expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
+    expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
+
+    // Jobs shown finish: label sets left out until now take their places, which drops nothing new.
+    for (let id = 1; id <= 60; id++) jobs.apply(job(id, "success"), true);
+    expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
+    // Fewer than the cap left: nothing is left out; when more come, they count again.
+    for (let id = 61; id <= 240; id++) jobs.apply(job(id, "success"), true);
+    expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: 11, dropped: 151 });
+    for (let id = 2001; id <= 2100; id++) jobs.apply(job(id, "pending"), true);
+    expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 162 });
+  });
 });
