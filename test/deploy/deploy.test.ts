@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,11 +37,32 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   Secret,
 };
 
-async function kustomize(dir: string): Promise<K8sObject[]> {
+const rendered = new Map<string, Promise<K8sObject[]>>();
+
+/** `kubectl kustomize <dir>`, rendered once per directory: the tests only read the objects. */
+function kustomize(dir: string): Promise<K8sObject[]> {
+  let objects = rendered.get(dir);
+  if (!objects) {
+    objects = render(dir);
+    rendered.set(dir, objects);
+  }
+  return objects;
+}
+
+async function render(dir: string): Promise<K8sObject[]> {
   if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) throw new Error("kubectl is not installed: run .ci/run, which installs it");
   const { stdout } = await run("kubectl", ["kustomize", path.join(ROOT, dir)], { maxBuffer: 16 * 1024 * 1024 });
   return parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
 }
+
+/** What `kubectl apply -k` takes: the top level (the base) and every directory under overlays/. */
+const OVERLAYS = readdirSync(path.join(ROOT, "deploy/kubernetes/overlays"), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => `deploy/kubernetes/overlays/${entry.name}`)
+  .sort();
+const TREES = ["deploy/kubernetes", ...OVERLAYS];
+
+const COMMON_LABELS = { "app.kubernetes.io/name": "gitlab-ci-k8s-exporter", "app.kubernetes.io/part-of": "gitlab-ci-k8s-exporter" };
 
 function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -50,7 +72,17 @@ function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): 
 
 const POD_AND_NODE_READER = [{ apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }];
 
-describe.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/namespaced"])("kubectl kustomize %s", (dir) => {
+describe("the kustomize tree", () => {
+  it("has overlays, found by listing overlays/", () => {
+    expect(OVERLAYS).toContain("deploy/kubernetes/overlays/namespaced");
+  });
+
+  it("renders the base at deploy/kubernetes", async () => {
+    expect(await kustomize("deploy/kubernetes")).toEqual(await kustomize("deploy/kubernetes/base"));
+  });
+});
+
+describe.each(TREES)("kubectl kustomize %s", (dir) => {
   it("renders objects that each validate against their Kubernetes schema", async () => {
     const objects = await kustomize(dir);
     expect(objects.length).toBeGreaterThanOrEqual(7);
@@ -58,6 +90,7 @@ describe.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/namespaced"
       const Model = MODELS[object.kind];
       expect(Model, `no schema for ${object.kind}`).toBeDefined();
       expect(() => new Model!(object as never).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
+      expect(object.metadata.labels, `labels of ${object.kind} ${object.metadata.name}`).toMatchObject(COMMON_LABELS);
     }
   });
 
@@ -117,6 +150,9 @@ describe.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/namespaced"
     const servicePort = service.spec!.ports!.find((p) => p.name === "metrics")!;
     expect(servicePort.targetPort).toBe("metrics");
     expect(monitor.spec.endpoints.map((e) => e.port)).toEqual(["metrics"]);
+    // The job pod families carry namespace, pod and container: without honorLabels Prometheus
+    // renames them exported_*, and the mixin's joins on (namespace, pod) with cAdvisor find nothing.
+    for (const endpoint of monitor.spec.endpoints) expect(endpoint.honorLabels).toBe(true);
     for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels ?? {})) expect(service.metadata!.labels?.[key]).toBe(value);
     for (const [key, value] of Object.entries(service.spec!.selector ?? {})) expect(deployment.spec!.template.metadata!.labels?.[key]).toBe(value);
   });
@@ -132,7 +168,7 @@ describe.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/namespaced"
 
 describe("RBAC", () => {
   it("grants only get, list and watch on pods and nodes in the base", async () => {
-    const objects = await kustomize("deploy/kubernetes/base");
+    const objects = await kustomize("deploy/kubernetes");
     expect(objects.filter((o) => o.kind === "Role")).toEqual([]);
     expect(one<ClusterRole>(objects, "ClusterRole").rules).toEqual(POD_AND_NODE_READER);
     const binding = one<ClusterRoleBinding>(objects, "ClusterRoleBinding");
