@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -63,6 +63,14 @@ const OVERLAYS = readdirSync(path.join(ROOT, "deploy/kubernetes/overlays"), { wi
 const TREES = ["deploy/kubernetes", ...OVERLAYS];
 
 const COMMON_LABELS = { "app.kubernetes.io/name": "gitlab-ci-k8s-exporter", "app.kubernetes.io/part-of": "gitlab-ci-k8s-exporter" };
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+type SecretExample = K8sObject & { stringData?: Record<string, string>; data?: Record<string, string> };
+
+async function secretExample(): Promise<SecretExample> {
+  return parse(await readFile(path.join(ROOT, "deploy/kubernetes/base/secret.example.yaml"), "utf8")) as SecretExample;
+}
+
 
 function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -112,12 +120,24 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     // Secrets come from files on a mounted volume, never from plain env values.
     expect(env).not.toHaveProperty("GITLAB_TOKEN");
     expect(env).not.toHaveProperty("GITLAB_WEBHOOK_SECRET");
+    // Each *_FILE names a key of the Secret, on a read-only mount of it, that the Secret example defines.
+    const example = await secretExample();
+    const exampleKeys = new Set(Object.keys({ ...example.data, ...example.stringData }));
+    expect(example.metadata.namespace).toBe(deployment.metadata!.namespace);
     const mounts = container.volumeMounts ?? [];
-    for (const [name, value] of Object.entries(env).filter(([n]) => n.endsWith("_FILE"))) {
+    const files = Object.entries(env).filter(([n]) => n.endsWith("_FILE"));
+    expect(files.map(([n]) => n).sort()).toEqual(["GITLAB_TOKEN_FILE", "GITLAB_WEBHOOK_SECRET_FILE"]);
+    for (const [name, value] of files) {
       const mount = mounts.find((m) => value.startsWith(`${m.mountPath}/`));
       expect(mount, `${name} is not on a mounted volume`).toBeDefined();
       expect(mount!.readOnly).toBe(true);
-      expect(pod.volumes?.find((v) => v.name === mount!.name)?.secret?.secretName).toBe("gitlab-ci-k8s-exporter");
+      expect(mount!.subPath, `${name}: a subPath mount misses Secret rotations`).toBeUndefined();
+      const secret = pod.volumes?.find((v) => v.name === mount!.name)?.secret;
+      expect(secret?.secretName, `${name} is not on a Secret volume`).toBe(example.metadata.name);
+      const file = value.slice(mount!.mountPath.length + 1);
+      const key = secret!.items ? secret!.items.find((item) => item.path === file)?.key : file;
+      expect(key, `${name}=${value} is no key of Secret ${secret!.secretName}`).toBeDefined();
+      expect(exampleKeys.has(key!), `${name}: key ${key} is not in secret.example.yaml (${[...exampleKeys].join(", ")})`).toBe(true);
     }
     // The config schema takes the manifest's settings once the secret files exist.
     const secretDir = await mkdtemp(path.join(tmpdir(), "deploy-secrets-"));
@@ -160,9 +180,51 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
   it("carries exactly the generated rules/ in its PrometheusRule", async () => {
     const objects = await kustomize(dir);
     const rule = one<PrometheusRule>(objects, "PrometheusRule");
-    const groups = [];
-    for (const file of ["rules/gitlab-ci-alerts.yaml", "rules/gitlab-ci-rules.yaml"]) groups.push(...(parse(await readFile(path.join(ROOT, file), "utf8")) as { groups: unknown[] }).groups);
-    expect(rule.spec.groups).toEqual(groups);
+    const files = (await readdir(path.join(ROOT, "rules"))).filter((f) => f.endsWith(".yaml")).sort();
+    expect(files.length).toBeGreaterThan(0);
+    const groups: Array<{ name: string }> = [];
+    for (const file of files) groups.push(...(parse(await readFile(path.join(ROOT, "rules", file), "utf8")) as { groups: Array<{ name: string }> }).groups);
+    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+    expect(new Set(groups.map((g) => g.name)).size).toBe(groups.length);
+    expect([...(rule.spec.groups ?? [])].sort(byName)).toEqual([...groups].sort(byName));
+  });
+
+  it("binds its roles, and only those, to the exporter's ServiceAccount", async () => {
+    const objects = await kustomize(dir);
+    const account = one<ServiceAccount>(objects, "ServiceAccount");
+    const deployment = one<Deployment>(objects, "Deployment");
+    expect(deployment.spec!.template.spec!.serviceAccountName).toBe(account.metadata!.name);
+    expect(account.metadata!.namespace).toBe(deployment.metadata!.namespace);
+    const subject = { kind: "ServiceAccount", name: account.metadata!.name, namespace: account.metadata!.namespace };
+    const defined = (kind: string, name: string, namespace?: string) =>
+      objects.some((o) => o.kind === kind && o.metadata.name === name && (kind === "ClusterRole" || o.metadata.namespace === namespace));
+
+    const clusterBindings = objects.filter((o) => o.kind === "ClusterRoleBinding") as unknown as ClusterRoleBinding[];
+    expect(clusterBindings).toHaveLength(1);
+    for (const binding of clusterBindings) {
+      expect(binding.roleRef.apiGroup).toBe(RBAC_GROUP);
+      expect(binding.roleRef.kind).toBe("ClusterRole");
+      expect(defined("ClusterRole", binding.roleRef.name), `ClusterRole ${binding.roleRef.name}`).toBe(true);
+      expect(binding.subjects).toEqual([subject]);
+    }
+    const roleBindings = objects.filter((o) => o.kind === "RoleBinding") as unknown as RoleBinding[];
+    for (const binding of roleBindings) {
+      const namespace = binding.metadata!.namespace;
+      expect(binding.roleRef.apiGroup).toBe(RBAC_GROUP);
+      expect(binding.roleRef.kind).toBe("Role");
+      expect(defined("Role", binding.roleRef.name, namespace), `Role ${namespace}/${binding.roleRef.name}`).toBe(true);
+      expect(binding.subjects).toEqual([subject]);
+    }
+    // Pods are read where the exporter watches them: Role and RoleBinding in each KUBE_NAMESPACES
+    // namespace, none elsewhere; without KUBE_NAMESPACES the ClusterRole covers pods.
+    const env = deployment.spec!.template.spec!.containers[0]!.env ?? [];
+    const namespaces = (env.find((e) => e.name === "KUBE_NAMESPACES")?.value ?? "").split(",").map((n) => n.trim()).filter(Boolean).sort();
+    const namespacesOf = (kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.namespace).sort();
+    expect(namespacesOf("Role")).toEqual(namespaces);
+    expect(namespacesOf("RoleBinding")).toEqual(namespaces);
+    const clusterRoles = objects.filter((o) => o.kind === "ClusterRole") as unknown as ClusterRole[];
+    const clusterPods = clusterRoles.some((r) => (r.rules ?? []).some((rule) => rule.resources?.includes("pods")));
+    expect(clusterPods).toBe(namespaces.length === 0);
   });
 });
 
@@ -181,19 +243,21 @@ describe("RBAC", () => {
     const role = one<Role>(objects, "Role");
     expect(role.metadata!.namespace).toBe("gitlab-runner");
     expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
-    expect(one<RoleBinding>(objects, "RoleBinding").subjects).toEqual([{ kind: "ServiceAccount", name: "gitlab-ci-k8s-exporter", namespace: "monitoring" }]);
+    const binding = one<RoleBinding>(objects, "RoleBinding");
+    expect(binding.metadata!.namespace).toBe("gitlab-runner");
+    expect(binding.roleRef).toEqual({ apiGroup: RBAC_GROUP, kind: "Role", name: role.metadata!.name });
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "gitlab-ci-k8s-exporter", namespace: "monitoring" }]);
     const env = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.env!;
-    const namespaces = env.find((e) => e.name === "KUBE_NAMESPACES")!.value!.split(",");
-    // Every watched namespace has its Role.
-    expect(objects.filter((o) => o.kind === "Role").map((o) => o.metadata.namespace).sort()).toEqual(namespaces.sort());
+    expect(env.find((e) => e.name === "KUBE_NAMESPACES")?.value).toBe("gitlab-runner");
   });
 });
 
 describe("the Secret example", () => {
   it("validates and holds no real value", async () => {
-    const secret = parse(await readFile(path.join(ROOT, "deploy/kubernetes/base/secret.example.yaml"), "utf8")) as K8sObject & { stringData: Record<string, string> };
+    const secret = await secretExample();
     expect(() => new Secret(secret as never).validate()).not.toThrow();
-    expect(Object.values(secret.stringData)).toEqual(["REPLACE_ME", "REPLACE_ME"]);
+    expect(secret.data).toBeUndefined();
+    expect(Object.values(secret.stringData ?? {})).toEqual(["REPLACE_ME", "REPLACE_ME"]);
   });
 });
 
