@@ -71,6 +71,13 @@ async function secretExample(): Promise<SecretExample> {
   return parse(await readFile(path.join(ROOT, "deploy/kubernetes/base/secret.example.yaml"), "utf8")) as SecretExample;
 }
 
+/** A Kubernetes memory quantity ("256Mi", "1G", "268435456") in MiB. */
+function mebibytes(quantity: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity));
+  if (!match) throw new Error(`unsupported memory quantity ${quantity}`);
+  const factor = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[match[2] ?? ""] ?? 1;
+  return (Number(match[1]) * factor) / 2 ** 20;
+}
 
 function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -225,6 +232,18 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     const clusterRoles = objects.filter((o) => o.kind === "ClusterRole") as unknown as ClusterRole[];
     const clusterPods = clusterRoles.some((r) => (r.rules ?? []).some((rule) => rule.resources?.includes("pods")));
     expect(clusterPods).toBe(namespaces.length === 0);
+  });
+
+  it("requests memory for the benchmark's soak RSS plus 25%, with a limit at least twice the request", async () => {
+    const objects = await kustomize(dir);
+    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    const bench = JSON.parse(await readFile(path.join(ROOT, "bench/results/default.json"), "utf8")) as { rss_soak_mib?: unknown };
+    expect(typeof bench.rss_soak_mib, "bench/results/default.json has no rss_soak_mib").toBe("number");
+    const soak = bench.rss_soak_mib as number;
+    const request = mebibytes(resources.requests!.memory as string);
+    const limit = mebibytes(resources.limits!.memory as string);
+    expect(request, `memory request ${request} MiB is below the soak RSS ${soak.toFixed(0)} MiB plus 25%`).toBeGreaterThanOrEqual(soak * 1.25);
+    expect(limit, `memory limit ${limit} MiB is below twice the request`).toBeGreaterThanOrEqual(2 * request);
   });
 });
 
