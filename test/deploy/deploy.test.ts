@@ -280,7 +280,66 @@ describe("the Secret example", () => {
   });
 });
 
+/** The `"key" = "value"` entries of one TOML table, e.g. `runners.kubernetes.pod_labels`. */
+function tomlTable(toml: string, table: string): Record<string, string> {
+  const lines = toml.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `[${table}]`);
+  if (start < 0) return {};
+  const end = lines.findIndex((l, i) => i > start && /^\s*\[/.test(l));
+  const entries = lines.slice(start + 1, end < 0 ? undefined : end).map((l) => /^\s*"([^"]+)"\s*=\s*"([^"]*)"\s*$/.exec(l));
+  return Object.fromEntries(entries.filter((m) => m !== null).map((m) => [m[1]!, m[2]!]));
+}
+
+/** The runner config.toml of each file: config.toml itself, and runners.config of the Helm values. */
+async function runnerConfigs(): Promise<Array<{ file: string; toml: string }>> {
+  const toml = await readFile(path.join(ROOT, "deploy/gitlab-runner/config.toml"), "utf8");
+  const values = parse(await readFile(path.join(ROOT, "deploy/gitlab-runner/values.yaml"), "utf8")) as { runners: { config: string } };
+  return [
+    { file: "deploy/gitlab-runner/config.toml", toml },
+    { file: "deploy/gitlab-runner/values.yaml", toml: values.runners.config },
+  ];
+}
+
 describe("the gitlab-runner settings", () => {
+  it("turn the runner's own metrics on, in config.toml and in the Helm values", async () => {
+    const toml = await readFile(path.join(ROOT, "deploy/gitlab-runner/config.toml"), "utf8");
+    // listen_address is global: after the first table header it would belong to that table.
+    const global = toml.slice(0, toml.search(/^\s*\[/m));
+    expect(global).toMatch(/^listen_address = ":9252"$/m);
+    const values = parse(await readFile(path.join(ROOT, "deploy/gitlab-runner/values.yaml"), "utf8")) as { metrics: { enabled: boolean; port: number } };
+    expect(values.metrics).toMatchObject({ enabled: true, port: 9252 });
+  });
+
+  it("label job pods with the slugs of project path, ref and job name, the label keys the kube-state-metrics allowlist names", async () => {
+    const keySets: string[][] = [];
+    for (const { file, toml } of await runnerConfigs()) {
+      const labels = tomlTable(toml, "runners.kubernetes.pod_labels");
+      // Label values allow only [A-Za-z0-9-_.] and 63 characters: the slug variables, not the paths.
+      expect(Object.values(labels).sort(), file).toEqual(["$CI_COMMIT_REF_SLUG", "$CI_JOB_NAME_SLUG", "$CI_PROJECT_PATH_SLUG"]);
+      // The runner ignores pod_labels in its reserved runner.gitlab.com namespace.
+      for (const key of Object.keys(labels)) expect(key, file).not.toMatch(/(^|\.)runner\.gitlab\.com\//);
+      keySets.push(Object.keys(labels).sort());
+    }
+    const keys = keySets[0]!;
+    for (const set of keySets) expect(set).toEqual(keys);
+
+    const readme = await readFile(path.join(ROOT, "deploy/gitlab-runner/README.md"), "utf8");
+    const flag = /--metric-labels-allowlist=pods=\[([^\]]*)\]/.exec(readme);
+    expect(flag, "the kube-state-metrics flag").not.toBeNull();
+    expect(flag![1]!.split(",").sort()).toEqual(keys);
+    // The kube-state-metrics chart's values, top level or under kube-prometheus-stack's kube-state-metrics key.
+    const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => parse(m[1]!) as Record<string, unknown>);
+    const allowlists = blocks.flatMap((values) => {
+      const nested = values["kube-state-metrics"] as Record<string, unknown> | undefined;
+      return [values.metricLabelsAllowlist, nested?.metricLabelsAllowlist].filter((list) => list !== undefined);
+    });
+    expect(allowlists.length, "metricLabelsAllowlist values").toBeGreaterThanOrEqual(1);
+    for (const list of allowlists) {
+      expect(list).toEqual([expect.stringMatching(/^pods=\[[^\]]*\]$/)]);
+      expect((list as string[])[0]!.slice("pods=[".length, -1).split(",").sort()).toEqual(keys);
+    }
+  });
+
   it("name annotations the exporter settings of exporter-env.yaml read, and those settings load", async () => {
     const env = parse(await readFile(path.join(ROOT, "deploy/gitlab-runner/exporter-env.yaml"), "utf8")) as Array<{ name: string; value: string }>;
     const known = new Set<string>(SETTINGS.map((s) => s.name));
@@ -288,10 +347,9 @@ describe("the gitlab-runner settings", () => {
     const config = loadConfig({ GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-0123456789abcdef", GITLAB_GROUPS: "acme", ...Object.fromEntries(env.map((e) => [e.name, e.value])) });
     expect(config.kube.pods.jobPod.keys.ref).toContain("ci.gitlab-ci-k8s-exporter.io/ref");
     const configured = new Set(env.flatMap((e) => e.value.split(",")));
-    for (const file of ["deploy/gitlab-runner/config.toml", "deploy/gitlab-runner/values.yaml"]) {
-      const text = await readFile(path.join(ROOT, file), "utf8");
-      const annotations = text.slice(text.indexOf("pod_annotations]"), text.indexOf("pod_labels]"));
-      const keys = [...annotations.matchAll(/^\s*"([^"]+)" = "\$CI_[A-Z_]+"/gm)].map((m) => m[1]!);
+    for (const { file, toml } of await runnerConfigs()) {
+      const annotations = tomlTable(toml, "runners.kubernetes.pod_annotations");
+      const keys = Object.entries(annotations).filter(([, value]) => /^\$CI_[A-Z_]+$/.test(value)).map(([key]) => key);
       expect(keys.length, file).toBe(5);
       for (const key of keys) expect(configured.has(key), `${file}: ${key}`).toBe(true);
     }
