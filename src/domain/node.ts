@@ -104,7 +104,7 @@ export function evidenceFromPodFailure(phase: string, statusReason: string): Rem
   return phase === "Failed" && SHUTDOWN_POD_REASONS.has(statusReason) ? "node_shutdown" : null;
 }
 
-/** The reason recorded when a node disappears: the strongest evidence seen before it went. */
+/** The reason recorded when a node disappears: the strongest of the signs standing when it went. */
 export function inferRemovalReason(evidence: Iterable<RemovalReason | null>): RemovalReason {
   let strongest: RemovalReason | null = null;
   for (const reason of evidence) strongest = stronger(strongest, reason);

@@ -13,6 +13,12 @@ export interface PodSnapshot {
   readonly statusReason: string;
   /** Reason of a `DisruptionTarget` condition with status True; null without one. */
   readonly disruption: string | null;
+  /**
+   * For a pod in a final phase, when it got there (its containers' latest finish, else its
+   * conditions' latest change); null while it runs or when the status tells no time. Tells a
+   * failure happening now from one left over from long ago.
+   */
+  readonly finishedAtMs: number | null;
   /** Set for CI job pods. */
   readonly job: JobPodIdentity | null;
   readonly containers: readonly ContainerSnapshot[];
@@ -50,6 +56,8 @@ export interface NodeSnapshot {
   readonly nodegroup: string;
   /** The strongest removal sign among its taints now, null when none. */
   readonly evidence: RemovalReason | null;
+  /** Since when its `Ready` condition has been True; null when it is not Ready or tells no time. */
+  readonly readySinceMs: number | null;
 }
 
 /** Pods that matter: CI job pods, and pods running a timed image builder. */

@@ -15,10 +15,18 @@ export interface NodeEvents {
 }
 
 interface NodeRecord {
+  /** The latest state, whose taints are the signs the node shows now. */
   snapshot: NodeSnapshot;
-  /** The strongest removal sign seen while the node lived, from its taints or its pods. */
-  evidence: RemovalReason | null;
+  /** The latest sign told by a pod on the node (failed by node shutdown), and when that pod ended. */
+  podSign: { readonly reason: RemovalReason; readonly atMs: number } | null;
 }
+
+/**
+ * How long a pod failed by node shutdown stands as a sign for its node, unless the node reports
+ * Ready again after it (it rebooted): graceful shutdown takes a few minutes at most, after which
+ * the node is gone or back. A failure older than this is a leftover, not news.
+ */
+export const POD_SIGN_MAX_AGE_MS = 15 * 60_000;
 
 /**
  * How long a removed node's reason is remembered for the pods that were on it: PodGC deletes the
@@ -28,8 +36,11 @@ interface NodeRecord {
 export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
 
 /**
- * Every node, spot or not (a job pod can be interrupted on any node), and what was seen of each
- * node's way out. Applying the same snapshot twice changes nothing; a re-list converges.
+ * Every node, spot or not (a job pod can be interrupted on any node), and the signs each node
+ * shows of its way out. Only signs standing now count: cluster-autoscaler and Karpenter take their
+ * taints back when they cancel a scale-down or a disruption, and a node that stays took no pod
+ * down. A node that goes is given the strongest sign standing when it went. Applying the same
+ * snapshot twice changes nothing; a re-list converges.
  */
 export class NodeStore {
   private readonly nodes = new Map<string, NodeRecord>();
@@ -50,13 +61,12 @@ export class NodeStore {
     }
     if (!record) {
       this.removed.delete(snapshot.name);
-      this.nodes.set(snapshot.name, { snapshot, evidence: snapshot.evidence });
+      this.nodes.set(snapshot.name, { snapshot, podSign: null });
       if (snapshot.spot) this.events.spotNodeChanged(undefined, snapshot);
       return;
     }
     const previous = record.snapshot;
     record.snapshot = snapshot;
-    record.evidence = stronger(record.evidence, snapshot.evidence);
     if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot)) {
       this.events.spotNodeChanged(previous.spot ? previous : undefined, snapshot.spot ? snapshot : undefined);
     }
@@ -66,7 +76,6 @@ export class NodeStore {
   remove(final: NodeSnapshot, nowMs: number): void {
     const record = this.nodes.get(final.name);
     if (!record || record.snapshot.uid !== final.uid) return;
-    record.evidence = stronger(record.evidence, final.evidence);
     record.snapshot = final;
     this.removeRecord(record, nowMs, true);
   }
@@ -80,21 +89,27 @@ export class NodeStore {
     for (const snapshot of snapshots) this.upsert(snapshot, nowMs);
   }
 
-  /** A sign seen elsewhere (a pod on the node failed by node shutdown). */
-  noteEvidence(nodeName: string, reason: RemovalReason): void {
+  /**
+   * A sign told by a pod on the node (failed by node shutdown) that ended at `atMs`. A failure
+   * older than `POD_SIGN_MAX_AGE_MS`, or from before this node object existed, tells nothing.
+   */
+  noteEvidence(nodeName: string, reason: RemovalReason, atMs: number, nowMs: number): void {
     const record = this.nodes.get(nodeName);
-    if (record) record.evidence = stronger(record.evidence, reason);
+    if (!record || nowMs - atMs > POD_SIGN_MAX_AGE_MS) return;
+    if (record.snapshot.createdAtMs !== null && atMs < record.snapshot.createdAtMs) return;
+    const previous = record.podSign;
+    if (previous === null || atMs >= previous.atMs) record.podSign = { reason: stronger(previous?.reason ?? null, reason)!, atMs };
   }
 
   /**
-   * Whether a pod on this node lost it: the node's removal reason when the node is going (a
-   * removal sign, or being deleted) or went recently ("unknown" without a sign); null when the
-   * node stays or is not known to have gone.
+   * Whether a pod on this node lost it: the node's removal reason when the node is going now (a
+   * removal sign standing, or being deleted) or went recently ("unknown" without a sign); null
+   * when the node stays or is not known to have gone.
    */
   departure(nodeName: string, nowMs: number, options: { podSeenGoing: boolean } = { podSeenGoing: true }): RemovalReason | null {
     if (nodeName === "") return null;
     const record = this.nodes.get(nodeName);
-    if (record) return record.evidence ?? (record.snapshot.deletingSinceMs !== null ? "unknown" : null);
+    if (record) return signOf(record, nowMs) ?? (record.snapshot.deletingSinceMs !== null ? "unknown" : null);
     const removed = this.removed.get(nodeName);
     if (!removed || nowMs - removed.atMs > REMOVED_NODE_MEMORY_MS) return null;
     // A node without a sign and a pod both found gone at re-lists: which went first is unknown, and
@@ -107,9 +122,10 @@ export class NodeStore {
     return this.nodes.get(name)?.snapshot;
   }
 
-  /** The strongest removal sign seen so far for a live node. */
-  evidenceOf(name: string): RemovalReason | null {
-    return this.nodes.get(name)?.evidence ?? null;
+  /** The strongest removal sign a live node shows now, null when none. */
+  signOf(name: string, nowMs: number): RemovalReason | null {
+    const record = this.nodes.get(name);
+    return record ? signOf(record, nowMs) : null;
   }
 
   get size(): number {
@@ -119,7 +135,7 @@ export class NodeStore {
   private removeRecord(record: NodeRecord, nowMs: number, seen: boolean): void {
     const node = record.snapshot;
     this.nodes.delete(node.name);
-    const reason = inferRemovalReason([record.evidence]);
+    const reason = inferRemovalReason([signOf(record, nowMs)]);
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
     this.removed.set(node.name, { reason, atMs: nowMs, seen });
@@ -137,6 +153,13 @@ export class NodeStore {
       this.removed.delete(name);
     }
   }
+}
+
+/** Its taints now, and a recent pod failure by node shutdown unless the node is Ready again since. */
+function signOf(record: NodeRecord, nowMs: number): RemovalReason | null {
+  const { snapshot, podSign } = record;
+  const podSignStands = podSign !== null && nowMs - podSign.atMs <= POD_SIGN_MAX_AGE_MS && !(snapshot.readySinceMs !== null && snapshot.readySinceMs > podSign.atMs);
+  return stronger(snapshot.evidence, podSignStands ? podSign.reason : null);
 }
 
 function seriesDiffer(a: NodeSnapshot, b: NodeSnapshot): boolean {

@@ -70,7 +70,7 @@ export class PodStore {
   ) {}
 
   upsert(snapshot: PodSnapshot, options: ApplyOptions): void {
-    this.noteNodeEvidence(snapshot);
+    this.noteNodeEvidence(snapshot, options.nowMs);
     const tracked = this.pods.get(snapshot.uid);
     if (!isTracked(snapshot)) {
       // Labels changed so that it no longer is a job pod: forget it, it was not interrupted.
@@ -93,7 +93,7 @@ export class PodStore {
   /** A pod was deleted; `final` is its last state (the watch's DELETED object). */
   remove(final: PodSnapshot, nowMs: number): void {
     const tracked = this.pods.get(final.uid);
-    this.noteNodeEvidence(final);
+    this.noteNodeEvidence(final, nowMs);
     if (!tracked) return;
     if (isTracked(final)) {
       tracked.snapshot = final;
@@ -169,9 +169,10 @@ export class PodStore {
     if (tracked.snapshot.job) this.events.jobPodChanged(tracked.snapshot, undefined);
   }
 
-  private noteNodeEvidence(pod: PodSnapshot): void {
+  /** Any pod, CI or not, failed by node shutdown is a sign for its node, if it failed lately. */
+  private noteNodeEvidence(pod: PodSnapshot, nowMs: number): void {
     const evidence = evidenceFromPodFailure(pod.phase, pod.statusReason);
-    if (evidence !== null) this.nodes.noteEvidence(pod.nodeName, evidence);
+    if (evidence !== null && pod.finishedAtMs !== null) this.nodes.noteEvidence(pod.nodeName, evidence, pod.finishedAtMs, nowMs);
   }
 
   private observeBuilds(tracked: TrackedPod, observe: boolean): void {

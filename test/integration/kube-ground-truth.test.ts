@@ -6,7 +6,9 @@ import {
   buildOnDemandNode,
   buildRunnerJobPod,
   buildSpotNode,
+  KubeWorld,
   NODE_TAINTS,
+  podFailedBy,
   podRunning,
   podTerminated,
   taintNode,
@@ -148,6 +150,32 @@ describe("job pods, spot nodes and builds against the simulated cluster", () => 
     expect(sum(later, "gitlab_ci_job_pods_interrupted_total", { project: `acme/${reason}` })).toBe(2);
   });
 
+  it("does not count job pods ending normally on a node whose scale-down was cancelled", async () => {
+    addNode(buildSpotNode({ name: "spot-cancelled", nodegroup: "ci-spot", createdAt: nodeCreated }));
+    const pods = [1, 2, 3].map((i) => {
+      const pod = buildRunnerJobPod({ projectId: 11, projectPath: "acme/cancelled", jobId: 11_000 + i, jobName: "test", ref: "main", nodeName: "spot-cancelled", suffix: `cancelled-${i}` });
+      podRunning(pod, new Date());
+      return addPod(pod).metadata!.name!;
+    });
+    await eventually(async () => {
+      if (!info(await scrape(), pods[2]!)) throw new Error("not yet");
+    });
+    // cluster-autoscaler picks the node, then cancels (a pod arrived, a drain failed) and untaints it.
+    env.kubeWorld.updateNode("spot-cancelled", (node) => taintNode(node, NODE_TAINTS.autoscalerScaleDown));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    env.kubeWorld.updateNode("spot-cancelled", (node) => {
+      node.spec!.taints = [];
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The jobs end; gitlab-runner deletes their pods, still Running.
+    for (const name of pods) env.kubeWorld.deletePod("gitlab-runner", name);
+    await eventually(async () => {
+      if (info(await scrape(), pods[2]!)) throw new Error("still there");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(sum(await scrape(), "gitlab_ci_job_pods_interrupted_total", { project: "acme/cancelled" })).toBe(0);
+  });
+
   it("times Kaniko builds in a CI job pod and in a plain Kubernetes Job, by exit code", async () => {
     const started = new Date(Math.floor(Date.now() / 1000) * 1000 - 600_000);
     const ci = buildRunnerJobPod({ projectId: 9, projectPath: "acme/images", jobId: 8100, jobName: "kaniko", ref: "main", nodeName: "spot-b", buildImage: "gcr.io/kaniko-project/executor:v1.23.2-debug", suffix: "kaniko-ci" });
@@ -181,6 +209,34 @@ describe("job pods, spot nodes and builds against the simulated cluster", () => 
     });
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(sum(await scrape(), "gitlab_ci_image_build_duration_seconds_count")).toBe(2);
+  });
+});
+
+describe("a pod left over from an old graceful node shutdown", () => {
+  let env: KubeStack;
+  beforeAll(async () => {
+    const world = new KubeWorld();
+    world.addNode(buildSpotNode({ name: "spot-rebooted", nodegroup: "ci-spot", createdAt: new Date(Date.now() - 3 * 86_400_000) }));
+    const leftover = buildKubernetesJobPod({ namespace: "monitoring", jobName: "node-probe", image: "busybox:1.37", nodeName: "spot-rebooted" });
+    podRunning(leftover, new Date(Date.now() - 2 * 86_400_000 - 600_000));
+    podFailedBy(leftover, "Terminated", new Date(Date.now() - 2 * 86_400_000));
+    world.addPod(leftover);
+    for (const i of [1, 2]) {
+      const pod = buildRunnerJobPod({ projectId: 12, projectPath: "acme/rebooted", jobId: 12_000 + i, jobName: "test", ref: "main", nodeName: "spot-rebooted", suffix: `rebooted-${i}` });
+      podRunning(pod, new Date());
+      world.addPod(pod);
+    }
+    env = await startKubeStack({ KUBE_INTERRUPTION_SETTLE_SECONDS: "0.3" }, world);
+  });
+  afterAll(() => env?.close());
+
+  it("does not mark its healthy node, whose job pods then end normally", async () => {
+    const names = env.kubeWorld.pods().filter((p) => p.metadata!.namespace === "gitlab-runner").map((p) => p.metadata!.name!);
+    await eventually(async () => expect(series(await env.stack.scrape(), "gitlab_ci_job_pod_info")).toHaveLength(2));
+    for (const name of names) env.kubeWorld.deletePod("gitlab-runner", name);
+    await eventually(async () => expect(series(await env.stack.scrape(), "gitlab_ci_job_pod_info")).toHaveLength(0));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(sum(await env.stack.scrape(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
   });
 });
 

@@ -53,7 +53,7 @@ export function buildOnDemandNode(options: NodeOptions): V1Node {
     },
     spec: { providerID: `aws:///${zone}/i-${options.name.replace(/[^a-z0-9]/g, "").slice(-17)}`, taints: [] },
     status: {
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
+      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", ...(options.createdAt ? { lastTransitionTime: options.createdAt } : {}) }],
       nodeInfo: {
         architecture: "amd64",
         bootID: "",
@@ -228,12 +228,28 @@ export function addDisruptionTarget(pod: V1Pod, reason: DisruptionReason): void 
   pod.status.conditions = [...(pod.status.conditions ?? []), { type: "DisruptionTarget", status: "True", reason, message: "simulated disruption" }];
 }
 
-/** The node went away under the pod (shutdown or spot reclaim): phase Failed with the kubelet's reason. */
-export function podFailedBy(pod: V1Pod, reason: "Terminated" | "NodeShutdown"): void {
+/**
+ * The kubelet's graceful node shutdown terminated the pod at `at`: containers killed, phase Failed
+ * with the kubelet's reason (`Terminated` before Kubernetes 1.27's `NodeShutdown`), not Ready,
+ * and the `DisruptionTarget` condition it adds since 1.26.
+ */
+export function podFailedBy(pod: V1Pod, reason: "Terminated" | "NodeShutdown", at: Date = new Date()): void {
   pod.status ??= {};
   pod.status.phase = "Failed";
   pod.status.reason = reason;
   pod.status.message = reason === "NodeShutdown" ? "Pod was terminated in response to imminent node shutdown." : "Pod was terminated in response to node termination.";
+  for (const status of pod.status.containerStatuses ?? []) {
+    const startedAt = status.state?.running?.startedAt ?? status.state?.terminated?.startedAt ?? at;
+    const finishedAt = status.state?.terminated?.finishedAt ?? at;
+    status.state = { terminated: { exitCode: status.state?.terminated?.exitCode ?? 137, reason: status.state?.terminated?.reason ?? "Error", startedAt, finishedAt } };
+    status.ready = false;
+  }
+  const others = (pod.status.conditions ?? []).filter((c) => c.type !== "Ready" && c.type !== "DisruptionTarget");
+  pod.status.conditions = [
+    ...others,
+    { type: "Ready", status: "False", reason: "PodFailed", lastTransitionTime: at },
+    { type: "DisruptionTarget", status: "True", reason: "TerminationByKubelet", message: "Pod was terminated in response to imminent node shutdown.", lastTransitionTime: at },
+  ];
 }
 
 export const NODE_TAINTS = {

@@ -24,6 +24,9 @@ export interface KubeFleetOptions {
   readonly namespace?: string;
 }
 
+/** How long after its job ends gitlab-runner deletes the pod. */
+export const RUNNER_CLEANUP_MS = 1000;
+
 const ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"];
 const SPOT_TYPES = ["m6i.2xlarge", "c6i.4xlarge", "m5.2xlarge"];
 
@@ -132,10 +135,10 @@ export class KubeFleet {
     const pod = this.podOfJob.get(job.id);
     if (!pod) return;
     this.podOfJob.delete(job.id);
-    if (!kube.pod(pod.namespace, pod.name)) return;
-    kube.updatePod(pod.namespace, pod.name, (p) => podTerminated(p, { finishedAt: new Date(kube.now), exitCode: job.status === "success" ? 0 : 1 }));
-    // The runner deletes the pod once it has collected the job's result.
-    scenario.schedule(1000, () => kube.pod(pod.namespace, pod.name) && kube.deletePod(pod.namespace, pod.name));
+    // gitlab-runner deletes the pod once it has sent the job's result, its containers still
+    // running (the build container runs a shell the runner feeds): a finished job's pod goes away
+    // Running, never Succeeded.
+    scenario.schedule(RUNNER_CLEANUP_MS, () => kube.pod(pod.namespace, pod.name) && kube.deletePod(pod.namespace, pod.name));
   }
 
   private pickNode(spot: boolean): string {

@@ -47,7 +47,7 @@ const podSchema = z.object({
     .object({
       phase: z.string().nullish(),
       reason: z.string().nullish(),
-      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().nullish() })).nullish(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().nullish(), lastTransitionTime: timestamp })).nullish(),
       containerStatuses: z.array(z.object({ name: z.string(), state: containerState, lastState: containerState })).nullish(),
     })
     .nullish(),
@@ -56,6 +56,7 @@ const podSchema = z.object({
 const nodeSchema = z.object({
   metadata,
   spec: z.object({ taints: z.array(z.object({ key: z.string() })).nullish() }).nullish(),
+  status: z.object({ conditions: z.array(z.object({ type: z.string(), status: z.string(), lastTransitionTime: timestamp })).nullish() }).nullish(),
 });
 
 type WireContainerState = z.infer<typeof containerState>;
@@ -97,14 +98,16 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     });
   }
   const disruption = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  const phase = status?.phase ?? "";
   return {
     uid: meta.uid,
     namespace: meta.namespace ?? "",
     name: meta.name,
     nodeName: spec?.nodeName ?? "",
-    phase: status?.phase ?? "",
+    phase,
     statusReason: status?.reason ?? "",
     disruption: disruption ? (disruption.reason ?? "") : null,
+    finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(statuses, status?.conditions ?? []) : null,
     job,
     containers,
   };
@@ -114,8 +117,9 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
 export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): NodeSnapshot | null {
   const parsed = nodeSchema.safeParse(raw);
   if (!parsed.success) return null;
-  const { metadata: meta, spec } = parsed.data;
+  const { metadata: meta, spec, status } = parsed.data;
   const labels = meta.labels ?? undefined;
+  const ready = status?.conditions?.find((c) => c.type === "Ready");
   return {
     name: meta.name,
     uid: meta.uid,
@@ -126,6 +130,7 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
     zone: zoneOf(labels),
     nodegroup: nodeGroupOf(labels, recognition.nodegroupKeys),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
+    readySinceMs: ready?.status === "True" ? timeMs(ready.lastTransitionTime) : null,
   };
 }
 
@@ -164,6 +169,19 @@ function finishedRuns(...states: WireContainerState[]): ContainerRun[] {
     runs.push({ startedAtMs, finishedAtMs, exitCode: terminated.exitCode });
   }
   return runs.sort((a, b) => a.startedAtMs - b.startedAtMs);
+}
+
+/** When a pod in a final phase got there: its containers' latest finish, else its conditions' latest change. */
+function finishedAtMs(statuses: ReadonlyArray<{ state?: WireContainerState }>, conditions: ReadonlyArray<{ lastTransitionTime?: string | Date | null | undefined }>): number | null {
+  let latest: number | null = null;
+  for (const status of statuses) latest = later(latest, timeMs(status.state?.terminated?.finishedAt));
+  if (latest !== null) return latest;
+  for (const condition of conditions) latest = later(latest, timeMs(condition.lastTransitionTime));
+  return latest;
+}
+
+function later(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
 function timeMs(value: string | Date | null | undefined): number | null {

@@ -3,14 +3,14 @@ import { describe, expect, it } from "vitest";
 import type { ContainerSnapshot, NodeSnapshot, PodSnapshot } from "../../../src/domain/pod.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { SeriesGuard } from "../../../src/metrics/series-guard.js";
-import { NodeStore, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
+import { NodeStore, POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
 import { PodStore } from "../../../src/state/pods.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
 
 function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot {
-  return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.2xlarge", zone: "us-west-2b", nodegroup: "ci-spot", evidence: null, ...overrides };
+  return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.2xlarge", zone: "us-west-2b", nodegroup: "ci-spot", evidence: null, readySinceMs: null, ...overrides };
 }
 
 function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
@@ -26,6 +26,7 @@ function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot
     phase: "Running",
     statusReason: "",
     disruption: null,
+    finishedAtMs: null,
     job: { jobId: "1", project: "acme/api", ref: "main", jobName: "build", pipelineId: "", runner: "r" },
     containers: [container("build"), container("helper")],
     ...overrides,
@@ -115,16 +116,45 @@ describe("node state and families", () => {
     ["rebalance_recommendation"],
     ["karpenter_disruption"],
     ["node_shutdown"],
-  ] as const)("observes the lifetime once with reason %s, remembered even when the taint went", (reason) => {
+  ] as const)("observes the lifetime once with reason %s, the sign standing when the node went", (reason) => {
     const { nodes, samples } = setup();
     nodes.upsert(node("n1"), T0);
     nodes.upsert(node("n1", { evidence: reason }), T0 + 1000);
-    nodes.upsert(node("n1"), T0 + 2000);
-    nodes.remove(node("n1"), T0 + 7_200_000);
-    nodes.remove(node("n1"), T0 + 7_300_000);
+    nodes.remove(node("n1", { evidence: reason }), T0 + 7_200_000);
+    nodes.remove(node("n1", { evidence: reason }), T0 + 7_300_000);
     nodes.replaceAll([], T0 + 7_400_000);
     expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(1);
     expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_sum", { reason })).toBe(7200);
+  });
+
+  it("does not give a node a reason whose sign was withdrawn before it went", () => {
+    const { nodes, samples } = setup();
+    // cluster-autoscaler cancels a scale-down and untaints; hours later the node vanishes unannounced.
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n1", { evidence: "autoscaler_scale_down" }), T0 + 1000);
+    nodes.upsert(node("n1"), T0 + 60_000);
+    nodes.remove(node("n1"), T0 + 3_600_000);
+    // Karpenter cancels a disruption; later cluster-autoscaler scales the node down.
+    nodes.upsert(node("n2"), T0);
+    nodes.upsert(node("n2", { evidence: "karpenter_disruption" }), T0 + 1000);
+    nodes.upsert(node("n2"), T0 + 60_000);
+    nodes.upsert(node("n2", { evidence: "autoscaler_scale_down" }), T0 + 3_000_000);
+    nodes.remove(node("n2", { evidence: "autoscaler_scale_down" }), T0 + 3_600_000);
+    // A cancelled scale-down, then much later a spot interruption.
+    nodes.upsert(node("n3"), T0);
+    nodes.upsert(node("n3", { evidence: "autoscaler_scale_down" }), T0 + 1000);
+    nodes.upsert(node("n3"), T0 + 60_000);
+    nodes.upsert(node("n3", { evidence: "spot_interruption" }), T0 + 3_500_000);
+    nodes.remove(node("n3", { evidence: "spot_interruption" }), T0 + 3_600_000);
+    const reasons = samples()
+      .filter((s) => s.name === "gitlab_ci_spot_node_lifetime_seconds_count")
+      .map((s) => [s.labels.reason, s.value])
+      .sort();
+    expect(reasons).toEqual([
+      ["autoscaler_scale_down", 1],
+      ["spot_interruption", 1],
+      ["unknown", 1],
+    ]);
   });
 
   it("uses the deletion timestamp, and removes nodes missing from a re-list", () => {
@@ -164,7 +194,8 @@ describe("interrupted job pods", () => {
     nodes.upsert(node("n1", { evidence: "autoscaler_scale_down" }), T0);
     pods.upsert(jobPod("p1"), live);
     pods.upsert(jobPod("p2"), live);
-    nodes.remove(node("n1"), T0 + 1000);
+    // The DELETED event carries the node's last state, taint included.
+    nodes.remove(node("n1", { evidence: "autoscaler_scale_down" }), T0 + 1000);
     pods.remove(jobPod("p1", { disruption: "DeletionByPodGC" }), T0 + 30_000);
     // Gone while the watch was down: the re-list tells.
     pods.replace(null, [], { nowMs: T0 + 40_000, observeHistory: true });
@@ -207,9 +238,9 @@ describe("interrupted job pods", () => {
     const { nodes, pods, samples } = setup();
     nodes.upsert(node("n1"), T0);
     pods.upsert(jobPod("p1"), live);
-    pods.upsert(jobPod("other", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown" }), live);
+    pods.upsert(jobPod("other", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", finishedAtMs: live.nowMs - 20_000 }), live);
     pods.remove(jobPod("p1"), live.nowMs);
-    nodes.remove(node("n1"), T0 + 3_600_000);
+    nodes.remove(node("n1"), live.nowMs + 120_000);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "node_shutdown" })).toBe(1);
     expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "node_shutdown" })).toBe(1);
   });
@@ -252,6 +283,54 @@ describe("interrupted job pods", () => {
     pods.remove(jobPod("p1"), live.nowMs);
     expect(pods.undecidedCount).toBe(0);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "karpenter_disruption" })).toBe(1);
+  });
+
+  it("does not count pods ending normally on a node whose scale-down was cancelled", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n1", { evidence: "autoscaler_scale_down" }), T0 + 1000);
+    nodes.upsert(node("n1"), T0 + 30_000);
+    // gitlab-runner deletes a job's pod while it still runs, once the job is over.
+    for (const name of ["a", "b", "c"]) {
+      pods.upsert(jobPod(name), live);
+      pods.remove(jobPod(name), live.nowMs);
+    }
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+    // Tainted again, this time for good: the pods it drains now were interrupted.
+    nodes.upsert(node("n1", { evidence: "autoscaler_scale_down" }), live.nowMs + 1000);
+    pods.upsert(jobPod("d", { disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("d", { disruption: "EvictionByEvictionAPI" }), live.nowMs + 2000);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["autoscaler_scale_down", 1]]);
+  });
+
+  it("does not take a pod failed by a node shutdown long ago for a sign", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    // Left over from a graceful shutdown two days ago, after which the node came back.
+    const leftover = jobPod("leftover", { job: null, containers: [], phase: "Failed", statusReason: "Terminated", finishedAtMs: T0 - 2 * 86_400_000 });
+    pods.replace(null, [leftover, jobPod("p1"), jobPod("p2")], { nowMs: T0, observeHistory: false });
+    pods.remove(jobPod("p1"), T0 + 60_000);
+    pods.remove(jobPod("p2"), T0 + 120_000);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+    nodes.remove(node("n1"), T0 + 3_600_000);
+    expect(sum(samples(), "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "unknown" })).toBe(1);
+  });
+
+  it("lets a recent node-shutdown failure stand only until the node is Ready again, or for a while", () => {
+    const { nodes, pods, samples } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n2"), T0);
+    pods.upsert(jobPod("shutdown-1", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeHistory: true });
+    pods.upsert(jobPod("shutdown-2", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", nodeName: "n2", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeHistory: true });
+    expect(nodes.signOf("n1", T0 + 20_000)).toBe("node_shutdown");
+    // n1 rebooted: Ready again since after the failure.
+    nodes.upsert(node("n1", { readySinceMs: T0 + 180_000 }), T0 + 180_000);
+    pods.upsert(jobPod("p1"), { nowMs: T0 + 200_000, observeHistory: true });
+    pods.remove(jobPod("p1"), T0 + 240_000);
+    // n2 said nothing more, but the failure is old by now.
+    pods.upsert(jobPod("p2", { nodeName: "n2" }), { nowMs: T0 + 200_000, observeHistory: true });
+    pods.remove(jobPod("p2", { nodeName: "n2" }), T0 + 10_000 + POD_SIGN_MAX_AGE_MS + 1);
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
   });
 
   it("does not count pods that finished or left a healthy node", () => {

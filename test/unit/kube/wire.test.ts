@@ -75,6 +75,19 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(bare, recognition)!.containers).toEqual([]);
   });
 
+  it("tell when a pod in a final phase got there, from its containers or else its conditions", () => {
+    expect(toPodSnapshot(podYaml, recognition)!.finishedAtMs).toBeNull();
+    const failed = structuredClone(podYaml);
+    failed.status.phase = "Failed";
+    failed.status.reason = "NodeShutdown";
+    failed.status.containerStatuses[0].state = { terminated: { exitCode: 137, startedAt: "2026-03-10T09:20:35Z", finishedAt: "2026-03-10T09:40:01Z" } };
+    failed.status.containerStatuses[1].state = { terminated: { exitCode: 137, startedAt: "2026-03-10T09:20:36Z", finishedAt: "2026-03-10T09:40:02Z" } };
+    expect(toPodSnapshot(failed, recognition)).toMatchObject({ phase: "Failed", statusReason: "NodeShutdown", finishedAtMs: Date.parse("2026-03-10T09:40:02Z") });
+    const neverStarted = structuredClone(podYaml);
+    neverStarted.status = { phase: "Failed", reason: "Terminated", conditions: [{ type: "Ready", status: "False", lastTransitionTime: "2026-03-10T09:41:00Z" }, { type: "PodScheduled", status: "True", lastTransitionTime: new Date("2026-03-10T09:20:31Z") }] };
+    expect(toPodSnapshot(neverStarted, recognition)!.finishedAtMs).toBe(Date.parse("2026-03-10T09:41:00Z"));
+  });
+
   it("are null for objects that are not pods", () => {
     expect(toPodSnapshot({ kind: "Status", code: 410 }, recognition)).toBeNull();
     expect(toPodSnapshot(null, recognition)).toBeNull();
@@ -93,7 +106,15 @@ describe("node snapshots", () => {
       zone: "us-west-2b",
       nodegroup: "ci-spot",
       evidence: null,
+      readySinceMs: Date.parse("2026-03-10T09:12:21Z"),
     });
+  });
+
+  it("tell since when a node is Ready, and nothing when it is not", () => {
+    const recognition = { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS };
+    const notReady = { ...nodeYaml, status: { conditions: [{ type: "Ready", status: "Unknown", lastTransitionTime: "2026-03-10T10:00:00Z" }] } };
+    expect(toNodeSnapshot(notReady, recognition)!.readySinceMs).toBeNull();
+    expect(toNodeSnapshot({ ...nodeYaml, status: undefined }, recognition)!.readySinceMs).toBeNull();
   });
 
   it("read removal signs from taints", () => {
