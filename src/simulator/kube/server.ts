@@ -9,6 +9,19 @@ export interface KubeRequestRecord {
   readonly query: URLSearchParams;
   readonly kind: "list" | "watch" | "get" | "other";
   status: number;
+  /** For a watch: how its stream ended, once it has. */
+  ended?: { readonly at: number; readonly by: WatchEndCause };
+}
+
+/**
+ * Who ended a watch stream: the server at the requested `timeoutSeconds`, the server early (a
+ * clean end before the timeout, or after an ERROR event), a dropped connection, or the client.
+ */
+export type WatchEndCause = "timeout" | "server" | "dropped" | "client";
+
+/** Which watch streams or requests a fault applies to: all, or those whose path starts so. */
+export interface FaultScope {
+  readonly path?: string;
 }
 
 /** Switchable misbehaviour of the simulated API server, for recovery tests. */
@@ -16,15 +29,30 @@ export class KubeFaults {
   private failingLists: { status: number; remaining: number } | null = null;
   private expireNext = false;
   private goneOnWatch = false;
+  private readonly forbidden = new Set<string>();
   stalled = false;
+  /** Stalled streams also outlive their `timeoutSeconds`. */
+  hung = false;
   /** Faults served, for test output. */
   served = 0;
   constructor(private readonly streams: Set<WatchStream>) {}
 
-  /** Closes every open watch stream now, as a load balancer or an API server restart does. */
-  dropStreams(): void {
+  /**
+   * Drops the connection of every open watch stream (in scope) now, without ending the chunked
+   * response, as an API server restart or a reset connection does: the client sees an error.
+   */
+  dropStreams(scope: FaultScope = {}): void {
     this.served++;
-    for (const stream of this.streams) stream.end();
+    for (const stream of this.streams) if (stream.in(scope)) stream.drop();
+  }
+
+  /**
+   * Ends every open watch stream (in scope) cleanly now, long before its `timeoutSeconds`, as a
+   * load balancer or proxy ending idle streams does.
+   */
+  endStreams(scope: FaultScope = {}): void {
+    this.served++;
+    for (const stream of this.streams) if (stream.in(scope)) stream.end("server");
   }
 
   /** Lists answer with this status (a Status body) for the next `count` lists, or until cleared. */
@@ -32,15 +60,34 @@ export class KubeFaults {
     this.failingLists = { status: options.status, remaining: options.count ?? Infinity };
   }
 
-  /** Streams stay open but carry nothing, not even bookmarks, until `resume()`. */
+  /**
+   * Streams stay open but carry nothing, not even bookmarks, until `resume()`; the server still
+   * ends each at its `timeoutSeconds`.
+   */
   stallWatches(): void {
     this.served++;
     this.stalled = true;
   }
 
+  /**
+   * Streams stay open and silent past their `timeoutSeconds`, as behind a broken proxy that keeps
+   * the client's connection while the server's side is gone; until `resume()`.
+   */
+  hangWatches(): void {
+    this.served++;
+    this.stalled = true;
+    this.hung = true;
+  }
+
   resume(): void {
     this.stalled = false;
-    for (const stream of this.streams) stream.flushStalled();
+    this.hung = false;
+    for (const stream of [...this.streams]) stream.flushStalled();
+  }
+
+  /** Lists and watches of paths starting so answer 403, as without RBAC on a namespace; until cleared. */
+  forbid(path: string): void {
+    this.forbidden.add(path);
   }
 
   /** The next watch gets the 410 Expired ERROR event whatever version it asks for. */
@@ -57,7 +104,14 @@ export class KubeFaults {
     this.failingLists = null;
     this.expireNext = false;
     this.goneOnWatch = false;
+    this.forbidden.clear();
     this.resume();
+  }
+
+  isForbidden(path: string): boolean {
+    const forbidden = [...this.forbidden].some((prefix) => path.startsWith(prefix));
+    if (forbidden) this.served++;
+    return forbidden;
   }
 
   takeListFailure(): number | null {
@@ -84,25 +138,31 @@ export class KubeFaults {
 class WatchStream {
   private readonly pending: string[] = [];
   private closed = false;
+  private overdue = false;
   private bookmarkTimer: NodeJS.Timeout | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly response: ServerResponse,
+    private readonly record: KubeRequestRecord,
     private readonly faults: () => KubeFaults,
     private readonly onEnd: () => void,
   ) {}
 
-  start(options: { bookmarks: boolean; bookmarkIntervalMs: number; timeoutSeconds: number | null; currentVersion: () => number }): void {
+  start(options: { kind: string; bookmarks: boolean; bookmarkIntervalMs: number; timeoutSeconds: number | null; currentVersion: () => number }): void {
     this.response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked", "cache-control": "no-cache, private" });
     this.response.flushHeaders();
     if (options.bookmarks) {
       this.bookmarkTimer = setInterval(() => {
-        this.send({ type: "BOOKMARK", object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: String(options.currentVersion()) } } });
+        this.send({ type: "BOOKMARK", object: { kind: options.kind, apiVersion: "v1", metadata: { resourceVersion: String(options.currentVersion()) } } });
       }, options.bookmarkIntervalMs);
     }
-    if (options.timeoutSeconds !== null) this.timeoutTimer = setTimeout(() => this.end(), options.timeoutSeconds * 1000);
-    this.response.on("close", () => this.end());
+    if (options.timeoutSeconds !== null) this.timeoutTimer = setTimeout(() => this.timedOut(), options.timeoutSeconds * 1000);
+    this.response.on("close", () => this.end("client"));
+  }
+
+  in(scope: FaultScope): boolean {
+    return scope.path === undefined || this.record.path.startsWith(scope.path);
   }
 
   send(event: unknown): void {
@@ -115,14 +175,33 @@ class WatchStream {
   flushStalled(): void {
     if (this.closed) return;
     for (const line of this.pending.splice(0)) this.response.write(line);
+    if (this.overdue) this.end("timeout");
   }
 
-  end(): void {
+  /** A clean end of the chunked response. */
+  end(by: WatchEndCause = "server"): void {
     if (this.closed) return;
+    this.finish(by);
+    this.response.end();
+  }
+
+  /** The connection goes without the response's last chunk. */
+  drop(): void {
+    if (this.closed) return;
+    this.finish("dropped");
+    this.response.socket?.destroy();
+  }
+
+  private timedOut(): void {
+    if (this.faults().hung) this.overdue = true;
+    else this.end("timeout");
+  }
+
+  private finish(by: WatchEndCause): void {
     this.closed = true;
+    this.record.ended = { at: Date.now(), by };
     clearInterval(this.bookmarkTimer);
     clearTimeout(this.timeoutTimer);
-    this.response.end();
     this.onEnd();
   }
 }
@@ -176,6 +255,7 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
     if (url.pathname === "/version") return respond(200, { major: "1", minor: "31", gitVersion: "v1.31.0-sim" });
     if (!route) return respond(404, status(404, "NotFound", "the server could not find the requested resource"));
 
+    if (faults.isForbidden(url.pathname)) return respond(403, status(403, "Forbidden", `${route.resource} is forbidden: User "system:serviceaccount:monitoring:gitlab-ci-k8s-exporter" cannot ${watch ? "watch" : "list"} resource "${route.resource}"`));
     const objects = () => filter<V1Pod | V1Node>(route.resource === "pods" ? world.pods() : world.nodes(), route.namespace, url.searchParams);
     if (route.name) {
       const found = route.resource === "pods" ? world.pod(route.namespace ?? "", route.name) : world.node(route.name);
@@ -190,13 +270,14 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
 
     if (faults.watchGone) return respond(410, status(410, "Gone", "too old resource version"));
     record.status = 200;
-    const stream = new WatchStream(response, () => faults, () => {
+    const stream = new WatchStream(response, record, () => faults, () => {
       streams.delete(stream);
       watchers.delete(stream);
     });
     streams.add(stream);
     const timeout = url.searchParams.get("timeoutSeconds");
     stream.start({
+      kind: route.resource === "pods" ? "Pod" : "Node",
       bookmarks: url.searchParams.get("allowWatchBookmarks") === "true",
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
       timeoutSeconds: timeout === null ? null : Number(timeout),
@@ -221,7 +302,7 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
   function expire(stream: WatchStream, requested: string): void {
     // The API server reports an expired version inside a 200 stream, then ends it.
     stream.send({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${requested} (${world.currentResourceVersion()})`) });
-    stream.end();
+    stream.end("server");
   }
 
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
@@ -252,7 +333,7 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
         "",
       ].join("\n"),
     async close() {
-      for (const stream of [...streams]) stream.end();
+      for (const stream of [...streams]) stream.end("server");
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -55,6 +55,18 @@ describe("simulated Kubernetes API", () => {
     expect(watch.events.some((e) => e.type === "BOOKMARK")).toBe(true);
   });
 
+  it("sends bookmarks of the watched kind", async () => {
+    const world = new KubeWorld();
+    const { kc } = await connect(world);
+    const nodes = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()), allowWatchBookmarks: true });
+    const pods = collect(kc, "/api/v1/pods", { resourceVersion: String(world.currentResourceVersion()), allowWatchBookmarks: true });
+    await Promise.all([nodes.started, pods.started]);
+    await settle();
+    const kinds = (events: typeof nodes.events) => [...new Set(events.filter((e) => e.type === "BOOKMARK").map((e) => (e.object as { kind?: string }).kind))];
+    expect(kinds(nodes.events)).toEqual(["Node"]);
+    expect(kinds(pods.events)).toEqual(["Pod"]);
+  });
+
   it("answers an expired version with the 410 ERROR event inside a 200 stream, then ends it", async () => {
     const world = new KubeWorld({ historySize: 2 });
     for (let i = 0; i < 5; i++) world.addNode(buildSpotNode({ name: `n-${i}` }));
@@ -87,6 +99,65 @@ describe("simulated Kubernetes API", () => {
     sim!.faults.resume();
     await settle();
     expect(stalled.events.map((e) => e.object.metadata?.name)).toEqual(["late"]);
+  });
+
+  it("drops connections as an error, ends streams cleanly before their timeout, and records who ended each", async () => {
+    const world = new KubeWorld();
+    const { kc } = await connect(world);
+    const from = { resourceVersion: String(world.currentResourceVersion()), timeoutSeconds: 30 };
+    const dropped = collect(kc, "/api/v1/nodes", from);
+    const ended = collect(kc, "/api/v1/namespaces/a/pods", from);
+    const other = collect(kc, "/api/v1/namespaces/b/pods", from);
+    await Promise.all([dropped.started, ended.started, other.started]);
+    sim!.faults.dropStreams({ path: "/api/v1/nodes" });
+    sim!.faults.endStreams({ path: "/api/v1/namespaces/a/" });
+    await settle();
+    expect(dropped.ended()).toBeInstanceOf(Error);
+    expect(ended.ended()).toBeNull();
+    expect(other.ended()).toBe("open");
+    const endings = sim!.requests.log.filter((r) => r.kind === "watch").map((r) => [r.path, r.ended?.by]);
+    expect(endings).toEqual([
+      ["/api/v1/nodes", "dropped"],
+      ["/api/v1/namespaces/a/pods", "server"],
+      ["/api/v1/namespaces/b/pods", undefined],
+    ]);
+  });
+
+  it("keeps hung streams open and silent past their timeout until the client gives up", async () => {
+    const world = new KubeWorld();
+    const { kc } = await connect(world);
+    sim!.faults.hangWatches();
+    const hung = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()), timeoutSeconds: 1, allowWatchBookmarks: true });
+    const controller = await hung.started;
+    world.addNode(buildSpotNode({ name: "unseen" }));
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(hung.ended()).toBe("open");
+    expect(hung.events).toEqual([]);
+    controller.abort();
+    await settle();
+    expect(sim!.requests.log.find((r) => r.kind === "watch")!.ended?.by).toBe("client");
+    // A stalled stream, by contrast, still ends at its timeout.
+    sim!.faults.resume();
+    sim!.faults.stallWatches();
+    const stalled = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()), timeoutSeconds: 1 });
+    await stalled.started;
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(stalled.ended()).toBeNull();
+    expect(sim!.requests.log.filter((r) => r.kind === "watch").at(-1)!.ended?.by).toBe("timeout");
+  });
+
+  it("forbids lists and watches of a path until cleared", async () => {
+    const world = new KubeWorld();
+    const { api, kc } = await connect(world);
+    sim!.faults.forbid("/api/v1/namespaces/locked/");
+    await expect(api.listNamespacedPod({ namespace: "locked" })).rejects.toMatchObject({ code: 403 });
+    await expect(api.listNamespacedPod({ namespace: "open" })).resolves.toBeDefined();
+    const watch = collect(kc, "/api/v1/namespaces/locked/pods", {});
+    await watch.started;
+    await settle();
+    expect(watch.ended()).toMatchObject({ statusCode: 403 });
+    sim!.faults.clear();
+    await expect(api.listNamespacedPod({ namespace: "locked" })).resolves.toBeDefined();
   });
 
   it("renumbers resource versions and forgets history when the API server restarts", async () => {
