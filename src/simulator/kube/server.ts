@@ -55,6 +55,21 @@ export class KubeFaults {
     for (const stream of this.streams) if (stream.in(scope)) stream.end("server");
   }
 
+  /**
+   * Sends an ERROR event carrying a Status with this code into every open watch stream, then ends
+   * them, as an API server does when it cannot go on serving a watch (500 InternalError, 429,
+   * 410 Expired after a compaction). With `keepOpen` the streams go on (bookmarks included), so
+   * a client that ignored the event would not notice anything.
+   */
+  errorEvent(code: number, reason: string, options: { message?: string; keepOpen?: boolean } = {}): void {
+    this.served++;
+    const message = options.message ?? 'an error on the server ("simulated") has prevented the request from succeeding';
+    for (const stream of [...this.streams]) {
+      stream.send({ type: "ERROR", object: status(code, reason, message) });
+      if (!options.keepOpen) stream.end();
+    }
+  }
+
   /** Lists answer with this status (a Status body) for the next `count` lists, or until cleared. */
   failLists(options: { status: number; count?: number }): void {
     this.failingLists = { status: options.status, remaining: options.count ?? Infinity };
