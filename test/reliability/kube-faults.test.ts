@@ -5,9 +5,20 @@ import { eventually, sum, type Sample } from "../helpers/prom.js";
 import { startKubeStack, type KubeStack } from "../helpers/kube-stack.js";
 
 const tried: string[] = [];
+/** Faulty answers and stream cuts the simulator actually served, over every scenario. */
+let served = 0;
 afterAll(() => {
-  console.log(`Kubernetes fault injection: ${tried.length} faults tried (${tried.join(", ")})`);
+  console.log(`Kubernetes fault injection: ${tried.length} scenarios (${tried.join(", ")}), ${served} faulty answers served`);
 });
+
+/**
+ * Thresholds shortened so that an outage outlasts the stale threshold within seconds: the source
+ * is stale after 2 × KUBE_WATCH_STALL_SECONDS + KUBE_RETRY_MAX_SECONDS without a sign of life.
+ */
+const STALL_SECONDS = 1;
+const RETRY_MAX_SECONDS = 0.5;
+const STALE_AFTER_MS = (2 * STALL_SECONDS + RETRY_MAX_SECONDS) * 1000;
+const FAST = { KUBE_INTERRUPTION_SETTLE_SECONDS: "0.2", KUBE_WATCH_STALL_SECONDS: String(STALL_SECONDS), KUBE_RETRY_MAX_SECONDS: String(RETRY_MAX_SECONDS) };
 
 const CREATED = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * 3_600_000);
 
@@ -33,28 +44,72 @@ const shownPods = (samples: Sample[]) =>
     .map((s) => `${s.labels.pod} ${s.labels.node} ${s.labels.ref}`)
     .sort();
 const truePods = (world: KubeWorld) => world.pods().map((p) => `${p.metadata!.name} ${p.spec!.nodeName} ${p.metadata!.annotations!["job.runner.gitlab.com/ref"]}`).sort();
-const restarts = (samples: Sample[]) => sum(samples, "gitlab_ci_exporter_kube_watch_restarts_total");
+const restarts = (samples: Sample[], resource?: string) => sum(samples, "gitlab_ci_exporter_kube_watch_restarts_total", resource ? { resource } : {});
+/** Every sample the Kubernetes side renders from the cluster: job pods, their resources, spot nodes, lifetimes, interruptions, builds. */
+const kubeView = (samples: Sample[]) =>
+  samples
+    .filter((s) => /^gitlab_ci_(job_pod|spot_node|image_build)/.test(s.name))
+    .map((s) => `${s.name}${JSON.stringify(s.labels)} ${s.value}`)
+    .sort();
+const lastEvent = (samples: Sample[]) =>
+  samples
+    .filter((s) => s.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds")
+    .map((s) => `${s.labels.resource} ${s.value}`)
+    .sort();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function kubeHealth(env: KubeStack): Promise<{ status: number; stale: boolean; lastSuccess: string | null }> {
+  const response = await fetch(`${env.stack.exporter.url}/readyz`);
+  const body = (await response.json()) as { sources: Array<{ name: string; stale: boolean; lastSuccess: string | null }> };
+  const source = body.sources.find((s) => s.name === "kubernetes")!;
+  return { status: response.status, stale: source.stale, lastSuccess: source.lastSuccess };
+}
 
 /**
- * One fault: while it lasts the exporter keeps serving what it knew; the cluster changes (a pod
- * added, one deleted, one changed, two spot nodes removed with their pods); once the fault ends
- * the exporter converges on the cluster, counts its restarts, and observes each node's lifetime
- * and each interrupted pod exactly once.
+ * One fault, opening an outage: the exporter notices the fault on both watches, and the API
+ * server answers no list until the outage ends (503, unless the fault is itself a failing list),
+ * so the exporter cannot see the cluster meanwhile. During the outage it serves the last known
+ * job pods and spot nodes unchanged, the last-event timestamps stop, and once the outage outlasts
+ * the stale threshold /readyz reports the source stale (still 200). The cluster changes while it
+ * is blind (a pod added, one deleted, one changed, two spot nodes removed with their pods); once
+ * the outage ends the exporter converges on the cluster, counts its restarts, and observes each
+ * node's lifetime and each interrupted pod exactly once.
  */
-async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) => void, disarm: (faults: KubeFaults) => void = (f) => f.clear()): Promise<void> {
+async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) => void, options: { disarm?: (faults: KubeFaults) => void; listsFailing?: boolean } = {}): Promise<void> {
   tried.push(name);
-  const env = await startKubeStack({ KUBE_INTERRUPTION_SETTLE_SECONDS: "0.2" }, cluster());
+  const env = await startKubeStack(FAST, cluster());
   const { kubeWorld: world, kube } = env;
   try {
     const before = await eventually(async () => {
       const samples = await env.stack.scrape();
       expect(shownPods(samples)).toEqual(truePods(world));
+      expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(3);
+      expect(samples.filter((s) => s.name === "gitlab_ci_spot_node_created_timestamp_seconds")).toHaveLength(3);
       return samples;
     });
+    expect((await kubeHealth(env)).stale).toBe(false);
 
+    const armedAtMs = Date.now();
+    if (options.listsFailing !== false) kube.faults.failLists({ status: 503 });
     arm(kube.faults, env);
-    const during = await env.stack.scrape();
-    expect(shownPods(during)).toEqual(shownPods(before));
+
+    // Noticed on both watches (a stall only after the watchdog's limit), and blind since: no
+    // event, not even a bookmark, across more than two bookmark intervals.
+    const frozen = await eventually(
+      async () => {
+        const first = await env.stack.scrape();
+        await sleep(500);
+        const samples = await env.stack.scrape();
+        for (const resource of ["pods", "nodes"]) expect(restarts(samples, resource), resource).toBeGreaterThan(restarts(before, resource));
+        expect(lastEvent(samples)).toEqual(lastEvent(first));
+        return samples;
+      },
+      15_000,
+      50,
+    );
+    expect(kubeView(frozen)).toEqual(kubeView(before));
+    // Bytes already on the wire when the fault struck may land just after it.
+    for (const line of lastEvent(frozen)) expect(Number(line.split(" ")[1])).toBeLessThanOrEqual(armedAtMs / 1000 + 0.5);
 
     world.addPod(jobPod(5, "spot-a"));
     world.deletePod("gitlab-runner", world.pods().find((p) => p.metadata!.name!.endsWith("j1"))!.metadata!.name!);
@@ -68,19 +123,27 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
       for (const pod of world.pods().filter((p) => p.spec!.nodeName === name)) world.deletePod("gitlab-runner", pod.metadata!.name!);
     }
 
-    // The fault lasts until the exporter has noticed it on both watches and restarted them (a
-    // stall only after the watchdog's limit), serving what it knew meanwhile.
-    await eventually(
+    // The outage outlasts the stale threshold: readiness says so, and keeps the pod in the Service.
+    const stale = await eventually(
       async () => {
-        const samples = await env.stack.scrape();
-        for (const resource of ["pods", "nodes"]) expect(sum(samples, "gitlab_ci_exporter_kube_watch_restarts_total", { resource }), resource).toBeGreaterThan(sum(before, "gitlab_ci_exporter_kube_watch_restarts_total", { resource }));
+        const health = await kubeHealth(env);
+        expect(health.stale).toBe(true);
+        return health;
       },
-      15_000,
+      10_000,
       100,
     );
-    const stillServing = await env.stack.scrape();
-    expect(sum(stillServing, "gitlab_ci_exporter_build_info")).toBe(1);
-    disarm(kube.faults);
+    expect(stale.status).toBe(200);
+    expect(Date.now() - Date.parse(stale.lastSuccess!)).toBeGreaterThan(STALE_AFTER_MS);
+    const during = await env.stack.scrape();
+    expect(kubeView(during)).toEqual(kubeView(before));
+    expect(shownPods(during)).toHaveLength(5);
+    expect(sum(during, "gitlab_ci_spot_nodes")).toBe(3);
+    expect(lastEvent(during)).toEqual(lastEvent(frozen));
+    expect(sum(during, "gitlab_ci_exporter_build_info")).toBe(1);
+
+    (options.disarm ?? ((f) => f.clear()))(kube.faults);
+    kube.faults.clear();
 
     const after = await eventually(
       async () => {
@@ -89,7 +152,7 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
         expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(1);
         expect(sum(samples, "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(2);
         expect(sum(samples, "gitlab_ci_job_pods_interrupted_total")).toBe(2);
-        expect(restarts(samples)).toBeGreaterThan(restarts(before));
+        expect((await kubeHealth(env)).stale).toBe(false);
         return samples;
       },
       20_000,
@@ -104,74 +167,52 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
     expect(sum(after, "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "unknown" })).toBe(1);
     // spot-b's pods were victims of its known interruption; spot-c's may have ended before it went.
     expect(sum(after, "gitlab_ci_job_pods_interrupted_total", { reason: "spot_interruption" })).toBe(2);
-    expect(Math.min(...after.filter((s) => s.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds").map((s) => s.value))).toBeGreaterThan(Math.max(...before.filter((s) => s.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds").map((s) => s.value)));
+    expect(Math.min(...after.filter((s) => s.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds").map((s) => s.value))).toBeGreaterThan(Math.max(...frozen.filter((s) => s.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds").map((s) => s.value)));
 
     // Nothing is observed again later.
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     const later = await env.stack.scrape();
     expect(sum(later, "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(2);
     expect(sum(later, "gitlab_ci_job_pods_interrupted_total")).toBe(2);
+    expect(kube.faults.served).toBeGreaterThan(0);
   } finally {
+    served += kube.faults.served;
     await env.close();
   }
 }
 
-describe.concurrent("the exporter survives Kubernetes API faults and converges afterwards", () => {
+describe.concurrent("the exporter survives Kubernetes API faults, shows them, and converges afterwards", () => {
   it("watch streams closed", () => survive("stream closed", (f) => f.dropStreams()));
-  it("410 Expired as an ERROR event in the stream", () =>
+  it("410 Expired as an ERROR event when the watch resumes", () =>
     survive("410 ERROR event", (f) => {
       f.expireNextWatch();
       f.dropStreams();
     }));
+  it("410 Expired as an ERROR event in open streams", () => survive("410 ERROR event in stream", (f) => f.errorEvent(410, "Expired", { message: "too old resource version" })));
+  // The streams stay open after the event: only acting on the event itself ends the watch.
+  it("another ERROR event in open streams (500 InternalError)", () => survive("500 ERROR event", (f) => f.errorEvent(500, "InternalError", { keepOpen: true })));
   it("HTTP 410 Gone answering the watch", () =>
     survive("HTTP 410", (f) => {
       f.httpGoneOnWatch();
       f.dropStreams();
     }));
   it("500 on list while the watch must re-list", () =>
-    survive("500 on list", (f) => {
-      f.failLists({ status: 500 });
-      f.expireNextWatch();
-      f.dropStreams();
-    }));
-  it("a watch that stalls silently", () =>
     survive(
-      "silent stall",
-      (f) => f.stallWatches(),
-      (f) => f.resume(),
+      "500 on list",
+      (f) => {
+        f.failLists({ status: 500 });
+        f.expireNextWatch();
+        f.dropStreams();
+      },
+      { listsFailing: false },
     ));
+  it("a watch that stalls silently", () =>
+    survive("silent stall", (f) => f.stallWatches(), {
+      disarm: (f) => f.resume(),
+    }));
   it("the API server restarting with new resourceVersions", () =>
     survive("API server restart", (f, env) => {
       env.kubeWorld.restart({ newResourceVersions: true });
       f.dropStreams();
     }));
-});
-
-describe("staleness during a Kubernetes outage", () => {
-  it("stops advancing the last-event timestamp while lists fail, and keeps the pods shown", async () => {
-    tried.push("lists failing for seconds");
-    const env = await startKubeStack({}, cluster());
-    try {
-      const before = await eventually(async () => {
-        const samples = await env.stack.scrape();
-        expect(shownPods(samples)).toEqual(truePods(env.kubeWorld));
-        return samples;
-      });
-      env.kube.faults.failLists({ status: 503 });
-      env.kube.faults.httpGoneOnWatch();
-      env.kube.faults.dropStreams();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const frozen = await env.stack.scrape();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const later = await env.stack.scrape();
-      const lastEvent = (s: Sample[]) => s.filter((x) => x.name === "gitlab_ci_exporter_kube_last_event_timestamp_seconds").map((x) => `${x.labels.resource} ${x.value}`).sort();
-      expect(lastEvent(later)).toEqual(lastEvent(frozen));
-      expect(restarts(later)).toBeGreaterThan(restarts(before));
-      expect(shownPods(later)).toEqual(shownPods(before));
-      env.kube.faults.clear();
-      await eventually(async () => expect(lastEvent(await env.stack.scrape())).not.toEqual(lastEvent(frozen)), 15_000, 100);
-    } finally {
-      await env.close();
-    }
-  });
 });
