@@ -182,7 +182,8 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
 }
 
 describe.concurrent("the exporter survives Kubernetes API faults, shows them, and converges afterwards", () => {
-  it("watch streams closed", () => survive("stream closed", (f) => f.dropStreams()));
+  it("watch streams ended cleanly long before their timeout", () => survive("stream closed", (f) => f.endStreams()));
+  it("watch connections reset", () => survive("connection reset", (f) => f.dropStreams()));
   it("410 Expired as an ERROR event when the watch resumes", () =>
     survive("410 ERROR event", (f) => {
       f.expireNextWatch();
@@ -208,6 +209,10 @@ describe.concurrent("the exporter survives Kubernetes API faults, shows them, an
     ));
   it("a watch that stalls silently", () =>
     survive("silent stall", (f) => f.stallWatches(), {
+      disarm: (f) => f.resume(),
+    }));
+  it("a watch that hangs open and silent past its timeout", () =>
+    survive("hang past timeout", (f) => f.hangWatches(), {
       disarm: (f) => f.resume(),
     }));
   it("the API server restarting with new resourceVersions", () =>
