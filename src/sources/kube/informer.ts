@@ -13,10 +13,13 @@ import { resourceVersionOf } from "./wire.js";
  *
  * The loop: list (in pages) → hand the snapshots over as the full truth → watch from the list's
  * resourceVersion, with bookmarks and a server-side timeout → when the server ends the watch at
- * its timeout, watch again from the last resourceVersion seen. On 410 Gone (ERROR event or HTTP
- * status) list again at once; on any other error, a stream that ends early or a stream silent
- * for longer than the stall limit, list again after an exponential backoff with jitter. Every
- * list replaces the state, so objects deleted meanwhile are removed and nothing is seen twice.
+ * its timeout, watch again from the last resourceVersion seen. A stream that ends cleanly before
+ * its time (a load balancer or proxy ending idle streams) is watched again from there too, without
+ * a list: counted as a restart, with backoff when it keeps happening. On 410 Gone (ERROR event or
+ * HTTP status) list again at once; on any other error, or when the watches have been silent for
+ * longer than the stall limit (across re-watches), list again after an exponential backoff with
+ * jitter. Every list replaces the state, so objects deleted meanwhile are removed and nothing is
+ * seen twice.
  */
 
 export interface ListPage {
@@ -81,6 +84,8 @@ export interface InformerOptions<T> {
 type WatchEnd =
   /** The server ended the watch at its timeout: watch again from where it stopped. */
   | { readonly kind: "timeout" }
+  /** The stream ended cleanly before its time: watch again from where it stopped, no list. */
+  | { readonly kind: "cut" }
   /** The resourceVersion is too old: list again. */
   | { readonly kind: "gone" }
   | { readonly kind: "failed"; readonly reason: string; readonly error?: unknown }
@@ -150,14 +155,22 @@ export class Informer<T> {
       const startedAt = this.now();
       const watched = await this.watch(resourceVersion);
       resourceVersion = watched.resourceVersion;
-      // Watches that the server ends on time but that carry nothing, not even a bookmark, are
-      // silent all the same: past the stall limit, list again.
-      const end: WatchEnd = watched.end.kind === "timeout" && this.now() - this.lastHeardMs >= this.options.timing.stallMs ? { kind: "failed", reason: "watch stalled" } : watched.end;
+      // Watches that end on time or are cut, but carry nothing, not even a bookmark, are silent all
+      // the same: past the stall limit, list again.
+      const quiet = (watched.end.kind === "timeout" || watched.end.kind === "cut") && this.now() - this.lastHeardMs >= this.options.timing.stallMs;
+      const end: WatchEnd = quiet ? { kind: "failed", reason: "watch stalled" } : watched.end;
       if (end.kind === "timeout" || this.now() - startedAt >= Math.min(HEALTHY_WATCH_MS, this.options.timing.stallMs)) attempt = 0;
       switch (end.kind) {
         case "stopped":
           return;
         case "timeout":
+          continue;
+        case "cut":
+          // Nothing is lost: the resourceVersion still holds (a 410 on the next watch sends us to a
+          // list), so a proxy cutting idle streams costs a watch request, not a list of everything.
+          this.restart("watch stream ended early", undefined, "info");
+          if (attempt > 0) await this.sleep(this.backoffMs(attempt));
+          attempt++;
           continue;
         case "gone":
           resourceVersion = null;
@@ -265,7 +278,7 @@ export class Informer<T> {
           if (error) return finish(isGone(error) ? { kind: "gone" } : { kind: "failed", reason: "watch failed", error });
           // A clean end near the requested timeout is the server's; earlier, the stream was cut.
           const lived = this.now() - startedAt;
-          finish(lived >= timeoutSeconds * 900 ? { kind: "timeout" } : { kind: "failed", reason: "watch stream ended early" });
+          finish(lived >= timeoutSeconds * 900 ? { kind: "timeout" } : { kind: "cut" });
         },
       };
       handle = openWatch(watchPath, { resourceVersion: fromVersion, allowWatchBookmarks: true, timeoutSeconds }, callbacks);
@@ -303,10 +316,10 @@ export class Informer<T> {
     });
   }
 
-  private restart(reason: string, error?: unknown): void {
+  private restart(reason: string, error?: unknown, level: "warn" | "info" = "warn"): void {
     const { resource, namespace, log, onRestart } = this.options;
     onRestart(resource);
-    log.warn({ resource, namespace: namespace || undefined, reason, err: error instanceof Error ? error.message : error }, "Kubernetes watch restarting");
+    log[level]({ resource, namespace: namespace || undefined, reason, err: error instanceof Error ? error.message : error }, "Kubernetes watch restarting");
   }
 
   private healthy(atMs: number): void {

@@ -130,25 +130,6 @@ describe("Informer", () => {
     expect(log).toEqual(["first-list", "list"]);
   });
 
-  it("ends the watch on any other ERROR event and re-lists after a pause, counting one restart", async () => {
-    const api = new FakeApi();
-    api.objects.set("a", "1");
-    const { state, restarts, log } = start(api);
-    await eventually(() => expect(api.watches).toHaveLength(1));
-    api.objects.delete("a");
-    api.objects.set("b", String(++api.revision));
-    // The server leaves the stream open after the event: the informer must not wait on it.
-    api.current()!.callbacks.event("ERROR", { kind: "Status", code: 500, reason: "InternalError", message: "etcdserver: request timed out" });
-    expect(api.watches[0]!.aborted).toBe(true);
-    await eventually(() => expect(api.watches).toHaveLength(2));
-    expect([...state.keys()]).toEqual(["b"]);
-    expect(log).toEqual(["first-list", "list"]);
-    expect(restarts()).toBe(1);
-    // Later events of the abandoned stream change nothing.
-    api.watches[0]!.callbacks.event("ADDED", { metadata: { name: "ghost", resourceVersion: "99" } });
-    expect(state.has("ghost")).toBe(false);
-  });
-
   it("re-lists on an HTTP 410 answer to the watch", async () => {
     const api = new FakeApi();
     const { restarts } = start(api);
@@ -177,16 +158,58 @@ describe("Informer", () => {
     expect(state.size).toBe(3);
   });
 
-  it("re-lists after a stream error or an early end", async () => {
+  it("re-lists after a stream error", async () => {
     const api = new FakeApi();
     const { restarts } = start(api);
     await eventually(() => expect(api.watches).toHaveLength(1));
     api.current()!.callbacks.done(new Error("socket hang up"));
     await eventually(() => expect(api.watches).toHaveLength(2));
+    expect(restarts()).toBe(1);
+    expect(api.lists).toBe(2);
+  });
+
+  it("watches again from the last resourceVersion after a clean early end, counting a restart but listing nothing", async () => {
+    const api = new FakeApi();
+    api.objects.set("a", String(++api.revision));
+    const { state, restarts, log } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.set("b");
+    // A load balancer ends the idle stream long before the timeout the watch asked for.
     api.current()!.callbacks.done(null);
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    expect(api.watches[1]!.query.resourceVersion).toBe(api.objects.get("b"));
+    api.set("c");
+    expect([...state.keys()].sort()).toEqual(["a", "b", "c"]);
+    expect(api.lists).toBe(1);
+    expect(log).toEqual(["first-list"]);
+    expect(restarts()).toBe(1);
+  });
+
+  it("lists again when the watch after a cut finds its resourceVersion expired", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.current()!.callbacks.done(null);
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    api.current()!.callbacks.event("ERROR", { kind: "Status", code: 410, reason: "Expired" });
     await eventually(() => expect(api.watches).toHaveLength(3));
+    expect(api.lists).toBe(2);
     expect(restarts()).toBe(2);
-    expect(api.lists).toBe(3);
+  });
+
+  it("backs off when streams keep being cut at once, and lists again once they have been silent past the stall limit", async () => {
+    const api = new FakeApi();
+    const { restarts } = start(api, { stallMs: 400 });
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    const cutting = setInterval(() => api.current()?.callbacks.done(null), 1);
+    try {
+      await eventually(() => expect(api.lists).toBe(2), 3000);
+    } finally {
+      clearInterval(cutting);
+    }
+    // Backoff (5 ms doubling to 20 ms) kept the cut watches to a few dozen, not thousands.
+    expect(api.watches.length).toBeLessThan(60);
+    expect(restarts()).toBeGreaterThan(2);
   });
 
   it("restarts a watch that stays silent past the stall limit, even before any header", async () => {
