@@ -70,7 +70,7 @@ export class KubeMetrics implements PodEvents, NodeEvents {
   );
   private readonly lastEvent = new ObjectGaugeFamily<"resource">(
     "gitlab_ci_exporter_kube_last_event_timestamp_seconds",
-    "Unix time of the last Kubernetes watch event (bookmarks included) or successful list.",
+    "Unix time of the last Kubernetes watch event (bookmarks included) or successful list, the exporter's start before any; with one watch per namespace (KUBE_NAMESPACES), the oldest among them.",
     ["resource"],
   );
   /** Spot nodes per instance type, zone and node group. */

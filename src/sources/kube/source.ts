@@ -31,6 +31,12 @@ interface RunningInformer {
   readonly lastSuccessMs: number | null;
 }
 
+/** An informer's last watch event or list, for the `resource` it shares with its siblings. */
+interface EventClock {
+  readonly resource: string;
+  lastEventMs: number;
+}
+
 const PAGE_SIZE = 500;
 const LIST_TIMEOUT_MS = 60_000;
 
@@ -40,6 +46,9 @@ const LIST_TIMEOUT_MS = 60_000;
  */
 export class KubernetesSource {
   private readonly informers: RunningInformer[];
+  /** One per informer: the pod informers of several namespaces share the `pods` series. */
+  private readonly clocks: EventClock[] = [];
+  private readonly reports: KubeSourceReports;
   private readonly timing: InformerTiming;
   private readonly pods: PodStore;
   private readonly settleEveryMs: number;
@@ -48,6 +57,7 @@ export class KubernetesSource {
   constructor(config: KubernetesConfig, deps: KubernetesSourceDeps) {
     const { kubeConfig, nodes, pods, reports, log } = deps;
     this.pods = pods;
+    this.reports = reports;
     this.settleEveryMs = Math.max(50, Math.min(1000, config.interruptionSettleMs / 2));
     this.timing = {
       stallMs: config.watchStallMs,
@@ -57,16 +67,23 @@ export class KubernetesSource {
       listTimeoutMs: LIST_TIMEOUT_MS,
     };
     const openWatch = watchOpener(kubeConfig);
-    const common = {
-      openWatch,
-      timing: this.timing,
-      log,
-      onRestart: (resource: string) => reports.watchRestarted(resource),
-      onEvent: (resource: string, atMs: number) => reports.eventSeen(resource, atMs),
+    const common = (resource: string) => {
+      const clock: EventClock = { resource, lastEventMs: 0 };
+      this.clocks.push(clock);
+      return {
+        resource,
+        openWatch,
+        timing: this.timing,
+        log,
+        onRestart: () => reports.watchRestarted(resource),
+        onEvent: (_resource: string, atMs: number) => {
+          clock.lastEventMs = atMs;
+          this.reportLastEvent(resource);
+        },
+      };
     };
     const nodeInformer = new Informer<NodeSnapshot>({
-      ...common,
-      resource: "nodes",
+      ...common("nodes"),
       namespace: "",
       watchPath: NODE_WATCH_PATH,
       list: nodeLister(kubeConfig),
@@ -91,8 +108,7 @@ export class KubernetesSource {
     const podInformers = scopes.map(
       (namespace) =>
         new Informer<PodSnapshot>({
-          ...common,
-          resource: "pods",
+          ...common("pods"),
           namespace: namespace ?? "",
           watchPath: podWatchPath(namespace),
           list: podLister(kubeConfig, namespace),
@@ -110,6 +126,10 @@ export class KubernetesSource {
   }
 
   start(): void {
+    // Until an informer hears anything, its silence counts from now.
+    const now = Date.now();
+    for (const clock of this.clocks) clock.lastEventMs = now;
+    for (const resource of new Set(this.clocks.map((c) => c.resource))) this.reportLastEvent(resource);
     for (const informer of this.informers) informer.start();
     this.settleTimer = setInterval(() => this.pods.settle(Date.now()), this.settleEveryMs);
   }
@@ -133,6 +153,16 @@ export class KubernetesSource {
       if (oldest === null || last < oldest) oldest = last;
     }
     return oldest;
+  }
+
+  /**
+   * The oldest of the last events among the resource's informers: a namespace whose watch died
+   * shows as stale, not hidden behind the fresh watch of another namespace.
+   */
+  private reportLastEvent(resource: string): void {
+    let oldest = Infinity;
+    for (const clock of this.clocks) if (clock.resource === resource) oldest = Math.min(oldest, clock.lastEventMs);
+    if (Number.isFinite(oldest)) this.reports.eventSeen(resource, oldest);
   }
 
   /** A healthy watch shows life at least every stall period; allow one failed retry on top. */
