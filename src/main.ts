@@ -29,7 +29,7 @@ export interface RunningExporter {
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled });
+  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled, kubernetesNodes: config.kube.nodesEnabled });
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
 
   const projects = new ProjectRegistry(jobMetrics);

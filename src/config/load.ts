@@ -43,6 +43,8 @@ export interface KubernetesConfig {
   readonly kubeconfigPaths: readonly string[];
   /** Namespaces whose pods are watched; empty: all namespaces. */
   readonly namespaces: readonly string[];
+  /** Nodes are watched (cluster-wide): spot nodes and the removal signs of nodes. */
+  readonly nodesEnabled: boolean;
   readonly watchStallMs: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
@@ -164,6 +166,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     enabled: setting("KUBE_ENABLED", parseBoolean)!,
     kubeconfigPaths: kubeconfig === undefined ? [] : kubeconfig.split(delimiter).filter((path) => path !== ""),
     namespaces: setting("KUBE_NAMESPACES", parseNamespaces) ?? [],
+    nodesEnabled: setting("KUBE_NODES_ENABLED", parseBoolean)!,
     watchStallMs: setting("KUBE_WATCH_STALL_SECONDS", parseNumber)! * 1000,
     retryInitialMs,
     retryMaxMs,

@@ -76,22 +76,15 @@ export class KubeMetrics implements PodEvents, NodeEvents {
   /** Spot nodes per instance type, zone and node group. */
   private readonly spotGroups = new Map<string, { readonly labels: Labels<SpotGroupLabel>; count: number }>();
 
-  constructor(private readonly guard: SeriesGuard) {}
+  constructor(
+    private readonly guard: SeriesGuard,
+    private readonly options: { readonly nodes: boolean } = { nodes: true },
+  ) {}
 
-  /** Every family, in exposition order. */
+  /** Every family, in exposition order; the spot node ones only when nodes are watched. */
   families(): TextFamily[] {
-    return [
-      this.podInfo,
-      this.requests,
-      this.limits,
-      this.interrupted,
-      this.buildDuration,
-      this.spotNodes,
-      this.spotNodeCreated,
-      this.spotNodeLifetime,
-      this.watchRestarts,
-      this.lastEvent,
-    ];
+    const spot = this.options.nodes ? [this.spotNodes, this.spotNodeCreated, this.spotNodeLifetime] : [];
+    return [this.podInfo, this.requests, this.limits, this.interrupted, this.buildDuration, ...spot, this.watchRestarts, this.lastEvent];
   }
 
   jobPodChanged(previous: PodSnapshot | undefined, next: PodSnapshot | undefined): void {

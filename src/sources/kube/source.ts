@@ -41,8 +41,10 @@ const PAGE_SIZE = 500;
 const LIST_TIMEOUT_MS = 60_000;
 
 /**
- * Nodes (cluster-wide) and pods (cluster-wide, or one watch per configured namespace) through
- * resilient informers, turned into snapshots and applied to the node and pod state.
+ * Nodes (cluster-wide, unless switched off) and pods (cluster-wide, or one watch per configured
+ * namespace) through resilient informers, turned into snapshots and applied to the node and pod
+ * state. Without the node watch the node state stays empty: interruptions are then told by the
+ * pods alone.
  */
 export class KubernetesSource {
   private readonly informers: RunningInformer[];
@@ -82,28 +84,30 @@ export class KubernetesSource {
         },
       };
     };
-    const nodeInformer = new Informer<NodeSnapshot>({
-      ...common("nodes"),
-      namespace: "",
-      watchPath: NODE_WATCH_PATH,
-      list: nodeLister(kubeConfig),
-      decode: (raw) => toNodeSnapshot(raw, config.nodes),
-      // A node's removal sign may decide interruptions its pods are waiting on.
-      sink: {
-        listed: (items, _first, nowMs) => {
-          nodes.replaceAll(items, nowMs);
-          pods.settle(nowMs);
-        },
-        changed: (item, nowMs) => {
-          nodes.upsert(item, nowMs);
-          pods.settle(nowMs);
-        },
-        deleted: (item, nowMs) => {
-          nodes.remove(item, nowMs);
-          pods.settle(nowMs);
-        },
-      },
-    });
+    const nodeInformer = !config.nodesEnabled
+      ? null
+      : new Informer<NodeSnapshot>({
+          ...common("nodes"),
+          namespace: "",
+          watchPath: NODE_WATCH_PATH,
+          list: nodeLister(kubeConfig),
+          decode: (raw) => toNodeSnapshot(raw, config.nodes),
+          // A node's removal sign may decide interruptions its pods are waiting on.
+          sink: {
+            listed: (items, _first, nowMs) => {
+              nodes.replaceAll(items, nowMs);
+              pods.settle(nowMs);
+            },
+            changed: (item, nowMs) => {
+              nodes.upsert(item, nowMs);
+              pods.settle(nowMs);
+            },
+            deleted: (item, nowMs) => {
+              nodes.remove(item, nowMs);
+              pods.settle(nowMs);
+            },
+          },
+        });
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
     const podInformers = scopes.map(
       (namespace) =>
@@ -120,8 +124,8 @@ export class KubernetesSource {
           },
         }),
     );
-    this.informers = [nodeInformer, ...podInformers];
-    reports.watchStarted("nodes");
+    this.informers = nodeInformer ? [nodeInformer, ...podInformers] : podInformers;
+    if (nodeInformer) reports.watchStarted("nodes");
     reports.watchStarted("pods");
   }
 

@@ -23,6 +23,7 @@ describe("Kubernetes settings", () => {
     expect(kube.enabled).toBe(true);
     expect(kube.kubeconfigPaths).toEqual([]);
     expect(kube.namespaces).toEqual([]);
+    expect(kube.nodesEnabled).toBe(true);
     expect(kube.watchStallMs).toBe(120_000);
     expect(kube.pods.jobPod.keys.jobId).toEqual(["job.runner.gitlab.com/id"]);
     expect(kube.pods.jobPod.keys.runnerName).toEqual(["manager.runner.gitlab.com/name"]);
@@ -33,6 +34,11 @@ describe("Kubernetes settings", () => {
     expect(kube.nodes.spotSelectors).toHaveLength(6);
     expect(kube.nodes.nodegroupKeys[0]).toBe("eks.amazonaws.com/nodegroup");
     expect(kube.pods.builders).toContainEqual({ builder: "buildah", prefix: "quay.io/buildah/" });
+  });
+
+  it("turns the node watch off for namespaced installs", () => {
+    expect(loadConfig({ ...base, KUBE_NODES_ENABLED: "false", KUBE_NAMESPACES: "gitlab-runner" }).kube).toMatchObject({ enabled: true, nodesEnabled: false, namespaces: ["gitlab-runner"] });
+    expect(errorOf(() => loadConfig({ ...base, KUBE_NODES_ENABLED: "sometimes" })).message).toBe('invalid configuration: KUBE_NODES_ENABLED="sometimes": expected true or false');
   });
 
   it("reads overrides and GitLab's relative URL root", () => {
