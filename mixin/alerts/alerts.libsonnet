@@ -1,9 +1,12 @@
 // Alerts: what pages the CI/CD team (critical), what needs a look in working hours (warning),
 // and what explains other alerts (info).
+local counters = import '../lib/counters.libsonnet';
+
 {
   local c = $._config,
   local w = c.failureRatioWindow,
   local sel = c.exporterSelector,
+  local increase(by, selector, window) = counters.sumIncrease(c, by, selector, window),
   local alert(name, severity, forDuration, expr, summary, description) = {
     alert: name,
     expr: expr,
@@ -53,7 +56,7 @@
             'GitLabCISpotInterruptionsTakingJobs',
             'info',
             null,
-            'sum by (%s, reason) (increase(gitlab_ci_job_pods_interrupted_total{%s}[%s])) >= %d' % [c.groupLabels, sel, c.interruptedJobsWindow, c.interruptedJobsThreshold],
+            '%s\n>= %d\n' % [increase('%s, reason' % c.groupLabels, 'gitlab_ci_job_pods_interrupted_total{%s}' % sel, c.interruptedJobsWindow), c.interruptedJobsThreshold],
             'Node removals are taking running CI jobs down.',
             '{{ $value | printf "%%.0f" }} job pods were interrupted over the last %s with reason {{ $labels.reason }}; expect runner system failures on the GitLab side.' % c.interruptedJobsWindow,
           ),
@@ -90,12 +93,11 @@
             'GitLabCIExporterGitLabErrors',
             'warning',
             c.exporterErrorsFor,
-            |||
-              sum by (%(g)s) (rate(gitlab_ci_exporter_gitlab_requests_total{%(sel)s, code=~"5..|error"}[%(w)s]))
-              /
-              sum by (%(g)s) (rate(gitlab_ci_exporter_gitlab_requests_total{%(sel)s}[%(w)s]))
-              > %(ratio)s
-            ||| % { g: c.groupLabels, sel: sel, w: w, ratio: '%g' % c.gitlabErrorRatioThreshold },
+            '%s\n/\n%s\n> %s\n' % [
+              increase(c.groupLabels, 'gitlab_ci_exporter_gitlab_requests_total{%s, code=~"5..|error"}' % sel, w),
+              increase(c.groupLabels, 'gitlab_ci_exporter_gitlab_requests_total{%s}' % sel, w),
+              '%g' % c.gitlabErrorRatioThreshold,
+            ],
             'Many GitLab API requests of the exporter fail.',
             '{{ $value | humanizePercentage }} of the GitLab API requests of {{ $labels.job }} failed over the last %s.' % w,
           ),
@@ -103,7 +105,7 @@
             'GitLabCIExporterGitLabRateLimited',
             'warning',
             c.exporterErrorsFor,
-            'sum by (%s) (increase(gitlab_ci_exporter_gitlab_requests_total{%s, code="429"}[%s])) > 0' % [c.groupLabels, sel, w],
+            '%s\n> 0\n' % increase(c.groupLabels, 'gitlab_ci_exporter_gitlab_requests_total{%s, code="429"}' % sel, w),
             'GitLab keeps rate-limiting the exporter.',
             'GitLab answered {{ $value | printf "%%.0f" }} requests of {{ $labels.job }} with 429 over the last %s: lower GITLAB_MAX_REQUESTS_PER_SECOND or raise the token user\'s limit.' % w,
           ),
@@ -111,7 +113,7 @@
             'GitLabCIExporterSeriesDropped',
             'warning',
             null,
-            'sum by (%s, family) (increase(gitlab_ci_exporter_series_dropped_total{%s}[%s])) > 0' % [c.groupLabels, sel, w],
+            '%s\n> 0\n' % increase('%s, family' % c.groupLabels, 'gitlab_ci_exporter_series_dropped_total{%s}' % sel, w),
             'The exporter drops series at its cardinality cap.',
             '{{ $labels.family }} reached MAX_SERIES_PER_FAMILY in {{ $labels.job }}; {{ $value | printf "%%.0f" }} samples were not exported over the last %s.' % w,
           ),

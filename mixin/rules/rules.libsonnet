@@ -1,9 +1,15 @@
 // Recording rules, named level:metric:operations.
+local counters = import '../lib/counters.libsonnet';
+
 {
   local c = $._config,
   local w = c.failureRatioWindow,
   local systemReasons = std.join('|', c.systemFailureReasons),
   local finished(matchers) = 'gitlab_ci_jobs_finished_total{%s}' % std.join(', ', std.prune([c.exporterSelector] + matchers)),
+  local system = finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]),
+  local script = finished(['status="failed"', 'failure_reason="script_failure"']),
+  local increase(by, selector) = counters.sumIncrease(c, by, selector, w),
+  local ratio(by, selector) = '%s\n/\n%s' % [increase(by, selector), increase(by, finished([]))],
   local jobLabels = 'namespace, pod, node, project, ref, job_name, job_id',
   // One series per live CI job pod; max collapses the copies two exporter replicas would export.
   local jobPodInfo = 'max by (%s) (gitlab_ci_job_pod_info{%s})' % [jobLabels, c.exporterSelector],
@@ -18,47 +24,33 @@
   prometheusRules+:: {
     groups+: [
       {
+        // The exporter's counters are read with lib/counters.libsonnet, which also counts the
+        // first increment of a label set (a series born at 1).
         name: 'gitlab-ci-jobs.rules',
         rules: [
           {
             record: 'job:gitlab_ci_jobs_finished:rate%s' % w,
-            expr: 'sum by (%s) (rate(%s[%s]))' % [c.groupLabels, finished([]), w],
+            expr: '%s\n/ %s\n' % [increase(c.groupLabels, finished([])), counters.seconds(w)],
           },
           {
             record: 'job:gitlab_ci_jobs_finished:increase%s' % w,
-            expr: 'sum by (%s) (increase(%s[%s]))' % [c.groupLabels, finished([]), w],
+            expr: increase(c.groupLabels, finished([])) + '\n',
           },
           {
             record: 'job:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
-            expr: |||
-              sum by (%(g)s) (rate(%(system)s[%(w)s]))
-              /
-              sum by (%(g)s) (rate(%(all)s[%(w)s]))
-            ||| % { g: c.groupLabels, w: w, all: finished([]), system: finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]) },
+            expr: ratio(c.groupLabels, system) + '\n',
           },
           {
             record: 'job:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
-            expr: |||
-              sum by (%(g)s) (rate(%(script)s[%(w)s]))
-              /
-              sum by (%(g)s) (rate(%(all)s[%(w)s]))
-            ||| % { g: c.groupLabels, w: w, all: finished([]), script: finished(['status="failed"', 'failure_reason="script_failure"']) },
+            expr: ratio(c.groupLabels, script) + '\n',
           },
           {
             record: 'job_project:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
-            expr: |||
-              sum by (%(g)s, project) (rate(%(system)s[%(w)s]))
-              /
-              sum by (%(g)s, project) (rate(%(all)s[%(w)s]))
-            ||| % { g: c.groupLabels, w: w, all: finished([]), system: finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]) },
+            expr: ratio('%s, project' % c.groupLabels, system) + '\n',
           },
           {
             record: 'job_project:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
-            expr: |||
-              sum by (%(g)s, project) (rate(%(script)s[%(w)s]))
-              /
-              sum by (%(g)s, project) (rate(%(all)s[%(w)s]))
-            ||| % { g: c.groupLabels, w: w, all: finished([]), script: finished(['status="failed"', 'failure_reason="script_failure"']) },
+            expr: ratio('%s, project' % c.groupLabels, script) + '\n',
           },
           {
             record: 'job:gitlab_ci_jobs_pending:sum',
