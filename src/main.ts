@@ -76,6 +76,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       pods,
       reports: metrics.kube,
       log: logger.child({ source: "kubernetes" }),
+      projectPathOf: (id) => projects.pathOf(id),
     });
   }
 

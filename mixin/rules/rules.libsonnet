@@ -20,6 +20,21 @@ local counters = import '../lib/counters.libsonnet';
     %s
   ||| % [expr, jobPodInfo],
   local requests(resource) = 'max by (namespace, pod, container) (gitlab_ci_job_pod_container_resource_requests{%s, resource="%s"})' % [c.exporterSelector, resource],
+  // Usage over request per project and job name, over the containers that both set a request and
+  // have a usage series: a Pending pod, or one cAdvisor has not reported yet, requests but uses
+  // nothing measurable, and counting its request would make every job look oversized.
+  local usageOverRequestByJobName(usage, resource) = |||
+    sum by (project, job_name) (
+      %(usage)s
+      and on (namespace, pod, container) %(req)s
+    )
+    /
+    sum by (project, job_name) (
+      (%(req)s and on (namespace, pod, container) %(usage)s)
+      * on (namespace, pod) group_left (node, project, ref, job_name, job_id)
+      %(info)s
+    )
+  ||| % { usage: usage, req: requests(resource), info: jobPodInfo },
 
   prometheusRules+:: {
     groups+: [
@@ -101,29 +116,13 @@ local counters = import '../lib/counters.libsonnet';
               %s
             ||| % requests('memory'),
           },
-          // Per job name: only containers that request the resource count, so a helper without a
-          // request does not inflate the ratio.
           {
             record: 'project_job_name:cpu_usage_over_request:ratio',
-            expr: |||
-              sum by (project, job_name) (
-                gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate
-                and on (namespace, pod, container) %(req)s
-              )
-              /
-              sum by (project, job_name) (%(joined)s)
-            ||| % { req: requests('cpu'), joined: std.rstripChars(withJob(requests('cpu')), '\n') },
+            expr: usageOverRequestByJobName('gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate', 'cpu'),
           },
           {
             record: 'project_job_name:memory_usage_over_request:ratio',
-            expr: |||
-              sum by (project, job_name) (
-                gitlab_ci_job_pod_container:container_memory_working_set_bytes:max
-                and on (namespace, pod, container) %(req)s
-              )
-              /
-              sum by (project, job_name) (%(joined)s)
-            ||| % { req: requests('memory'), joined: std.rstripChars(withJob(requests('memory')), '\n') },
+            expr: usageOverRequestByJobName('gitlab_ci_job_pod_container:container_memory_working_set_bytes:max', 'memory'),
           },
         ],
       },

@@ -50,7 +50,7 @@ export interface KubernetesConfig {
   readonly retryMaxMs: number;
   readonly interruptionSettleMs: number;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
-  readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[] };
+  readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
 }
 
 export interface Config {
@@ -179,6 +179,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
           ref: keys("KUBE_JOB_REF_KEYS"),
           jobName: keys("KUBE_JOB_NAME_KEYS"),
           projectPath: keys("KUBE_PROJECT_PATH_KEYS"),
+          projectId: keys("KUBE_PROJECT_ID_KEYS"),
           pipelineId: keys("KUBE_PIPELINE_ID_KEYS"),
           runnerName: keys("KUBE_RUNNER_NAME_KEYS"),
         },
@@ -190,6 +191,8 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     nodes: {
       spotSelectors: setting("KUBE_SPOT_NODE_SELECTORS", parseSelectors) ?? [],
       nodegroupKeys: keys("KUBE_NODEGROUP_KEYS"),
+      instanceTypeKeys: keys("KUBE_INSTANCE_TYPE_KEYS"),
+      zoneKeys: keys("KUBE_ZONE_KEYS"),
     },
   };
 }

@@ -11,17 +11,24 @@ export interface JobPodKeys {
   readonly ref: readonly string[];
   readonly jobName: readonly string[];
   readonly projectPath: readonly string[];
+  /** The numeric project id: the project's path is then looked up, when nothing else tells it. */
+  readonly projectId: readonly string[];
   readonly pipelineId: readonly string[];
   readonly runnerName: readonly string[];
 }
 
-/** The keys gitlab-runner (17.9 and later for the labels, 15.9 for the annotations) sets itself. */
+/**
+ * The keys gitlab-runner sets itself: the job annotations since 15.9, the `project.runner.gitlab.com`
+ * and `manager.runner.gitlab.com` labels since 17.9 (their values sanitised, so the project's path
+ * cannot be read back from `project.runner.gitlab.com/namespace` and `/name`; its id can be).
+ */
 export const RUNNER_JOB_POD_KEYS: JobPodKeys = {
   jobId: ["job.runner.gitlab.com/id"],
   jobUrl: ["job.runner.gitlab.com/url"],
   ref: ["job.runner.gitlab.com/ref"],
   jobName: ["job.runner.gitlab.com/name"],
   projectPath: [],
+  projectId: ["project.runner.gitlab.com/id"],
   pipelineId: [],
   runnerName: ["manager.runner.gitlab.com/name"],
 };
@@ -50,17 +57,21 @@ export interface JobPodIdentity {
   readonly runner: string;
 }
 
+/** The path of a project by its id, as far as it is known; undefined otherwise. */
+export type ProjectPathLookup = (projectId: number) => string | undefined;
+
 /**
  * The job a pod runs, or null when the pod is not a CI job pod. A pod is one when a job id key
- * holds a number, or when its job URL ends in `/-/jobs/<id>`.
+ * holds a number, or when its job URL ends in `/-/jobs/<id>`. The project comes from the job URL,
+ * else a project path key, else the project id key through `projectPathOf`.
  */
-export function recogniseJobPod(meta: PodMeta, options: JobPodOptions): JobPodIdentity | null {
+export function recogniseJobPod(meta: PodMeta, options: JobPodOptions, projectPathOf?: ProjectPathLookup): JobPodIdentity | null {
   const { keys } = options;
   const url = lookup(meta, keys.jobUrl);
   const idFromKey = lookup(meta, keys.jobId).trim();
   const jobId = /^\d+$/.test(idFromKey) ? idFromKey : url === "" ? "" : (jobIdFromUrl(url) ?? "");
   if (jobId === "") return null;
-  const project = (url === "" ? null : projectPathFromJobUrl(url, options.gitlabBasePath)) ?? trimSlashes(lookup(meta, keys.projectPath));
+  const project = (url === "" ? null : projectPathFromJobUrl(url, options.gitlabBasePath)) || trimSlashes(lookup(meta, keys.projectPath)) || projectFromId(meta, keys.projectId, projectPathOf);
   return {
     jobId,
     project,
@@ -108,6 +119,12 @@ export function lookup(meta: PodMeta, keys: readonly string[]): string {
     if (value !== undefined && value !== "") return value;
   }
   return "";
+}
+
+function projectFromId(meta: PodMeta, keys: readonly string[], projectPathOf: ProjectPathLookup | undefined): string {
+  const id = lookup(meta, keys).trim();
+  if (projectPathOf === undefined || !/^\d+$/.test(id)) return "";
+  return projectPathOf(Number(id)) ?? "";
 }
 
 export function truncate(value: string, maxLength: number): string {

@@ -26,8 +26,10 @@ export const DEFAULT_NODEGROUP_KEYS: readonly string[] = [
   "kubernetes.azure.com/agentpool",
 ];
 
-const INSTANCE_TYPE_KEYS = ["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"];
-const ZONE_KEYS = ["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"];
+/** The well-known instance type labels, current first, then the deprecated one nodes still carry. */
+export const DEFAULT_INSTANCE_TYPE_KEYS: readonly string[] = ["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"];
+/** The well-known zone labels, current first, then the deprecated one. */
+export const DEFAULT_ZONE_KEYS: readonly string[] = ["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"];
 
 type Labels = Readonly<Record<string, string>> | undefined;
 
@@ -39,12 +41,12 @@ export function nodeGroupOf(labels: Labels, keys: readonly string[]): string {
   return firstLabel(labels, keys);
 }
 
-export function instanceTypeOf(labels: Labels): string {
-  return firstLabel(labels, INSTANCE_TYPE_KEYS);
+export function instanceTypeOf(labels: Labels, keys: readonly string[] = DEFAULT_INSTANCE_TYPE_KEYS): string {
+  return firstLabel(labels, keys);
 }
 
-export function zoneOf(labels: Labels): string {
-  return firstLabel(labels, ZONE_KEYS);
+export function zoneOf(labels: Labels, keys: readonly string[] = DEFAULT_ZONE_KEYS): string {
+  return firstLabel(labels, keys);
 }
 
 function firstLabel(labels: Labels, keys: readonly string[]): string {

@@ -12,14 +12,18 @@ export interface KubeStack {
   close(): Promise<void>;
 }
 
-/** The exporter wired to a simulated GitLab (one group, no jobs) and a simulated Kubernetes API. */
-export async function startKubeStack(env: Record<string, string> = {}, kubeWorld = new KubeWorld()): Promise<KubeStack> {
+/**
+ * The exporter wired to a simulated GitLab (group `acme` with `projects`, no jobs) and a simulated
+ * Kubernetes API.
+ */
+export async function startKubeStack(env: Record<string, string> = {}, kubeWorld = new KubeWorld(), options: { projects?: readonly string[] } = {}): Promise<KubeStack> {
   const kube = await startKubeSimulator({ world: kubeWorld, bookmarkIntervalMs: 200 });
   const dir = await mkdtemp(path.join(tmpdir(), "kube-stack-"));
   const kubeconfig = path.join(dir, "kubeconfig");
   await writeFile(kubeconfig, kube.kubeconfig());
   const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
   world.addGroup("acme");
+  for (const project of options.projects ?? []) world.addProject(project);
   const stack = await startStack({ world, kubeconfig, env: { GITLAB_GROUPS: "acme", ...env } });
   await waitReady(stack);
   return {

@@ -240,6 +240,25 @@ describe("a pod left over from an old graceful node shutdown", () => {
   });
 });
 
+describe("a job pod that tells its project by id only", () => {
+  let env: KubeStack;
+  beforeAll(async () => {
+    // The job URL is looked for under a key these pods lack.
+    env = await startKubeStack({ KUBE_JOB_URL_KEYS: "ci.example.com/job-url" }, new KubeWorld(), { projects: ["acme/platform/backend-api"] });
+  });
+  afterAll(() => env?.close());
+
+  it("gets the watched project's path from its project.runner.gitlab.com/id label", async () => {
+    const project = env.stack.world.project("acme/platform/backend-api")!;
+    env.kubeWorld.addNode(buildOnDemandNode({ name: "n1" }));
+    const pod = buildRunnerJobPod({ projectId: project.id, projectPath: "acme/platform/backend-api", jobId: 4100, jobName: "lint", ref: "main", nodeName: "n1", suffix: "by-id" });
+    podRunning(pod, new Date());
+    env.kubeWorld.addPod(pod);
+    const labels = await eventually(async () => info(await env.stack.scrape(), pod.metadata!.name!) ?? Promise.reject(new Error("not yet")));
+    expect(labels).toMatchObject({ project: "acme/platform/backend-api", job_id: "4100" });
+  });
+});
+
 describe("a custom key mapping for pods labelled through pod_annotations or pod_labels", () => {
   let env: KubeStack;
   beforeAll(async () => {

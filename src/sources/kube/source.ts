@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubernetesConfig } from "../../config/load.js";
+import type { ProjectPathLookup } from "../../domain/job-pod.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
 import type { NodeStore } from "../../state/nodes.js";
 import type { PodStore } from "../../state/pods.js";
@@ -21,6 +22,8 @@ export interface KubernetesSourceDeps {
   readonly pods: PodStore;
   readonly reports: KubeSourceReports;
   readonly log: Logger;
+  /** The watched projects' paths by id (the GitLab side's), for job pods that tell only the id. */
+  readonly projectPathOf?: ProjectPathLookup;
 }
 
 /** What the source needs of an informer, whatever it decodes. */
@@ -108,6 +111,7 @@ export class KubernetesSource {
             },
           },
         });
+    const podRecognition = deps.projectPathOf ? { ...config.pods, projectPathOf: deps.projectPathOf } : config.pods;
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
     const podInformers = scopes.map(
       (namespace) =>
@@ -116,7 +120,7 @@ export class KubernetesSource {
           namespace: namespace ?? "",
           watchPath: podWatchPath(namespace),
           list: podLister(kubeConfig, namespace),
-          decode: (raw) => toPodSnapshot(raw, config.pods),
+          decode: (raw) => toPodSnapshot(raw, podRecognition),
           sink: {
             listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
             changed: (item, nowMs) => pods.upsert(item, { nowMs, observeHistory: true }),

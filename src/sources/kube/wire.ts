@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
-import { recogniseJobPod, type JobPodOptions } from "../../domain/job-pod.js";
+import { recogniseJobPod, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
 import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
 import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot, ResourceAmounts } from "../../domain/pod.js";
 import { parseQuantity } from "../../domain/quantity.js";
@@ -64,11 +64,15 @@ type WireContainerState = z.infer<typeof containerState>;
 export interface PodRecognition {
   readonly jobPod: JobPodOptions;
   readonly builders: readonly BuilderImage[];
+  /** The watched projects' paths by id, for pods that tell only their project's id. */
+  readonly projectPathOf?: ProjectPathLookup;
 }
 
 export interface NodeRecognition {
   readonly spotSelectors: readonly LabelSelector[];
   readonly nodegroupKeys: readonly string[];
+  readonly instanceTypeKeys: readonly string[];
+  readonly zoneKeys: readonly string[];
 }
 
 /** Resources reported per container: `cpu` in cores, `memory` in bytes. */
@@ -80,7 +84,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
   const parsed = podSchema.safeParse(raw);
   if (!parsed.success) return null;
   const { metadata: meta, spec, status } = parsed.data;
-  const job = recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod);
+  const job = recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf);
   const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
   const statuses = status?.containerStatuses ?? [];
   const containers: ContainerSnapshot[] = [];
@@ -126,8 +130,8 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
     createdAtMs: timeMs(meta.creationTimestamp),
     deletingSinceMs: timeMs(meta.deletionTimestamp),
     spot: isSpotNode(labels, recognition.spotSelectors),
-    instanceType: instanceTypeOf(labels),
-    zone: zoneOf(labels),
+    instanceType: instanceTypeOf(labels, recognition.instanceTypeKeys),
+    zone: zoneOf(labels, recognition.zoneKeys),
     nodegroup: nodeGroupOf(labels, recognition.nodegroupKeys),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
     readySinceMs: ready?.status === "True" ? timeMs(ready.lastTransitionTime) : null,

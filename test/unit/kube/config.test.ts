@@ -33,7 +33,17 @@ describe("Kubernetes settings", () => {
     expect(kube.nodes.spotSelectors).toContainEqual({ key: "eks.amazonaws.com/capacityType", value: "SPOT" });
     expect(kube.nodes.spotSelectors).toHaveLength(6);
     expect(kube.nodes.nodegroupKeys[0]).toBe("eks.amazonaws.com/nodegroup");
+    expect(kube.nodes.instanceTypeKeys).toEqual(["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"]);
+    expect(kube.nodes.zoneKeys).toEqual(["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"]);
+    expect(kube.pods.jobPod.keys.projectId).toEqual(["project.runner.gitlab.com/id"]);
     expect(kube.pods.builders).toContainEqual({ builder: "buildah", prefix: "quay.io/buildah/" });
+  });
+
+  it("reads instance type and zone label overrides", () => {
+    const { kube } = loadConfig({ ...base, KUBE_INSTANCE_TYPE_KEYS: "example.com/machine", KUBE_ZONE_KEYS: "example.com/rack,topology.kubernetes.io/zone", KUBE_PROJECT_ID_KEYS: "ci.example.com/project-id" });
+    expect(kube.nodes).toMatchObject({ instanceTypeKeys: ["example.com/machine"], zoneKeys: ["example.com/rack", "topology.kubernetes.io/zone"] });
+    expect(kube.pods.jobPod.keys.projectId).toEqual(["ci.example.com/project-id"]);
+    expect(errorOf(() => loadConfig({ ...base, KUBE_ZONE_KEYS: "bad key" })).setting).toBe("KUBE_ZONE_KEYS");
   });
 
   it("turns the node watch off for namespaced installs", () => {

@@ -39,6 +39,7 @@ describe("recogniseJobPod", () => {
         ref: ["ci.example.com/ref"],
         jobName: ["ci.example.com/job-name"],
         projectPath: ["ci.example.com/project-path"],
+        projectId: [],
         pipelineId: ["ci.example.com/pipeline-id"],
         runnerName: ["ci.example.com/runner"],
       },
@@ -64,6 +65,21 @@ describe("recogniseJobPod", () => {
     const options: JobPodOptions = { ...runnerDefaults, keys: { ...RUNNER_JOB_POD_KEYS, projectPath: ["p"] } };
     const meta = { annotations: { "job.runner.gitlab.com/id": "1", "job.runner.gitlab.com/url": "https://g.example/a/b/-/jobs/1", p: "x/y" } };
     expect(recogniseJobPod(meta, options)?.project).toBe("a/b");
+  });
+
+  it("falls back to the project id label, looked up among the watched projects, when nothing tells the path", () => {
+    // gitlab-runner 17.9+ labels: the id is exact, the namespace and name labels are sanitised slugs.
+    const labels = { "project.runner.gitlab.com/id": "4217", "project.runner.gitlab.com/namespace": "acme_platform", "project.runner.gitlab.com/name": "backend-api" };
+    const meta = { labels, annotations: { "job.runner.gitlab.com/id": "812345" } };
+    const known = (id: number) => (id === 4217 ? "acme/platform/backend-api" : undefined);
+    expect(recogniseJobPod(meta, runnerDefaults, known)?.project).toBe("acme/platform/backend-api");
+    expect(recogniseJobPod(meta, runnerDefaults, () => undefined)?.project).toBe("");
+    expect(recogniseJobPod(meta, runnerDefaults)?.project).toBe("");
+    // The job URL still comes first.
+    const withUrl = { labels, annotations: { ...meta.annotations, "job.runner.gitlab.com/url": "https://gitlab.example.com/acme/renamed/-/jobs/812345" } };
+    expect(recogniseJobPod(withUrl, runnerDefaults, known)?.project).toBe("acme/renamed");
+    // A project id label alone does not make a CI job pod.
+    expect(recogniseJobPod({ labels }, runnerDefaults, known)).toBeNull();
   });
 
   it("keeps slashes in the ref and cuts it at the configured length", () => {

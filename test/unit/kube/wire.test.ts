@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEFAULT_BUILDER_IMAGES } from "../../../src/domain/builder.js";
 import { RUNNER_JOB_POD_KEYS } from "../../../src/domain/job-pod.js";
-import { DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS } from "../../../src/domain/node.js";
+import { DEFAULT_INSTANCE_TYPE_KEYS, DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS, DEFAULT_ZONE_KEYS } from "../../../src/domain/node.js";
 import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../src/sources/kube/wire.js";
 
 const fixtures = new URL("../../fixtures/kubernetes/", import.meta.url);
@@ -13,6 +13,7 @@ const watchEvents = readFileSync(new URL("watch-pods.jsonl", fixtures), "utf8")
   .trim()
   .split("\n")
   .map((line) => JSON.parse(line) as { type: string; object: Record<string, any> });
+const nodeRecognition = { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS, instanceTypeKeys: DEFAULT_INSTANCE_TYPE_KEYS, zoneKeys: DEFAULT_ZONE_KEYS };
 const recognition: PodRecognition = { jobPod: { keys: RUNNER_JOB_POD_KEYS, gitlabBasePath: "", refMaxLength: 128 }, builders: DEFAULT_BUILDER_IMAGES };
 
 describe("pod snapshots", () => {
@@ -96,7 +97,7 @@ describe("pod snapshots", () => {
 
 describe("node snapshots", () => {
   it("describe the reference EKS spot node", () => {
-    expect(toNodeSnapshot(nodeYaml, { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS })).toEqual({
+    expect(toNodeSnapshot(nodeYaml, nodeRecognition)).toEqual({
       name: "ip-192-168-107-39.us-west-2.compute.internal",
       uid: "3f6a9c2e-8d41-4b7e-9a15-2c7e0d5b8f13",
       createdAtMs: Date.parse("2026-03-10T09:12:04Z"),
@@ -111,14 +112,21 @@ describe("node snapshots", () => {
   });
 
   it("tell since when a node is Ready, and nothing when it is not", () => {
-    const recognition = { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS };
+    const recognition = nodeRecognition;
     const notReady = { ...nodeYaml, status: { conditions: [{ type: "Ready", status: "Unknown", lastTransitionTime: "2026-03-10T10:00:00Z" }] } };
     expect(toNodeSnapshot(notReady, recognition)!.readySinceMs).toBeNull();
     expect(toNodeSnapshot({ ...nodeYaml, status: undefined }, recognition)!.readySinceMs).toBeNull();
   });
 
+  it("read the instance type and zone from the configured labels", () => {
+    const labelled = { ...nodeYaml, metadata: { ...nodeYaml.metadata, labels: { ...nodeYaml.metadata.labels, "example.com/machine": "bare-metal-64", "example.com/rack": "rack-7" } } };
+    const custom = { ...nodeRecognition, instanceTypeKeys: ["example.com/machine"], zoneKeys: ["example.com/rack", "topology.kubernetes.io/zone"] };
+    expect(toNodeSnapshot(labelled, custom)).toMatchObject({ instanceType: "bare-metal-64", zone: "rack-7" });
+    expect(toNodeSnapshot(nodeYaml, custom)).toMatchObject({ instanceType: "", zone: "us-west-2b" });
+  });
+
   it("read removal signs from taints", () => {
     const tainted = { ...nodeYaml, spec: { ...nodeYaml.spec, taints: [{ key: "aws-node-termination-handler/spot-itn", effect: "NoSchedule" }] } };
-    expect(toNodeSnapshot(tainted, { spotSelectors: DEFAULT_SPOT_SELECTORS, nodegroupKeys: DEFAULT_NODEGROUP_KEYS })!.evidence).toBe("spot_interruption");
+    expect(toNodeSnapshot(tainted, nodeRecognition)!.evidence).toBe("spot_interruption");
   });
 });
