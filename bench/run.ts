@@ -4,7 +4,7 @@
  * the same figures as JSON to bench/results/.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, Agent } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, totalmem } from "node:os";
@@ -24,6 +24,8 @@ const TOKEN = "bench-token";
 const SECRET = "bench-webhook-secret";
 const root = new URL("../", import.meta.url).pathname;
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+/** Node flags and environment the container image runs the exporter with; the Dockerfile is tested against it. */
+const runtime = JSON.parse(readFileSync(new URL("../deploy/runtime.json", import.meta.url), "utf8")) as { nodeFlags: string[]; env: Record<string, string> };
 
 interface Row {
   readonly figure: string;
@@ -106,14 +108,16 @@ async function familySum(url: string, family: string, match: Record<string, stri
   return scanSum((await get(`${url}/metrics`)).body, family, match);
 }
 
-async function memory(child: ChildProcess, url: string): Promise<{ rss: number; heap: number }> {
+async function memory(child: ChildProcess, url: string): Promise<{ rss: number; heap: number; heapTotal: number; external: number }> {
   // Two full collections a few seconds apart, so the reading shows what is live, not what awaits collection.
   child.kill("SIGUSR2");
   await sleep(2000);
   child.kill("SIGUSR2");
   await sleep(500);
   const samples = await exporterSamples(url);
-  return { rss: sum(samples, "process_resident_memory_bytes") / 2 ** 20, heap: sum(samples, "nodejs_heap_size_used_bytes") / 2 ** 20 };
+  const mib = (family: string) => sum(samples, family) / 2 ** 20;
+  console.log(`  resident memory by mapping: ${JSON.stringify(residentByMapping(child.pid!))}`);
+  return { rss: mib("process_resident_memory_bytes"), heap: mib("nodejs_heap_size_used_bytes"), heapTotal: mib("nodejs_heap_size_total_bytes"), external: mib("nodejs_external_memory_bytes") };
 }
 
 async function main(): Promise<void> {
@@ -156,12 +160,13 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ["--expose-gc", "dist/src/cli.js"], {
+  const child = spawn(process.execPath, ["--expose-gc", ...runtime.nodeFlags, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean), "dist/src/cli.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? "",
-      // As the container image sets it: fewer glibc malloc arenas, less memory held after bursts.
-      MALLOC_ARENA_MAX: "2",
+      // The container image's runtime settings (deploy/runtime.json); MALLOC_* from the caller's environment to compare others.
+      ...runtime.env,
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith("MALLOC_"))),
       GITLAB_URL: gitlab.url,
       GITLAB_TOKEN: TOKEN,
       GITLAB_GROUPS: "fleet",
@@ -246,10 +251,6 @@ async function main(): Promise<void> {
     record("floor_p50_ms", "floor p50 (pre-rendered buffer, bare node:http)", floorP50, "ms");
     record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.5, better: "lower", text: "≤ 1.5x" });
 
-    const warm = await memory(child, url);
-    record("rss_warm_mib", "RSS after warm-up", warm.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
-    record("heap_warm_mib", "heap used after warm-up", warm.heap, "MiB");
-
     // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves.
     const latencies: number[] = [];
     for (let i = 0; i < SCALE.latencySamples; i++) {
@@ -297,46 +298,74 @@ async function main(): Promise<void> {
     record("requests_per_cycle", `GitLab requests per ${POLL_INTERVAL_S} s poll cycle (hot projects: ${hotProjects})`, perCycle, "");
     record("requests_per_active_project", "  per hot project (idle budget of 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
 
-    // Soak: a large number of job lifecycles through polling, then memory again.
-    console.log(`soak: ${SCALE.soakJobs.toLocaleString("en-US")} job lifecycles…`);
+    // Soak: job lifecycles through polling and pod churn through the watch, then memory again.
     // Only the soak's own jobs from here on, so the count can be checked exactly.
     clearInterval(webhookTimer);
     await webhooks.flush();
     await sleep(3 * POLL_INTERVAL_S * 1000);
     webhooks.paused = true;
-    const soakStarted = Date.now();
     let played = 0;
     const finishedBefore = await familySum(url, "gitlab_ci_jobs_finished_total");
-    while (played < SCALE.soakJobs) {
-      const batch = Math.min(2000, SCALE.soakJobs - played);
-      for (let i = 0; i < batch; i++) {
-        const job: SimJob = world.createJob(active[(played + i) % active.length]!.id, { name: "soak", tags: tagSets[i % tagSets.length]!, status: "pending" });
-        world.start(job.id, runner);
-        world.finish(job.id, i % 7 === 0 ? "failed" : "success", i % 7 === 0 ? (i % 21 === 0 ? "runner_system_failure" : "script_failure") : undefined);
+    /** Plays `count` job lifecycles (created, started, finished: 1 in 7 failed) and waits until the poller has read nearly all. */
+    const playLifecycles = async (count: number, label: string) => {
+      const phaseStarted = Date.now();
+      const target = played + count;
+      while (played < target) {
+        const batch = Math.min(2000, target - played);
+        for (let i = 0; i < batch; i++) {
+          const job: SimJob = world.createJob(active[(played + i) % active.length]!.id, { name: "soak", tags: tagSets[i % tagSets.length]!, status: "pending" });
+          world.start(job.id, runner);
+          world.finish(job.id, i % 7 === 0 ? "failed" : "success", i % 7 === 0 ? (i % 21 === 0 ? "runner_system_failure" : "script_failure") : undefined);
+        }
+        played += batch;
+        // Let the poller read them (it reads up to 1,000 new jobs per project and cycle).
+        while ((await familySum(url, "gitlab_ci_jobs_finished_total")) - finishedBefore < played - 2 * batch) await sleep(100);
+        world.pruneFinished(60_000);
+        if (played % Math.max(batch, Math.floor(SCALE.soakJobs / 10)) === 0 || played === target) {
+          const rss = (await familySum(url, "process_resident_memory_bytes")) / 2 ** 20;
+          console.log(`  ${label}: ${played.toLocaleString("en-US")} lifecycles in all, ${((Date.now() - phaseStarted) / 1000).toFixed(0)} s, RSS ${rss.toFixed(0)} MiB`);
+        }
       }
-      played += batch;
-      // Let the poller read them (it reads up to 1,000 new jobs per project and cycle).
-      while ((await familySum(url, "gitlab_ci_jobs_finished_total")) - finishedBefore < played - 2 * batch) await sleep(100);
-      world.pruneFinished(60_000);
-      if (played % 100_000 === 0) console.log(`  ${played.toLocaleString("en-US")} lifecycles, ${((Date.now() - soakStarted) / 1000).toFixed(0)} s`);
-    }
-    // Pod churn: pods created and deleted, as a busy cluster does all day.
-    console.log(`soak: ${SCALE.podChurn.toLocaleString("en-US")} pod churns…`);
-    for (let i = 0; i < SCALE.podChurn; i++) {
-      const pod = cluster.addPod(runnerPod(podSerial++));
-      cluster.deletePod(pod.metadata!.namespace!, pod.metadata!.name!);
-      if (i % 1000 === 999) await sleep(20);
-    }
-    await sleep(3 * POLL_INTERVAL_S * 1000);
+    };
+    /** Pods created and deleted, as a busy cluster does all day. */
+    const churnPods = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const pod = cluster.addPod(runnerPod(podSerial++));
+        cluster.deletePod(pod.metadata!.namespace!, pod.metadata!.name!);
+        if (i % 1000 === 999) await sleep(20);
+      }
+      await sleep(3 * POLL_INTERVAL_S * 1000);
+    };
+
+    // Warm-up: a tenth of the soak's own work, so the reading after it shows a process that has
+    // met its steady workload (pools, caches and V8's heap sized for it) and the growth across the
+    // soak shows what accumulates, not the first expansion.
+    const warmupJobs = Math.floor(SCALE.soakJobs / 10);
+    const warmupChurns = Math.floor(SCALE.podChurn / 10);
+    console.log(`warm-up: ${warmupJobs.toLocaleString("en-US")} job lifecycles, ${warmupChurns.toLocaleString("en-US")} pod churns…`);
+    await playLifecycles(warmupJobs, "warm-up");
+    await churnPods(warmupChurns);
+    const warm = await memory(child, url);
+    record("rss_warm_mib", "RSS after warm-up", warm.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
+    record("heap_warm_mib", "heap used after warm-up", warm.heap, "MiB");
+    record("heap_total_warm_mib", "  heap committed", warm.heapTotal, "MiB");
+    record("external_warm_mib", "  external (Buffers)", warm.external, "MiB");
+
+    console.log(`soak: ${SCALE.soakJobs.toLocaleString("en-US")} job lifecycles, ${SCALE.podChurn.toLocaleString("en-US")} pod churns…`);
+    await playLifecycles(SCALE.soakJobs, "soak");
+    await churnPods(SCALE.podChurn);
     const podsAfterChurn = sum(await exporterSamples(url), "gitlab_ci_job_pod_info");
-    record("pod_churns", "soak: pod churns played", SCALE.podChurn, "");
+    record("pod_churns", "soak: pod churns played (after the warm-up's)", SCALE.podChurn, "");
     record("pods_after_churn", "soak: job pod series after the churn (expected: live pods)", podsAfterChurn, "", { limit: SCALE.pods, better: "lower", text: `= ${SCALE.pods}` });
     const counted = sum(await exporterSamples(url), "gitlab_ci_jobs_finished_total") - finishedBefore;
     const soaked = await memory(child, url);
-    record("soak_jobs", "soak: job lifecycles played", played, "");
-    record("soak_counted", "soak: finished jobs counted by the exporter", counted, "");
+    record("soak_jobs", "soak: job lifecycles played (after the warm-up's)", played - warmupJobs, "");
+    json.lifecycles_played = played;
+    record("soak_counted", "soak and warm-up: finished jobs counted / played", counted, ` / ${played.toLocaleString("en-US")}`);
     record("rss_soak_mib", "RSS after soak", soaked.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
     record("heap_soak_mib", "heap used after soak", soaked.heap, "MiB");
+    record("heap_total_soak_mib", "  heap committed", soaked.heapTotal, "MiB");
+    record("external_soak_mib", "  external (Buffers)", soaked.external, "MiB");
     record("rss_growth_pct", "RSS growth across the soak", ((soaked.rss - warm.rss) / warm.rss) * 100, "%", { limit: 5, better: "lower", text: "< 5 %" });
     record("duration_s", "benchmark duration", (Date.now() - started) / 1000, "s");
 
@@ -361,6 +390,23 @@ function printTable(): void {
     const target = row.target ? `${row.met ? "✓" : "✗"} ${row.target}` : "";
     console.log(`| ${row.figure.padEnd(widths[0]!)} | ${row.value.padStart(widths[1]!)} | ${target.padEnd(10)} |`);
   }
+}
+
+/** Resident MiB per kind of mapping (/proc/PID/smaps): malloc's heap, anonymous mappings (V8's heap, large allocations, arenas), files. */
+function residentByMapping(pid: number): Record<string, number> {
+  const totals: Record<string, number> = {};
+  let kind = "anon";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const name = header[1]!.trim();
+      kind = name === "" ? "anon" : name.startsWith("[") ? name : name.includes("/node") ? "node binary" : "other files";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) totals[kind] = (totals[kind] ?? 0) + Number(rss[1]) / 1024;
+  }
+  return Object.fromEntries(Object.entries(totals).map(([key, value]) => [key, Math.round(value)]));
 }
 
 async function freePort(): Promise<number> {

@@ -3,7 +3,7 @@ local g = import '../lib/grafana.libsonnet';
 {
   local c = $._config,
   local filter = 'project=~"$project", ref=~"$ref", job_name=~"$job_name"',
-  local container(metric) = 'gitlab_ci_job_pod_container:%s{%s}' % [metric, filter],
+  local container(metric) = 'namespace_pod_container:%s{%s}' % [metric, filter],
 
   grafanaDashboards+:: {
     'gitlab-ci-job-resources.json': g.dashboard(

@@ -81,48 +81,48 @@ local counters = import '../lib/counters.libsonnet';
         name: 'gitlab-ci-job-resources.rules',
         rules: [
           {
-            record: 'gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate',
+            record: 'namespace_pod_container:container_cpu_usage_seconds_total:sum_irate',
             expr: withJob('sum by (namespace, pod, container) (irate(%s[%s]))' % [cadvisor('container_cpu_usage_seconds_total'), c.cadvisorRateWindow]),
           },
           {
-            record: 'gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:max',
+            record: 'namespace_pod_container:container_cpu_usage_seconds_total:max',
             expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_cpu_usage_seconds_total')),
           },
           {
-            record: 'gitlab_ci_job_pod_container:container_memory_working_set_bytes:max',
+            record: 'namespace_pod_container:container_memory_working_set_bytes:max',
             expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_memory_working_set_bytes')),
           },
           {
             record: 'project_ref_job_name:container_cpu_usage_seconds_total:sum_irate',
-            expr: 'sum by (project, ref, job_name) (gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate)',
+            expr: 'sum by (project, ref, job_name) (namespace_pod_container:container_cpu_usage_seconds_total:sum_irate)',
           },
           {
             record: 'project_ref_job_name:container_memory_working_set_bytes:sum',
-            expr: 'sum by (project, ref, job_name) (gitlab_ci_job_pod_container:container_memory_working_set_bytes:max)',
+            expr: 'sum by (project, ref, job_name) (namespace_pod_container:container_memory_working_set_bytes:max)',
           },
           {
-            record: 'gitlab_ci_job_pod_container:cpu_usage_over_request:ratio',
+            record: 'namespace_pod_container:cpu_usage_over_request:ratio',
             expr: |||
-              gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate
+              namespace_pod_container:container_cpu_usage_seconds_total:sum_irate
               / on (namespace, pod, container) group_left ()
               %s
             ||| % requests('cpu'),
           },
           {
-            record: 'gitlab_ci_job_pod_container:memory_usage_over_request:ratio',
+            record: 'namespace_pod_container:memory_usage_over_request:ratio',
             expr: |||
-              gitlab_ci_job_pod_container:container_memory_working_set_bytes:max
+              namespace_pod_container:container_memory_working_set_bytes:max
               / on (namespace, pod, container) group_left ()
               %s
             ||| % requests('memory'),
           },
           {
             record: 'project_job_name:cpu_usage_over_request:ratio',
-            expr: usageOverRequestByJobName('gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate', 'cpu'),
+            expr: usageOverRequestByJobName('namespace_pod_container:container_cpu_usage_seconds_total:sum_irate', 'cpu'),
           },
           {
             record: 'project_job_name:memory_usage_over_request:ratio',
-            expr: usageOverRequestByJobName('gitlab_ci_job_pod_container:container_memory_working_set_bytes:max', 'memory'),
+            expr: usageOverRequestByJobName('namespace_pod_container:container_memory_working_set_bytes:max', 'memory'),
           },
         ],
       },

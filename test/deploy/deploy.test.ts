@@ -374,4 +374,21 @@ describe("the Dockerfile", () => {
     const ignored = (await readFile(path.join(ROOT, ".dockerignore"), "utf8")).split("\n");
     expect(ignored).toEqual(expect.arrayContaining(["node_modules", ".git"]));
   });
+
+  it("runs Node.js with exactly the runtime settings the benchmark measured (deploy/runtime.json)", async () => {
+    const runtime = JSON.parse(await readFile(path.join(ROOT, "deploy", "runtime.json"), "utf8")) as { nodeFlags: string[]; env: Record<string, string> };
+    // Joined continuation lines, so one ENV instruction may set several variables.
+    const instructions = (await readFile(path.join(ROOT, "Dockerfile"), "utf8"))
+      .replace(/\\\n/g, " ")
+      .split("\n")
+      .filter((l) => l.trim() && !l.trim().startsWith("#"));
+    const finalStage = instructions.slice(instructions.findLastIndex((l) => /^FROM /i.test(l)));
+    const env: Record<string, string> = {};
+    for (const line of finalStage.filter((l) => /^ENV /.test(l))) {
+      for (const [, key, value] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[key!] = value!;
+    }
+    expect(Object.fromEntries(Object.entries(env).filter(([key]) => key.startsWith("MALLOC_")))).toEqual(runtime.env);
+    const entrypoint = JSON.parse(finalStage.find((l) => /^ENTRYPOINT /.test(l))!.slice("ENTRYPOINT ".length)) as string[];
+    expect(entrypoint.slice(1, -1)).toEqual(runtime.nodeFlags);
+  });
 });

@@ -161,7 +161,7 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
 
     // The CPU join: every running job container carries project, ref and job name, at the cores it uses.
     const joined = await eventually(async () => {
-      const result = await query(prometheus, 'gitlab_ci_job_pod_container:container_cpu_usage_seconds_total:sum_irate{container="build"}');
+      const result = await query(prometheus, 'namespace_pod_container:container_cpu_usage_seconds_total:sum_irate{container="build"}');
       if (result.length < running.length) throw new Error(`${result.length} joined series`);
       return result;
     }, 30_000, 250);
