@@ -19,6 +19,11 @@ export interface PodSnapshot {
    * failure happening now from one left over from long ago.
    */
   readonly finishedAtMs: number | null;
+  /**
+   * When the pod's deletion was asked for (`deletionTimestamp` less the grace period); null while
+   * nobody asked. A container that ended after it was killed by the deletion, not done.
+   */
+  readonly deletionRequestedAtMs: number | null;
   /** Set for CI job pods. */
   readonly job: JobPodIdentity | null;
   readonly containers: readonly ContainerSnapshot[];

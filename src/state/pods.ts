@@ -175,15 +175,21 @@ export class PodStore {
     if (evidence !== null && pod.finishedAtMs !== null) this.nodes.noteEvidence(pod.nodeName, evidence, pod.finishedAtMs, nowMs);
   }
 
+  /**
+   * Observes each builder run that ended, once. A run that ended after the pod's deletion was
+   * asked for was killed by it (gitlab-runner deletes a job's pod with its containers still
+   * running; a drain deletes them mid-build): no build result, and never observed.
+   */
   private observeBuilds(tracked: TrackedPod, observe: boolean): void {
     const pod = tracked.snapshot;
+    const killedFrom = pod.deletionRequestedAtMs ?? Infinity;
     for (const container of pod.containers) {
       if (container.builder === null) continue;
       let latest = tracked.observedRunStart.get(container.name) ?? -Infinity;
       for (const run of container.finishedRuns) {
         if (run.startedAtMs <= latest) continue;
         latest = run.startedAtMs;
-        if (!observe) continue;
+        if (!observe || run.finishedAtMs >= killedFrom) continue;
         this.events.buildFinished({
           builder: container.builder,
           project: pod.job?.project ?? "",

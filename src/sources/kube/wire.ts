@@ -20,6 +20,7 @@ const metadata = z.object({
   uid: z.string(),
   creationTimestamp: timestamp,
   deletionTimestamp: timestamp,
+  deletionGracePeriodSeconds: z.number().nullish(),
   labels: stringMap,
   annotations: stringMap,
   ownerReferences: z.array(z.object({ kind: z.string() })).nullish(),
@@ -112,6 +113,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     statusReason: status?.reason ?? "",
     disruption: disruption ? (disruption.reason ?? "") : null,
     finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(statuses, status?.conditions ?? []) : null,
+    deletionRequestedAtMs: deletionRequestedAtMs(meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
     containers,
   };
@@ -182,6 +184,12 @@ function finishedAtMs(statuses: ReadonlyArray<{ state?: WireContainerState }>, c
   if (latest !== null) return latest;
   for (const condition of conditions) latest = later(latest, timeMs(condition.lastTransitionTime));
   return latest;
+}
+
+/** `deletionTimestamp` is when the pod is due to be gone: the request came a grace period earlier. */
+function deletionRequestedAtMs(deletionTimestamp: string | Date | null | undefined, graceSeconds: number | null | undefined): number | null {
+  const due = timeMs(deletionTimestamp);
+  return due === null ? null : due - Math.max(0, graceSeconds ?? 0) * 1000;
 }
 
 function later(a: number | null, b: number | null): number | null {

@@ -27,6 +27,7 @@ function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot
     statusReason: "",
     disruption: null,
     finishedAtMs: null,
+    deletionRequestedAtMs: null,
     job: { jobId: "1", project: "acme/api", ref: "main", jobName: "build", pipelineId: "", runner: "r" },
     containers: [container("build"), container("helper")],
     ...overrides,
@@ -87,6 +88,21 @@ describe("pod state and families", () => {
     expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count", { builder: "kaniko", project: "acme/api", result: "failure" })).toBe(1);
     expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_sum")).toBe(300);
     expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count")).toBe(1);
+  });
+
+  it("does not observe a build killed by its pod's deletion", () => {
+    const { pods, samples } = setup();
+    const run = (startMinute: number, endMinute: number, exitCode: number) => ({ startedAtMs: T0 + startMinute * 60_000, finishedAtMs: T0 + endMinute * 60_000, exitCode });
+    const kaniko = (name: string, runs: ReturnType<typeof run>[], deletionRequestedAtMs: number | null) =>
+      jobPod(name, { uid: `uid-${name}`, deletionRequestedAtMs, containers: [container("build", { builder: "kaniko", finishedRuns: runs }), container("helper")] });
+    // The job ended; gitlab-runner deleted the pod; the kubelet killed the build container (137).
+    pods.upsert(kaniko("deleted", [], null), live);
+    pods.remove(kaniko("deleted", [run(0, 9, 137)], T0 + 8 * 60_000), live.nowMs);
+    // A build that ended on its own before the deletion counts.
+    pods.upsert(kaniko("done", [], null), live);
+    pods.remove(kaniko("done", [run(0, 4, 0)], T0 + 5 * 60_000), live.nowMs);
+    expect(samples().filter((s) => s.name === "gitlab_ci_image_build_duration_seconds_count").map((s) => [s.labels.result, s.value])).toEqual([["success", 1]]);
+    expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_sum")).toBe(240);
   });
 
   it("times builds of Kubernetes Job pods with an empty project", () => {

@@ -89,6 +89,12 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(neverStarted, recognition)!.finishedAtMs).toBe(Date.parse("2026-03-10T09:41:00Z"));
   });
 
+  it("tell when a pod's deletion was asked for: the deletion timestamp less the grace period", () => {
+    expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.deletionRequestedAtMs).toBeNull();
+    // DELETED at 09:27:32Z with a 30 s grace period: asked for at 09:27:02Z.
+    expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionRequestedAtMs).toBe(Date.parse("2026-03-10T09:27:02Z"));
+  });
+
   it("are null for objects that are not pods", () => {
     expect(toPodSnapshot({ kind: "Status", code: 410 }, recognition)).toBeNull();
     expect(toPodSnapshot(null, recognition)).toBeNull();
