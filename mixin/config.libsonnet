@@ -48,8 +48,18 @@
 
     // Node removals (spot interruption, scale-down, ...) taking down at least this many job pods ...
     interruptedJobsThreshold: 10,
-    // ... within this window.
+    // ... within this window, summed over these reasons: the exporter's node removal reasons.
+    // One capacity event shows up under several (a rebalance recommendation, then the
+    // interruption), and pod-level reasons (eviction, preemption) are not node removals.
     interruptedJobsWindow: '15m',
+    interruptedJobsReasons: [
+      'spot_interruption',
+      'node_shutdown',
+      'rebalance_recommendation',
+      'karpenter_disruption',
+      'autoscaler_scale_down',
+      'unknown',
+    ],
 
     // cAdvisor's counters are read with irate over this window: it must hold two scrapes.
     cadvisorRateWindow: '5m',

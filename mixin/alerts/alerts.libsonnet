@@ -30,7 +30,7 @@ local counters = import '../lib/counters.libsonnet';
             c.pendingJobsFor,
             'sum by (%s) (gitlab_ci_jobs_pending{%s}) > %d' % [c.groupLabels, sel, c.pendingJobsThreshold],
             'Many CI jobs are waiting for a runner.',
-            '{{ $value | printf "%%.0f" }} jobs have been pending for more than %s (threshold %d) in {{ $labels.job }}: runners or the nodes they need are missing.' % [c.pendingJobsFor, c.pendingJobsThreshold],
+            'The number of pending jobs in {{ $labels.job }} has stayed above %d for %s; it is {{ $value | printf "%%.0f" }} now: runners or the nodes they need are missing.' % [c.pendingJobsThreshold, c.pendingJobsFor],
           ),
           alert(
             'GitLabCISystemFailureRatioHigh',
@@ -56,9 +56,12 @@ local counters = import '../lib/counters.libsonnet';
             'GitLabCISpotInterruptionsTakingJobs',
             'info',
             null,
-            '%s\n>= %d\n' % [increase('%s, reason' % c.groupLabels, 'gitlab_ci_job_pods_interrupted_total{%s}' % sel, c.interruptedJobsWindow), c.interruptedJobsThreshold],
+            '%s\n>= %d\n' % [
+              increase(c.groupLabels, 'gitlab_ci_job_pods_interrupted_total{%s, reason=~"%s"}' % [sel, std.join('|', c.interruptedJobsReasons)], c.interruptedJobsWindow),
+              c.interruptedJobsThreshold,
+            ],
             'Node removals are taking running CI jobs down.',
-            '{{ $value | printf "%%.0f" }} job pods were interrupted over the last %s with reason {{ $labels.reason }}; expect runner system failures on the GitLab side.' % c.interruptedJobsWindow,
+            '{{ $value | printf "%%.0f" }} job pods were interrupted by node removals over the last %s in {{ $labels.job }} (spot interruptions, rebalance recommendations, shutdowns, scale-downs together); expect runner system failures on the GitLab side.' % c.interruptedJobsWindow,
           ),
         ],
       },

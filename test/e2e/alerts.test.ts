@@ -141,7 +141,7 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
     for (let i = 0; i < 8; i++) world.createJob(api.id, { name: `deploy-${i}`, tags: ["docker", "arm64"], status: "pending" });
     const alert = await eventually(() => firing("GitLabCIPendingJobsHigh") ?? Promise.reject(new Error("not yet")), 45_000, 200);
     expect(alert.labels).toMatchObject({ severity: "critical", job: "gitlab-ci-k8s-exporter" });
-    expect(alert.annotations.description).toBe("8 jobs have been pending for more than 5s (threshold 5) in gitlab-ci-k8s-exporter: runners or the nodes they need are missing.");
+    expect(alert.annotations.description).toBe("The number of pending jobs in gitlab-ci-k8s-exporter has stayed above 5 for 5s; it is 8 now: runners or the nodes they need are missing.");
     expect(alert.annotations.runbook_url).toMatch(/runbooks\.md#gitlabcipendingjobshigh$/);
   }, 60_000);
 
@@ -192,9 +192,11 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
     expect(alert.labels).toMatchObject({ severity: "critical", job: "gitlab-ci-k8s-exporter" });
     expect(alert.annotations.description).toMatch(/^\d+(\.\d+)?% of the jobs finished over the last 30s in gitlab-ci-k8s-exporter failed with a system failure reason \(threshold 10%\)\.$/);
 
-    // The informational alert links the storm to the failures, with the node's reason.
+    // The informational alert links the storm to the failures; the pods carry the node's reason.
     const spot = await eventually(() => firing("GitLabCISpotInterruptionsTakingJobs") ?? Promise.reject(new Error("not yet")), 30_000, 200);
-    expect(spot.labels).toMatchObject({ severity: "info", reason: "spot_interruption" });
+    expect(spot.labels).toMatchObject({ severity: "info", job: "gitlab-ci-k8s-exporter" });
+    const byReason = await query(prometheus, "sum by (reason) (gitlab_ci_job_pods_interrupted_total)");
+    expect(byReason.map((r) => r.metric.reason)).toEqual(["spot_interruption"]);
     const interrupted = await query(prometheus, "sum(gitlab_ci_job_pods_interrupted_total)");
     expect(Number(interrupted[0]!.value[1])).toBe(running.length);
     const lifetimes = await query(prometheus, 'sum(gitlab_ci_spot_node_lifetime_seconds_count{reason="spot_interruption"})');

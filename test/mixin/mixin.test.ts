@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
 import { exporterFamilies } from "../../src/docs/reference.js";
+import { REMOVAL_REASONS } from "../../src/domain/node.js";
 import { metricNames } from "./promql-names.js";
 
 const run = promisify(execFile);
@@ -136,6 +137,12 @@ describe("alerts", () => {
       expect(anchors.has(rule.alert.toLowerCase()), `docs/runbooks.md has no section for ${rule.alert}`).toBe(true);
       expect(readme, `the README's Alerting table misses ${rule.alert}`).toContain(`| \`${rule.alert}\` | ${rule.labels.severity} |`);
     }
+  });
+
+  it("count interrupted job pods over every node removal reason the exporter records, and only those", () => {
+    const spot = mixin.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCISpotInterruptionsTakingJobs")!;
+    const reasons = /reason=~"([^"]+)"/.exec(String(spot.expr))?.[1]?.split("|");
+    expect(reasons?.sort()).toEqual([...REMOVAL_REASONS].sort());
   });
 
   it("follow the _config overrides users set", async () => {
