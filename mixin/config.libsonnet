@@ -42,6 +42,8 @@
     gitlabSyncStaleSeconds: 600,
     kubeWatchStaleSeconds: 900,
     exporterStaleFor: '5m',
+    // No scrape target of the exporter at all (nothing selects it, no pod runs) for this long.
+    exporterAbsentFor: '10m',
     // Share of GitLab API requests that fail (5xx or no answer) before the exporter warns.
     gitlabErrorRatioThreshold: 0.1,
     exporterErrorsFor: '15m',

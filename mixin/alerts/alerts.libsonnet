@@ -77,6 +77,14 @@ local counters = import '../lib/counters.libsonnet';
             'Prometheus has failed to scrape {{ $labels.instance }} for %s: no CI alert can fire meanwhile.' % c.exporterStaleFor,
           ),
           alert(
+            'GitLabCIExporterAbsent',
+            'critical',
+            c.exporterAbsentFor,
+            'absent(up{%s})' % sel,
+            'Prometheus has no GitLab CI exporter target.',
+            'Prometheus has had no scrape target of {{ $labels.job }} for %s (the ServiceMonitor no longer selects the Service, the Deployment has no pods, or the job label changed): no CI alert can fire meanwhile.' % c.exporterAbsentFor,
+          ),
+          alert(
             'GitLabCIExporterGitLabSyncStale',
             'warning',
             c.exporterStaleFor,

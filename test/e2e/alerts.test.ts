@@ -205,7 +205,7 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
 
   it("never paged for what did not happen", () => {
     const names = new Set(received.map((a) => a.labels.alertname));
-    for (const quiet of ["GitLabCIExporterDown", "GitLabCIExporterGitLabSyncStale", "GitLabCIExporterKubernetesWatchStale", "GitLabCIExporterGitLabErrors", "GitLabCIExporterGitLabRateLimited", "GitLabCIExporterSeriesDropped"]) {
+    for (const quiet of ["GitLabCIExporterDown", "GitLabCIExporterAbsent", "GitLabCIExporterGitLabSyncStale", "GitLabCIExporterKubernetesWatchStale", "GitLabCIExporterGitLabErrors", "GitLabCIExporterGitLabRateLimited", "GitLabCIExporterSeriesDropped"]) {
       expect(names.has(quiet), quiet).toBe(false);
     }
   });
