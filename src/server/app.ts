@@ -47,6 +47,14 @@ export function buildServer(deps: ServerDeps) {
     return indexPage({ webhooks: deps.webhooks !== undefined });
   });
 
+  // Scrapes whose bytes are not all handed to the socket yet. Node's server.close() destroys
+  // every connection whose response has ended, even one whose bytes still wait in the process
+  // for a slow reader; closing waits for these first, so no scrape in flight is cut short.
+  const writing = new Set<Promise<void>>();
+  app.addHook("preClose", async () => {
+    await Promise.all(writing);
+  });
+
   const guard = deps.web ? metricsGuard(deps.web) : undefined;
   app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (request, reply) => {
     const body = await deps.metricsBody();
@@ -58,6 +66,12 @@ export function buildServer(deps: ServerDeps) {
     const response = reply.raw;
     response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": length });
     if (request.method === "HEAD") return void response.end();
+    const flushed = new Promise<void>((resolve) => {
+      response.once("finish", resolve);
+      response.once("close", resolve);
+    });
+    writing.add(flushed);
+    void flushed.then(() => writing.delete(flushed));
     response.cork();
     for (const chunk of body) response.write(chunk);
     response.end();

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
+import { connect } from "node:net";
+import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
 import { parseMetrics } from "../helpers/prom.js";
 
@@ -13,49 +14,166 @@ afterEach(async () => {
   await sim?.close();
 });
 
-async function startCli(): Promise<{ url: string; exited: Promise<number | null> }> {
+/** The CLI in its own process; its stdout (pino) and stderr are kept and shown if the test fails. */
+async function startCli(world: GitLabWorld): Promise<{ url: string; port: number; exited: Promise<number | null>; output: () => string }> {
+  sim = await startGitLabSimulator({ world, token: TOKEN });
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "info", KUBE_ENABLED: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += `stdout: ${chunk.toString()}`));
+  child.stderr!.on("data", (chunk: Buffer) => (output += `stderr: ${chunk.toString()}`));
+  onTestFailed(() => console.error(`exporter output:\n${output || "(none)"}`));
+  const exited = new Promise<number | null>((resolve) => child!.on("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) return { url, port, exited, output: () => output };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`exporter did not become ready\n${output}`);
+}
+
+function smallWorld(): GitLabWorld {
   const world = new GitLabWorld();
   for (let i = 0; i < 50; i++) {
     const project = world.addProject(`acme/svc-${i}`);
     for (let j = 0; j < 20; j++) world.createJob(project.id, { name: `job-${j}`, tags: [`tag-${j % 5}`], status: "pending" });
   }
-  sim = await startGitLabSimulator({ world, token: TOKEN });
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "warn", KUBE_ENABLED: "false" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-    if (ready) return { url, exited };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("exporter did not become ready");
+  return world;
 }
 
+/**
+ * An exposition of about 11 MiB: 2,400 pending jobs, each with its own long tag list. A client
+ * that does not read takes only what the kernel's socket buffers hold (about 4 MiB on Linux by
+ * default: the sender's buffer at most `tcp_wmem` max, the receiver's at its initial size while
+ * nothing is read), so most of the scrape stays in the exporter's hands.
+ */
+const BIG_PROJECTS = 60;
+const BIG_JOBS_PER_PROJECT = 40;
+function bigWorld(): GitLabWorld {
+  const world = new GitLabWorld();
+  for (let i = 0; i < BIG_PROJECTS; i++) {
+    const project = world.addProject(`acme/svc-${i}`);
+    for (let j = 0; j < BIG_JOBS_PER_PROJECT; j++) {
+      world.createJob(project.id, { name: `job-${j}`, tags: [`team-${i}-${j}`, `${"capability-".repeat(200)}${j}`], status: "pending" });
+    }
+  }
+  return world;
+}
+
+/** One HTTP/1.1 GET over a raw socket that reads nothing until told to: a scraper on a stalled link. */
+function slowScrape(port: number) {
+  const socket = connect(port, "127.0.0.1");
+  socket.pause();
+  socket.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let closed = false;
+  const ended = new Promise<void>((resolve) => {
+    socket.on("end", resolve);
+    socket.on("close", () => {
+      closed = true;
+      resolve();
+    });
+    socket.on("error", () => resolve());
+  });
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk);
+    received += chunk.length;
+  });
+  const response = () => {
+    const raw = Buffer.concat(chunks);
+    const split = raw.indexOf("\r\n\r\n");
+    const head = split < 0 ? "" : raw.subarray(0, split).toString("latin1");
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), contentLength: length, body: split < 0 ? Buffer.alloc(0) : raw.subarray(split + 4) };
+  };
+  return {
+    received: () => received,
+    response,
+    closed: () => closed,
+    resume: () => socket.resume(),
+    ended,
+    destroy: () => socket.destroy(),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe("graceful shutdown on SIGTERM", () => {
-  it("finishes scrapes in flight, never sends half a response, and exits 0 within 5 s", async () => {
-    const { url, exited } = await startCli();
+  it("completes a scrape in flight when the signal lands, whole, and exits 0 within 5 s", async () => {
+    const { url, port, exited } = await startCli(bigWorld());
+    // Wait until every job is shown, so the exposition has its full size.
+    const jobs = BIG_PROJECTS * BIG_JOBS_PER_PROJECT;
+    let size = 0;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      size = Buffer.byteLength(text);
+      if (text.match(/^gitlab_ci_jobs_pending\{/gm)?.length === jobs) break;
+      await sleep(200);
+    }
+    expect(size).toBeGreaterThan(10 * 2 ** 20);
+
+    // The scraper sends its request and reads nothing: the exporter renders the scrape and
+    // writes what the socket takes; the rest waits in the exporter.
+    const scrape = slowScrape(port);
+    await sleep(500);
+    expect(scrape.received()).toBe(0);
+
+    const signalledAt = Date.now();
+    child!.kill("SIGTERM");
+    // The exporter waits on the scrape in flight: still running, the socket open.
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    await sleep(700);
+    expect(exitedEarly).toBe(false);
+    expect(scrape.closed()).toBe(false);
+    // Meanwhile a new scraper is turned away cleanly: refused, or told the server is closing.
+    const late = await fetch(`${url}/metrics`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    expect([0, 503]).toContain(late);
+
+    // The scraper reads on; it gets every byte the exporter announced, then the exporter exits.
+    scrape.resume();
+    await scrape.ended;
+    const done = scrape.response();
+    expect(done.status).toBe(200);
+    expect(done.contentLength).toBe(size);
+    expect(done.body.length).toBe(done.contentLength);
+    const text = done.body.toString("utf8");
+    expect(text.endsWith("\n")).toBe(true);
+    const samples = parseMetrics(text);
+    expect(samples.some((s) => s.name === "gitlab_ci_exporter_build_info")).toBe(true);
+    expect(samples.filter((s) => s.name === "gitlab_ci_jobs_pending")).toHaveLength(jobs);
+    expect(await exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(5000);
+  }, 60_000);
+
+  it("answers a burst of scrapes around the signal whole or not at all, and exits 0 within 5 s", async () => {
+    const { url, exited } = await startCli(smallWorld());
     const scrape = () =>
       fetch(`${url}/metrics`).then(
-        async (response) => ({ status: response.status, body: await response.text() }),
-        () => ({ status: 0, body: "" }),
+        async (response) => ({ status: response.status, length: Number(response.headers.get("content-length")), body: await response.text() }),
+        () => ({ status: 0, length: 0, body: "" }),
       );
-    // A steady stream of scrapes, with the signal landing in the middle of it.
     const scrapes: Array<ReturnType<typeof scrape>> = [];
     for (let i = 0; i < 10; i++) {
       scrapes.push(scrape());
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     const signalledAt = Date.now();
     child!.kill("SIGTERM");
     for (let i = 0; i < 10; i++) {
       scrapes.push(scrape());
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     let complete = 0;
     for (const result of await Promise.all(scrapes)) {
@@ -65,6 +183,7 @@ describe("graceful shutdown on SIGTERM", () => {
         continue;
       }
       complete++;
+      expect(Buffer.byteLength(result.body)).toBe(result.length);
       expect(result.body.endsWith("\n")).toBe(true);
       const samples = parseMetrics(result.body);
       expect(samples.some((s) => s.name === "gitlab_ci_exporter_build_info")).toBe(true);
@@ -76,9 +195,9 @@ describe("graceful shutdown on SIGTERM", () => {
   });
 
   it("exits 0 within 5 s while a poll waits on a GitLab that does not answer", async () => {
-    const { exited } = await startCli();
+    const { exited } = await startCli(smallWorld());
     sim!.faults.hang();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     const signalledAt = Date.now();
     child!.kill("SIGTERM");
     expect(await exited).toBe(0);
