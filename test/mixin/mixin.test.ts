@@ -162,6 +162,23 @@ describe("alerts", () => {
     }
   });
 
+  it("each have a runbook section saying what the alert means and the first three things to check", async () => {
+    const runbooks = await readFile(path.join(ROOT, "docs/runbooks.md"), "utf8");
+    const sections = new Map(
+      runbooks
+        .split(/^## /m)
+        .slice(1)
+        .map((section) => [section.slice(0, section.indexOf("\n")).trim(), section] as const),
+    );
+    for (const rule of mixin.alerts.groups.flatMap((g) => g.rules)) {
+      const name = String(rule.alert);
+      const section = sections.get(name) ?? "";
+      expect(section, `${name}: What it means`).toMatch(/^\*\*What it means\.\*\* \S/m);
+      const checks = section.split(/^\*\*First three things to check\.\*\*$/m)[1] ?? "";
+      expect([...checks.matchAll(/^(\d)\. \S/gm)].map((m) => m[1]), `${name}: first three things to check`).toEqual(["1", "2", "3"]);
+    }
+  });
+
   it("count interrupted job pods over every node removal reason the exporter records, and only those", () => {
     const spot = mixin.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCISpotInterruptionsTakingJobs")!;
     const reasons = /reason=~"([^"]+)"/.exec(String(spot.expr))?.[1]?.split("|");
