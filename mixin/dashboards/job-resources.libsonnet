@@ -30,7 +30,7 @@ local g = import '../lib/grafana.libsonnet';
         g.row('Usage against requests'),
         g.timeseries('CPU used over requested, by job name', 'Below 1, the job asks for more CPU than it uses (cpu_request could shrink); above 1, it bursts past its request.', [g.target('project_job_name:cpu_usage_over_request:ratio{project=~"$project", job_name=~"$job_name"}', '{{project}} {{job_name}}')], unit='percentunit'),
         g.timeseries('Memory used over requested, by job name', 'Working set over the memory request of the containers that set one.', [g.target('project_job_name:memory_usage_over_request:ratio{project=~"$project", job_name=~"$job_name"}', '{{project}} {{job_name}}')], unit='percentunit'),
-        g.table('Containers using the least of their CPU request', 'Now, per container of a running job.', [g.target('bottomk(20, %s)' % container('cpu_usage_over_request:ratio'))], unit='percentunit', sortBy='Value'),
+        g.table('Containers using the least of their CPU request', 'Now, per container of a running job.', [g.target('bottomk(20, %s)' % container('cpu_usage_over_request:ratio'))], unit='percentunit', descending=false),
         g.table('Requested CPU and memory per job name', 'Sum over live job pods, from the pods\' specs.', [
           g.target('sum by (project, job_name, resource) (gitlab_ci_job_pod_container_resource_requests{%s} * on (namespace, pod) group_left (project, job_name) max by (namespace, pod, project, job_name) (gitlab_ci_job_pod_info{%s, project=~"$project", job_name=~"$job_name"}))' % [c.exporterSelector, c.exporterSelector]),
         ]),

@@ -1,3 +1,4 @@
+local counters = import '../lib/counters.libsonnet';
 local g = import '../lib/grafana.libsonnet';
 
 {
@@ -7,14 +8,14 @@ local g = import '../lib/grafana.libsonnet';
   local sel = '%s, project=~"$project"' % c.exporterSelector,
   local queue = '%s, tags=~"$tags"' % sel,
   local finished(extra='') = 'gitlab_ci_jobs_finished_total{%s%s}' % [sel, extra],
-  local ratio(extra) = |||
-    sum(rate(%s[$__rate_interval]))
-    /
-    sum(rate(%s[$__rate_interval]))
-  ||| % [finished(extra), finished()],
+  // Read like the recorded ratios: a label set's first job counts too (lib/counters.libsonnet).
+  local ratio(extra) = '%s\n/\n%s\n' % [
+    counters.sumIncrease(c, '', finished(extra), '$__rate_interval'),
+    counters.sumIncrease(c, '', finished(), '$__rate_interval'),
+  ],
   local quantiles(metric, by, legend) = [
-    g.target('histogram_quantile(%s, sum by (le%s) (rate(%s_bucket{%s}[$__rate_interval])))' % [q, by, metric, sel], 'p%s%s' % [std.toString(q * 100), legend])
-    for q in [0.5, 0.9, 0.99]
+    g.target('histogram_quantile(%s, sum by (le%s) (rate(%s_bucket{%s}[$__rate_interval])))' % [q, by, metric, sel], g.percentileName(q) + legend)
+    for q in g.percentiles
   ],
 
   grafanaDashboards+:: {
@@ -36,7 +37,8 @@ local g = import '../lib/grafana.libsonnet';
         g.timeseries('Pending jobs by tags', 'Jobs waiting for a runner, by the tag set they ask for: a tag set no runner serves, or whose nodes cannot be provisioned, stands out here.', [g.target('sum by (tags) (gitlab_ci_jobs_pending{%s})' % queue, '[{{tags}}]')], stack=true),
         g.timeseries('Running jobs by tags', 'Jobs being executed, by tag set.', [g.target('sum by (tags) (gitlab_ci_jobs_running{%s})' % queue, '[{{tags}}]')], stack=true),
         g.timeseries('Pending jobs by project (top 10)', 'The ten projects with the most pending jobs.', [g.target('topk(10, sum by (project) (gitlab_ci_jobs_pending{%s}))' % queue, '{{project}}')]),
-        g.timeseries('Longest wait by project and tags', 'Time since the longest-waiting pending job of each project and tag set entered the queue.', [g.target('time() - min by (project, tags) (gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds{%s})' % queue, '{{project}} [{{tags}}]')], unit='s'),
+        g.timeseries('Running jobs by project (top 10)', 'The ten projects with the most jobs running.', [g.target('topk(10, sum by (project) (gitlab_ci_jobs_running{%s}))' % queue, '{{project}}')]),
+        g.timeseries('Longest wait by project and tags', 'Time since the longest-waiting pending job of each project and tag set entered the queue.', [g.target('time() - min by (project, tags) (gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds{%s})' % queue, '{{project}} [{{tags}}]')], unit='s', width=24),
 
         g.row('Throughput and failures'),
         g.timeseries('Finished jobs per minute', 'Jobs that reached success, failed or canceled.', [g.target('sum by (status) (rate(%s[$__rate_interval])) * 60' % finished(), '{{status}}')], unit='short', stack=true),
@@ -45,19 +47,21 @@ local g = import '../lib/grafana.libsonnet';
           g.target(ratio(', status="failed", failure_reason=~"%s"' % system), 'system'),
         ], unit='percentunit'),
         g.timeseries('Failures per minute by reason', 'failure_reason as GitLab reports it.', [g.target('sum by (failure_reason) (rate(%s[$__rate_interval])) * 60' % finished(', status="failed"'), '{{failure_reason}}')], stack=true),
-        g.table('System failures by project, reason and runner', 'Over the dashboard\'s time range.', [g.target('sum by (project, failure_reason, runner) (increase(%s[$__range])) > 0' % finished(', status="failed", failure_reason=~"%s"' % system))]),
+        g.table('System failures by project, reason and runner', 'Over the dashboard\'s time range.', [g.target('%s\n> 0' % counters.sumIncrease(c, 'project, failure_reason, runner', finished(', status="failed", failure_reason=~"%s"' % system), '$__range'))]),
 
         g.row('Durations'),
         g.timeseries('Time in queue', 'How long jobs waited for a runner before one picked them up.', quantiles('gitlab_ci_job_queued_duration_seconds', '', ''), unit='s'),
         g.timeseries('Run time by status', 'How long finished jobs ran, by status.', quantiles('gitlab_ci_job_duration_seconds', ', status', ' {{status}}'), unit='s'),
 
         g.row('Exporter'),
-        g.timeseries('Age of the GitLab view', 'Time since the last poll cycle in which every GitLab request succeeded.', [g.target('time() - gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}' % c.exporterSelector, '{{instance}}')], unit='s', width=8),
-        g.timeseries('Age of the Kubernetes view', 'Time since the last watch event or list, by resource.', [g.target('time() - gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}' % c.exporterSelector, '{{resource}}')], unit='s', width=8),
+        g.stat('Exporter targets up', 'Targets of the exporter Prometheus scraped successfully; 0 when the scrapes fail or no target exists (a ServiceMonitor that no longer selects the Service, no pod running).', [g.target('sum(up{%s}) or vector(0)' % c.exporterSelector)], width=4, height=8, thresholds=[[1, 'green']], baseColor='red'),
+        g.timeseries('Age of the GitLab view', 'Time since the last poll cycle in which every GitLab request succeeded.', [g.target('time() - gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}' % c.exporterSelector, '{{instance}}')], unit='s', width=10),
+        g.timeseries('Age of the Kubernetes view', 'Time since the last watch event or list, by resource.', [g.target('time() - gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}' % c.exporterSelector, '{{resource}}')], unit='s', width=10),
         g.timeseries('GitLab API requests per second', 'By HTTP status; "error" when no answer arrived.', [g.target('sum by (code) (rate(gitlab_ci_exporter_gitlab_requests_total{%s}[$__rate_interval]))' % c.exporterSelector, '{{code}}')], unit='reqps', width=8, stack=true),
         g.timeseries('Webhook deliveries per second', 'By event and outcome.', [g.target('sum by (event, outcome) (rate(gitlab_ci_exporter_webhook_events_total{%s}[$__rate_interval]))' % c.exporterSelector, '{{event}} {{outcome}}')], unit='reqps', width=8),
         g.timeseries('Kubernetes watch restarts per minute', 'Restarts after errors, dropped or stalled streams and expired versions.', [g.target('sum by (resource) (rate(gitlab_ci_exporter_kube_watch_restarts_total{%s}[$__rate_interval])) * 60' % c.exporterSelector, '{{resource}}')], width=8),
-        g.timeseries('Samples dropped at the cardinality cap', 'Per family, per second.', [g.target('sum by (family) (rate(gitlab_ci_exporter_series_dropped_total{%s}[$__rate_interval]))' % c.exporterSelector, '{{family}}')], width=8),
+        g.timeseries('Scrape duration', 'How long Prometheus takes to scrape each exporter target.', [g.target('scrape_duration_seconds{%s}' % c.exporterSelector, '{{instance}}')], unit='s'),
+        g.timeseries('Samples dropped at the cardinality cap', 'Per family, per second.', [g.target('sum by (family) (rate(gitlab_ci_exporter_series_dropped_total{%s}[$__rate_interval]))' % c.exporterSelector, '{{family}}')]),
       ],
     ),
   },

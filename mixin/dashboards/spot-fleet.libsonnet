@@ -1,9 +1,13 @@
+local counters = import '../lib/counters.libsonnet';
 local g = import '../lib/grafana.libsonnet';
 
 {
   local c = $._config,
   local w = c.failureRatioWindow,
   local nodes = '%s, nodegroup=~"$nodegroup", zone=~"$zone"' % c.exporterSelector,
+  // Counts over the time range, a label set's first removal included (lib/counters.libsonnet).
+  local inRange(by, selector) = counters.sumIncrease(c, by, selector, '$__range'),
+  local lifetime(suffix) = 'gitlab_ci_spot_node_lifetime_seconds_%s{%s}' % [suffix, nodes],
 
   grafanaDashboards+:: {
     'gitlab-ci-spot-fleet.json': g.dashboard(
@@ -18,27 +22,31 @@ local g = import '../lib/grafana.libsonnet';
       [
         g.row('Nodes'),
         g.stat('Spot nodes', 'Spot nodes now.', [g.target('sum(gitlab_ci_spot_nodes{%s})' % nodes)]),
-        g.stat('Removed in range', 'Spot nodes that went away over the time range.', [g.target('sum(increase(gitlab_ci_spot_node_lifetime_seconds_count{%s}[$__range]))' % nodes)]),
-        g.stat('Median lifetime in range', 'Of the spot nodes removed over the time range.', [g.target('histogram_quantile(0.5, sum by (le) (increase(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__range])))' % nodes)], unit='s'),
+        g.stat('Removed in range', 'Spot nodes that went away over the time range.', [g.target(inRange('', lifetime('count')))]),
+        g.stat('Median lifetime in range', 'Of the spot nodes removed over the time range.', [g.target('histogram_quantile(0.5, %s)' % inRange('le', lifetime('bucket')))], unit='s'),
         g.stat('Oldest live spot node', 'Age of the oldest spot node alive now.', [g.target('time() - min(gitlab_ci_spot_node_created_timestamp_seconds{%s})' % nodes)], unit='s'),
         g.timeseries('Spot nodes by node group', '', [g.target('sum by (nodegroup) (gitlab_ci_spot_nodes{%s})' % nodes, '{{nodegroup}}')], stack=true),
         g.timeseries('Spot nodes by zone and instance type', '', [g.target('sum by (zone, instance_type) (gitlab_ci_spot_nodes{%s})' % nodes, '{{zone}} {{instance_type}}')], stack=true),
 
         g.row('Removals'),
         g.timeseries('Removals per hour by reason', 'Why spot nodes went, from the signs seen before they did (taints, node-shutdown pod failures).', [g.target('sum by (reason) (rate(gitlab_ci_spot_node_lifetime_seconds_count{%s}[$__rate_interval])) * 3600' % nodes, '{{reason}}')], stack=true),
-        g.table('Lifetime by reason', 'Median and mean lifetime of the spot nodes removed over the time range.', [
-          g.target('histogram_quantile(0.5, sum by (le, reason) (increase(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__range])))' % nodes),
-        ], unit='s'),
+        g.table('Lifetime by reason', 'Median and mean lifetime of the spot nodes removed over the time range, and how many were.', [
+          g.target('histogram_quantile(0.5, %s)' % inRange('le, reason', lifetime('bucket'))),
+          g.target('%s\n/\n%s' % [inRange('reason', lifetime('sum')), inRange('reason', lifetime('count'))]),
+          g.target(inRange('reason', lifetime('count'))),
+        ], unit='s', columns=['Median', 'Mean', 'Removed']) + {
+          fieldConfig+: { overrides: [{ matcher: { id: 'byName', options: 'Removed' }, properties: [{ id: 'unit', value: 'short' }] }] },
+        },
         g.timeseries('Lifetime percentiles', 'Lifetime of the spot nodes removed, per node group.', [
-          g.target('histogram_quantile(%s, sum by (le, nodegroup) (rate(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__rate_interval])))' % [q, nodes], 'p%d {{nodegroup}}' % (q * 100))
-          for q in [0.5, 0.9]
+          g.target('histogram_quantile(%s, sum by (le, nodegroup) (rate(gitlab_ci_spot_node_lifetime_seconds_bucket{%s}[$__rate_interval])))' % [q, nodes], '%s {{nodegroup}}' % g.percentileName(q))
+          for q in ['0.5', '0.9']
         ], unit='s'),
         g.table('Live spot nodes', 'Age of each spot node alive now.', [g.target('time() - gitlab_ci_spot_node_created_timestamp_seconds{%s}' % nodes)], unit='s'),
 
         g.row('Jobs taken down'),
         g.timeseries('Interrupted job pods per hour by reason', 'CI job pods taken down by their node\'s removal, a drain or an eviction.', [g.target('sum by (reason) (rate(gitlab_ci_job_pods_interrupted_total{%s}[$__rate_interval])) * 3600' % c.exporterSelector, '{{reason}}')], stack=true),
         g.timeseries('System failure ratio (%s)' % w, 'Runner system failures over finished jobs, on the GitLab side: interruptions above should show here.', [g.target('job:gitlab_ci_jobs_system_failure:ratio_rate%s{%s}' % [w, c.exporterSelector], '{{job}}')], unit='percentunit'),
-        g.table('Interrupted job pods by project and reason', 'Over the time range.', [g.target('sum by (project, reason) (increase(gitlab_ci_job_pods_interrupted_total{%s}[$__range])) > 0' % c.exporterSelector)], width=24),
+        g.table('Interrupted job pods by project and reason', 'Over the time range.', [g.target('%s\n> 0' % inRange('project, reason', 'gitlab_ci_job_pods_interrupted_total{%s}' % c.exporterSelector))], width=24),
       ],
     ),
   },

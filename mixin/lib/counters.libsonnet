@@ -24,9 +24,9 @@
       increase(%(x)s[%(w)s])
     ||| % { x: selector, w: window, g: config.groupLabels, up: config.exporterSelector },
 
-  // sum by (`by`) of increase(), indented for rule files.
+  // sum by (`by`) of increase() (a plain sum when `by` is empty), indented for rule files.
   sumIncrease(config, by, selector, window)::
-    'sum by (%s) (\n%s)' % [by, $.indent($.increase(config, selector, window), 2)],
+    '%s (\n%s)' % [if by == '' then 'sum' else 'sum by (%s)' % by, $.indent($.increase(config, selector, window), 2)],
 
   indent(text, spaces)::
     std.join('\n', [if line == '' then line else std.repeat(' ', spaces) + line for line in std.split(text, '\n')]),

@@ -33,6 +33,13 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
     options: [],
   },
 
+  // Quantiles as PromQL writes them ('0.9', not the float 0.9 that formats as 0.90000000000000002),
+  // and their names (p90).
+  percentiles:: ['0.5', '0.9', '0.99'],
+  percentileName(q)::
+    local digits = std.substr(q, 2, std.length(q) - 2);
+    'p' + (if std.length(digits) == 1 then digits + '0' else digits),
+
   target(expr, legend='', instant=false):: {
     datasource: datasource,
     expr: expr,
@@ -73,13 +80,14 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
       },
     },
 
-  stat(title, description, targets, unit='short', width=6, height=4, thresholds=null)::
+  // thresholds: [[value, color], ...] above baseColor.
+  stat(title, description, targets, unit='short', width=6, height=4, thresholds=null, baseColor='green')::
     panel('stat', title, description, targets, unit, width, height) + {
       fieldConfig+: {
         defaults+: {
           [if thresholds != null then 'thresholds']: {
             mode: 'absolute',
-            steps: [{ color: 'green', value: null }] + [{ color: s[1], value: s[0] } for s in thresholds],
+            steps: [{ color: baseColor, value: null }] + [{ color: s[1], value: s[0] } for s in thresholds],
           },
         },
       },
@@ -91,12 +99,21 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
       },
     },
 
-  // Instant queries, one row per series, labels as columns.
-  table(title, description, targets, unit='short', width=12, height=8, sortBy='Value')::
+  // Instant queries, one row per series, labels as columns. With several targets, `columns`
+  // names their values and the rows of the same labels are merged.
+  table(title, description, targets, unit='short', width=12, height=8, sortBy=null, columns=[], descending=true)::
+    local named = std.length(columns) > 0;
+    assert !named || std.length(columns) == std.length(targets) : '%s: one column name per target' % title;
     panel('table', title, description, [t { instant: true, format: 'table' } + { range:: null } for t in targets], unit, width, height) + {
-      options: { showHeader: true, sortBy: [{ displayName: sortBy, desc: true }] },
-      transformations: [
-        { id: 'organize', options: { excludeByName: { Time: true }, renameByName: {} } },
+      options: { showHeader: true, sortBy: [{ displayName: if sortBy != null then sortBy else if named then columns[0] else 'Value', desc: descending }] },
+      transformations: (if named then [{ id: 'merge', options: {} }] else []) + [
+        {
+          id: 'organize',
+          options: {
+            excludeByName: { Time: true },
+            renameByName: if named then { ['Value #%s' % std.char(std.codepoint('A') + i)]: columns[i] for i in std.range(0, std.length(columns) - 1) } else {},
+          },
+        },
       ],
     },
 

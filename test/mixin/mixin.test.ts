@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import ts from "typescript";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
 import { exporterFamilies } from "../../src/docs/reference.js";
@@ -16,6 +17,7 @@ const run = promisify(execFile);
 const EXTERNAL_METRICS = {
   // Prometheus itself, per scrape target.
   up: "prometheus",
+  scrape_duration_seconds: "prometheus",
   // The kubelet's cAdvisor endpoint.
   container_cpu_usage_seconds_total: "cadvisor",
   container_memory_working_set_bytes: "cadvisor",
@@ -32,6 +34,7 @@ interface Panel {
   id: number;
   type: string;
   title: string;
+  description?: string;
   datasource?: { type: string; uid: string };
   targets?: Array<{ expr: string; datasource: { uid: string } }>;
 }
@@ -236,6 +239,25 @@ describe("dashboards", () => {
     }
   });
 
+  it("hold panel queries that parse as PromQL once Grafana fills in its variables", async () => {
+    const filled = (expr: string) =>
+      expr
+        .replaceAll("$__rate_interval", "2m")
+        .replaceAll("$__range", "6h")
+        .replace(/\$\w+/g, ".*");
+    const panelQueries = dashboardQueries().filter((q) => !q.expr.startsWith("label_values("));
+    const rules = { groups: [{ name: "dashboards", rules: panelQueries.map((q, i) => ({ record: `dashboard:query_${i}:check`, expr: filled(q.expr) })) }] };
+    const dir = await mkdtemp(path.join(tmpdir(), "dashboard-queries-"));
+    try {
+      const file = path.join(dir, "queries.yaml");
+      await writeFile(file, stringify(rules));
+      const { stdout } = await run("promtool", ["check", "rules", file]);
+      expect(stdout).toContain(`SUCCESS: ${panelQueries.length} rules found`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("use $__rate_interval in every rate, and no fixed range anywhere", () => {
     for (const { where, expr } of dashboardQueries()) {
       for (const m of expr.matchAll(/\b(rate|irate|increase)\s*\([^[]*\[([^\]]*)\]/g)) {
@@ -246,6 +268,32 @@ describe("dashboards", () => {
     }
     const ratePanels = dashboardQueries().filter((q) => /\brate\(/.test(q.expr));
     expect(ratePanels.length).toBeGreaterThan(10);
+  });
+
+  it("show what each dashboard is for", () => {
+    const exprs = (uid: string) => dashboards().find((d) => d.uid === uid)!.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const shows = (uid: string, pattern: RegExp) => expect(exprs(uid).some((e) => pattern.test(e)), `${uid}: ${pattern}`).toBe(true);
+    shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_running\{/);
+    shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_pending\{/);
+    shows("gitlab-ci-overview", /\bup\{/);
+    for (const by of ["project", "builder"]) {
+      for (const q of ["0.5", "0.9", "0.99"]) shows("gitlab-ci-image-builds", new RegExp(`histogram_quantile\\(${q}, sum by \\(le, ${by}\\) \\(rate\\(gitlab_ci_image_build_duration_seconds_bucket\\{`));
+    }
+    shows("gitlab-ci-image-builds", /rate\(gitlab_ci_image_build_duration_seconds_count\{/);
+    shows("gitlab-ci-image-builds", /gitlab_ci_image_build_duration_seconds_count\{[^}]*result="failure"/);
+  });
+
+  it("query every statistic a panel's title or description names", () => {
+    for (const d of dashboards()) {
+      for (const p of d.panels.filter((x) => x.type !== "row")) {
+        const text = `${p.title} ${p.description ?? ""}`.toLowerCase();
+        const exprs = (p.targets ?? []).map((t) => t.expr);
+        const where = `${d.title} / ${p.title}`;
+        if (/\bmedian\b/.test(text)) expect(exprs.some((e) => e.includes("histogram_quantile(0.5,")), `${where}: median`).toBe(true);
+        if (/\bmean\b/.test(text)) expect(exprs.some((e) => /_sum\{[\s\S]*\/[\s\S]*_count\{/.test(e)), `${where}: mean`).toBe(true);
+        for (const [, n] of text.matchAll(/\bp(\d\d)\b/g)) expect(exprs.some((e) => e.includes(`histogram_quantile(0.${n!.replace(/0$/, "")},`)), `${where}: p${n}`).toBe(true);
+      }
+    }
   });
 
   it("offer the filters users need on each dashboard", () => {
