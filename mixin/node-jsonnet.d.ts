@@ -3,6 +3,7 @@
 declare module "@hanazuki/node-jsonnet" {
   export class Jsonnet {
     extString(key: string, value: string): this;
+    addJpath(path: string): this;
     evaluateSnippet(snippet: string, filename?: string): Promise<string>;
   }
 }

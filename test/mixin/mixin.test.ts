@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Jsonnet } from "@hanazuki/node-jsonnet";
 import ts from "typescript";
 import { parse, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -308,6 +309,31 @@ describe("dashboards", () => {
     for (const [uid, names] of Object.entries(variables)) {
       const text = used(uid).map((q) => q.expr).join("\n");
       for (const name of names.slice(1)) expect(text, `${uid} never uses $${name}`).toContain(`$${name}`);
+    }
+  });
+});
+
+describe("the README's vendoring instructions", () => {
+  it("import the mixin where jsonnet-bundler puts it, with the overrides applied", async () => {
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
+    const uri = /`jb install ([^`@\s]+)(?:@[^`\s]*)?`/.exec(readme)?.[1];
+    const snippet = /```jsonnet\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("vendor the mixin")))?.[1];
+    expect(uri).toBe("github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/mixin");
+    // jb's layout: the package under its full path, and with legacyImports a link named after the
+    // path's last element (jsonnet-bundler's LegacyName).
+    const vendor = await mkdtemp(path.join(tmpdir(), "jb-vendor-"));
+    try {
+      await mkdir(path.join(vendor, path.dirname(uri!)), { recursive: true });
+      await symlink(path.join(ROOT, "mixin"), path.join(vendor, uri!));
+      await symlink(path.join(ROOT, "mixin"), path.join(vendor, path.basename(uri!)));
+      const imported = /import '([^']+)'/.exec(snippet!)?.[1];
+      expect([`${uri}/mixin.libsonnet`, `${path.basename(uri!)}/mixin.libsonnet`]).toContain(imported);
+      const jsonnet = new Jsonnet().addJpath(vendor);
+      const alerts = JSON.parse(await jsonnet.evaluateSnippet(`local m = (${snippet}); m.prometheusAlerts`, path.join(tmpdir(), "main.jsonnet"))) as RenderedMixin["alerts"];
+      const pending = alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCIPendingJobsHigh")!;
+      expect(pending.expr).toContain("> 50");
+    } finally {
+      await rm(vendor, { recursive: true, force: true });
     }
   });
 });
