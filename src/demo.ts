@@ -10,8 +10,8 @@ import { KubeFleet, KubeWorld, startKubeSimulator } from "./simulator/kube/index
 /**
  * `npm run demo`: a simulated GitLab and Kubernetes cluster playing a small CI fleet (runner pods
  * on spot nodes, Kaniko builds, a spot interruption and an autoscaler scale-down every few
- * minutes), and the exporter wired to both over real HTTP, so every metric moves as it would in
- * production.
+ * minutes, a lunch-time scale-down of four spot nodes three minutes in), and the exporter wired to
+ * both over real HTTP, so every metric moves as it would in production.
  */
 const TOKEN = "demo-token";
 const WEBHOOK_SECRET = "demo-webhook-secret";
@@ -62,6 +62,8 @@ const exporter = await startExporter(config, logger);
 const webhooks = new WebhookSender(world);
 webhooks.addHook({ url: `${exporter.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });
 scenario.start(500);
+// Lunch: cluster-autoscaler scales four spot nodes down, and back up three minutes later.
+scenario.schedule(180_000, () => fleet.lunch({ nodes: 4, backAfterMs: 180_000 }));
 
 // Spot churn: every 90 s the cloud reclaims a spot node, every 150 s the autoscaler scales one
 // down; a Kaniko build outside CI every 40 s. Each takes its running jobs down with it.

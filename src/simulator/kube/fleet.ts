@@ -1,3 +1,4 @@
+import type { V1Node, V1Taint } from "@kubernetes/client-node";
 import type { CiFleetScenario, SimJob, SimProject } from "../gitlab/index.js";
 import {
   NODE_TAINTS,
@@ -9,7 +10,6 @@ import {
   podRunning,
   podTerminated,
   taintNode,
-  type DisruptionReason,
 } from "./builders.js";
 import type { KubeWorld } from "./world.js";
 
@@ -17,8 +17,11 @@ export interface KubeFleetOptions {
   readonly kube: KubeWorld;
   readonly scenario: CiFleetScenario;
   readonly gitlabUrl: string;
+  /** Spot nodes of the EKS managed node group `ci-spot`, scaled by cluster-autoscaler. */
   readonly spotNodes: number;
   readonly onDemandNodes: number;
+  /** Spot nodes of the Karpenter NodePool `ci-burst`. */
+  readonly karpenterNodes?: number;
   /** Jobs whose name or tags mention these run the Kaniko executor image. */
   readonly kanikoImage?: string;
   readonly namespace?: string;
@@ -26,26 +29,53 @@ export interface KubeFleetOptions {
 
 /** How long after its job ends gitlab-runner deletes the pod. */
 export const RUNNER_CLEANUP_MS = 1000;
+/** From a node's taint to the node object's deletion: the drain, then the instance's termination. */
+export const NODE_REMOVAL_MS = 2000;
 
 const ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"];
 const SPOT_TYPES = ["m6i.2xlarge", "c6i.4xlarge", "m5.2xlarge"];
 
+type Pool = "spot" | "karpenter" | "ondemand";
+
+/**
+ * The ways a node leaves the fleet: the taint its remover puts on it first, and whether capacity
+ * comes back (a spot interruption is replaced by the node group or NodePool; a scale-down is not,
+ * the capacity was not needed).
+ */
+export const NODE_REMOVALS = {
+  /** cluster-autoscaler scales an underused node down. */
+  autoscaler_scale_down: { taint: NODE_TAINTS.autoscalerScaleDown, replaced: false },
+  /** aws-node-termination-handler relays the two-minute spot interruption notice. */
+  spot_interruption: { taint: NODE_TAINTS.spotInterruption, replaced: true },
+  /** aws-node-termination-handler drains on a rebalance recommendation. */
+  rebalance_recommendation: { taint: NODE_TAINTS.rebalanceRecommendation, replaced: true },
+  /** Karpenter consolidates or replaces a drifted node. */
+  karpenter_disruption: { taint: NODE_TAINTS.karpenterDisrupted, replaced: true },
+} as const satisfies Record<string, { taint: V1Taint; replaced: boolean }>;
+
+export type NodeRemoval = keyof typeof NODE_REMOVALS;
+
 /**
  * The Kubernetes half of the simulated fleet, driven by the GitLab scenario: a runner pod per
- * started job on a spot or on-demand node, finished pods removed, and the ways spot capacity
- * goes away (cluster-autoscaler scale-down, spot interruption) taking their jobs down as
- * `runner_system_failure`, so both sides of the exporter see one consistent story.
+ * started job on a spot or on-demand node (the least busy one of its pool), deleted by the runner
+ * once the job is over, and the ways nodes go away (cluster-autoscaler scale-down, at lunch
+ * several at once; spot interruptions and rebalance recommendations; Karpenter disruptions),
+ * each tainting the node, evicting its pods with a `DisruptionTarget` condition and failing their
+ * jobs as `runner_system_failure`, so both sides of the exporter see one consistent story.
  */
 export class KubeFleet {
   private readonly podOfJob = new Map<number, { namespace: string; name: string; node: string }>();
   private nodeSerial = 0;
+  /** Starts of runner pods, for the share that goes to spot capacity. */
+  private placements = 0;
   private readonly namespace: string;
   private detach: (() => void) | undefined;
 
   constructor(private readonly options: KubeFleetOptions) {
     this.namespace = options.namespace ?? "gitlab-runner";
-    for (let i = 0; i < options.spotNodes; i++) this.addNode(true);
-    for (let i = 0; i < options.onDemandNodes; i++) this.addNode(false);
+    for (let i = 0; i < options.spotNodes; i++) this.addNode("spot");
+    for (let i = 0; i < (options.karpenterNodes ?? 0); i++) this.addNode("karpenter");
+    for (let i = 0; i < options.onDemandNodes; i++) this.addNode("ondemand");
     this.detach = options.scenario.attach({
       onJobStarted: (job, project) => this.startPod(job, project),
       onJobFinished: (job) => this.finishPod(job),
@@ -57,27 +87,66 @@ export class KubeFleet {
     this.detach = undefined;
   }
 
-  /** cluster-autoscaler at lunch: the node is tainted, its pods evicted, then it goes. */
+  /** cluster-autoscaler removes an underused node: tainted, its pods evicted, then it goes. */
   scaleDown(nodeName: string): void {
-    this.takeDown(nodeName, NODE_TAINTS.autoscalerScaleDown, "EvictionByEvictionAPI");
+    this.remove(nodeName, "autoscaler_scale_down");
   }
 
   /** The cloud reclaims a spot instance: the termination handler taints and drains it. */
   spotInterruption(nodeName: string): void {
-    this.takeDown(nodeName, NODE_TAINTS.spotInterruption, "TerminationByKubelet");
+    this.remove(nodeName, "spot_interruption");
   }
 
+  /**
+   * Lunch: fewer pipelines, so cluster-autoscaler scales `nodes` of the least busy spot nodes of
+   * the managed group down, one after the other, and scales back up `backAfterMs` later.
+   */
+  lunch(options: { nodes: number; backAfterMs: number; everyMs?: number }): void {
+    const { scenario } = this.options;
+    const candidates = this.nodesOf("spot").sort((a, b) => this.podsOn(a) - this.podsOn(b));
+    const chosen = candidates.slice(0, Math.min(options.nodes, candidates.length - 1));
+    chosen.forEach((name, i) => scenario.schedule(i * (options.everyMs ?? 1000), () => this.scaleDown(name)));
+    scenario.schedule(options.backAfterMs, () => {
+      for (let i = 0; i < chosen.length; i++) this.addNode("spot");
+    });
+  }
+
+  /** Takes a node away the given way: taint, eviction of its job pods (their jobs fail), deletion. */
+  remove(nodeName: string, way: NodeRemoval): void {
+    const { kube, scenario } = this.options;
+    const node = kube.node(nodeName);
+    if (!node || isTainted(node)) return;
+    const pool = poolOf(node);
+    const { taint, replaced } = NODE_REMOVALS[way];
+    kube.updateNode(nodeName, (n) => taintNode(n, taint));
+    for (const [jobId, pod] of [...this.podOfJob]) {
+      if (pod.node !== nodeName) continue;
+      // The eviction API marks the pod, then deletes it; the runner sees its pod gone.
+      kube.updatePod(pod.namespace, pod.name, (p) => addDisruptionTarget(p, "EvictionByEvictionAPI"));
+      this.podOfJob.delete(jobId);
+      kube.deletePod(pod.namespace, pod.name);
+      scenario.failWithSystemReason(jobId, "runner_system_failure");
+    }
+    scenario.schedule(NODE_REMOVAL_MS, () => {
+      if (kube.node(nodeName)) kube.deleteNode(nodeName);
+      if (replaced) this.addNode(pool);
+    });
+  }
+
+  /** Untainted spot nodes of the managed node group. */
   spotNodeNames(): string[] {
-    return this.options.kube
-      .nodes()
-      .filter((n) => n.metadata?.labels?.["eks.amazonaws.com/capacityType"] === "SPOT" && !(n.spec?.taints ?? []).length)
-      .map((n) => n.metadata!.name!);
+    return this.nodesOf("spot");
+  }
+
+  /** Untainted spot nodes of the Karpenter NodePool. */
+  karpenterNodeNames(): string[] {
+    return this.nodesOf("karpenter");
   }
 
   /** An image build in a plain Kubernetes Job, outside CI. */
   runPlainBuild(name: string, seconds: number, succeeds: boolean): void {
     const { kube, scenario } = this.options;
-    const node = this.pickNode(false);
+    const node = this.pickNode("ondemand");
     const pod = buildKubernetesJobPod({ namespace: "builds", jobName: name, image: this.options.kanikoImage ?? "gcr.io/kaniko-project/executor:v1.23.2", nodeName: node });
     const stored = kube.addPod(pod);
     const podName = stored.metadata!.name!;
@@ -88,27 +157,15 @@ export class KubeFleet {
     });
   }
 
-  private takeDown(nodeName: string, taint: { key: string; effect: string }, disruption: DisruptionReason): void {
-    const { kube, scenario } = this.options;
-    if (!kube.node(nodeName)) return;
-    kube.updateNode(nodeName, (node) => taintNode(node, taint));
-    for (const [jobId, pod] of [...this.podOfJob]) {
-      if (pod.node !== nodeName) continue;
-      kube.updatePod(pod.namespace, pod.name, (p) => addDisruptionTarget(p, disruption));
-      this.podOfJob.delete(jobId);
-      kube.deletePod(pod.namespace, pod.name);
-      scenario.failWithSystemReason(jobId, "runner_system_failure");
-    }
-    scenario.schedule(2000, () => {
-      if (kube.node(nodeName)) kube.deleteNode(nodeName);
-      this.addNode(true);
-    });
-  }
-
   private startPod(job: SimJob, project: SimProject): void {
     const { kube } = this.options;
     const kaniko = /image/.test(job.name) || job.tags.includes("kaniko");
-    const node = this.pickNode(job.tags.includes("spot") || this.nodeSerial % 3 !== 0);
+    // Spot-tagged jobs go to spot capacity, two thirds of the others too; a quarter of spot
+    // placements to the Karpenter pool when there is one.
+    const turn = this.placements++;
+    const spot = job.tags.includes("spot") || turn % 3 !== 0;
+    const pool: Pool = !spot ? "ondemand" : turn % 4 === 0 && this.nodesOf("karpenter").length > 0 ? "karpenter" : "spot";
+    const node = this.pickNode(pool);
     const pod = kube.addPod(
       buildRunnerJobPod({
         namespace: this.namespace,
@@ -141,20 +198,54 @@ export class KubeFleet {
     scenario.schedule(RUNNER_CLEANUP_MS, () => kube.pod(pod.namespace, pod.name) && kube.deletePod(pod.namespace, pod.name));
   }
 
-  private pickNode(spot: boolean): string {
-    const nodes = this.options.kube
-      .nodes()
-      .filter((n) => (n.metadata?.labels?.["eks.amazonaws.com/capacityType"] === "SPOT") === spot && !(n.spec?.taints ?? []).length);
-    const chosen = nodes[this.nodeSerial++ % Math.max(1, nodes.length)];
-    return chosen?.metadata?.name ?? this.addNode(spot);
+  /** The least busy untainted node of the pool, as the scheduler's spreading would; a new one when the pool is empty. */
+  private pickNode(pool: Pool): string {
+    let chosen: string | undefined;
+    let fewest = Infinity;
+    for (const name of this.nodesOf(pool)) {
+      const pods = this.podsOn(name);
+      if (pods < fewest) [chosen, fewest] = [name, pods];
+    }
+    return chosen ?? this.addNode(pool);
   }
 
-  private addNode(spot: boolean): string {
+  private nodesOf(pool: Pool): string[] {
+    return this.options.kube
+      .nodes()
+      .filter((n) => poolOf(n) === pool && !isTainted(n))
+      .map((n) => n.metadata!.name!);
+  }
+
+  private podsOn(nodeName: string): number {
+    let count = 0;
+    for (const pod of this.podOfJob.values()) if (pod.node === nodeName) count++;
+    return count;
+  }
+
+  private addNode(pool: Pool): string {
     const serial = ++this.nodeSerial;
     const zone = ZONES[serial % ZONES.length]!;
     const name = `ip-10-0-${Math.floor(serial / 250)}-${serial % 250}.us-west-2.compute.internal`;
-    const options = { name, zone, instanceType: spot ? SPOT_TYPES[serial % SPOT_TYPES.length]! : "m6i.xlarge", nodegroup: spot ? "ci-spot" : "ci-ondemand", createdAt: new Date(this.options.kube.now) };
-    this.options.kube.addNode(spot ? buildSpotNode({ ...options, provider: "eks" }) : buildOnDemandNode(options));
+    const createdAt = new Date(this.options.kube.now);
+    const spotType = SPOT_TYPES[serial % SPOT_TYPES.length]!;
+    const node =
+      pool === "spot"
+        ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: "ci-spot", createdAt, provider: "eks" })
+        : pool === "karpenter"
+          ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: "ci-burst", createdAt, provider: "karpenter" })
+          : buildOnDemandNode({ name, zone, instanceType: "m6i.xlarge", nodegroup: "ci-ondemand", createdAt });
+    this.options.kube.addNode(node);
     return name;
   }
+}
+
+function poolOf(node: V1Node): Pool {
+  const labels = node.metadata?.labels ?? {};
+  if (labels["eks.amazonaws.com/capacityType"] === "SPOT") return "spot";
+  if (labels["karpenter.sh/capacity-type"] === "spot") return "karpenter";
+  return "ondemand";
+}
+
+function isTainted(node: V1Node): boolean {
+  return (node.spec?.taints ?? []).length > 0;
 }

@@ -1,5 +1,5 @@
 export { KubeWorld, podKey, withKind, type ChangeListener, type Resource, type WatchEvent, type WatchEventType } from "./world.js";
-export { startKubeSimulator, KubeFaults, type KubeRequestRecord, type KubeSimulator } from "./server.js";
+export { startKubeSimulator, KubeFaults, type FaultScope, type KubeRequestRecord, type KubeSimulator, type WatchEndCause } from "./server.js";
 export {
   NODE_TAINTS,
   addDisruptionTarget,
@@ -19,4 +19,4 @@ export {
   type RunnerJobPodOptions,
   type SpotProvider,
 } from "./builders.js";
-export { KubeFleet, type KubeFleetOptions } from "./fleet.js";
+export { KubeFleet, NODE_REMOVAL_MS, NODE_REMOVALS, RUNNER_CLEANUP_MS, type KubeFleetOptions, type NodeRemoval } from "./fleet.js";

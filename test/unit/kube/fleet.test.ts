@@ -1,0 +1,135 @@
+import type { V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { CiFleetScenario, GitLabWorld, ManualClock } from "../../../src/simulator/gitlab/index.js";
+import { KubeFleet, KubeWorld, NODE_TAINTS, RUNNER_CLEANUP_MS, type WatchEvent } from "../../../src/simulator/kube/index.js";
+
+/**
+ * The simulated fleet plays a CI morning and lunch on both worlds at once; the two must tell one
+ * story: every running GitLab job has its pod, every pod its job, and every pod a node removal
+ * took down failed its job with runner_system_failure.
+ */
+const MINUTE = 60_000;
+const START = Date.UTC(2026, 2, 2, 9, 0, 0);
+
+function play() {
+  const clock = new ManualClock(START);
+  const gitlab = new GitLabWorld({ now: clock.now });
+  const scenario = new CiFleetScenario({
+    world: gitlab,
+    clock,
+    seed: 7,
+    projects: 20,
+    activeProjects: 8,
+    tagSets: [["docker", "linux"], ["kaniko"], ["docker", "spot"], []],
+    runners: [
+      { id: 1, description: "eks-spot-runner" },
+      { id: 2, description: "eks-ondemand-runner" },
+    ],
+    jobsPerMinute: 40,
+    meanQueueSeconds: 5,
+    meanRunSeconds: 240,
+    scriptFailureRatio: 0.1,
+    systemFailureRatio: 0.02,
+    canceledRatio: 0.03,
+  });
+  const kube = new KubeWorld({ now: clock.now, historySize: 1_000_000 });
+  const events: WatchEvent[] = [];
+  kube.onChange((event) => events.push(event));
+  const fleet = new KubeFleet({ kube, scenario, gitlabUrl: "https://gitlab.example.com", spotNodes: 12, onDemandNodes: 4, karpenterNodes: 3 });
+  const initialSpot = fleet.spotNodeNames();
+  return { clock, gitlab, scenario, kube, events, fleet, initialSpot };
+}
+
+type Played = ReturnType<typeof play>;
+
+const jobIdOf = (pod: { metadata?: { annotations?: Record<string, string> } }) => Number(pod.metadata?.annotations?.["job.runner.gitlab.com/id"]);
+const groupOf = (node: { metadata?: { labels?: Record<string, string> } }) => node.metadata?.labels?.["eks.amazonaws.com/nodegroup"] ?? node.metadata?.labels?.["karpenter.sh/nodepool"] ?? "ondemand";
+
+/** Every running job has exactly one pod; every pod belongs to a running job or one that ended just now. */
+function checkConsistent({ gitlab, kube, clock }: Played): void {
+  const podsByJob = new Map<number, number>();
+  for (const pod of kube.pods()) {
+    if (pod.metadata?.namespace !== "gitlab-runner") continue;
+    const id = jobIdOf(pod);
+    podsByJob.set(id, (podsByJob.get(id) ?? 0) + 1);
+    const job = gitlab.job(id)!;
+    if (job.status !== "running") expect(clock.now() - job.finishedAt!, `pod of job ${id} (${job.status})`).toBeLessThanOrEqual(RUNNER_CLEANUP_MS);
+  }
+  for (const job of gitlab.jobs()) if (job.status === "running") expect(podsByJob.get(job.id), `pods of running job ${job.id}`).toBe(1);
+}
+
+describe("the simulated fleet", () => {
+  const played = play();
+  const { clock, gitlab, scenario, kube, events, fleet, initialSpot } = played;
+  const spotGroupSize = () => kube.nodes().filter((n) => groupOf(n) === "ci-spot").length;
+  const sizes: Record<string, number> = {};
+  const at = new Map<number, () => void>([
+    [30, () => fleet.spotInterruption(fleet.spotNodeNames()[0]!)],
+    [45, () => fleet.remove(fleet.spotNodeNames()[1]!, "rebalance_recommendation")],
+    [60, () => fleet.remove(fleet.karpenterNodeNames()[0]!, "karpenter_disruption")],
+    [
+      90,
+      () => {
+        sizes.beforeLunch = spotGroupSize();
+        fleet.lunch({ nodes: 4, backAfterMs: 60 * MINUTE });
+      },
+    ],
+    [120, () => (sizes.atLunch = spotGroupSize())],
+    [160, () => (sizes.afterLunch = spotGroupSize())],
+  ]);
+  for (let minute = 0; minute < 180; minute++) {
+    at.get(minute)?.();
+    for (let slice = 0; slice < 6; slice++) {
+      scenario.step(MINUTE / 6);
+      checkConsistent(played);
+    }
+  }
+  fleet.dispose();
+  scenario.dispose();
+
+  it("keeps a pod for every running GitLab job and a running job for every pod, all the way", () => {
+    // Checked above after every step; a busy morning it was.
+    expect(scenario.stats.started).toBeGreaterThan(3000);
+    expect(clock.now() - START).toBe(180 * MINUTE);
+  });
+
+  it("shows each removal's taint on its node before the node goes", () => {
+    const taints = new Set<string>();
+    for (const event of events) {
+      if (event.resource !== "nodes") continue;
+      for (const taint of (event.object as { spec?: { taints?: Array<{ key: string }> } }).spec?.taints ?? []) taints.add(taint.key);
+    }
+    expect([...taints].sort()).toEqual(Object.values(NODE_TAINTS).map((t) => t.key).filter((key) => key !== NODE_TAINTS.gceImpendingTermination.key).sort());
+    const deletedTainted = events.filter((e) => e.resource === "nodes" && e.type === "DELETED" && ((e.object as { spec?: { taints?: unknown[] } }).spec?.taints ?? []).length > 0);
+    expect(deletedTainted).toHaveLength(3 + 4);
+  });
+
+  it("evicts the pods of removed nodes with DisruptionTarget and fails their jobs as runner_system_failure", () => {
+    const evicted = events.filter((e) => e.resource === "pods" && e.type === "DELETED" && (e.object as { status?: { conditions?: Array<{ type: string }> } }).status?.conditions?.some((c) => c.type === "DisruptionTarget"));
+    expect(evicted.length).toBeGreaterThan(10);
+    for (const event of evicted) {
+      const job = gitlab.job(jobIdOf(event.object))!;
+      expect([job.status, job.failureReason]).toEqual(["failed", "runner_system_failure"]);
+    }
+    // Pods of jobs that ended otherwise leave still Running, deleted by the runner, never evicted.
+    const normal = events.filter((e) => e.resource === "pods" && e.type === "DELETED" && !evicted.includes(e) && e.object.metadata?.namespace === "gitlab-runner");
+    expect(normal.length).toBeGreaterThan(1000);
+    expect(new Set(normal.map((e) => (e.object as { status?: { phase?: string } }).status?.phase))).toEqual(new Set(["Running"]));
+  });
+
+  it("scales the spot group down at lunch and back up after", () => {
+    expect(sizes.beforeLunch).toBe(12);
+    expect(sizes.atLunch).toBe(8);
+    expect(sizes.afterLunch).toBe(12);
+  });
+
+  it("spreads jobs over the spot nodes, not only spot-tagged jobs on some of them", () => {
+    const untagged = new Map<string, number>(initialSpot.map((name) => [name, 0]));
+    for (const event of events) {
+      if (event.resource !== "pods" || event.type !== "ADDED" || event.object.metadata?.namespace !== "gitlab-runner") continue;
+      const node = (event.object as V1Pod).spec?.nodeName ?? "";
+      if (untagged.has(node) && !gitlab.job(jobIdOf(event.object))!.tags.includes("spot")) untagged.set(node, untagged.get(node)! + 1);
+    }
+    expect([...untagged.values()].filter((count) => count === 0)).toEqual([]);
+  });
+});
