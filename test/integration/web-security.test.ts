@@ -1,17 +1,19 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { pino } from "pino";
 import { loadConfig } from "../../src/config/load.js";
 import { startExporter, type RunningExporter } from "../../src/main.js";
-import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
+import { GitLabWorld, startGitLabSimulator } from "../../src/simulator/gitlab/index.js";
+import { buildSpotNode, KubeWorld, startKubeSimulator } from "../../src/simulator/kube/index.js";
+import { eventually, parseMetrics, sum, type Sample } from "../helpers/prom.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
 
 const TOKEN = "glpat-never-in-logs-0123456789";
-let running: Array<RunningExporter | GitLabSimulator> = [];
+let running: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   await Promise.all(running.map((r) => r.close()));
   running = [];
@@ -90,36 +92,148 @@ describe("webhook authentication", () => {
   });
 });
 
-describe("secrets", () => {
-  it("never appear in logs, errors or /metrics, even through a faulty run", async () => {
-    const lines: string[] = [];
-    const world = new GitLabWorld();
-    world.addProject("acme/api");
-    const gitlab = await startGitLabSimulator({ world, token: TOKEN });
-    running.push(gitlab);
-    const config = loadConfig({
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Every way a secret could be shown: as it is, in the Authorization header's base64, URL-encoded. */
+function spellings(secret: string, basicUser?: string): string[] {
+  const forms = [secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")];
+  if (basicUser !== undefined) forms.push(Buffer.from(`${basicUser}:${secret}`).toString("base64"));
+  return forms;
+}
+
+/**
+ * The CLI in its own process through a faulty run, with every kind of secret configured: the
+ * GitLab token from a `*_FILE` (first one GitLab refuses with 401, then rotated in place to the
+ * right one), the webhook secret, a /metrics password or bearer token, and the Kubernetes
+ * bearer token inside the kubeconfig. GitLab answers 401, then 500s, hangs and malformed JSON;
+ * Kubernetes answers 500 on lists, drops its streams and sends an ERROR event. Everything the
+ * process writes (stdout with the trace-level logs, stderr with any process warning) and every
+ * HTTP answer it gives, headers and bodies, error answers included, is searched for them.
+ */
+async function faultyRun(metricsAuth: "basic" | "bearer"): Promise<{ seen: string; secrets: string[]; stdoutLines: number; samples: Sample[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "secrets-"));
+  const staleToken = "glpat-revoked-token-never-shown-0001";
+  const token = "glpat-current-token-never-shown-0002";
+  const kubeToken = "kube-bearer-token-never-shown-0003";
+  const hookSecret = "hook-secret-never-shown-0004";
+  const metricsSecret = "metrics-secret-never-shown-0005";
+  const tokenFile = join(dir, "gitlab-token");
+  writeFileSync(tokenFile, `${staleToken}\n`);
+
+  const world = new GitLabWorld();
+  const api = world.addProject("acme/api");
+  world.createJob(api.id, { name: "build", tags: ["docker"], status: "pending" });
+  const gitlab = await startGitLabSimulator({ world, token });
+  running.push(gitlab);
+  const kubeWorld = new KubeWorld();
+  kubeWorld.addNode(buildSpotNode({ name: "spot-a", nodegroup: "ci-spot", createdAt: new Date(Date.now() - 3_600_000) }));
+  const kube = await startKubeSimulator({ world: kubeWorld, token: kubeToken, bookmarkIntervalMs: 200 });
+  running.push(kube);
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, kube.kubeconfig());
+  expect(readFileSync(kubeconfig, "utf8")).toContain(kubeToken);
+  kube.faults.failLists({ status: 500, count: 4 });
+
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
       GITLAB_URL: gitlab.url,
-      GITLAB_TOKEN: TOKEN,
+      GITLAB_TOKEN_FILE: tokenFile,
       GITLAB_GROUPS: "acme,missing-group",
       GITLAB_PROJECTS: "acme/does-not-exist",
-      GITLAB_WEBHOOK_SECRET: "hook-secret-never-logged",
-      METRICS_BEARER_TOKEN: "metrics-token-never-logged",
-      GITLAB_POLL_INTERVAL_SECONDS: "0.1",
+      GITLAB_WEBHOOK_SECRET: hookSecret,
+      GITLAB_WEBHOOK_MAX_BODY_BYTES: "16384",
+      ...(metricsAuth === "basic" ? { METRICS_BASIC_AUTH_USERNAME: "prometheus", METRICS_BASIC_AUTH_PASSWORD: metricsSecret } : { METRICS_BEARER_TOKEN: metricsSecret }),
+      GITLAB_POLL_INTERVAL_SECONDS: "0.2",
       GITLAB_REQUEST_TIMEOUT_SECONDS: "0.3",
-      LISTEN_ADDRESS: "127.0.0.1:0",
+      KUBECONFIG: kubeconfig,
+      KUBE_WATCH_STALL_SECONDS: "1",
+      KUBE_RETRY_INITIAL_SECONDS: "0.05",
+      KUBE_RETRY_MAX_SECONDS: "0.2",
+      LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "trace",
-      KUBE_ENABLED: "false",
-    });
-    gitlab.faults.status(500, { count: 3 });
-    const exporter = await startExporter(config, pino({ level: "trace" }, { write: (line: string) => lines.push(line) }));
-    running.push(exporter);
-    await fetch(`${exporter.url}/webhooks/gitlab`, { method: "POST", headers: { "x-gitlab-token": "guess", "x-gitlab-event": "Job Hook" }, body: "{}" });
-    gitlab.faults.hang({ count: 2 });
-    gitlab.faults.malformedJson({ count: 2 });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const metrics = await (await fetch(`${exporter.url}/metrics`, { headers: { authorization: "Bearer metrics-token-never-logged" } })).text();
-    const everything = lines.join("") + metrics;
-    expect(lines.length).toBeGreaterThan(3);
-    for (const secret of [TOKEN, "hook-secret-never-logged", "metrics-token-never-logged"]) expect(everything).not.toContain(secret);
+    },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  running.push({ close: async () => void child.kill("SIGKILL") });
+  onTestFailed(() => console.error(`exporter stdout:\n${stdout}\nexporter stderr:\n${stderr}`));
+
+  // Every answer the exporter gives, as the client sees it: status line, headers and body.
+  const answers: string[] = [];
+  const url = `http://127.0.0.1:${port}`;
+  const ask = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${url}${path}`, init);
+    const body = await response.text();
+    answers.push(`${init.method ?? "GET"} ${path} ${response.status} ${JSON.stringify([...response.headers])}\n${body}`);
+    return { status: response.status, body };
+  };
+  const credentials = metricsAuth === "basic" ? `Basic ${Buffer.from(`prometheus:${metricsSecret}`).toString("base64")}` : `Bearer ${metricsSecret}`;
+  const scrape = async () => parseMetrics((await ask("/metrics", { headers: { authorization: credentials } })).body);
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) === 200) break;
+    if (i > 200) throw new Error(`exporter did not start\n${stdout}${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  // GitLab refuses the stale token; Kubernetes fails its lists.
+  await eventually(async () => expect(sum(await scrape(), "gitlab_ci_exporter_gitlab_requests_total", { code: "401" })).toBeGreaterThan(0), 10_000, 100);
+  for (const authorization of [undefined, "Basic " + Buffer.from("prometheus:guess").toString("base64"), "Bearer guess", credentials.replace(/.$/, "x")]) {
+    expect((await ask("/metrics", authorization ? { headers: { authorization } } : {})).status).toBe(401);
+  }
+  const deliver = (headers: Record<string, string>, body: string) => ask("/webhooks/gitlab", { method: "POST", headers: { "content-type": "application/json", "x-gitlab-event": "Job Hook", ...headers }, body });
+  expect((await deliver({ "x-gitlab-token": "guess" }, JSON.stringify(jobHook))).status).toBe(401);
+  expect((await deliver({ "x-gitlab-token": hookSecret }, "{not json")).status).toBe(400);
+  expect((await deliver({ "x-gitlab-token": hookSecret }, JSON.stringify({ ...jobHook, build_status: 42 }))).status).toBe(400);
+  expect((await deliver({ "x-gitlab-token": hookSecret }, JSON.stringify({ ...jobHook, pad: "x".repeat(20_000) }))).status).toBe(413);
+  expect((await deliver({ "x-gitlab-token": hookSecret }, JSON.stringify(jobHook))).status).toBe(200);
+  for (const path of ["/", "/readyz", "/healthz", "/no-such-page"]) await ask(path);
+
+  // The token is rotated in place; GitLab then fails in other ways, and Kubernetes too.
+  writeFileSync(tokenFile, `${token}\n`);
+  await eventually(async () => expect(sum(await scrape(), "gitlab_ci_exporter_gitlab_last_success_timestamp_seconds")).toBeGreaterThan(0), 15_000, 100);
+  gitlab.faults.status(500, { count: 3 });
+  gitlab.faults.hang({ count: 2 });
+  gitlab.faults.malformedJson({ count: 2 });
+  kube.faults.failLists({ status: 500, count: 3 });
+  kube.faults.dropStreams();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  kube.faults.errorEvent(500, "InternalError");
+  const samples = await eventually(
+    async () => {
+      const samples = await scrape();
+      expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "500" })).toBeGreaterThan(0);
+      expect(sum(samples, "gitlab_ci_exporter_kube_watch_restarts_total")).toBeGreaterThan(2);
+      return samples;
+    },
+    15_000,
+    100,
+  );
+  await ask("/readyz");
+
+  child.kill("SIGTERM");
+  expect(await exited).toBe(0);
+  rmSync(dir, { recursive: true, force: true });
+  const secrets = [staleToken, token, kubeToken, hookSecret, ...spellings(metricsSecret, metricsAuth === "basic" ? "prometheus" : undefined), ...[staleToken, token, kubeToken, hookSecret].flatMap((secret) => spellings(secret))];
+  return { seen: [stdout, stderr, ...answers].join("\n"), secrets: [...new Set(secrets)], stdoutLines: stdout.split("\n").length, samples };
+}
+
+describe("secrets", () => {
+  it.each(["basic", "bearer"] as const)("never appear in stdout, stderr, warnings or any HTTP answer through a faulty run (/metrics with %s auth)", async (metricsAuth) => {
+    const { seen, secrets, stdoutLines, samples } = await faultyRun(metricsAuth);
+    // The run was faulty and talkative: refused and failed GitLab requests, Kubernetes restarts, trace logs.
+    expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "401" })).toBeGreaterThan(0);
+    expect(sum(samples, "gitlab_ci_exporter_kube_watch_restarts_total")).toBeGreaterThan(2);
+    expect(stdoutLines).toBeGreaterThan(20);
+    expect(seen).toContain('"msg":"GitLab request"');
+    expect(seen).toContain("Kubernetes watch restarting");
+    expect(seen).toContain("missing or wrong");
+    for (const secret of secrets) expect(seen.includes(secret), `a form of a secret (${secret.slice(0, 6)}…) was shown`).toBe(false);
+  }, 90_000);
 });
