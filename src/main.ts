@@ -33,7 +33,8 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
 
   const projects = new ProjectRegistry(jobMetrics);
-  const jobs = new JobStore(jobMetrics);
+  // Counting starts now: a job first seen already finished counts only if it finished from here on.
+  const jobs = new JobStore(jobMetrics, { countFinishedSinceMs: Date.now() });
   jobMetrics.readFrom(jobs, projects);
 
   const gitlab = config.gitlab;

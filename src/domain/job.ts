@@ -85,6 +85,14 @@ export interface JobObservation {
   /** Unix ms at which the job entered the queue, when known. */
   readonly queuedAtMs: number | null;
   readonly startedAtMs: number | null;
+  /**
+   * Unix ms at which the job reached its final status (REST `finished_at`, Job Hook
+   * `build_finished_at`, Pipeline Hook `builds[].finished_at`); absent or null when unknown.
+   * Decides whether a job first seen already finished finished under the exporter's watch.
+   */
+  readonly finishedAtMs?: number | null;
+  /** The job's pipeline, when the source names it; lets a poll find a job below the watermark. */
+  readonly pipelineId?: number | null;
 }
 
 /** GitLab sends `unknown_failure` (a NULL column) in hooks of jobs that did not fail. */

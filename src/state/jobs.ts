@@ -19,6 +19,8 @@ interface LiveJob {
   /** True when the wait in the queue ends under our watch, so observing it replays no history. */
   readonly queuedEligible: boolean;
   queuedObserved: boolean;
+  /** When the job was first seen or last changed status (the store's clock). */
+  changedAtMs: number;
 }
 
 export interface JobFinished {
@@ -64,7 +66,18 @@ interface Group {
  * How many finished job ids are remembered to make counting idempotent. Far more than can finish
  * between two polls or within GitLab's webhook retry window.
  */
-const COUNTED_IDS_CAPACITY = 100_000;
+export const COUNTED_IDS_CAPACITY = 100_000;
+
+export interface JobStoreOptions {
+  /**
+   * Unix ms from which finishes count: a job first seen already finished is counted only if its
+   * `finished_at` is at or after this moment (the exporter's start), so neither a restart nor a
+   * Pipeline Hook listing a pipeline's earlier builds replays history. Counts every finish when
+   * absent.
+   */
+  readonly countFinishedSinceMs?: number;
+  readonly now?: () => number;
+}
 
 /**
  * The jobs that are live now, and the guarantee that each finished job is counted once.
@@ -72,32 +85,56 @@ const COUNTED_IDS_CAPACITY = 100_000;
  * Sources call `apply` with whatever they saw, in any order and as often as they like: the same
  * observation twice changes nothing, a status never moves backwards, and a finished job is
  * counted at most once whether polling, a webhook or both reported it.
+ *
+ * A job tracked while live is counted when it finishes. A job first seen already finished is
+ * counted only if it finished under the exporter's watch: its `finished_at` at or after
+ * `countFinishedSinceMs`, and after the newest finish among the counted ids the bounded set has
+ * forgotten. That second rule is the horizon of the set: the last `COUNTED_IDS_CAPACITY` counted
+ * ids are remembered by id; an older counted job reported again is refused by its timestamp,
+ * because it finished no later than a job that left the set. What it costs: a job first reported
+ * only after 100,000 later finishes were counted (at 1,000 finishes a minute, 100 minutes late)
+ * is not counted, rather than risking a count twice.
  */
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
   private readonly counted = new BoundedIdSet(COUNTED_IDS_CAPACITY);
+  /** `finished_at` of each counted id, in the order they were counted, beside the id set's own ring. */
+  private readonly countedFinishedAt = new Float64Array(COUNTED_IDS_CAPACITY);
+  private countedTotal = 0;
+  /** The newest `finished_at` among counted ids the set has forgotten. */
+  private forgottenUpToMs = Number.NEGATIVE_INFINITY;
   /** Pending and running jobs per project and tag set, kept current so a scrape reads totals, not jobs. */
   private readonly groups = new Map<number, Map<string, Group>>();
+  private readonly sinceMs: number;
+  private readonly now: () => number;
 
-  constructor(private readonly events: JobEvents) {}
+  constructor(
+    private readonly events: JobEvents,
+    options: JobStoreOptions = {},
+  ) {
+    this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
+    this.now = options.now ?? Date.now;
+  }
 
   /**
-   * @param countIfUnseen whether a job first seen already finished may be counted: true when the
-   *   source knows the job finished after we started watching (a webhook, or a job newer than the
-   *   project's baseline); false for history found by a poll.
+   * @param untimedIsNew how to treat a job first seen finished *without* a `finished_at` (or
+   *   first seen running without a `started_at`): true when the source knows the change is new
+   *   (a Job Hook is sent for the transition itself; a REST job above the project's watermark did
+   *   not exist at the previous visit); false when it may be history (a Pipeline Hook lists every
+   *   build of its pipeline; a poll reads old jobs too).
    */
-  apply(observation: JobObservation, countIfUnseen: boolean): ApplyResult {
+  apply(observation: JobObservation, untimedIsNew = false): ApplyResult {
     const { id } = observation;
     if (this.counted.has(id)) return "unchanged";
     const known = this.live.get(id);
 
     if (isTerminal(observation.status)) {
-      if (!known && !countIfUnseen) return "unchanged";
+      if (!known && !this.finishedUnderWatch(observation, untimedIsNew)) return "unchanged";
       if (known) this.forget(known);
       if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
-      this.observeStart(observation, known?.queuedEligible ?? countIfUnseen, known);
-      this.remember(id);
+      this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
+      this.remember(id, observation.finishedAtMs ?? this.now());
       this.events.jobFinished({
         projectId: observation.projectId,
         status: observation.status,
@@ -126,6 +163,7 @@ export class JobStore {
       }
       this.account(known, -1);
       known.status = observation.status;
+      known.changedAtMs = this.now();
       if (known.queuedAtMs === null) known.queuedAtMs = observation.queuedAtMs;
       this.account(known, +1);
       this.observeStart(observation, known.queuedEligible, known);
@@ -139,8 +177,9 @@ export class JobStore {
       status: observation.status,
       tags: observation.tags,
       queuedAtMs: observation.queuedAtMs,
-      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || countIfUnseen,
+      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
       queuedObserved: false,
+      changedAtMs: this.now(),
     };
     this.live.set(id, job);
     this.account(job, +1);
@@ -158,6 +197,22 @@ export class JobStore {
 
   hasLiveJobs(projectId: number): boolean {
     return (this.liveByProject.get(projectId)?.size ?? 0) > 0;
+  }
+
+  /**
+   * Whether the project has a live job that can move on its own: any live status but `created`,
+   * or a `created` job that appeared or changed within `quietMs`. Jobs left `created` behind a
+   * manual gate wait for a person, sometimes for weeks, and do not make their project busy.
+   */
+  hasActiveJobs(projectId: number, quietMs: number): boolean {
+    const ids = this.liveByProject.get(projectId);
+    if (!ids) return false;
+    const since = this.now() - quietMs;
+    for (const id of ids) {
+      const job = this.live.get(id)!;
+      if (job.status !== "created" || job.changedAtMs > since) return true;
+    }
+    return false;
   }
 
   isTracked(jobId: number): boolean {
@@ -196,6 +251,18 @@ export class JobStore {
     return this.live.size;
   }
 
+  private finishedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
+    const finishedAtMs = observation.finishedAtMs ?? null;
+    if (finishedAtMs === null) return untimedIsNew;
+    return finishedAtMs >= this.sinceMs && finishedAtMs > this.forgottenUpToMs;
+  }
+
+  /** For a job first seen past the queue: did it leave the queue under our watch? */
+  private startedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
+    if (observation.startedAtMs === null) return untimedIsNew;
+    return observation.startedAtMs >= this.sinceMs;
+  }
+
   private observeStart(observation: JobObservation, eligible: boolean, job: LiveJob | undefined): void {
     if (job?.queuedObserved || !eligible) return;
     if (observation.startedAtMs === null || observation.queuedDurationSeconds === null) return;
@@ -230,7 +297,12 @@ export class JobStore {
     if (ids?.size === 0) this.liveByProject.delete(job.projectId);
   }
 
-  private remember(id: number): void {
+  private remember(id: number, finishedAtMs: number): void {
+    // The id set forgets in the order ids were added; this ring keeps their finish times alike.
+    const slot = this.countedTotal % COUNTED_IDS_CAPACITY;
+    if (this.countedTotal >= COUNTED_IDS_CAPACITY) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
+    this.countedFinishedAt[slot] = finishedAtMs;
+    this.countedTotal++;
     this.counted.add(id);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JobObservation } from "../../src/domain/job.js";
-import { JobStore, type JobFinished, type JobStarted } from "../../src/state/jobs.js";
+import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted } from "../../src/state/jobs.js";
 
 function recorder() {
   const started: JobStarted[] = [];
@@ -58,6 +58,54 @@ describe("JobStore", () => {
     expect(rec.finished.map((f) => f.status)).toEqual(["success"]);
   });
 
+  it("counts a job first seen finished only if it finished at or after the start, whatever the source says", () => {
+    const rec = recorder();
+    const START = 1_000_000;
+    const store = new JobStore(rec.events, { countFinishedSinceMs: START });
+    // A Pipeline Hook after a restart lists the builds of earlier stages, finished before the start.
+    expect(store.apply(job({ id: 1, status: "success", finishedAtMs: START - 60_000 }), false)).toBe("unchanged");
+    expect(store.apply(job({ id: 2, status: "failed", failureReason: "script_failure", finishedAtMs: START - 1 }), true)).toBe("unchanged");
+    expect(store.apply(job({ id: 3, status: "success", finishedAtMs: START }), false)).toBe("changed");
+    expect(store.apply(job({ id: 4, status: "canceled", finishedAtMs: START + 5_000 }), false)).toBe("changed");
+    // Without a timestamp the source decides.
+    expect(store.apply(job({ id: 5, status: "success" }), false)).toBe("unchanged");
+    expect(store.apply(job({ id: 6, status: "success" }), true)).toBe("changed");
+    // A job tracked while live is counted when it finishes, whenever that was.
+    store.apply(job({ id: 7, status: "running", startedAtMs: START - 10_000 }), false);
+    expect(store.apply(job({ id: 7, status: "success", finishedAtMs: START - 1 }), false)).toBe("changed");
+    expect(rec.finished).toHaveLength(4);
+    // Its queue wait ended before the start: not observed.
+    expect(rec.started).toEqual([]);
+  });
+
+  it("refuses a forgotten counted job reported again, by the finish times of the ids it forgot", () => {
+    const rec = recorder();
+    const store = new JobStore(rec.events, { countFinishedSinceMs: 0 });
+    const finishedAt = (id: number) => 10_000 + id;
+    for (let id = 1; id <= COUNTED_IDS_CAPACITY + 10; id++) store.apply(job({ id, status: "success", finishedAtMs: finishedAt(id) }), false);
+    expect(rec.finished).toHaveLength(COUNTED_IDS_CAPACITY + 10);
+    // Ids 1..10 left the set; a late Pipeline Hook or pipeline read lists them again.
+    for (let id = 1; id <= 10; id++) expect(store.apply(job({ id, status: "success", finishedAtMs: finishedAt(id) }), false)).toBe("unchanged");
+    // A job that finished after the newest forgotten one is still counted.
+    expect(store.apply(job({ id: COUNTED_IDS_CAPACITY + 100, status: "success", finishedAtMs: finishedAt(11) }), false)).toBe("changed");
+    expect(rec.finished).toHaveLength(COUNTED_IDS_CAPACITY + 11);
+  });
+
+  it("does not call a project busy for jobs left created behind a manual gate", () => {
+    let now = 0;
+    const store = new JobStore(recorder().events, { now: () => now });
+    store.apply(job({ id: 1, status: "created" }), false);
+    expect(store.hasActiveJobs(1, 60_000)).toBe(true);
+    now = 61_000;
+    expect(store.hasLiveJobs(1)).toBe(true);
+    expect(store.hasActiveJobs(1, 60_000)).toBe(false);
+    // The gate opens: the job moves and the project is busy again.
+    store.apply(job({ id: 1, status: "pending" }), false);
+    expect(store.hasActiveJobs(1, 60_000)).toBe(true);
+    now = 10_000_000;
+    expect(store.hasActiveJobs(1, 60_000)).toBe(true);
+  });
+
   it("never moves a job backwards on a late delivery", () => {
     const store = new JobStore(recorder().events);
     store.apply(job({ id: 1, status: "running" }), false);
@@ -65,9 +113,9 @@ describe("JobStore", () => {
     expect(store.totals().get(1)?.get("docker")).toEqual({ pending: 0, running: 1, oldestQueuedAtMs: null });
   });
 
-  it("observes the queue wait once, and not for jobs already running when first seen", () => {
+  it("observes the queue wait once, and not for jobs already running since before the start", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events);
+    const store = new JobStore(rec.events, { countFinishedSinceMs: 100 });
     store.apply(job({ id: 1, status: "running", startedAtMs: 1, queuedDurationSeconds: 9 }), false);
     store.apply(job({ id: 2, status: "pending" }), false);
     store.apply(job({ id: 2, status: "running", startedAtMs: 1, queuedDurationSeconds: 4 }), false);

@@ -39,6 +39,18 @@ describe("GitLab wire formats", () => {
     expect(observations.filter((o) => o.status !== "failed").every((o) => o.failureReason === "")).toBe(true);
   });
 
+  it("reads when a job finished and its pipeline, from REST, job hooks and pipeline hooks", () => {
+    const rest = observeRestJob(restJobSchema.parse(jobsList[0]), 1, 0)!;
+    expect(rest.finishedAtMs).toBe(Date.parse(jobsList[0]!.finished_at!));
+    expect(rest.pipelineId).toBe(jobsList[0]!.pipeline.id);
+    const hook = observeJobHook(jobHookSchema.parse({ ...jobHook, build_status: "success", build_finished_at: "2021-02-23T02:43:12.001Z" }), 0);
+    expect(hook).toMatchObject({ finishedAtMs: Date.parse("2021-02-23T02:43:12.001Z"), pipelineId: 2366 });
+    const builds = observePipelineHook(pipelineHookSchema.parse(pipelineHook), 0);
+    expect(builds.find((b) => b.status === "failed")).toMatchObject({ finishedAtMs: Date.parse("2016-08-12T15:26:29Z"), pipelineId: pipelineHook.object_attributes.id });
+    // Hints of the wrong type are taken as absent, not as a reason to refuse the delivery.
+    expect(observeJobHook(jobHookSchema.parse({ ...jobHook, build_finished_at: 7, pipeline_id: "x" }), 0)).toMatchObject({ finishedAtMs: null, pipelineId: null });
+  });
+
   it("parses both timestamp styles", () => {
     expect(parseGitLabTime("2016-08-12 15:23:28 UTC")).toBe(Date.parse("2016-08-12T15:23:28Z"));
     expect(parseGitLabTime("2021-02-23T02:41:37.886Z")).toBe(Date.parse("2021-02-23T02:41:37.886Z"));
@@ -55,6 +67,8 @@ describe("GitLab wire formats", () => {
     expect(routeTemplate("projects/acme%2Fapi/jobs/7")).toBe("/projects/:id/jobs/:job_id");
     expect(routeTemplate("groups/acme/projects")).toBe("/groups/:id/projects");
     expect(routeTemplate("projects/acme%2Fapi")).toBe("/projects/:id");
+    expect(routeTemplate("projects/42/pipelines")).toBe("/projects/:id/pipelines");
+    expect(routeTemplate("projects/42/pipelines/9001/jobs")).toBe("/projects/:id/pipelines/:pipeline_id/jobs");
   });
 
   it("reads Retry-After as seconds or a date, within bounds", () => {

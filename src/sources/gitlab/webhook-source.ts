@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { JobObservation } from "../../domain/job.js";
 import type { JobStore } from "../../state/jobs.js";
 import type { ProjectRegistry } from "../../state/projects.js";
@@ -11,8 +12,18 @@ export interface WebhookResult {
   readonly reason: string;
 }
 
+/** A job a delivery named but could not place (its tags are not in hooks), and its pipeline. */
+export interface UnplacedJob {
+  readonly jobId: number;
+  readonly pipelineId: number | null;
+}
+
 export interface ActivitySink {
-  noteActivity(projectId: number, pollSoon: boolean): void;
+  /**
+   * A delivery touched this project. With `pollSoon`, poll it soon for the details of `unplaced`
+   * jobs, which may be older than anything a poll of the newest jobs reads.
+   */
+  noteActivity(projectId: number, pollSoon: boolean, unplaced?: readonly UnplacedJob[]): void;
 }
 
 /** The `event` label: GitLab's own event names, anything else folded so a client cannot grow the label. */
@@ -47,11 +58,20 @@ export function eventLabel(header: string | undefined): string {
 const IDEMPOTENCY_KEYS_CAPACITY = 10_000;
 
 /**
+ * A key is remembered as 128 bits of its SHA-256, 22 characters whatever the key's length, so
+ * the set holds at most 10,000 short strings even when a client sends keys of kilobytes.
+ */
+export function idempotencyDigest(key: string): string {
+  return createHash("sha256").update(key).digest("base64url").slice(0, 22);
+}
+
+/**
  * Turns authentic webhook deliveries into job observations. Never calls the GitLab API itself:
  * a job it cannot place (its tags are not in the payload) only makes the poller look at the
  * project soon, which costs one request per project, not one per event.
  */
 export class GitLabWebhookSource {
+  /** Digests of the idempotency keys seen, oldest first. */
   private readonly seenKeys = new Set<string>();
 
   constructor(
@@ -67,43 +87,54 @@ export class GitLabWebhookSource {
       // Acknowledged: GitLab disables a hook that keeps failing, which would cut off job events too.
       return { outcome: "ignored", status: 200, reason: `event ${JSON.stringify(eventLabel(event))} is not used` };
     }
-    if (idempotencyKey !== undefined && this.seenKeys.has(idempotencyKey)) {
+    const keyDigest = idempotencyKey === undefined ? undefined : idempotencyDigest(idempotencyKey);
+    if (keyDigest !== undefined && this.seenKeys.has(keyDigest)) {
       return { outcome: "duplicate", status: 200, reason: "delivery already received" };
     }
 
     const receivedAt = this.now();
     let projectId: number;
     let observations: JobObservation[];
+    // A Job Hook is sent for the transition it reports, so a finish without a timestamp is new; a
+    // Pipeline Hook lists every build of its pipeline, also those that finished long ago.
+    let untimedIsNew: boolean;
     if (event === "Job Hook") {
       const parsed = jobHookSchema.safeParse(body);
       if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Job Hook payload: ${describeIssues(parsed.error)}` };
       projectId = parsed.data.project_id;
       observations = [observeJobHook(parsed.data, receivedAt)];
+      untimedIsNew = true;
     } else {
       const parsed = pipelineHookSchema.safeParse(body);
       if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Pipeline Hook payload: ${describeIssues(parsed.error)}` };
       projectId = parsed.data.project.id;
       observations = observePipelineHook(parsed.data, receivedAt);
+      untimedIsNew = false;
     }
-    if (idempotencyKey !== undefined) this.rememberKey(idempotencyKey);
+    if (keyDigest !== undefined) this.rememberKey(keyDigest);
 
     if (this.projects.get(projectId) === undefined) {
       return { outcome: "ignored", status: 200, reason: `project ${projectId} is not watched` };
     }
     let changed = false;
-    let needsDetails = false;
+    const unplaced: UnplacedJob[] = [];
     for (const observation of observations) {
-      const result = this.jobs.apply(observation, true);
+      const result = this.jobs.apply(observation, untimedIsNew);
       changed ||= result === "changed";
-      needsDetails ||= result === "needs-details";
+      if (result === "needs-details") unplaced.push({ jobId: observation.id, pipelineId: observation.pipelineId ?? null });
     }
-    this.activity.noteActivity(projectId, needsDetails);
-    if (changed || needsDetails) return { outcome: "accepted", status: 200, reason: "ok" };
+    this.activity.noteActivity(projectId, unplaced.length > 0, unplaced);
+    if (changed || unplaced.length > 0) return { outcome: "accepted", status: 200, reason: "ok" };
     return { outcome: "duplicate", status: 200, reason: "no new information" };
   }
 
-  private rememberKey(key: string): void {
-    this.seenKeys.add(key);
+  private rememberKey(digest: string): void {
+    this.seenKeys.add(digest);
     if (this.seenKeys.size > IDEMPOTENCY_KEYS_CAPACITY) this.seenKeys.delete(this.seenKeys.values().next().value!);
+  }
+
+  /** Idempotency keys remembered now (their digests). */
+  get rememberedKeys(): number {
+    return this.seenKeys.size;
   }
 }

@@ -7,6 +7,9 @@ import { failureReasonFor, isJobStatus, tagsLabel, type JobObservation, type Job
  */
 
 const timestamp = z.string().nullable().optional();
+/** A field read only as a hint: a value of the wrong type is taken as absent rather than refusing the payload. */
+const hintTimestamp = timestamp.catch(null);
+const hintId = z.number().int().positive().nullable().optional().catch(null);
 const seconds = z.number().nonnegative().nullable().optional();
 const runnerSchema = z
   .object({ description: z.string().nullable().optional() })
@@ -19,10 +22,12 @@ export const restJobSchema = z.object({
   tag_list: z.array(z.string()).default([]),
   created_at: timestamp,
   started_at: timestamp,
+  finished_at: hintTimestamp,
   queued_duration: seconds,
   duration: seconds,
   failure_reason: z.string().nullable().optional(),
   runner: runnerSchema,
+  pipeline: z.object({ id: z.number().int().positive() }).nullable().optional().catch(null),
 });
 export type RestJob = z.infer<typeof restJobSchema>;
 
@@ -37,6 +42,14 @@ export type RestProject = z.infer<typeof restProjectSchema>;
 
 export const restProjectListSchema = z.array(restProjectSchema);
 
+/** A pipeline as `GET /projects/:id/pipelines` lists it (doc/api/pipelines.md). */
+export const restPipelineSchema = z.object({
+  id: z.number().int().positive(),
+  status: z.string(),
+  updated_at: z.string().min(1),
+});
+export type RestPipeline = z.infer<typeof restPipelineSchema>;
+
 const hookProjectSchema = z.object({
   id: z.number().int().positive(),
   path_with_namespace: z.string().min(1),
@@ -47,9 +60,11 @@ export const jobHookSchema = z.object({
   build_id: z.number().int().positive(),
   build_status: z.string().refine(isJobStatus, { message: "not a GitLab job status" }),
   build_started_at: timestamp,
+  build_finished_at: hintTimestamp,
   build_duration: seconds,
   build_queued_duration: seconds,
   build_failure_reason: z.string().nullable().optional(),
+  pipeline_id: hintId,
   project_id: z.number().int().positive(),
   project: hookProjectSchema,
   runner: runnerSchema,
@@ -66,6 +81,7 @@ export const pipelineHookSchema = z.object({
         id: z.number().int().positive(),
         status: z.string().refine(isJobStatus, { message: "not a GitLab job status" }),
         started_at: timestamp,
+        finished_at: hintTimestamp,
         duration: seconds,
         queued_duration: seconds,
         failure_reason: z.string().nullable().optional(),
@@ -78,7 +94,9 @@ export type PipelineHook = z.infer<typeof pipelineHookSchema>;
 
 /**
  * GitLab writes timestamps as ISO 8601 in the REST API and job hooks, and as
- * `2016-08-12 15:23:28 UTC` in pipeline hooks.
+ * `2016-08-12 15:23:28 UTC` in pipeline hooks. A timestamp without a fraction is the start of
+ * its second, never later than the moment it names: a finish compared with the exporter's start
+ * errs towards "before", so a truncated hook time never replays history.
  */
 export function parseGitLabTime(value: string | null | undefined): number | null {
   if (!value) return null;
@@ -115,6 +133,8 @@ export function observeRestJob(job: RestJob, projectId: number, receivedAtMs: nu
     durationSeconds: job.duration ?? null,
     queuedAtMs: queuedAt(status, queuedSeconds, startedAtMs, receivedAtMs) ?? (status === "pending" ? parseGitLabTime(job.created_at) : null),
     startedAtMs,
+    finishedAtMs: parseGitLabTime(job.finished_at),
+    pipelineId: job.pipeline?.id ?? null,
   };
 }
 
@@ -125,6 +145,8 @@ function hookObservation(
     projectId: number;
     status: string;
     startedAt: string | null | undefined;
+    finishedAt: string | null | undefined;
+    pipelineId: number | null | undefined;
     queuedSeconds: number | null | undefined;
     durationSeconds: number | null | undefined;
     failureReason: string | null | undefined;
@@ -146,6 +168,8 @@ function hookObservation(
     durationSeconds: fields.durationSeconds ?? null,
     queuedAtMs: queuedAt(status, queuedSeconds, startedAtMs, receivedAtMs),
     startedAtMs,
+    finishedAtMs: parseGitLabTime(fields.finishedAt),
+    pipelineId: fields.pipelineId ?? null,
   };
 }
 
@@ -156,6 +180,8 @@ export function observeJobHook(hook: JobHook, receivedAtMs: number): JobObservat
       projectId: hook.project_id,
       status: hook.build_status,
       startedAt: hook.build_started_at,
+      finishedAt: hook.build_finished_at,
+      pipelineId: hook.pipeline_id,
       queuedSeconds: hook.build_queued_duration,
       durationSeconds: hook.build_duration,
       failureReason: hook.build_failure_reason,
@@ -173,6 +199,8 @@ export function observePipelineHook(hook: PipelineHook, receivedAtMs: number): J
         projectId: hook.project.id,
         status: build.status,
         startedAt: build.started_at,
+        finishedAt: build.finished_at,
+        pipelineId: hook.object_attributes.id,
         queuedSeconds: build.queued_duration,
         durationSeconds: build.duration,
         failureReason: build.failure_reason,

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../src/sources/gitlab/webhook-source.js";
+import { JobStore, type JobFinished } from "../../src/state/jobs.js";
+import { ProjectRegistry } from "../../src/state/projects.js";
+import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
+import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
+
+/** The documented pipeline hook's builds finished on 2016-08-12 around 15:26 UTC. */
+const PIPELINE_BUILDS_FINISHED = Date.parse("2016-08-12T15:26:29Z");
+
+function source(countFinishedSinceMs: number) {
+  const finished: JobFinished[] = [];
+  const activity: Array<{ projectId: number; pollSoon: boolean; unplaced: readonly UnplacedJob[] }> = [];
+  const jobs = new JobStore({ jobStarted: () => undefined, jobFinished: (e) => finished.push(e) }, { countFinishedSinceMs });
+  const projects = new ProjectRegistry({ projectRemoved: () => undefined });
+  projects.replaceAll([
+    { id: 380, path: "gitlab-org/gitlab-test" },
+    { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
+  ]);
+  const hooks = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon, unplaced = []) => activity.push({ projectId, pollSoon, unplaced }) });
+  return { hooks, finished, activity };
+}
+
+describe("GitLabWebhookSource", () => {
+  it("does not count builds a Pipeline Hook lists that finished before the exporter started", () => {
+    const { hooks, finished } = source(PIPELINE_BUILDS_FINISHED + 60_000);
+    expect(hooks.receive("Pipeline Hook", pipelineHook, undefined).status).toBe(200);
+    expect(finished).toEqual([]);
+  });
+
+  it("counts the builds of a Pipeline Hook that finished since the start, once", () => {
+    const { hooks, finished } = source(PIPELINE_BUILDS_FINISHED - 3600_000);
+    hooks.receive("Pipeline Hook", pipelineHook, undefined);
+    hooks.receive("Pipeline Hook", pipelineHook, undefined);
+    expect(finished.map((f) => f.status).sort()).toEqual(["failed", "success", "success"]);
+  });
+
+  it("counts a Job Hook's finish by its build_finished_at, and one without a time as the news it is", () => {
+    const start = Date.parse("2021-02-23T02:42:00Z");
+    const { hooks, finished } = source(start);
+    const done = { ...jobHook, build_status: "failed", build_failure_reason: "runner_system_failure" };
+    hooks.receive("Job Hook", { ...done, build_id: 1, build_finished_at: "2021-02-23T02:41:59.999Z" }, undefined);
+    hooks.receive("Job Hook", { ...done, build_id: 2, build_finished_at: "2021-02-23 02:42:30 UTC" }, undefined);
+    hooks.receive("Job Hook", { ...done, build_id: 3, build_finished_at: null }, undefined);
+    expect(finished).toHaveLength(2);
+  });
+
+  it("names the pipeline of a job it cannot place, for the poll it asks for", () => {
+    const { hooks, activity } = source(0);
+    hooks.receive("Job Hook", { ...jobHook, build_id: 77, build_status: "pending" }, undefined);
+    expect(activity).toEqual([{ projectId: 380, pollSoon: true, unplaced: [{ jobId: 77, pipelineId: jobHook.pipeline_id }] }]);
+  });
+
+  it("remembers idempotency keys as fixed-size digests, however long the key", () => {
+    const { hooks } = source(0);
+    const long = "k".repeat(16 * 1024);
+    expect(idempotencyDigest(long)).toHaveLength(22);
+    expect(idempotencyDigest(long)).not.toBe(idempotencyDigest(`${long}!`));
+    const pending = { ...jobHook, build_status: "pending" };
+    expect(hooks.receive("Job Hook", pending, long).outcome).toBe("accepted");
+    expect(hooks.receive("Job Hook", pending, long).outcome).toBe("duplicate");
+    const stored = [...(hooks as unknown as { seenKeys: Set<string> }).seenKeys];
+    expect(stored).toEqual([idempotencyDigest(long)]);
+    for (let i = 0; i < 10_050; i++) hooks.receive("Job Hook", pending, `${long}${i}`);
+    expect(hooks.rememberedKeys).toBe(10_000);
+    for (const key of (hooks as unknown as { seenKeys: Set<string> }).seenKeys) expect(key.length).toBe(22);
+  });
+});
