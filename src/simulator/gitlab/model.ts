@@ -70,6 +70,12 @@ export interface SimPipeline {
   readonly startedAt: number | null;
   /** When it last reached a final status; null while active. */
   readonly finishedAt: number | null;
+  /**
+   * When its row last changed: at creation and at every change of its status (or its start), as
+   * GitLab's `updated_at`. A job moving inside a pipeline whose status stays the same does not
+   * change it.
+   */
+  readonly updatedAt: number;
 }
 
 export interface SimJob {

@@ -1,11 +1,12 @@
 import { iso, queuedSeconds, runSeconds } from "./durations.js";
-import type { SimJob, SimProject } from "./model.js";
+import type { SimJob, SimPipeline, SimProject } from "./model.js";
 import { fakeSha } from "./sha.js";
 import type { GitLabWorld } from "./world.js";
 
 /**
  * JSON entities as GitLab's REST API renders them, key order included
- * (doc/api/jobs.md "List project jobs", doc/api/groups.md "List projects").
+ * (doc/api/jobs.md "List project jobs", doc/api/groups.md "List projects",
+ * doc/api/pipelines.md "List project pipelines").
  */
 
 const COMMIT_MESSAGE = "Simulated change";
@@ -146,5 +147,23 @@ export function renderProject(world: GitLabWorld, project: SimProject): Record<s
     public_jobs: true,
     shared_with_groups: [],
     request_access_enabled: false,
+  };
+}
+
+/** `API::Entities::Ci::PipelineBasic`, what `GET /projects/:id/pipelines` lists. */
+export function renderPipeline(world: GitLabWorld, pipeline: SimPipeline): Record<string, unknown> {
+  const project = world.project(pipeline.projectId);
+  const webUrl = project?.webUrl ?? `${world.baseUrl}/-/projects/${pipeline.projectId}`;
+  return {
+    id: pipeline.id,
+    iid: pipeline.iid,
+    project_id: pipeline.projectId,
+    sha: pipeline.sha,
+    ref: pipeline.ref,
+    status: pipeline.status,
+    source: pipeline.source,
+    created_at: iso(pipeline.createdAt),
+    updated_at: iso(pipeline.updatedAt),
+    web_url: `${webUrl}/-/pipelines/${pipeline.id}`,
   };
 }

@@ -11,6 +11,8 @@ export interface RequestRecord {
   readonly route: string;
   /** The project the request is about, when its id or path resolves. */
   readonly projectId: number | undefined;
+  /** The pipeline of `/projects/:id/pipelines/:pipeline_id/jobs`. */
+  readonly pipelineId?: number | undefined;
   /** HTTP status sent; 0 when no answer was sent (reset, hang). */
   status: number;
   /** The fault served, if any. */

@@ -1,6 +1,6 @@
-import type { SimJobStatus, SimProject } from "./model.js";
+import { isFinished, type SimJobStatus, type SimPipeline, type SimProject } from "./model.js";
 import { cursorKeysetPage, idKeysetPage, offsetPage, type Page } from "./pagination.js";
-import { renderJob, renderProject } from "./render.js";
+import { renderJob, renderPipeline, renderProject } from "./render.js";
 import type { GitLabWorld } from "./world.js";
 
 /** An answer before it hits the wire, so faults can still bend it. */
@@ -11,13 +11,20 @@ export interface Reply {
   readonly body: string;
 }
 
-export type RouteName = "/projects/:id" | "/projects/:id/jobs" | "/projects/:id/jobs/:job_id" | "/groups/:id/projects";
+export type RouteName =
+  | "/projects/:id"
+  | "/projects/:id/jobs"
+  | "/projects/:id/jobs/:job_id"
+  | "/projects/:id/pipelines"
+  | "/projects/:id/pipelines/:pipeline_id/jobs"
+  | "/groups/:id/projects";
 
 export interface RouteMatch {
   readonly route: RouteName;
   /** Decoded `:id`: a number or a full path. */
   readonly ref: string;
   readonly jobId?: number;
+  readonly pipelineId?: number;
   /** List routes, the only ones a pagination fault applies to. */
   readonly paginated: boolean;
 }
@@ -28,16 +35,40 @@ export function matchRoute(pathname: string): RouteMatch | undefined {
   if (parts[0] !== "api" || parts[1] !== "v4") return undefined;
   const rest = parts.slice(2).map(safeDecode);
   if (rest.some((p) => p === undefined)) return undefined;
-  const [resource, ref, sub, subId, ...more] = rest as string[];
+  const [resource, ref, sub, subId, leaf, ...more] = rest as string[];
   if (ref === undefined || more.length > 0) return undefined;
+  if (resource === "projects" && sub === "pipelines" && subId !== undefined && /^\d+$/.test(subId) && leaf === "jobs") {
+    return { route: "/projects/:id/pipelines/:pipeline_id/jobs", ref, pipelineId: Number(subId), paginated: true };
+  }
+  if (leaf !== undefined) return undefined;
   if (resource === "projects") {
     if (sub === undefined) return { route: "/projects/:id", ref, paginated: false };
+    if (sub === "pipelines" && subId === undefined) return { route: "/projects/:id/pipelines", ref, paginated: true };
     if (sub === "jobs" && subId === undefined) return { route: "/projects/:id/jobs", ref, paginated: true };
     if (sub === "jobs" && subId !== undefined && /^\d+$/.test(subId)) return { route: "/projects/:id/jobs/:job_id", ref, jobId: Number(subId), paginated: false };
   }
   if (resource === "groups" && sub === "projects" && subId === undefined) return { route: "/groups/:id/projects", ref, paginated: true };
   return undefined;
 }
+
+/** `order_by` values the pipelines API accepts (`Ci::PipelinesFinder::ALLOWED_INDEXED_COLUMNS`). */
+const PIPELINE_ORDER: Readonly<Record<string, (p: SimPipeline) => number | string>> = {
+  id: (p) => p.id,
+  status: (p) => p.status,
+  ref: (p) => p.ref,
+  updated_at: (p) => p.updatedAt,
+  // Every simulated pipeline is triggered by the same user.
+  user_id: () => 1,
+};
+
+const PIPELINE_SCOPES: Readonly<Record<string, (p: SimPipeline) => boolean>> = {
+  running: (p) => p.status === "running",
+  pending: (p) => p.status === "pending",
+  finished: (p) => isFinished(p.status),
+  // The simulated pipelines all run for branches.
+  branches: () => true,
+  tags: () => false,
+};
 
 /** `scope` values the jobs API accepts (doc/api/jobs.md); anything else is a 400 from Grape. */
 const JOB_SCOPES: ReadonlySet<string> = new Set(["created", "pending", "running", "failed", "success", "canceled", "skipped", "waiting_for_resource", "manual"]);
@@ -75,7 +106,92 @@ export function answer(world: GitLabWorld, match: RouteMatch, url: URL, now: num
       if (!job || job.projectId !== project.id) return json(404, { message: "404 Not found" });
       return json(200, renderJob(world, job, now));
     }
+    case "/projects/:id/pipelines":
+      return projectPipelines(world, project, url, loop);
+    case "/projects/:id/pipelines/:pipeline_id/jobs":
+      return pipelineJobs(world, project, match.pipelineId!, url, now, loop);
   }
+}
+
+/**
+ * `GET /projects/:id/pipelines` as `Ci::PipelinesFinder` answers it: `updated_after` and
+ * `updated_before` are inclusive (`UpdatedAtFilterable`: `>=`, `<=`), `order_by` one of id,
+ * status, ref, updated_at, user_id (default id), `sort` asc or desc (default desc); offset
+ * pagination only.
+ */
+function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loop: boolean): Reply {
+  const params = url.searchParams;
+  if (params.get("pagination") === "keyset") return KEYSET_UNAVAILABLE();
+  const after = timeParam(params, "updated_after");
+  const before = timeParam(params, "updated_before");
+  if (after === "invalid") return json(400, { error: "updated_after is invalid" });
+  if (before === "invalid") return json(400, { error: "updated_before is invalid" });
+  const scope = params.get("scope");
+  if (scope !== null && !PIPELINE_SCOPES[scope]) return json(400, { error: "scope does not have a valid value" });
+  const orderBy = params.get("order_by") ?? "id";
+  const sort = (params.get("sort") ?? "desc").toLowerCase();
+  const key = PIPELINE_ORDER[orderBy];
+  if (!key || (sort !== "asc" && sort !== "desc")) return json(400, { error: "order_by, sort does not have a valid value" });
+
+  const status = params.get("status");
+  const ref = params.get("ref");
+  const sha = params.get("sha");
+  const source = params.get("source");
+  const pipelines = world.projectPipelines(project.id).filter(
+    (p) =>
+      (after === null || p.updatedAt >= after) &&
+      (before === null || p.updatedAt <= before) &&
+      (scope === null || PIPELINE_SCOPES[scope]!(p)) &&
+      (status === null || p.status === status) &&
+      (ref === null || p.ref === ref) &&
+      (sha === null || p.sha === sha) &&
+      (source === null || p.source === source),
+  );
+  const direction = sort === "asc" ? 1 : -1;
+  pipelines.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return (x < y ? -1 : x > y ? 1 : 0) * direction || (a.id - b.id) * direction;
+  });
+  const page = offsetPage(url, pipelines, loop);
+  return json(
+    200,
+    page.items.map((p) => renderPipeline(world, p)),
+    page.headers,
+  );
+}
+
+/**
+ * `GET /projects/:id/pipelines/:pipeline_id/jobs` as `Ci::JobsFinder` answers it: newest first,
+ * `scope[]` filters, the latest attempt of each job unless `include_retried=true`; offset
+ * pagination.
+ */
+function pipelineJobs(world: GitLabWorld, project: SimProject, pipelineId: number, url: URL, now: number, loop: boolean): Reply {
+  const pipeline = world.pipeline(pipelineId);
+  if (!pipeline || pipeline.projectId !== project.id) return json(404, { message: "404 Not found" });
+  const scopes = [...url.searchParams.getAll("scope"), ...url.searchParams.getAll("scope[]")];
+  if (scopes.some((s) => !JOB_SCOPES.has(s))) return json(400, { error: "scope does not have a valid value" });
+  const includeRetried = url.searchParams.get("include_retried");
+  if (includeRetried !== null && includeRetried !== "true" && includeRetried !== "false") return json(400, { error: "include_retried is invalid" });
+  const wanted = scopes.length > 0 ? new Set(scopes) : undefined;
+  const jobs = world
+    .pipelineJobs(pipeline.id)
+    .filter((job) => (includeRetried === "true" || !job.retried) && (!wanted || wanted.has(job.status)))
+    .sort((a, b) => b.id - a.id);
+  const page = offsetPage(url, jobs, loop);
+  return json(
+    200,
+    page.items.map((job) => renderJob(world, job, now)),
+    page.headers,
+  );
+}
+
+/** An ISO 8601 date-time query parameter (Grape's DateTime coercion): null when absent. */
+function timeParam(params: URLSearchParams, name: string): number | null | "invalid" {
+  const raw = params.get(name);
+  if (raw === null || raw === "") return null;
+  const ms = Date.parse(raw);
+  return Number.isFinite(ms) ? ms : "invalid";
 }
 
 function projectJobs(world: GitLabWorld, project: SimProject, url: URL, now: number, loop: boolean): Reply {

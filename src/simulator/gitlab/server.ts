@@ -67,6 +67,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       query: url.searchParams,
       route: match?.route ?? "unknown",
       projectId: match && match.route !== "/groups/:id/projects" ? world.project(match.ref)?.id : undefined,
+      pipelineId: match?.pipelineId,
       status: 0,
       fault: undefined,
     };
@@ -77,6 +78,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     // Rack::Attack counts per user when authenticated and per IP otherwise.
     const quota = limiter.hit(authenticated ? `token:${token}` : `ip:${request.socket.remoteAddress ?? ""}`);
     const common: Record<string, string> = {
+      // GitLab's clock is the world's: the exporter reads the time of `updated_after` from it.
+      date: new Date(world.now()).toUTCString(),
       "cache-control": "no-cache",
       vary: "Origin",
       "x-request-id": `sim-${(++requestCounter).toString(16).padStart(12, "0")}`,

@@ -73,6 +73,7 @@ export class GitLabWorld {
   private readonly projectsById = new Map<number, Mutable<SimProject>>();
   private readonly projectsByPath = new Map<string, Mutable<SimProject>>();
   private readonly pipelinesById = new Map<number, Mutable<SimPipeline>>();
+  private readonly pipelinesByProject = new Map<number, Set<number>>();
   private readonly pipelineJobIds = new Map<number, number[]>();
   private readonly pipelineTallies = new Map<number, StatusTally>();
   private readonly pipelineIids = new Map<number, number>();
@@ -217,8 +218,12 @@ export class GitLabWorld {
       status: "created",
       startedAt: null,
       finishedAt: null,
+      updatedAt: now,
     };
     this.pipelinesById.set(id, pipeline);
+    let ids = this.pipelinesByProject.get(projectId);
+    if (!ids) this.pipelinesByProject.set(projectId, (ids = new Set()));
+    ids.add(id);
     this.pipelineJobIds.set(id, []);
     this.pipelineTallies.set(id, new StatusTally());
     project.lastActivityAt = now;
@@ -227,6 +232,16 @@ export class GitLabWorld {
 
   pipeline(id: number): SimPipeline | undefined {
     return this.pipelinesById.get(id);
+  }
+
+  /** The project's pipelines, newest first. */
+  projectPipelines(projectId: number): SimPipeline[] {
+    const result: SimPipeline[] = [];
+    for (const id of this.pipelinesByProject.get(projectId) ?? []) {
+      const pipeline = this.pipelinesById.get(id);
+      if (pipeline) result.push(pipeline);
+    }
+    return result.sort((a, b) => b.id - a.id);
   }
 
   /** Job ids are global and only grow, like GitLab's. */
@@ -444,12 +459,16 @@ export class GitLabWorld {
     const pipeline = this.pipelinesById.get(job.pipelineId);
     let before: SimPipelineStatus | undefined;
     if (pipeline) {
-      if (pipeline.startedAt === null && job.startedAt !== null) pipeline.startedAt = job.startedAt;
+      if (pipeline.startedAt === null && job.startedAt !== null) {
+        pipeline.startedAt = job.startedAt;
+        pipeline.updatedAt = this.now();
+      }
       const status = this.pipelineTallies.get(pipeline.id)!.status();
       if (status !== pipeline.status) {
         before = pipeline.status;
         pipeline.status = status;
         pipeline.finishedAt = isFinished(status) ? this.now() : null;
+        pipeline.updatedAt = this.now();
       }
     }
     for (const listener of this.jobListeners) listener(job, previous);
@@ -459,6 +478,12 @@ export class GitLabWorld {
   }
 
   private forgetPipeline(id: number): void {
+    const pipeline = this.pipelinesById.get(id);
+    if (pipeline) {
+      const ids = this.pipelinesByProject.get(pipeline.projectId);
+      ids?.delete(id);
+      if (ids?.size === 0) this.pipelinesByProject.delete(pipeline.projectId);
+    }
     this.pipelinesById.delete(id);
     this.pipelineJobIds.delete(id);
     this.pipelineTallies.delete(id);

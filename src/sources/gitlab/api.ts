@@ -3,7 +3,7 @@ import type { RequesterType, ResourceOptions } from "@gitbeaker/requester-utils"
 import type { z } from "zod";
 import type { Secret } from "../../config/secret.js";
 import { GitLabRequestError } from "./transport.js";
-import { restJobSchema, restProjectSchema, type RestJob, type RestProject } from "./wire.js";
+import { restJobSchema, restPipelineSchema, restProjectSchema, type RestJob, type RestPipeline, type RestProject } from "./wire.js";
 
 /** Statuses a job can leave on its own; the `scope[]` values GitLab documents for them. */
 export const LIVE_SCOPES = ["created", "waiting_for_resource", "pending", "running"] as const;
@@ -16,6 +16,20 @@ export interface JobsPage {
   readonly jobs: RestJob[];
   readonly hasNextPage: boolean;
   readonly receivedAtMs: number;
+}
+
+export interface PipelinesPage {
+  readonly pipelines: RestPipeline[];
+  readonly hasNextPage: boolean;
+}
+
+export interface UpdatedPipelinesQuery {
+  /** GitLab time (Unix ms): pipelines updated at or after it (`updated_after` is inclusive). */
+  readonly updatedAfterMs: number;
+  /** GitLab time (Unix ms): and at or before it, to continue a listing cut short. */
+  readonly updatedBeforeMs?: number;
+  readonly page: number;
+  readonly perPage: number;
 }
 
 /**
@@ -82,6 +96,46 @@ export class GitLabApi {
       maxPages: MAX_PAGES,
     } as unknown as Parameters<typeof this.gitlab.Jobs.all>[1]);
     return { jobs: parseList(restJobSchema, body, "/projects/:id/jobs"), hasNextPage: false, receivedAtMs: this.now() };
+  }
+
+  /**
+   * One page of the project's pipelines updated within the query's window, most recently updated
+   * first: `GET /projects/:id/pipelines?updated_after=…&order_by=updated_at&sort=desc`. When
+   * nothing changed it is one request with an empty answer.
+   */
+  async updatedPipelines(projectId: number, query: UpdatedPipelinesQuery): Promise<PipelinesPage> {
+    const answer = (await this.gitlab.Pipelines.all(projectId, {
+      updatedAfter: new Date(query.updatedAfterMs).toISOString(),
+      ...(query.updatedBeforeMs === undefined ? {} : { updatedBefore: new Date(query.updatedBeforeMs).toISOString() }),
+      orderBy: "updated_at",
+      sort: "desc",
+      page: query.page,
+      perPage: query.perPage,
+      showExpanded: true,
+    })) as unknown as { data: unknown; paginationInfo: { next: number | null } };
+    return {
+      pipelines: parseList(restPipelineSchema, answer.data, "/projects/:id/pipelines"),
+      hasNextPage: answer.paginationInfo.next !== null,
+    };
+  }
+
+  /**
+   * One page of a pipeline's jobs, retried attempts included (each attempt is a job of its own),
+   * newest first: `GET /projects/:id/pipelines/:pipeline_id/jobs?include_retried=true`.
+   */
+  async pipelineJobsPage(projectId: number, pipelineId: number, page: number, perPage: number): Promise<JobsPage> {
+    const answer = (await this.gitlab.Jobs.all(projectId, {
+      pipelineId,
+      includeRetried: true,
+      page,
+      perPage,
+      showExpanded: true,
+    } as unknown as Parameters<typeof this.gitlab.Jobs.all>[1])) as unknown as { data: unknown; paginationInfo: { next: number | null } };
+    return {
+      jobs: parseList(restJobSchema, answer.data, "/projects/:id/pipelines/:pipeline_id/jobs"),
+      hasNextPage: answer.paginationInfo.next !== null,
+      receivedAtMs: this.now(),
+    };
   }
 
   async job(projectId: number, jobId: number): Promise<{ job: RestJob; receivedAtMs: number }> {

@@ -6,6 +6,7 @@ import {
   type RequesterType,
 } from "@gitbeaker/requester-utils";
 import { sleep, type RequestBudget } from "./budget.js";
+import type { GitLabClock } from "./clock.js";
 
 /** Why a GitLab request failed, in terms the poller can act on. */
 export class GitLabRequestError extends Error {
@@ -30,6 +31,8 @@ export interface TransportOptions {
   readonly now?: () => number;
   /** Aborted at shutdown: waits for the budget or a Retry-After end at once. */
   readonly shutdown?: AbortSignal;
+  /** Learns GitLab's time from the `Date` header of every answer. */
+  readonly clock?: GitLabClock;
 }
 
 /** Attempts per call when GitLab answers 429: each waits as long as GitLab asked. */
@@ -135,6 +138,7 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
 
     const code = String(response.status);
     const headers = Object.fromEntries(response.headers.entries());
+    options.clock?.observe(headers["date"], now());
     if (response.status === 429) {
       return {
         kind: "rate-limited",
@@ -181,7 +185,10 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
   return createRequesterFn((_, prepared) => Promise.resolve(prepared), handle);
 }
 
-/** `projects/42/jobs/7` → `/projects/:id/jobs/:job_id`: a bounded label, never a raw URL. */
+/**
+ * `projects/42/jobs/7` → `/projects/:id/jobs/:job_id`, `projects/42/pipelines/9/jobs` →
+ * `/projects/:id/pipelines/:pipeline_id/jobs`: a bounded label, never a raw URL.
+ */
 export function routeTemplate(endpoint: string): string {
   const segments = endpoint.split("?")[0]!.split("/").filter((s) => s !== "");
   return (

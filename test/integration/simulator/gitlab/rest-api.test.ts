@@ -297,7 +297,7 @@ describe("authentication and routing", () => {
   });
 
   it("answers 404 to unknown routes", async () => {
-    for (const path of ["/projects/4217/pipelines", "/version", "/projects/4217/jobs/abc", "/groups/acme"]) {
+    for (const path of ["/projects/4217/issues", "/version", "/projects/4217/jobs/abc", "/groups/acme"]) {
       const response = await get(path);
       expect(response.status).toBe(404);
       expect(await response.json()).toEqual({ message: "404 Not Found" });
