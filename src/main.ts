@@ -6,6 +6,7 @@ import { createMetrics, renderMetrics } from "./metrics/index.js";
 import { buildServer } from "./server/app.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
+import { GitLabClock } from "./sources/gitlab/clock.js";
 import { GitLabPoller } from "./sources/gitlab/poller.js";
 import { createGitLabRequester } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
@@ -39,12 +40,14 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 
   const gitlab = config.gitlab;
   const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
+  const gitlabClock = new GitLabClock();
   const shutdown = new AbortController();
   // Every request waiting for the budget listens to it; their number is bounded by the budget.
   setMaxListeners(0, shutdown.signal);
   const requester = createGitLabRequester({
     shutdown: shutdown.signal,
     budget,
+    clock: gitlabClock,
     requestTimeoutMs: gitlab.requestTimeoutMs,
     onRequest: (endpoint, code) => {
       exporterMetrics.gitlabRequest(endpoint, code);
@@ -59,6 +62,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     jobs,
     projects,
     log: logger.child({ source: "gitlab" }),
+    clock: gitlabClock,
     onSynced: (atMs) => {
       lastGitLabSuccessMs = atMs;
       exporterMetrics.gitlabSynced(atMs);

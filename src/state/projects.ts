@@ -33,6 +33,15 @@ export class ProjectRegistry {
     return added;
   }
 
+  /** Adds one project (or renames it), e.g. when a project readable again is watched again. */
+  add(project: WatchedProject): boolean {
+    const previous = this.byId.get(project.id);
+    if (previous?.path === project.path) return false;
+    if (previous) this.remove(project.id, previous);
+    this.byId.set(project.id, project);
+    return true;
+  }
+
   removeById(id: number): void {
     const project = this.byId.get(id);
     if (project) this.remove(id, project);
