@@ -151,18 +151,23 @@ describe("GitLab side against the simulator's ground truth", () => {
     expect(sum(await stack.scrape(), "gitlab_ci_jobs_finished_total")).toBe(1);
   });
 
-  it("honours Retry-After: no request reaches GitLab before the wait is over", async () => {
-    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" } });
+  it("honours Retry-After: no request starts after the 429 until the wait is over", async () => {
+    // One request in flight at a time: any request that reaches GitLab after the 429 was started
+    // after the exporter read the 429. With more in flight, one started just before the 429 came
+    // back may legitimately arrive after it, which would say nothing about the wait.
+    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools", GITLAB_MAX_CONCURRENT_REQUESTS: "1" } });
     await waitReady(stack);
     stack.gitlab.requests.clear();
     stack.gitlab.faults.rateLimit({ retryAfterSeconds: 2, count: 1 });
     await new Promise((resolve) => setTimeout(resolve, 3500));
     const log = stack.gitlab.requests.log;
-    const limited = log.find((r) => r.status === 429);
-    expect(limited).toBeDefined();
-    const next = log.find((r) => r.at > limited!.at);
+    const limitedAt = log.findIndex((r) => r.status === 429);
+    expect(limitedAt).toBeGreaterThanOrEqual(0);
+    const limited = log[limitedAt]!;
+    const next = log[limitedAt + 1];
     expect(next).toBeDefined();
-    expect(next!.at - limited!.at).toBeGreaterThanOrEqual(1950);
+    // `at` is when a request arrived; the 429 was read later still, and the pause ran from then.
+    expect(next!.at - limited.at).toBeGreaterThanOrEqual(2000);
     const samples = await stack.scrape();
     expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(1);
     await expectLiveGaugesMatch(stack);
