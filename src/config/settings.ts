@@ -38,7 +38,7 @@ export const SETTINGS = [
   { name: "GITLAB_POLL_INTERVAL_SECONDS", kind: "number", default: "30", min: 0.1, max: 3600, description: "How often projects with live jobs (hot projects) are polled." },
   { name: "GITLAB_DISCOVERY_INTERVAL_SECONDS", kind: "number", default: "300", min: 1, max: 86400, description: "How often the groups' project lists are refreshed." },
   { name: "GITLAB_MAX_REQUESTS_PER_SECOND", kind: "number", default: "5", min: 0.01, max: 1000, description: "Hard cap on GitLab API requests per second, all endpoints together (GitLab allows 600/min per user on project jobs)." },
-  { name: "GITLAB_IDLE_REQUESTS_PER_SECOND", kind: "number", default: "0.5", min: 0.001, max: 1000, description: "Share of the budget spent revisiting idle projects round-robin. Without webhooks a job in an idle project is seen within `idle projects / this` seconds." },
+  { name: "GITLAB_IDLE_REQUESTS_PER_SECOND", kind: "number", default: "0.5", min: 0.001, max: 1000, description: "Round-robin visits a second, over every watched project, hot or idle: each asks which pipelines changed, one request when none did. Without webhooks a job that turns pending is seen within `watched projects / this` seconds." },
   { name: "GITLAB_MAX_CONCURRENT_REQUESTS", kind: "integer", default: "4", min: 1, max: 64, description: "Requests in flight at once." },
   { name: "GITLAB_REQUEST_TIMEOUT_SECONDS", kind: "number", default: "30", min: 0.1, max: 600, description: "Time limit for one API request, including reading the body." },
   { name: "GITLAB_HOT_PROJECT_TTL_SECONDS", kind: "number", default: "600", min: 0, max: 86400, description: "How long a project stays hot (polled every interval) after its last live job or webhook." },
