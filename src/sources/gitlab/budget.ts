@@ -55,6 +55,11 @@ export class RequestBudget {
     return this.pausedUntilMs;
   }
 
+  /** Requests that may be in flight at once: each spends quota even after a pause was decided. */
+  get maxInFlight(): number {
+    return this.maxConcurrent;
+  }
+
   private async concurrencySlot(signal?: AbortSignal): Promise<void> {
     if (this.inFlight < this.maxConcurrent) {
       this.inFlight++;

@@ -177,7 +177,8 @@ export function createGitLabRequester(options: TransportOptions): (resource: Res
     const limit = Number(headers["ratelimit-limit"]);
     const reset = Number(headers["ratelimit-reset"]);
     if (!Number.isFinite(remaining) || !Number.isFinite(limit) || !Number.isFinite(reset) || limit <= 0) return;
-    if (remaining > Math.max(1, limit * LOW_REMAINING_SHARE)) return;
+    // The requests already in flight spend quota too: keep room for all of them.
+    if (remaining > Math.max(1, limit * LOW_REMAINING_SHARE, options.budget.maxInFlight)) return;
     const waitMs = Math.min(Math.max(reset * 1000 - now(), 0), MAX_RETRY_AFTER_MS);
     options.budget.pauseUntil(now() + waitMs);
   }
