@@ -67,8 +67,8 @@ async function kubeHealth(env: KubeStack): Promise<{ status: number; stale: bool
 
 /**
  * One fault, opening an outage: the exporter notices the fault on both watches, and the API
- * server answers no list until the outage ends (503, unless the fault is itself a failing list),
- * so the exporter cannot see the cluster meanwhile. During the outage it serves the last known
+ * server answers neither lists nor watches until the outage ends (503; lists as the fault says
+ * when the fault is itself a failing list), so the exporter cannot see the cluster meanwhile. During the outage it serves the last known
  * job pods and spot nodes unchanged, the last-event timestamps stop, and once the outage outlasts
  * the stale threshold /readyz reports the source stale (still 200). The cluster changes while it
  * is blind (a pod added, one deleted, one changed, two spot nodes removed with their pods); once
@@ -91,6 +91,7 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
 
     const armedAtMs = Date.now();
     if (options.listsFailing !== false) kube.faults.failLists({ status: 503 });
+    kube.faults.failWatches({ status: 503 });
     arm(kube.faults, env);
 
     // Noticed on both watches (a stall only after the watchdog's limit), and blind since: no

@@ -29,6 +29,7 @@ export class KubeFaults {
   private failingLists: { status: number; remaining: number } | null = null;
   private expireNext = false;
   private goneOnWatch = false;
+  private failingWatches: number | null = null;
   private readonly forbidden = new Set<string>();
   stalled = false;
   /** Stalled streams also outlive their `timeoutSeconds`. */
@@ -110,6 +111,16 @@ export class KubeFaults {
     this.expireNext = true;
   }
 
+  /** Watches are refused with this status (a Status body), as by an API server that is down, until cleared. */
+  failWatches(options: { status: number }): void {
+    this.failingWatches = options.status;
+  }
+
+  takeWatchFailure(): number | null {
+    if (this.failingWatches !== null) this.served++;
+    return this.failingWatches;
+  }
+
   /** Watches are refused with an HTTP 410 Status (older API servers), until cleared. */
   httpGoneOnWatch(): void {
     this.goneOnWatch = true;
@@ -119,6 +130,7 @@ export class KubeFaults {
     this.failingLists = null;
     this.expireNext = false;
     this.goneOnWatch = false;
+    this.failingWatches = null;
     this.forbidden.clear();
     this.resume();
   }
@@ -283,6 +295,8 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
       return respond(200, list(route.resource, objects(), url.searchParams, world.currentResourceVersion()));
     }
 
+    const watchFailure = faults.takeWatchFailure();
+    if (watchFailure !== null) return respond(watchFailure, status(watchFailure, "InternalError", "an error on the server (\"simulated\") has prevented the request from succeeding"));
     if (faults.watchGone) return respond(410, status(410, "Gone", "too old resource version"));
     record.status = 200;
     const stream = new WatchStream(response, record, () => faults, () => {
