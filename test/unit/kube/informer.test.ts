@@ -130,6 +130,25 @@ describe("Informer", () => {
     expect(log).toEqual(["first-list", "list"]);
   });
 
+  it("ends the watch on any other ERROR event and re-lists after a pause, counting one restart", async () => {
+    const api = new FakeApi();
+    api.objects.set("a", "1");
+    const { state, restarts, log } = start(api);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.objects.delete("a");
+    api.objects.set("b", String(++api.revision));
+    // The server leaves the stream open after the event: the informer must not wait on it.
+    api.current()!.callbacks.event("ERROR", { kind: "Status", code: 500, reason: "InternalError", message: "etcdserver: request timed out" });
+    expect(api.watches[0]!.aborted).toBe(true);
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    expect([...state.keys()]).toEqual(["b"]);
+    expect(log).toEqual(["first-list", "list"]);
+    expect(restarts()).toBe(1);
+    // Later events of the abandoned stream change nothing.
+    api.watches[0]!.callbacks.event("ADDED", { metadata: { name: "ghost", resourceVersion: "99" } });
+    expect(state.has("ghost")).toBe(false);
+  });
+
   it("re-lists on an HTTP 410 answer to the watch", async () => {
     const api = new FakeApi();
     const { restarts } = start(api);
