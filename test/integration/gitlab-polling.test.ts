@@ -282,3 +282,22 @@ describe("projects that lose access and get it back", () => {
     expect(await finished(stack, "acme/api")).toBe(2);
   }, 40_000);
 });
+
+describe("a group with no projects yet", () => {
+  it("is fresh, not stale, while discovery answers: the last-success timestamp keeps advancing", async () => {
+    const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
+    world.addGroup("empty");
+    stack = await startStack({ world, env: { GITLAB_GROUPS: "empty" } });
+    await waitReady(stack);
+    const last = async () => sum(await stack!.scrape(), "gitlab_ci_exporter_gitlab_last_success_timestamp_seconds");
+    const first = await eventually(async () => {
+      const value = await last();
+      expect(value).toBeGreaterThan(0);
+      return value;
+    });
+    // Discovery runs every 300 s; polling windows of 0.2 s close in between with nothing to ask.
+    await eventually(async () => expect(await last()).toBeGreaterThan(first));
+    const health = (await (await fetch(`${stack.exporter.url}/readyz`)).json()) as { sources: Array<{ name: string; stale: boolean }> };
+    expect(health.sources.find((s) => s.name === "gitlab")?.stale).toBe(false);
+  });
+});

@@ -279,7 +279,9 @@ export class GitLabPoller implements ActivitySink {
 
   /** Ends an accounting window: the sync is fresh only if GitLab answered everything in it. */
   private closeWindow(): void {
-    if (this.windowRequests > 0 && this.windowFailures === 0 && this.discovered) this.deps.onSynced(this.now());
+    // With no project to watch, the last discovery that answered is the whole truth: nothing is stale.
+    const nothingToAsk = this.watches.size === 0 && this.discoveryFailures === 0;
+    if ((this.windowRequests > 0 || nothingToAsk) && this.windowFailures === 0 && this.discovered) this.deps.onSynced(this.now());
     this.windowRequests = 0;
     this.windowFailures = 0;
   }
