@@ -147,12 +147,7 @@ function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loo
       (sha === null || p.sha === sha) &&
       (source === null || p.source === source),
   );
-  const direction = sort === "asc" ? 1 : -1;
-  pipelines.sort((a, b) => {
-    const x = key(a);
-    const y = key(b);
-    return (x < y ? -1 : x > y ? 1 : 0) * direction || (a.id - b.id) * direction;
-  });
+  sortByKeyThenId(pipelines, key, sort);
   const page = offsetPage(url, pipelines, loop);
   return json(
     200,
@@ -237,12 +232,7 @@ function groupProjects(world: GitLabWorld, ref: string, url: URL, loop: boolean)
       page.headers,
     );
   }
-  const direction = sort === "asc" ? 1 : -1;
-  projects.sort((a, b) => {
-    const x = key(a);
-    const y = key(b);
-    return (x < y ? -1 : x > y ? 1 : 0) * direction || (a.id - b.id) * direction;
-  });
+  sortByKeyThenId(projects, key, sort);
   const page = offsetPage(url, projects, loop);
   return json(
     200,
@@ -257,4 +247,14 @@ function safeDecode(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** GitLab's list order: by the requested key, ties broken by id, both in the requested direction. */
+function sortByKeyThenId<T extends { readonly id: number }>(items: T[], key: (item: T) => string | number, sort: string | null): void {
+  const direction = sort === "asc" ? 1 : -1;
+  items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return (x < y ? -1 : x > y ? 1 : 0) * direction || (a.id - b.id) * direction;
+  });
 }
