@@ -146,7 +146,9 @@ describe("graceful shutdown on SIGTERM", () => {
     await scrape.ended;
     const done = scrape.response();
     expect(done.status).toBe(200);
-    expect(done.contentLength).toBe(size);
+    // Counters, process figures and timestamps move between scrapes, so this exposition's size is
+    // close to the earlier one's, not equal; what must hold is that every announced byte arrives.
+    expect(Math.abs(done.contentLength - size)).toBeLessThan(64 * 1024);
     expect(done.body.length).toBe(done.contentLength);
     const text = done.body.toString("utf8");
     expect(text.endsWith("\n")).toBe(true);
