@@ -15,7 +15,8 @@ const PERIOD_MS = 60_000;
 /**
  * Rack::Attack's fixed-window throttle as GitLab configures it: one counter per client and
  * period, windows aligned to the epoch (the key includes `now / period`), every request counted,
- * throttled ones included.
+ * throttled ones included. `windowStart` moves the alignment: windows then begin at that instant
+ * and every minute before and after it.
  */
 export class FixedWindowRateLimiter {
   private readonly windows = new Map<string, { start: number; observed: number }>();
@@ -23,13 +24,15 @@ export class FixedWindowRateLimiter {
   constructor(
     private readonly limit: number,
     private readonly now: () => number = Date.now,
+    private readonly windowStart = 0,
   ) {
     if (!(limit > 0)) throw new Error(`rateLimitPerMinute must be positive, got ${limit}`);
+    if (!Number.isFinite(windowStart)) throw new Error(`rateLimitWindowStart must be a finite time, got ${windowStart}`);
   }
 
   hit(client: string): RateLimitState {
     const now = this.now();
-    const start = now - (now % PERIOD_MS);
+    const start = now - mod(now - this.windowStart, PERIOD_MS);
     let window = this.windows.get(client);
     if (!window || window.start !== start) {
       // Old windows of other clients are dropped lazily here, so the map stays small.
@@ -48,4 +51,9 @@ export class FixedWindowRateLimiter {
       exceeded: window.observed > this.limit,
     };
   }
+}
+
+/** The remainder with the divisor's sign, so instants before `windowStart` fall in earlier windows. */
+function mod(a: number, n: number): number {
+  return ((a % n) + n) % n;
 }

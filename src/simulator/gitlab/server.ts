@@ -22,6 +22,12 @@ export interface GitLabSimulatorOptions {
   readonly port?: number;
   /** GitLab.com's throttle_authenticated_api allows 2,000 requests a minute. */
   readonly rateLimitPerMinute?: number;
+  /**
+   * Wall-clock ms at which a rate-limit window begins (windows follow every minute before and
+   * after it). GitLab starts them on the minute, the default; a test that must not see the quota
+   * reset halfway starts one when it starts.
+   */
+  readonly rateLimitWindowStart?: number;
   /** Wall clock for rate-limit windows and the request log; real time unless a test injects one. */
   readonly wallClock?: () => number;
   /** Keep the request log bounded in long runs. */
@@ -39,7 +45,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   const wallClock = options.wallClock ?? Date.now;
   const faults = new GitLabFaults();
   const requests = new RequestLog(options.maxLoggedRequests);
-  const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock);
+  const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock, options.rateLimitWindowStart);
   const hanging = new Set<ServerResponse>();
   let requestCounter = 0;
 
