@@ -176,14 +176,20 @@ describe("GitLab side against the simulator's ground truth", () => {
 
 describe("GitLab rate limit headers", () => {
   it("slows down when RateLimit-Remaining runs low instead of running into 429s", async () => {
-    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" }, rateLimitPerMinute: 40 });
+    // One quota window for the whole test. GitLab's windows start on the minute: a run across a
+    // minute would get a fresh quota halfway and could rightly send more than one window allows.
+    const windowStart = Date.now();
+    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" }, rateLimitPerMinute: 40, rateLimitWindowStart: windowStart });
     await waitReady(stack);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const samples = await stack.scrape();
-    const requests = sum(samples, "gitlab_ci_exporter_gitlab_requests_total");
+    const received = stack.gitlab.requests.log;
+    expect(received.at(-1)!.at).toBeLessThan(windowStart + 60_000);
     expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(0);
+    expect(received.filter((r) => r.status === 429)).toEqual([]);
     // Without the pause, 0.2 s polls of the hot projects alone would have sent far more.
-    expect(requests).toBeLessThanOrEqual(40);
+    expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total")).toBeLessThanOrEqual(40);
+    expect(received.length).toBeLessThanOrEqual(40);
     await expectLiveGaugesMatch(stack);
   });
 });
