@@ -12,7 +12,8 @@ import { createGitLabRequester } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
 import { loadKubeConfig } from "./sources/kube/client.js";
 import { KubernetesSource } from "./sources/kube/source.js";
-import { JobStore } from "./state/jobs.js";
+import { JobLinks } from "./state/job-links.js";
+import { JobStore, type JobEvents } from "./state/jobs.js";
 import { NodeStore } from "./state/nodes.js";
 import { PodStore } from "./state/pods.js";
 import { ProjectRegistry } from "./state/projects.js";
@@ -34,8 +35,21 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
 
   const projects = new ProjectRegistry(jobMetrics);
+  // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
+  // outcome of builds run in job pods, which only the job's end tells.
+  const links = metrics.kube ? new JobLinks(metrics.kube) : null;
+  const jobEvents: JobEvents = links
+    ? {
+        jobStarted: (event) => jobMetrics.jobStarted(event),
+        jobFinished: (event) => {
+          jobMetrics.jobFinished(event);
+          links.jobFinished(event);
+        },
+        jobInPipeline: (jobId, pipelineId) => links.jobInPipeline(jobId, pipelineId),
+      }
+    : jobMetrics;
   // Counting starts now: a job first seen already finished counts only if it finished from here on.
-  const jobs = new JobStore(jobMetrics, { countFinishedSinceMs: Date.now() });
+  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now() });
   jobMetrics.readFrom(jobs, projects);
 
   const gitlab = config.gitlab;
@@ -74,7 +88,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   let kubernetes: KubernetesSource | null = null;
   if (metrics.kube) {
     const nodes = new NodeStore(metrics.kube);
-    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs);
+    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs, links ?? undefined);
     kubernetes = new KubernetesSource(config.kube, {
       kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
       nodes,

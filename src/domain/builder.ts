@@ -44,3 +44,19 @@ export function normaliseImage(image: string): string {
   const withoutHub = trimmed.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, "");
   return withoutHub.startsWith("library/") ? withoutHub.slice("library/".length) : withoutHub;
 }
+
+/**
+ * The build result a finished CI job tells of, when its `build` container ran a builder, or null
+ * when the job says nothing about the build: a canceled job was stopped by a person, and a job
+ * failed for any reason but its script or its time limit was ended by the runner, the cluster
+ * or GitLab itself (`runner_system_failure`, `stuck_or_timeout_failure`, ...) before the build
+ * could finish.
+ */
+export function buildResultOfJob(status: "success" | "failed" | "canceled", failureReason: string): "success" | "failure" | null {
+  if (status === "success") return "success";
+  if (status === "failed" && BUILD_FAILURE_REASONS.has(failureReason)) return "failure";
+  return null;
+}
+
+/** Failure reasons that end a job's script: the build inside it failed, or ran out of time. */
+const BUILD_FAILURE_REASONS: ReadonlySet<string> = new Set(["script_failure", "job_execution_timeout"]);

@@ -23,7 +23,7 @@ type SpotGroupLabel = "instance_type" | "zone" | "nodegroup";
 export class KubeMetrics implements PodEvents, NodeEvents {
   private readonly podInfo = new ObjectGaugeFamily<PodInfoLabel>(
     "gitlab_ci_job_pod_info",
-    "Always 1: one series per live CI job pod, with the job it runs (runner: manager.runner.gitlab.com/name).",
+    "Always 1: one series per live CI job pod, with the job it runs (runner: manager.runner.gitlab.com/name; pipeline_id from a configured key, else from the GitLab side).",
     ["namespace", "pod", "node", "project", "ref", "job_name", "job_id", "pipeline_id", "runner"],
   );
   private readonly requests = new ObjectGaugeFamily<ResourceLabel>(
@@ -59,7 +59,7 @@ export class KubeMetrics implements PodEvents, NodeEvents {
   );
   private readonly buildDuration = new HistogramFamily<"builder" | "project" | "result">(
     "gitlab_ci_image_build_duration_seconds",
-    "Run time of each image builder container (Kaniko, BuildKit, Buildah) that ended, in a CI job pod (project set) or a Kubernetes Job (project empty).",
+    "Run time of each image build (Kaniko, BuildKit, Buildah), observed once: a CI job whose build container runs a builder image, timed by the job as GitLab reports it (project set), or a builder container of a Kubernetes Job's pod (project empty).",
     ["builder", "project", "result"],
     IMAGE_BUILD_DURATION_BUCKETS,
   );

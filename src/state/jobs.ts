@@ -24,6 +24,7 @@ interface LiveJob {
 }
 
 export interface JobFinished {
+  readonly jobId: number;
   readonly projectId: number;
   readonly status: FinishedStatus;
   readonly failureReason: string;
@@ -39,6 +40,8 @@ export interface JobStarted {
 export interface JobEvents {
   jobStarted(event: JobStarted): void;
   jobFinished(event: JobFinished): void;
+  /** A source named the job's pipeline (every observation that carries it, repeats included). */
+  jobInPipeline?(jobId: number, pipelineId: number): void;
 }
 
 export type ApplyResult =
@@ -126,6 +129,7 @@ export class JobStore {
    */
   apply(observation: JobObservation, untimedIsNew = false): ApplyResult {
     const { id } = observation;
+    if (observation.pipelineId != null) this.events.jobInPipeline?.(id, observation.pipelineId);
     if (this.counted.has(id)) return "unchanged";
     const known = this.live.get(id);
 
@@ -136,6 +140,7 @@ export class JobStore {
       this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
       this.remember(id, observation.finishedAtMs ?? this.now());
       this.events.jobFinished({
+        jobId: id,
         projectId: observation.projectId,
         status: observation.status,
         failureReason: observation.failureReason,

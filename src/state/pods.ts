@@ -1,6 +1,7 @@
 import { interruptionReason } from "../domain/interruption.js";
 import { evidenceFromPodFailure } from "../domain/node.js";
 import { isTracked, type PodSnapshot } from "../domain/pod.js";
+import type { JobLinks } from "./job-links.js";
 import type { NodeStore } from "./nodes.js";
 
 export interface JobPodInterrupted {
@@ -55,6 +56,8 @@ interface TrackedPod {
  */
 export class PodStore {
   private readonly pods = new Map<string, TrackedPod>();
+  /** CI job pods' uids by job id, to fill in a pipeline learned after the pod. */
+  private readonly uidByJobId = new Map<number, string>();
   /** In the order they went, so the oldest is decided first. */
   private undecided: Undecided[] = [];
 
@@ -62,32 +65,42 @@ export class PodStore {
    * @param settleMs how long an interruption that only the pod tells of (a `DisruptionTarget`
    *   condition, a node-shutdown failure) waits for a removal sign from its node. Nodes and pods
    *   come on separate watches, so a node's taint may arrive just after the pods it evicted.
+   * @param links what the GitLab side knows of the same jobs: their pipelines, and the outcome of
+   *   builds whose container never ends on its own.
    */
   constructor(
     private readonly events: PodEvents,
     private readonly nodes: NodeStore,
     private readonly settleMs = 0,
-  ) {}
+    private readonly links?: JobLinks,
+  ) {
+    links?.onPipeline((jobId, pipelineId) => this.pipelineLearned(jobId, pipelineId));
+  }
 
-  upsert(snapshot: PodSnapshot, options: ApplyOptions): void {
-    this.noteNodeEvidence(snapshot, options.nowMs);
-    const tracked = this.pods.get(snapshot.uid);
-    if (!isTracked(snapshot)) {
+  upsert(received: PodSnapshot, options: ApplyOptions): void {
+    this.noteNodeEvidence(received, options.nowMs);
+    const tracked = this.pods.get(received.uid);
+    if (!isTracked(received)) {
       // Labels changed so that it no longer is a job pod: forget it, it was not interrupted.
       if (tracked) this.forget(tracked);
       return;
     }
+    const snapshot = this.withKnownPipeline(received);
+    if (tracked?.snapshot.job && tracked.snapshot.job.jobId !== snapshot.job?.jobId) this.uidByJobId.delete(Number(tracked.snapshot.job.jobId));
+    if (snapshot.job) this.uidByJobId.set(Number(snapshot.job.jobId), snapshot.uid);
     if (!tracked) {
       const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
       this.pods.set(snapshot.uid, pod);
       if (snapshot.job) this.events.jobPodChanged(undefined, snapshot);
       this.observeBuilds(pod, options.observeHistory);
+      this.noteBuildJob(snapshot);
       return;
     }
     const previous = tracked.snapshot;
     tracked.snapshot = snapshot;
     if (previous.job || snapshot.job) this.events.jobPodChanged(previous.job ? previous : undefined, snapshot.job ? snapshot : undefined);
     this.observeBuilds(tracked, true);
+    this.noteBuildJob(snapshot);
   }
 
   /** A pod was deleted; `final` is its last state (the watch's DELETED object). */
@@ -149,6 +162,7 @@ export class PodStore {
     const pod = tracked.snapshot;
     this.pods.delete(pod.uid);
     if (!pod.job) return;
+    this.unindex(pod);
     this.events.jobPodChanged(pod, undefined);
     const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: seen });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
@@ -166,7 +180,38 @@ export class PodStore {
 
   private forget(tracked: TrackedPod): void {
     this.pods.delete(tracked.snapshot.uid);
-    if (tracked.snapshot.job) this.events.jobPodChanged(tracked.snapshot, undefined);
+    if (tracked.snapshot.job) {
+      this.unindex(tracked.snapshot);
+      this.events.jobPodChanged(tracked.snapshot, undefined);
+    }
+  }
+
+  private unindex(pod: PodSnapshot): void {
+    const jobId = Number(pod.job!.jobId);
+    if (this.uidByJobId.get(jobId) === pod.uid) this.uidByJobId.delete(jobId);
+  }
+
+  /** The pod with its job's pipeline, when its own keys do not name it and GitLab did. */
+  private withKnownPipeline(pod: PodSnapshot): PodSnapshot {
+    if (!pod.job || pod.job.pipelineId !== "" || !this.links) return pod;
+    const pipelineId = this.links.pipelineOf(Number(pod.job.jobId));
+    return pipelineId === undefined ? pod : { ...pod, job: { ...pod.job, pipelineId: String(pipelineId) } };
+  }
+
+  private pipelineLearned(jobId: number, pipelineId: number): void {
+    const uid = this.uidByJobId.get(jobId);
+    const tracked = uid === undefined ? undefined : this.pods.get(uid);
+    const previous = tracked?.snapshot;
+    if (!tracked || !previous?.job || previous.job.pipelineId !== "") return;
+    tracked.snapshot = { ...previous, job: { ...previous.job, pipelineId: String(pipelineId) } };
+    this.events.jobPodChanged(previous, tracked.snapshot);
+  }
+
+  /** A CI job pod whose `build` container runs a builder: the job's end tells the build's. */
+  private noteBuildJob(pod: PodSnapshot): void {
+    if (!pod.job || !this.links) return;
+    const builder = pod.containers.find((c) => c.builder !== null)?.builder;
+    if (builder) this.links.buildJobSeen(Number(pod.job.jobId), { builder, project: pod.job.project });
   }
 
   /** Any pod, CI or not, failed by node shutdown is a sign for its node, if it failed lately. */
@@ -178,11 +223,13 @@ export class PodStore {
   /**
    * Observes each builder run that ended, once. A run that ended after the pod's deletion was
    * asked for was killed by it (gitlab-runner deletes a job's pod with its containers still
-   * running; a drain deletes them mid-build): no build result, and never observed.
+   * running; a drain deletes them mid-build): no build result, and never observed. A CI job's
+   * build is observed once in all, from its container or from the job's end (`JobLinks`).
    */
   private observeBuilds(tracked: TrackedPod, observe: boolean): void {
     const pod = tracked.snapshot;
     const killedFrom = pod.deletionRequestedAtMs ?? Infinity;
+    const jobId = pod.job ? Number(pod.job.jobId) : null;
     for (const container of pod.containers) {
       if (container.builder === null) continue;
       let latest = tracked.observedRunStart.get(container.name) ?? -Infinity;
@@ -190,6 +237,10 @@ export class PodStore {
         if (run.startedAtMs <= latest) continue;
         latest = run.startedAtMs;
         if (!observe || run.finishedAtMs >= killedFrom) continue;
+        if (jobId !== null && this.links) {
+          if (this.links.isTimed(jobId)) continue;
+          this.links.timedByContainer(jobId);
+        }
         this.events.buildFinished({
           builder: container.builder,
           project: pod.job?.project ?? "",

@@ -13,15 +13,19 @@ export interface KubeStack {
 }
 
 /**
- * The exporter wired to a simulated GitLab (group `acme` with `projects`, no jobs) and a simulated
- * Kubernetes API.
+ * The exporter wired to a simulated GitLab (group `acme` with `projects`, no jobs, in `world` when
+ * given) and a simulated Kubernetes API.
  */
-export async function startKubeStack(env: Record<string, string> = {}, kubeWorld = new KubeWorld(), options: { projects?: readonly string[] } = {}): Promise<KubeStack> {
+export async function startKubeStack(
+  env: Record<string, string> = {},
+  kubeWorld = new KubeWorld(),
+  options: { projects?: readonly string[]; world?: GitLabWorld } = {},
+): Promise<KubeStack> {
   const kube = await startKubeSimulator({ world: kubeWorld, bookmarkIntervalMs: 200 });
   const dir = await mkdtemp(path.join(tmpdir(), "kube-stack-"));
   const kubeconfig = path.join(dir, "kubeconfig");
   await writeFile(kubeconfig, kube.kubeconfig());
-  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
+  const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
   world.addGroup("acme");
   for (const project of options.projects ?? []) world.addProject(project);
   const stack = await startStack({ world, kubeconfig, env: { GITLAB_GROUPS: "acme", ...env } });

@@ -13,12 +13,14 @@ import {
   podTerminated,
   taintNode,
 } from "../../src/simulator/kube/index.js";
+import { GitLabWorld } from "../../src/simulator/gitlab/index.js";
 import { eventually, sum, type Sample } from "../helpers/prom.js";
 import { startKubeStack, type KubeStack } from "../helpers/kube-stack.js";
 
 /**
- * client-node's informers, wrapped by the exporter, against the simulated Kubernetes API over
- * HTTP: every family compared with what the simulated cluster holds.
+ * The exporter's list/watch informers, over client-node's `CoreV1Api` lists and `Watch` streams,
+ * against the simulated Kubernetes API over HTTP: every family compared with what the simulated
+ * cluster holds.
  */
 const HOUR = 3_600_000;
 
@@ -237,6 +239,73 @@ describe("a pod left over from an old graceful node shutdown", () => {
     await eventually(async () => expect(series(await env.stack.scrape(), "gitlab_ci_job_pod_info")).toHaveLength(0));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(sum(await env.stack.scrape(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+  });
+});
+
+describe("a Kaniko job in a gitlab-runner pod, whose build container never ends on its own", () => {
+  let env: KubeStack;
+  // The simulated GitLab's clock runs ahead on demand, so the job's run time is exact.
+  let ahead = 0;
+  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com", now: () => Date.now() + ahead });
+  beforeAll(async () => {
+    env = await startKubeStack({}, new KubeWorld(), { projects: ["acme/images"], world });
+  });
+  afterAll(() => env?.close());
+
+  const builds = (samples: Sample[]) => series(samples, "gitlab_ci_image_build_duration_seconds_count").map((s) => [s.labels.builder, s.labels.project, s.labels.result, s.value]);
+
+  it("takes the pipeline from GitLab, and times the build by the job's end: once, whatever comes after", async () => {
+    const project = world.project("acme/images")!;
+    env.kubeWorld.addNode(buildOnDemandNode({ name: "n1" }));
+    const runner = { id: 7, description: "eks-spot-runner" };
+    const image = (name: string) => world.createJob(project.id, { name, ref: "main", tags: ["kaniko"], status: "pending" });
+    const ok = image("build image");
+    const broken = image("build broken image");
+    const lost = image("build image on a reclaimed node");
+    const pods = new Map<number, V1Pod>();
+    for (const job of [ok, broken, lost]) {
+      world.start(job.id, runner);
+      const pod = buildRunnerJobPod({ projectId: project.id, projectPath: "acme/images", jobId: job.id, jobName: job.name, ref: "main", nodeName: "n1", buildImage: "gcr.io/kaniko-project/executor:v1.23.2-debug", suffix: `kaniko-${job.id}` });
+      podRunning(pod, new Date());
+      env.kubeWorld.addPod(pod);
+      pods.set(job.id, pod);
+    }
+
+    // Runner annotations name no pipeline; the GitLab side does.
+    const pipelines = await eventually(async () => {
+      const s = await env.stack.scrape();
+      const ids = [ok, broken, lost].map((job) => info(s, pods.get(job.id)!.metadata!.name!)?.pipeline_id);
+      if (ids.some((id) => !id)) throw new Error("not yet");
+      return ids;
+    });
+    expect(pipelines).toEqual([ok, broken, lost].map((job) => String(job.pipelineId)));
+
+    ahead += 95_000;
+    world.finish(ok.id, "success");
+    world.finish(broken.id, "failed", "script_failure");
+    world.finish(lost.id, "failed", "runner_system_failure");
+    // gitlab-runner then deletes each pod, its build container still running.
+    for (const pod of pods.values()) env.kubeWorld.deletePod("gitlab-runner", pod.metadata!.name!);
+
+    const samples = await eventually(async () => {
+      const s = await env.stack.scrape();
+      if (sum(s, "gitlab_ci_jobs_finished_total", { project: "acme/images" }) < 3 || sum(s, "gitlab_ci_job_pod_info") > 0) throw new Error("not yet");
+      return s;
+    });
+    expect(builds(samples).sort()).toEqual([
+      ["kaniko", "acme/images", "failure", 1],
+      ["kaniko", "acme/images", "success", 1],
+    ]);
+    // The job's run time as GitLab reports it, to the simulated clock's millisecond.
+    const truth = [ok, broken].reduce((total, job) => total + (world.job(job.id)!.finishedAt! - world.job(job.id)!.startedAt!) / 1000, 0);
+    expect(sum(samples, "gitlab_ci_image_build_duration_seconds_sum", { project: "acme/images" })).toBeCloseTo(truth, 2);
+    expect(truth).toBeGreaterThanOrEqual(190);
+
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(builds(await env.stack.scrape()).sort()).toEqual([
+      ["kaniko", "acme/images", "failure", 1],
+      ["kaniko", "acme/images", "success", 1],
+    ]);
   });
 });
 

@@ -23,6 +23,18 @@ function job(overrides: Partial<JobObservation> & Pick<JobObservation, "id" | "s
 }
 
 describe("JobStore", () => {
+  it("tells every job's pipeline a source names, finished and repeated ones too", () => {
+    const pipelines: Array<[number, number]> = [];
+    const store = new JobStore({ ...recorder().events, jobInPipeline: (jobId, pipelineId) => pipelines.push([jobId, pipelineId]) });
+    store.apply(job({ id: 1, status: "pending", pipelineId: 40 }), false);
+    store.apply(job({ id: 2, status: "running" }), false);
+    store.apply(job({ id: 1, status: "success", pipelineId: 40, finishedAtMs: Date.now() }), true);
+    expect(pipelines).toEqual([
+      [1, 40],
+      [1, 40],
+    ]);
+  });
+
   it("tracks pending and running per project and tag set, with the oldest queued time", () => {
     const { events } = recorder();
     const store = new JobStore(events);
@@ -45,7 +57,7 @@ describe("JobStore", () => {
     expect(store.apply(done, false)).toBe("changed");
     expect(store.apply(done, true)).toBe("unchanged");
     expect(store.apply({ ...done, tags: null }, true)).toBe("unchanged");
-    expect(rec.finished).toEqual([{ projectId: 1, status: "failed", failureReason: "runner_system_failure", runner: "", durationSeconds: 12 }]);
+    expect(rec.finished).toEqual([{ jobId: 7, projectId: 1, status: "failed", failureReason: "runner_system_failure", runner: "", durationSeconds: 12 }]);
     expect(rec.started).toEqual([{ projectId: 1, queuedDurationSeconds: 3 }]);
     expect(store.liveCount).toBe(0);
   });
