@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,8 @@ async function exporterWith(env: Record<string, string>, logLines?: string[]): P
   return exporter;
 }
 
+const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
+
 describe("protecting /metrics", () => {
   it("requires the bearer token when one is configured, and keeps probes open", async () => {
     const exporter = await exporterWith({ METRICS_BEARER_TOKEN: "scrape-me" });
@@ -46,7 +48,6 @@ describe("protecting /metrics", () => {
 
   it("requires basic auth when configured", async () => {
     const exporter = await exporterWith({ METRICS_BASIC_AUTH_USERNAME: "prometheus", METRICS_BASIC_AUTH_PASSWORD: "pa:ss" });
-    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
     expect((await fetch(`${exporter.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: basic("prometheus", "nope") })).status).toBe(401);
     expect((await fetch(`${exporter.url}/metrics`, { headers: basic("prometheus", "pa:ss") })).status).toBe(200);
@@ -74,10 +75,10 @@ describe("protecting /metrics", () => {
   });
 });
 
-describe("webhook authentication", () => {
-  const deliver = (url: string, headers: Record<string, string> = {}) =>
-    fetch(`${url}/webhooks/gitlab`, { method: "POST", headers: { "content-type": "application/json", "x-gitlab-event": "Job Hook", ...headers }, body: JSON.stringify(jobHook) });
+const deliver = (url: string, headers: Record<string, string> = {}) =>
+  fetch(`${url}/webhooks/gitlab`, { method: "POST", headers: { "content-type": "application/json", "x-gitlab-event": "Job Hook", ...headers }, body: JSON.stringify(jobHook) });
 
+describe("webhook authentication", () => {
   it("is disabled without a secret unless unauthenticated deliveries are allowed explicitly", async () => {
     const closed = await exporterWith({});
     expect((await deliver(closed.url)).status).toBe(404);
@@ -89,6 +90,77 @@ describe("webhook authentication", () => {
     const exporter = await exporterWith({ GITLAB_WEBHOOK_SECRET: "s", GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED: "true" });
     expect((await deliver(exporter.url)).status).toBe(401);
     expect((await deliver(exporter.url, { "x-gitlab-token": "s" })).status).toBe(200);
+  });
+});
+
+/** A secret file the exporter reads, and how a rotation replaces its content. */
+interface SecretFile {
+  readonly path: string;
+  change(content: string): void;
+}
+
+/**
+ * A Secret volume as the kubelet lays it out: `secret -> ..data/secret`, `..data -> ..<timestamp>`.
+ * An update writes a new timestamped directory, points a temporary link at it, renames that link
+ * over `..data` (one atomic step) and removes the old directory.
+ */
+function mountedSecret(content: string): SecretFile {
+  const dir = mkdtempSync(join(tmpdir(), "secret-volume-"));
+  running.push({ close: async () => rmSync(dir, { recursive: true, force: true }) });
+  let version = 0;
+  const writeVersion = (value: string) => {
+    const name = `..2024_01_05_10_59_30.${String(++version).padStart(9, "0")}`;
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, "secret"), value);
+    symlinkSync(name, join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    return name;
+  };
+  let current = writeVersion(content);
+  symlinkSync(join("..data", "secret"), join(dir, "secret"));
+  return {
+    path: join(dir, "secret"),
+    change(value) {
+      const previous = current;
+      current = writeVersion(value);
+      rmSync(join(dir, previous), { recursive: true });
+    },
+  };
+}
+
+/** A regular file, rewritten in place. */
+function plainSecret(content: string): SecretFile {
+  const dir = mkdtempSync(join(tmpdir(), "secret-file-"));
+  running.push({ close: async () => rmSync(dir, { recursive: true, force: true }) });
+  const path = join(dir, "secret");
+  writeFileSync(path, content);
+  return { path, change: (value) => writeFileSync(path, value) };
+}
+
+/** The secrets checked on every request, each set from its file, and the status a request carrying `secret` gets. */
+const secretFileSettings: Array<{ setting: string; env: Record<string, string>; status(url: string, secret: string): Promise<number> }> = [
+  { setting: "GITLAB_WEBHOOK_SECRET_FILE", env: {}, status: (url, secret) => deliver(url, { "x-gitlab-token": secret }).then((r) => r.status) },
+  { setting: "METRICS_BEARER_TOKEN_FILE", env: {}, status: (url, secret) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status) },
+  { setting: "METRICS_BASIC_AUTH_PASSWORD_FILE", env: { METRICS_BASIC_AUTH_USERNAME: "prometheus" }, status: (url, secret) => fetch(`${url}/metrics`, { headers: basic("prometheus", secret) }).then((r) => r.status) },
+];
+
+describe.each(secretFileSettings)("$setting", ({ setting, env, status }) => {
+  it.each([
+    { how: "..data swapped in a Secret volume", file: mountedSecret },
+    { how: "regular file rewritten in place", file: plainSecret },
+  ])("takes the new secret and refuses the old one without a restart: $how", async ({ file }) => {
+    const secret = file("first-secret\n");
+    const exporter = await exporterWith({ ...env, [setting]: secret.path });
+    expect(await status(exporter.url, "first-secret")).toBe(200);
+    expect(await status(exporter.url, "second-secret")).toBe(401);
+
+    for (const [previous, next] of [["first-secret", "second-secret"], ["second-secret", "third-secret"]] as const) {
+      // The change is seen by its modification time, which may be as coarse as a scheduler tick.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      secret.change(`${next}\n`);
+      expect(await status(exporter.url, next)).toBe(200);
+      expect(await status(exporter.url, previous)).toBe(401);
+    }
   });
 });
 
