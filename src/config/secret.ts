@@ -17,8 +17,10 @@ export function inlineSecret(setting: string, value: string): Secret {
 }
 
 export function fileSecret(setting: string, path: string): Secret {
-  let cached = readTrimmed(path);
+  // The time before the content: a change in between is then read again on the next call rather
+  // than hidden behind the new time.
   let cachedMtime = mtimeOf(path);
+  let cached = readTrimmed(path);
   return {
     origin: `${setting}=${path}`,
     value() {
