@@ -6,7 +6,8 @@
     exporterSelector: 'job="gitlab-ci-k8s-exporter"',
     // Selects the kubelet's cAdvisor series (container CPU and memory).
     cadvisorSelector: 'job="kubelet", metrics_path="/metrics/cadvisor"',
-    // Labels that tell one exporter deployment from another; alerts keep them.
+    // Labels that tell one exporter deployment from another, such as 'cluster, job': alerts keep
+    // them, and descriptions name the deployment by their values (`prod/gitlab-ci-k8s-exporter`).
     groupLabels: 'job',
 
     // Pending jobs: page when more than this many jobs wait for a runner ...

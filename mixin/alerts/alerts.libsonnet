@@ -7,6 +7,9 @@ local counters = import '../lib/counters.libsonnet';
   local w = c.failureRatioWindow,
   local sel = c.exporterSelector,
   local increase(by, selector, window) = counters.sumIncrease(c, by, selector, window),
+  // The deployment an alert is about, as its description names it: the values of the group
+  // labels, joined with '/' when there are several (`prod/gitlab-ci-k8s-exporter`).
+  local group = std.join('/', ['{{ $labels.%s }}' % label for label in counters.labelList(c.groupLabels)]),
   local alert(name, severity, forDuration, expr, summary, description) = {
     alert: name,
     expr: expr,
@@ -30,7 +33,7 @@ local counters = import '../lib/counters.libsonnet';
             c.pendingJobsFor,
             'sum by (%s) (gitlab_ci_jobs_pending{%s}) > %d' % [c.groupLabels, sel, c.pendingJobsThreshold],
             'Many CI jobs are waiting for a runner.',
-            'The number of pending jobs in {{ $labels.job }} has stayed above %d for %s; it is {{ $value | printf "%%.0f" }} now: runners or the nodes they need are missing.' % [c.pendingJobsThreshold, c.pendingJobsFor],
+            'The number of pending jobs in %s has stayed above %d for %s; it is {{ $value | printf "%%.0f" }} now: runners or the nodes they need are missing.' % [group, c.pendingJobsThreshold, c.pendingJobsFor],
           ),
           alert(
             'GitLabCISystemFailureRatioHigh',
@@ -42,7 +45,7 @@ local counters = import '../lib/counters.libsonnet';
               job:gitlab_ci_jobs_finished:increase%(w)s >= %(min)d
             ||| % { w: w, g: c.groupLabels, ratio: '%g' % c.systemFailureRatioThreshold, min: c.systemFailureMinJobs },
             'CI jobs fail because of the CI system, not their scripts.',
-            '{{ $value | humanizePercentage }} of the jobs finished over the last %s in {{ $labels.job }} failed with a system failure reason (threshold %g%%).' % [w, c.systemFailureRatioThreshold * 100],
+            '{{ $value | humanizePercentage }} of the jobs finished over the last %s in %s failed with a system failure reason (threshold %g%%).' % [w, group, c.systemFailureRatioThreshold * 100],
           ),
           alert(
             'GitLabCIJobQueuedTooLong',
@@ -61,7 +64,7 @@ local counters = import '../lib/counters.libsonnet';
               c.interruptedJobsThreshold,
             ],
             'Node removals are taking running CI jobs down.',
-            '{{ $value | printf "%%.0f" }} job pods were interrupted by node removals over the last %s in {{ $labels.job }} (spot interruptions, rebalance recommendations, shutdowns, scale-downs together); expect runner system failures on the GitLab side.' % c.interruptedJobsWindow,
+            '{{ $value | printf "%%.0f" }} job pods were interrupted by node removals over the last %s in %s (spot interruptions, rebalance recommendations, shutdowns, scale-downs together); expect runner system failures on the GitLab side.' % [c.interruptedJobsWindow, group],
           ),
         ],
       },
@@ -82,7 +85,8 @@ local counters = import '../lib/counters.libsonnet';
             c.exporterAbsentFor,
             'absent(up{%s})' % sel,
             'Prometheus has no GitLab CI exporter target.',
-            'Prometheus has had no scrape target of {{ $labels.job }} for %s (the ServiceMonitor no longer selects the Service, the Deployment has no pods, or the job label changed): no CI alert can fire meanwhile.' % c.exporterAbsentFor,
+            // absent() has no value to show, and its labels are the selector's equality matchers alone.
+            'Prometheus has had no scrape target matching up{%s} for %s (the ServiceMonitor no longer selects the Service, the Deployment has no pods, or the job label changed): no CI alert can fire meanwhile.' % [sel, c.exporterAbsentFor],
           ),
           alert(
             'GitLabCIExporterGitLabSyncStale',
@@ -90,7 +94,7 @@ local counters = import '../lib/counters.libsonnet';
             c.exporterStaleFor,
             'time() - max by (%s) (gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.gitlabSyncStaleSeconds],
             'The exporter has not completed a GitLab poll cycle recently.',
-            'The last fully successful GitLab poll of {{ $labels.job }} was {{ $value | humanizeDuration }} ago: job metrics are stale.',
+            'The last fully successful GitLab poll of %s was {{ $value | humanizeDuration }} ago: job metrics are stale.' % group,
           ),
           alert(
             'GitLabCIExporterKubernetesWatchStale',
@@ -98,7 +102,7 @@ local counters = import '../lib/counters.libsonnet';
             c.exporterStaleFor,
             'time() - max by (%s, resource) (gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.kubeWatchStaleSeconds],
             'The exporter has heard nothing from the Kubernetes API recently.',
-            'The last {{ $labels.resource }} watch event or list of {{ $labels.job }} was {{ $value | humanizeDuration }} ago: pod and node metrics are stale.',
+            'The last {{ $labels.resource }} watch event or list of %s was {{ $value | humanizeDuration }} ago: pod and node metrics are stale.' % group,
           ),
           alert(
             'GitLabCIExporterGitLabErrors',
@@ -110,7 +114,7 @@ local counters = import '../lib/counters.libsonnet';
               '%g' % c.gitlabErrorRatioThreshold,
             ],
             'Many GitLab API requests of the exporter fail.',
-            '{{ $value | humanizePercentage }} of the GitLab API requests of {{ $labels.job }} failed over the last %s.' % w,
+            '{{ $value | humanizePercentage }} of the GitLab API requests of %s failed over the last %s.' % [group, w],
           ),
           alert(
             'GitLabCIExporterGitLabRateLimited',
@@ -118,7 +122,7 @@ local counters = import '../lib/counters.libsonnet';
             c.exporterErrorsFor,
             '%s\n> 0\n' % increase(c.groupLabels, 'gitlab_ci_exporter_gitlab_requests_total{%s, code="429"}' % sel, w),
             'GitLab keeps rate-limiting the exporter.',
-            'GitLab answered {{ $value | printf "%%.0f" }} requests of {{ $labels.job }} with 429 over the last %s: lower GITLAB_MAX_REQUESTS_PER_SECOND or raise the token user\'s limit.' % w,
+            'GitLab answered {{ $value | printf "%%.0f" }} requests of %s with 429 over the last %s: lower GITLAB_MAX_REQUESTS_PER_SECOND or raise the token user\'s limit.' % [group, w],
           ),
           alert(
             'GitLabCIExporterSeriesDropped',
@@ -126,7 +130,7 @@ local counters = import '../lib/counters.libsonnet';
             null,
             '%s\n> 0\n' % increase('%s, family' % c.groupLabels, 'gitlab_ci_exporter_series_dropped_total{%s}' % sel, w),
             'The exporter drops series at its cardinality cap.',
-            '{{ $labels.family }} reached MAX_SERIES_PER_FAMILY in {{ $labels.job }}; {{ $value | printf "%%.0f" }} samples were not exported over the last %s.' % w,
+            '{{ $labels.family }} reached MAX_SERIES_PER_FAMILY in %s; {{ $value | printf "%%.0f" }} samples were not exported over the last %s.' % [group, w],
           ),
         ],
       },

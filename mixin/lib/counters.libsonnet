@@ -28,6 +28,10 @@
   sumIncrease(config, by, selector, window)::
     '%s (\n%s)' % [if by == '' then 'sum' else 'sum by (%s)' % by, $.indent($.increase(config, selector, window), 2)],
 
+  // The label names of a `by` list such as 'cluster, job'.
+  labelList(labels)::
+    [std.stripChars(label, ' ') for label in std.split(labels, ',') if std.stripChars(label, ' ') != ''],
+
   indent(text, spaces)::
     std.join('\n', [if line == '' then line else std.repeat(' ', spaces) + line for line in std.split(text, '\n')]),
 

@@ -66,6 +66,20 @@ function ruleExpressions(): Array<{ name: string; expr: string }> {
   );
 }
 
+/**
+ * The labels of the series an alert's expression gives: absent()'s equality matchers, the `by` of
+ * its first aggregation, a recorded series' own, or, for a plain selector (`up{...} == 0`), those
+ * of the scraped series. Enough for the mixin's expressions, not for PromQL at large.
+ */
+function carriedLabels(expr: string, recorded: ReadonlyMap<string, string>, scraped: readonly string[]): string[] {
+  const absent = /^absent\(\w+\{([^}]*)\}\)$/.exec(expr.trim());
+  if (absent) return [...absent[1]!.matchAll(/(\w+)\s*=\s*"/g)].map((m) => m[1]!);
+  const by = /\b(?:sum|min|max|avg|count) by \(([^)]*)\)/.exec(expr);
+  if (by) return by[1]!.split(",").map((label) => label.trim()).filter(Boolean);
+  const first = /^[a-zA-Z_:][\w:]*/.exec(expr.trim())?.[0] ?? "";
+  return recorded.has(first) ? carriedLabels(recorded.get(first)!, recorded, scraped) : [...scraped];
+}
+
 function dashboards(): Dashboard[] {
   return Object.values(mixin.dashboards) as unknown as Dashboard[];
 }
@@ -153,13 +167,15 @@ describe("alerts", () => {
     const runbooks = await readFile(path.join(ROOT, "docs/runbooks.md"), "utf8");
     const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
     const anchors = new Set([...runbooks.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
-    const alerts = mixin.alerts.groups.flatMap((g) => g.rules) as Array<{ alert: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+    const alerts = mixin.alerts.groups.flatMap((g) => g.rules) as Array<{ alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }>;
     expect(alerts.length).toBeGreaterThanOrEqual(5);
     for (const rule of alerts) {
       expect(rule.alert).toMatch(/^GitLabCI[A-Z][A-Za-z]+$/);
       expect(["critical", "warning", "info"]).toContain(rule.labels.severity);
       expect(rule.annotations.summary, rule.alert).not.toContain("{{");
-      expect(rule.annotations.description, rule.alert).toContain("{{");
+      // An absent() alert has no value, and no labels but its selector's: it names the selector.
+      if (rule.expr.startsWith("absent(")) expect(rule.annotations.description, rule.alert).toContain(rule.expr.slice("absent(".length, -1));
+      else expect(rule.annotations.description, rule.alert).toContain("{{");
       expect(rule.annotations.runbook_url).toBe(`https://github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/blob/main/docs/runbooks.md#${rule.alert.toLowerCase()}`);
       expect(anchors.has(rule.alert.toLowerCase()), `docs/runbooks.md has no section for ${rule.alert}`).toBe(true);
       expect(readme, `the README's Alerting table misses ${rule.alert}`).toContain(`| \`${rule.alert}\` | ${rule.labels.severity} |`);
@@ -187,6 +203,38 @@ describe("alerts", () => {
     const spot = mixin.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCISpotInterruptionsTakingJobs")!;
     const reasons = /reason=~"([^"]+)"/.exec(String(spot.expr))?.[1]?.split("|");
     expect(reasons?.sort()).toEqual([...REMOVAL_REASONS].sort());
+  });
+
+  it("name the deployment by the group labels users set, and refer only to labels the alert carries", async () => {
+    const byDefault = new Map(mixin.alerts.groups.flatMap((g) => g.rules).map((r) => [String(r.alert), r.annotations as Record<string, string>]));
+    for (const groupLabels of [["cluster", "job"], ["cluster"]]) {
+      const custom = await evaluateMixin({ groupLabels: groupLabels.join(", ") });
+      const recorded = new Map(custom.rules.groups.flatMap((g) => g.rules).map((r) => [String(r.record), String(r.expr)]));
+      for (const rule of custom.alerts.groups.flatMap((g) => g.rules) as Array<{ alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }>) {
+        const where = `${rule.alert} grouped by ${groupLabels.join(", ")}`;
+        const carried = new Set([...carriedLabels(rule.expr, recorded, [...groupLabels, "instance"]), ...Object.keys(rule.labels)]);
+        const referenced = Object.values(rule.annotations).flatMap((text) => [...text.matchAll(/\$labels\.(\w+)/g)].map((m) => m[1]!));
+        expect(referenced.filter((label) => !carried.has(label)), where).toEqual([]);
+        // Where the default names its group (the job label), the override names its own.
+        if (byDefault.get(rule.alert)!.description!.includes("$labels.job")) {
+          for (const label of groupLabels) expect(rule.annotations.description, where).toContain(`{{ $labels.${label} }}`);
+        }
+      }
+      // Prometheus loads them, templates included.
+      const dir = await mkdtemp(path.join(tmpdir(), "mixin-grouping-"));
+      try {
+        const files = mixinFiles(custom);
+        const rules = ["rules/gitlab-ci-alerts.yaml", "rules/gitlab-ci-rules.yaml"].map((name) => path.join(dir, path.basename(name)));
+        await Promise.all(rules.map((file) => writeFile(file, files.get(`rules/${path.basename(file)}`)!)));
+        const { stdout } = await run("promtool", ["check", "rules", ...rules]);
+        expect(stdout).not.toContain("FAILED");
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    // The check can fail: an alert that keeps only job cannot name the cluster.
+    expect(carriedLabels('sum by (job) (gitlab_ci_jobs_pending{job="x"}) > 20', new Map(), ["cluster", "job", "instance"])).toEqual(["job"]);
+    expect(carriedLabels('absent(up{job="x", namespace=~"ci"})', new Map(), [])).toEqual(["job"]);
   });
 
   it("follow the _config overrides users set", async () => {
