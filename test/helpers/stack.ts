@@ -28,6 +28,8 @@ export async function startStack(
     rateLimitWindowStart?: number;
     /** Path of a kubeconfig file: enables the Kubernetes side against that cluster (e.g. the simulator's). */
     kubeconfig?: string;
+    /** Runs once the simulated GitLab listens, before the exporter starts: e.g. to arm faults for its first sync. */
+    beforeExporter?: (gitlab: GitLabSimulator) => void;
   } = {},
 ): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
@@ -47,6 +49,7 @@ export async function startStack(
     ...(options.kubeconfig === undefined ? {} : { KUBECONFIG: options.kubeconfig, KUBE_WATCH_STALL_SECONDS: "3", KUBE_RETRY_INITIAL_SECONDS: "0.05", KUBE_RETRY_MAX_SECONDS: "0.5" }),
     ...options.env,
   };
+  options.beforeExporter?.(gitlab);
   const start = () => startExporter(loadConfig(env), pino({ level: "silent" }));
   const stack: Stack = {
     world,

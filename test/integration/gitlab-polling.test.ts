@@ -216,6 +216,19 @@ describe("what polling costs", () => {
 });
 
 describe("readiness", () => {
+  it("answers 503 until the first sync has read every project, then 200", async () => {
+    const world = new GitLabWorld();
+    const api = world.addProject("acme/api");
+    world.addProject("acme/web");
+    // The first project's jobs cannot be read yet: the first sync cannot complete.
+    const unreadable = new RegExp(`/projects/${api.id}/`);
+    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_REQUEST_TIMEOUT_SECONDS: "0.5" }, beforeExporter: (gitlab) => gitlab.faults.status(500, { path: unreadable }) });
+    await eventually(() => expect(stack!.gitlab.requests.count({ projectId: api.id, status: 500 })).toBeGreaterThan(1), 10_000);
+    expect(await readyz(stack)).toBe(503);
+    stack.gitlab.faults.clear();
+    await eventually(async () => expect(await readyz(stack!)).toBe(200), 10_000);
+  });
+
   it("stays ready after the first sync when discovery adds a project that keeps failing", async () => {
     const world = new GitLabWorld();
     world.addProject("acme/api");
