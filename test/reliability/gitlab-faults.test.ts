@@ -124,8 +124,27 @@ describe("projects that disappear or lose access", () => {
         expect(samples.filter((s) => s.labels.project === "acme/api")).toEqual([]);
         expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code })).toBeGreaterThan(0);
       });
+      // Meanwhile its jobs move on: the pending one runs and fails, the running one succeeds, a
+      // new one is queued and another new one finishes.
+      const lostAt = Date.now();
+      const [pending, running] = [stack.world.jobs().find((j) => j.status === "pending")!, stack.world.jobs().find((j) => j.status === "running")!];
+      stack.world.start(pending.id, RUNNER);
+      stack.world.finish(pending.id, "failed", "script_failure");
+      stack.world.finish(running.id, "success");
+      stack.world.createJob(api.id, { name: "queued", tags: ["docker"], status: "pending" });
+      const quick = stack.world.createJob(api.id, { name: "quick", tags: [], status: "pending" });
+      stack.world.start(quick.id, RUNNER);
+      stack.world.finish(quick.id, "success");
       stack.world.setProjectAccess(api.id, "ok");
-      await eventually(async () => expect(sum(await stack.scrape(), "gitlab_ci_jobs_pending", { project: "acme/api" })).toBe(1), 15_000);
+      // Back from zero with the jobs that finished while it was unreadable, each once.
+      const counted = async () => byLabels(await stack.scrape(), "gitlab_ci_jobs_finished_total", ["project", "status", "failure_reason", "runner"]);
+      await eventually(async () => {
+        expect(sum(await stack.scrape(), "gitlab_ci_jobs_pending", { project: "acme/api" })).toBe(1);
+        expect(await counted()).toEqual(finishedTruth(stack.world, lostAt));
+      }, 15_000);
+      expect([...finishedTruth(stack.world, lostAt).values()].reduce((a, b) => a + b, 0)).toBe(3);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await counted()).toEqual(finishedTruth(stack.world, lostAt));
     } finally {
       await stack.close();
     }
