@@ -199,7 +199,10 @@ describe("graceful shutdown on SIGTERM", () => {
   it("exits 0 within 5 s while a poll waits on a GitLab that does not answer", async () => {
     const { exited } = await startCli(smallWorld());
     sim!.faults.hang();
-    await sleep(500);
+    // A poll is waiting on GitLab when the signal lands.
+    const deadline = Date.now() + 5_000;
+    while (sim!.faults.served === 0 && Date.now() < deadline) await sleep(50);
+    expect(sim!.faults.served).toBeGreaterThan(0);
     const signalledAt = Date.now();
     child!.kill("SIGTERM");
     expect(await exited).toBe(0);
