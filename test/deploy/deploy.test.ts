@@ -10,6 +10,7 @@ import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Service } from "kubernetes-models/v1/Service";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
@@ -35,6 +36,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   ServiceMonitor,
   PrometheusRule,
   Secret,
+  NetworkPolicy,
 };
 
 const rendered = new Map<string, Promise<K8sObject[]>>();
@@ -268,6 +270,25 @@ describe("RBAC", () => {
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "gitlab-ci-k8s-exporter", namespace: "monitoring" }]);
     const env = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === "KUBE_NAMESPACES")?.value).toBe("gitlab-runner");
+  });
+});
+
+describe("the in-cluster-gitlab overlay", () => {
+  it("admits only GitLab's Sidekiq and Prometheus to the exporter's named port, in the exporter's namespace", async () => {
+    const objects = await kustomize("deploy/kubernetes/overlays/in-cluster-gitlab");
+    const policy = one<NetworkPolicy>(objects, "NetworkPolicy");
+    const deployment = one<Deployment>(objects, "Deployment");
+    expect(policy.metadata!.namespace).toBe(deployment.metadata!.namespace);
+    for (const [key, value] of Object.entries(policy.spec!.podSelector.matchLabels ?? {})) expect(deployment.spec!.template.metadata!.labels?.[key]).toBe(value);
+    expect(policy.spec!.policyTypes).toEqual(["Ingress"]);
+    const peers = policy.spec!.ingress!.map((rule) => {
+      expect(rule.ports).toEqual([{ port: "metrics", protocol: "TCP" }]);
+      return rule.from!.map((peer) => [peer.namespaceSelector?.matchLabels, peer.podSelector?.matchLabels]);
+    });
+    expect(peers).toEqual([
+      [[{ "kubernetes.io/metadata.name": "gitlab" }, { app: "sidekiq" }]],
+      [[{ "kubernetes.io/metadata.name": "monitoring" }, { "app.kubernetes.io/name": "prometheus" }]],
+    ]);
   });
 });
 
