@@ -159,6 +159,59 @@ describe("Informer", () => {
     expect(restarts()).toBe(1);
   });
 
+  /**
+   * The informer's stream is cut, and it resumes from its version while etcd is restored from a
+   * snapshot: the server's versions are now below it.
+   */
+  async function resumingAfterEtcdRestore(timing: Partial<{ stallMs: number }> = {}) {
+    const api = new FakeApi();
+    api.revision = 500;
+    api.set("a");
+    const informer = start(api, timing);
+    await eventually(() => expect(api.watches).toHaveLength(1));
+    api.current()!.callbacks.done(null);
+    await eventually(() => expect(api.watches).toHaveLength(2));
+    const handedOut = api.watches[0]!.query.resourceVersion;
+    expect(api.watches[1]!.query.resourceVersion).toBe(handedOut);
+    api.revision = 10;
+    api.objects.set("b", String(++api.revision));
+    return { api, handedOut, ...informer };
+  }
+
+  /** Listed again, and watching from the restored server's version. */
+  function relisted({ api, state, restarts }: Awaited<ReturnType<typeof resumingAfterEtcdRestore>>) {
+    expect(api.lists).toBe(2);
+    expect(api.watches[2]!.query.resourceVersion).toBe("11");
+    expect([...state.keys()].sort()).toEqual(["a", "b"]);
+    expect(restarts()).toBe(2);
+  }
+
+  it.each([
+    ["as an ERROR event", (callbacks: WatchCallbacks, status: object) => callbacks.event("ERROR", status)],
+    ["as the answer to the watch", (callbacks: WatchCallbacks) => callbacks.done(Object.assign(new Error("HTTP-Code: 504"), { statusCode: 504 }))],
+  ])("drops its resourceVersion and lists again on 504 Too large resource version %s (etcd restored from a snapshot)", async (_how, answer) => {
+    const resumed = await resumingAfterEtcdRestore();
+    const { api, handedOut } = resumed;
+    answer(api.current()!.callbacks, {
+      kind: "Status",
+      status: "Failure",
+      message: `Timeout: Too large resource version: ${handedOut}, current: ${api.revision}`,
+      reason: "Timeout",
+      details: { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }], retryAfterSeconds: 1 },
+      code: 504,
+    });
+    await eventually(() => expect(api.watches).toHaveLength(3));
+    relisted(resumed);
+  });
+
+  it("lists again when a resumed watch is accepted but stays silent (its version ahead of the server's), instead of resuming from it again", async () => {
+    // An API server on a restored etcd accepts the watch and sends nothing, bookmarks included.
+    const resumed = await resumingAfterEtcdRestore({ stallMs: 300 });
+    await eventually(() => expect(resumed.api.watches).toHaveLength(3), 3000);
+    expect(resumed.api.watches[1]!.aborted).toBe(true);
+    relisted(resumed);
+  });
+
   it("retries failed lists with backoff and counts each restart", async () => {
     const api = new FakeApi();
     api.failLists = 3;
