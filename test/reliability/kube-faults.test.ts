@@ -218,7 +218,7 @@ describe.concurrent("the exporter survives Kubernetes API faults, shows them, an
     }));
   it("the API server restarting with new resourceVersions", () =>
     survive("API server restart", (f, env) => {
-      env.kubeWorld.restart({ newResourceVersions: true });
+      env.kubeWorld.restart();
       f.dropStreams();
     }));
 });

@@ -24,36 +24,82 @@ export interface FaultScope {
   readonly path?: string;
 }
 
-/** Switchable misbehaviour of the simulated API server, for recovery tests. */
+/**
+ * What the simulated API server served that a healthy one would not have, by kind: streams cut,
+ * stalled or hung; ERROR events; refused lists and watches; and the answers to a watch or list
+ * from a resourceVersion the server no longer holds (410 Expired) or does not hold yet (after an
+ * etcd restore: a watch kept silent, or 504 Too large resource version).
+ */
+export type ServedFault =
+  | "stream dropped"
+  | "stream ended early"
+  | "stream stalled"
+  | "stream hung"
+  | "ERROR event"
+  | "list failed"
+  | "watch refused"
+  | "forbidden"
+  | "HTTP 410"
+  | "410 Expired"
+  | "version ahead"
+  | "504 Too large resource version";
+
+/** Switchable misbehaviour of the simulated API server, for recovery tests, and a tally of what it served. */
 export class KubeFaults {
   private failingLists: { status: number; remaining: number } | null = null;
-  private expireNext = false;
+  private readonly expiries: FaultScope[] = [];
   private goneOnWatch = false;
   private failingWatches: number | null = null;
+  private tooLargeAhead = false;
   private readonly forbidden = new Set<string>();
+  private readonly tally = new Map<ServedFault, number>();
   stalled = false;
   /** Stalled streams also outlive their `timeoutSeconds`. */
   hung = false;
-  /** Faults served, for test output. */
-  served = 0;
   constructor(private readonly streams: Set<WatchStream>) {}
+
+  /** Faults served so far, of every kind. */
+  get served(): number {
+    let total = 0;
+    for (const count of this.tally.values()) total += count;
+    return total;
+  }
+
+  servedOf(kind: ServedFault): number {
+    return this.tally.get(kind) ?? 0;
+  }
+
+  /** Faults served so far, by kind, in the order each kind was first served. */
+  servedByKind(): ReadonlyMap<ServedFault, number> {
+    return new Map(this.tally);
+  }
+
+  noteServed(kind: ServedFault): void {
+    this.tally.set(kind, this.servedOf(kind) + 1);
+  }
 
   /**
    * Drops the connection of every open watch stream (in scope) now, without ending the chunked
    * response, as an API server restart or a reset connection does: the client sees an error.
    */
   dropStreams(scope: FaultScope = {}): void {
-    this.served++;
-    for (const stream of this.streams) if (stream.in(scope)) stream.drop();
+    for (const stream of this.streams) {
+      if (!stream.in(scope)) continue;
+      stream.drop();
+      this.noteServed("stream dropped");
+    }
   }
 
   /**
    * Ends every open watch stream (in scope) cleanly now, long before its `timeoutSeconds`, as a
-   * load balancer or proxy ending idle streams does.
+   * load balancer or proxy ending idle streams does, or an API server shutting down gracefully.
    */
   endStreams(scope: FaultScope = {}): void {
-    this.served++;
-    for (const stream of this.streams) if (stream.in(scope)) stream.end("server");
+    for (const stream of this.streams) {
+      if (!stream.in(scope)) continue;
+      stream.end("server");
+      this.noteServed("stream ended early");
+    }
   }
 
   /**
@@ -63,10 +109,10 @@ export class KubeFaults {
    * a client that ignored the event would not notice anything.
    */
   errorEvent(code: number, reason: string, options: { message?: string; keepOpen?: boolean } = {}): void {
-    this.served++;
     const message = options.message ?? 'an error on the server ("simulated") has prevented the request from succeeding';
     for (const stream of [...this.streams]) {
       stream.send({ type: "ERROR", object: status(code, reason, message) });
+      this.noteServed("ERROR event");
       if (!options.keepOpen) stream.end();
     }
   }
@@ -81,7 +127,6 @@ export class KubeFaults {
    * ends each at its `timeoutSeconds`.
    */
   stallWatches(): void {
-    this.served++;
     this.stalled = true;
   }
 
@@ -90,7 +135,6 @@ export class KubeFaults {
    * the client's connection while the server's side is gone; until `resume()`.
    */
   hangWatches(): void {
-    this.served++;
     this.stalled = true;
     this.hung = true;
   }
@@ -106,9 +150,9 @@ export class KubeFaults {
     this.forbidden.add(path);
   }
 
-  /** The next watch gets the 410 Expired ERROR event whatever version it asks for. */
-  expireNextWatch(): void {
-    this.expireNext = true;
+  /** The next watch (in scope) gets the 410 Expired ERROR event whatever version it asks for; once a call. */
+  expireNextWatch(scope: FaultScope = {}): void {
+    this.expiries.push(scope);
   }
 
   /** Watches are refused with this status (a Status body), as by an API server that is down, until cleared. */
@@ -116,48 +160,65 @@ export class KubeFaults {
     this.failingWatches = options.status;
   }
 
-  takeWatchFailure(): number | null {
-    if (this.failingWatches !== null) this.served++;
-    return this.failingWatches;
-  }
-
   /** Watches are refused with an HTTP 410 Status (older API servers), until cleared. */
   httpGoneOnWatch(): void {
     this.goneOnWatch = true;
   }
 
+  /**
+   * A watch from a resourceVersion ahead of the server's gets the 504 Too large resource version
+   * ERROR event at once, as kube-apiserver answers a watch that asks for its initial events
+   * (`sendInitialEvents=true`), instead of being kept open and silent as it keeps a plain watch;
+   * until cleared.
+   */
+  tooLargeOnWatchAhead(): void {
+    this.tooLargeAhead = true;
+  }
+
   clear(): void {
     this.failingLists = null;
-    this.expireNext = false;
+    this.expiries.splice(0);
     this.goneOnWatch = false;
     this.failingWatches = null;
+    this.tooLargeAhead = false;
     this.forbidden.clear();
     this.resume();
   }
 
   isForbidden(path: string): boolean {
     const forbidden = [...this.forbidden].some((prefix) => path.startsWith(prefix));
-    if (forbidden) this.served++;
+    if (forbidden) this.noteServed("forbidden");
     return forbidden;
   }
 
   takeListFailure(): number | null {
     if (!this.failingLists || this.failingLists.remaining <= 0) return null;
     this.failingLists.remaining--;
-    this.served++;
+    this.noteServed("list failed");
     return this.failingLists.status;
   }
 
-  takeExpiry(): boolean {
-    if (!this.expireNext) return false;
-    this.expireNext = false;
-    this.served++;
+  takeWatchFailure(): number | null {
+    if (this.failingWatches !== null) this.noteServed("watch refused");
+    return this.failingWatches;
+  }
+
+  takeGone(): boolean {
+    if (this.goneOnWatch) this.noteServed("HTTP 410");
+    return this.goneOnWatch;
+  }
+
+  /** Whether a watch of this path is to expire (counted by whoever serves the expiry). */
+  takeExpiry(path: string): boolean {
+    const index = this.expiries.findIndex((scope) => scope.path === undefined || path.startsWith(scope.path));
+    if (index < 0) return false;
+    this.expiries.splice(index, 1);
     return true;
   }
 
-  get watchGone(): boolean {
-    if (this.goneOnWatch) this.served++;
-    return this.goneOnWatch;
+  /** Whether a watch from a version ahead is to be refused (counted by whoever serves the refusal). */
+  takeTooLargeAhead(): boolean {
+    return this.tooLargeAhead;
   }
 }
 
@@ -176,12 +237,17 @@ class WatchStream {
     private readonly onEnd: () => void,
   ) {}
 
-  start(options: { kind: string; bookmarks: boolean; bookmarkIntervalMs: number; timeoutSeconds: number | null; currentVersion: () => number }): void {
+  /**
+   * `after`: the version the stream starts after. A bookmark never goes below it, as kube-apiserver
+   * sends none to a watch from a version it does not hold yet.
+   */
+  start(options: { kind: string; bookmarks: boolean; bookmarkIntervalMs: number; timeoutSeconds: number | null; after: number; currentVersion: () => number }): void {
     this.response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked", "cache-control": "no-cache, private" });
     this.response.flushHeaders();
     if (options.bookmarks) {
       this.bookmarkTimer = setInterval(() => {
-        this.send({ type: "BOOKMARK", object: { kind: options.kind, apiVersion: "v1", metadata: { resourceVersion: String(options.currentVersion()) } } });
+        const version = options.currentVersion();
+        if (version >= options.after) this.send({ type: "BOOKMARK", object: { kind: options.kind, apiVersion: "v1", metadata: { resourceVersion: String(version) } } });
       }, options.bookmarkIntervalMs);
     }
     if (options.timeoutSeconds !== null) this.timeoutTimer = setTimeout(() => this.timedOut(), options.timeoutSeconds * 1000);
@@ -195,8 +261,11 @@ class WatchStream {
   send(event: unknown): void {
     if (this.closed) return;
     const line = `${JSON.stringify(event)}\n`;
-    if (this.faults().stalled) this.pending.push(line);
-    else this.response.write(line);
+    const faults = this.faults();
+    if (!faults.stalled) return void this.response.write(line);
+    // Counted once a stall, when the stream first holds something back.
+    if (this.pending.length === 0) faults.noteServed(faults.hung ? "stream hung" : "stream stalled");
+    this.pending.push(line);
   }
 
   flushStalled(): void {
@@ -244,8 +313,11 @@ export interface KubeSimulator {
 
 /**
  * A Kubernetes API server for pods and nodes: list (with limit/continue), watch streams (with
- * resourceVersion, bookmarks, timeoutSeconds, 410 Expired), label and field selectors, bearer
- * token, and fault switches. Enough of the real wire format for client-node's list and Watch.
+ * resourceVersion, bookmarks, timeoutSeconds), label and field selectors, bearer token, and fault
+ * switches. A version older than the history is answered 410 Expired; one ahead of the current
+ * (after an etcd restore) 504 Too large resource version on a list, and on a watch an open stream
+ * that stays silent until the revision passes it. Enough of the real wire format for
+ * client-node's list and Watch.
  */
 export async function startKubeSimulator(options: { world: KubeWorld; host?: string; port?: number; token?: string; bookmarkIntervalMs?: number }): Promise<KubeSimulator> {
   const { world } = options;
@@ -272,10 +344,10 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
     const record: KubeRequestRecord = { at: Date.now(), path: url.pathname, query: url.searchParams, kind: route ? (route.name ? "get" : watch ? "watch" : "list") : "other", status: 0 };
     if (log.length > 50_000) log.splice(0, 10_000);
     log.push(record);
-    const respond = (status: number, body: unknown) => {
+    const respond = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
       const text = JSON.stringify(body);
-      response.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) });
+      response.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers });
       response.end(text);
     };
     if (options.token && request.headers.authorization !== `Bearer ${options.token}`) return respond(401, status(401, "Unauthorized", "Unauthorized"));
@@ -289,15 +361,23 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
       if (!found) return respond(404, status(404, "NotFound", `${route.resource} "${route.name}" not found`));
       return respond(200, withKind(route.resource, found));
     }
+    const requested = url.searchParams.get("resourceVersion");
+    // "" and "0" ask for no particular version: a list from the cache, a watch with the current state first.
+    const since = requested === null || requested === "" || requested === "0" ? null : Number(requested);
     if (!watch) {
       const failure = faults.takeListFailure();
       if (failure !== null) return respond(failure, status(failure, "InternalError", "an error on the server (\"simulated\") has prevented the request from succeeding"));
+      if (since !== null && since > world.currentResourceVersion()) {
+        // kube-apiserver waits up to 3 s for its cache to reach the version first; this one answers at once.
+        faults.noteServed("504 Too large resource version");
+        return respond(504, tooLarge(since, world.currentResourceVersion()), { "retry-after": "1" });
+      }
       return respond(200, list(route.resource, objects(), url.searchParams, world.currentResourceVersion()));
     }
 
     const watchFailure = faults.takeWatchFailure();
     if (watchFailure !== null) return respond(watchFailure, status(watchFailure, "InternalError", "an error on the server (\"simulated\") has prevented the request from succeeding"));
-    if (faults.watchGone) return respond(410, status(410, "Gone", "too old resource version"));
+    if (faults.takeGone()) return respond(410, status(410, "Gone", "too old resource version"));
     record.status = 200;
     const stream = new WatchStream(response, record, () => faults, () => {
       streams.delete(stream);
@@ -305,33 +385,39 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
     });
     streams.add(stream);
     const timeout = url.searchParams.get("timeoutSeconds");
+    const after = since ?? world.currentResourceVersion();
     stream.start({
       kind: route.resource === "pods" ? "Pod" : "Node",
       bookmarks: url.searchParams.get("allowWatchBookmarks") === "true",
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
       timeoutSeconds: timeout === null ? null : Number(timeout),
+      after,
       currentVersion: () => world.currentResourceVersion(),
     });
     const matches = (object: V1Pod | V1Node) => filter([object], route.namespace, url.searchParams).length === 1;
-    const requested = url.searchParams.get("resourceVersion");
-    if (faults.takeExpiry()) return expire(stream, requested ?? "0");
-    if (requested === null || requested === "" || requested === "0") {
+    // The API server reports what it cannot serve inside a 200 stream, then ends it.
+    const refuse = (kind: ServedFault, body: unknown) => {
+      faults.noteServed(kind);
+      stream.send({ type: "ERROR", object: body });
+      stream.end("server");
+    };
+    const expire = () => refuse("410 Expired", status(410, "Expired", `too old resource version: ${requested ?? "0"} (${world.currentResourceVersion()})`));
+    if (faults.takeExpiry(url.pathname)) return expire();
+    if (since === null) {
       for (const object of objects()) stream.send({ type: "ADDED", object: withKind(route.resource, object) });
+    } else if (since > world.currentResourceVersion()) {
+      // A version the server does not hold yet (etcd restored from a snapshot): kube-apiserver keeps
+      // a plain watch open and sends nothing, bookmarks included, until its revision passes it.
+      if (faults.takeTooLargeAhead()) return refuse("504 Too large resource version", tooLarge(since, world.currentResourceVersion()));
+      faults.noteServed("version ahead");
     } else {
-      const since = Number(requested);
       const changes = Number.isFinite(since) ? world.changesSince(since, route.resource) : null;
-      if (changes === null) return expire(stream, requested);
+      if (changes === null) return expire();
       for (const event of changes) if (matches(event.object)) stream.send({ type: event.type, object: event.object });
     }
     watchers.set(stream, (event) => {
-      if (event.resource === route.resource && matches(event.object)) stream.send({ type: event.type, object: event.object });
+      if (event.resource === route.resource && event.resourceVersion > after && matches(event.object)) stream.send({ type: event.type, object: event.object });
     });
-  }
-
-  function expire(stream: WatchStream, requested: string): void {
-    // The API server reports an expired version inside a 200 stream, then ends it.
-    stream.send({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${requested} (${world.currentResourceVersion()})`) });
-    stream.end("server");
   }
 
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
@@ -420,6 +506,14 @@ function filter<T extends V1Pod | V1Node>(objects: T[], namespace: string | null
   });
 }
 
-function status(code: number, reason: string, message: string): unknown {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+function status(code: number, reason: string, message: string, details?: unknown): unknown {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...(details ? { details } : {}), code };
+}
+
+/** kube-apiserver's answer to a version ahead of its own: a Timeout naming the cause, with a retry hint. */
+function tooLarge(requested: number, current: number): unknown {
+  return status(504, "Timeout", `Timeout: Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+    retryAfterSeconds: 1,
+  });
 }

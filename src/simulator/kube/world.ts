@@ -13,6 +13,9 @@ export interface WatchEvent {
 
 export type ChangeListener = (event: WatchEvent) => void;
 
+/** How far etcd's revision moves while an API server restarts, from writes to resources not simulated here. */
+const WRITES_ELSEWHERE_DURING_RESTART = 100;
+
 /**
  * The simulated cluster's truth: pods and nodes, one resourceVersion counter shared by all objects
  * (as etcd's revision is), and a bounded history of changes from which watches are served. A
@@ -111,15 +114,31 @@ export class KubeWorld {
   }
 
   /**
-   * An API server restart (or an etcd restore): history gone and, with `newResourceVersions`,
-   * every object renumbered far from where it was, so clients must list again.
+   * An API server restart. The new server's watch cache starts from a list at the current
+   * revision, so it holds no change from before; other resources (leases, events) were written
+   * meanwhile, so the revision has moved on, and a watch resuming from a version handed out before
+   * the restart gets 410 Expired. The objects keep their versions.
    */
-  restart(options: { newResourceVersions: boolean } = { newResourceVersions: true }): void {
-    if (options.newResourceVersions) {
-      this.revision += 1_000_000;
-      for (const node of this.nodesByName.values()) node.metadata!.resourceVersion = String(++this.revision);
-      for (const pod of this.podsByKey.values()) pod.metadata!.resourceVersion = String(++this.revision);
+  restart(): void {
+    this.revision += WRITES_ELSEWHERE_DURING_RESTART;
+    this.compactHistory();
+  }
+
+  /**
+   * etcd restored from a snapshot without `--bump-revision`, and the API server restarted on it:
+   * versions start again from the snapshot's revision (`toRevision`, by default the one this world
+   * started at), below those handed out before, so a client's last version is ahead of every one
+   * the API server holds. The objects keep their content, renumbered up to that revision; the
+   * history is gone.
+   */
+  restoreEtcd(options: { toRevision?: number } = {}): void {
+    const target = options.toRevision ?? this.options.startResourceVersion ?? 1000;
+    const objects: Array<V1Pod | V1Node> = [...this.nodesByName.values(), ...this.podsByKey.values()];
+    if (target >= this.revision || target < objects.length) {
+      throw new Error(`cannot restore to revision ${target}: it must be below the current ${this.revision} and leave room for ${objects.length} objects`);
     }
+    this.revision = target - objects.length;
+    for (const object of objects) object.metadata!.resourceVersion = String(++this.revision);
     this.compactHistory();
   }
 

@@ -160,12 +160,128 @@ describe("simulated Kubernetes API", () => {
     await expect(api.listNamespacedPod({ namespace: "locked" })).resolves.toBeDefined();
   });
 
-  it("renumbers resource versions and forgets history when the API server restarts", async () => {
+  it("answers a watch from before an API server restart with 410 Expired: the revision moved on, the history is gone", async () => {
     const world = new KubeWorld();
     world.addNode(buildSpotNode({ name: "n" }));
     const before = world.currentResourceVersion();
-    world.restart({ newResourceVersions: true });
-    expect(world.currentResourceVersion()).toBeGreaterThan(before + 1_000_000);
-    expect(world.changesSince(before, "nodes")).toBeNull();
+    world.restart();
+    expect(world.currentResourceVersion()).toBeGreaterThan(before);
+    expect(world.node("n")!.metadata!.resourceVersion).toBe(String(before));
+    const { kc } = await connect(world);
+    const resumed = collect(kc, "/api/v1/nodes", { resourceVersion: String(before), allowWatchBookmarks: true });
+    await settle();
+    expect(resumed.events).toEqual([{ type: "ERROR", object: expect.objectContaining({ code: 410, reason: "Expired" }) }]);
+    expect(resumed.ended()).toBeNull();
+    expect(sim!.faults.servedOf("410 Expired")).toBe(1);
+  });
+
+  it("keeps a watch from a version ahead of the server's (etcd restored from a snapshot) open and silent until the revision passes it", async () => {
+    const world = new KubeWorld();
+    for (let i = 0; i < 3; i++) world.addNode(buildSpotNode({ name: `n-${i}` }));
+    const handedOut = world.currentResourceVersion();
+    world.restoreEtcd();
+    expect(world.currentResourceVersion()).toBe(1000);
+    expect(world.nodes().map((n) => Number(n.metadata!.resourceVersion))).toEqual([998, 999, 1000]);
+    const { kc, api } = await connect(world);
+    const ahead = collect(kc, "/api/v1/nodes", { resourceVersion: String(handedOut), allowWatchBookmarks: true, timeoutSeconds: 30 });
+    const current = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()), allowWatchBookmarks: true, timeoutSeconds: 30 });
+    await Promise.all([ahead.started, current.started]);
+    world.addNode(buildSpotNode({ name: "after-restore" }));
+    await settle();
+    // No event at or below the version asked for, and no bookmark either.
+    expect(ahead.events).toEqual([]);
+    expect(ahead.ended()).toBe("open");
+    expect(current.events.filter((e) => e.type !== "BOOKMARK").map((e) => e.object.metadata?.name)).toEqual(["after-restore"]);
+    expect(current.events.some((e) => e.type === "BOOKMARK")).toBe(true);
+    // Writes that pass the version reach it, bookmarks follow.
+    for (const name of ["w-1", "w-2", "w-3"]) world.addNode(buildSpotNode({ name }));
+    await settle();
+    expect(ahead.events.filter((e) => e.type !== "BOOKMARK").map((e) => [e.object.metadata?.name, e.object.metadata?.resourceVersion])).toEqual([["w-3", String(handedOut + 1)]]);
+    expect(ahead.events.some((e) => e.type === "BOOKMARK")).toBe(true);
+    expect(sim!.faults.servedOf("version ahead")).toBe(1);
+    await expect(api.listNode()).resolves.toBeDefined();
+  });
+
+  it("answers a list from a version ahead of the server's with 504 Too large resource version", async () => {
+    const world = new KubeWorld();
+    world.addNode(buildSpotNode({ name: "n" }));
+    const { api } = await connect(world);
+    const current = world.currentResourceVersion();
+    await expect(api.listNode({ resourceVersion: String(current) })).resolves.toMatchObject({ items: [expect.anything()] });
+    const refused = await api.listNode({ resourceVersion: String(current + 5) }).then(
+      () => null,
+      (error: { code?: number; body?: string; headers?: Record<string, string> }) => error,
+    );
+    expect(refused?.code).toBe(504);
+    expect(refused?.headers?.["retry-after"]).toBe("1");
+    expect(JSON.parse(refused!.body!)).toEqual({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: `Timeout: Too large resource version: ${current + 5}, current: ${current}`,
+      reason: "Timeout",
+      details: { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }], retryAfterSeconds: 1 },
+      code: 504,
+    });
+    expect(sim!.faults.servedOf("504 Too large resource version")).toBe(1);
+  });
+
+  it("refuses a watch from a version ahead with the 504 ERROR event when told to, as for a watch asking for its initial events", async () => {
+    const world = new KubeWorld();
+    world.addNode(buildSpotNode({ name: "n" }));
+    const { kc } = await connect(world);
+    sim!.faults.tooLargeOnWatchAhead();
+    const held = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion()) });
+    const ahead = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion() + 1) });
+    await settle();
+    expect(ahead.events).toEqual([
+      { type: "ERROR", object: expect.objectContaining({ code: 504, reason: "Timeout", details: expect.objectContaining({ causes: [expect.objectContaining({ reason: "ResourceVersionTooLarge" })] }) }) },
+    ]);
+    expect(ahead.ended()).toBeNull();
+    expect(held.ended()).toBe("open");
+    sim!.faults.clear();
+    const later = collect(kc, "/api/v1/nodes", { resourceVersion: String(world.currentResourceVersion() + 1) });
+    await settle();
+    expect(later.ended()).toBe("open");
+    expect(sim!.faults.servedOf("504 Too large resource version")).toBe(1);
+    expect(sim!.faults.servedOf("version ahead")).toBe(1);
+  });
+
+  it("expires the next watch of a path once, whatever version it asks for", async () => {
+    const world = new KubeWorld();
+    const { kc } = await connect(world);
+    sim!.faults.expireNextWatch({ path: "/api/v1/pods" });
+    const from = { resourceVersion: String(world.currentResourceVersion()) };
+    const nodes = collect(kc, "/api/v1/nodes", from);
+    const pods = collect(kc, "/api/v1/pods", from);
+    await settle();
+    const again = collect(kc, "/api/v1/pods", from);
+    await settle();
+    expect(nodes.ended()).toBe("open");
+    expect(pods.events).toEqual([{ type: "ERROR", object: expect.objectContaining({ code: 410, reason: "Expired" }) }]);
+    expect(again.ended()).toBe("open");
+    expect(sim!.faults.servedOf("410 Expired")).toBe(1);
+  });
+
+  it("counts what it served by kind: each stream cut or stalled, each refused request", async () => {
+    const world = new KubeWorld();
+    const { kc, api } = await connect(world);
+    const from = { resourceVersion: String(world.currentResourceVersion()), allowWatchBookmarks: true };
+    const streams = [collect(kc, "/api/v1/nodes", from), collect(kc, "/api/v1/pods", from)];
+    await Promise.all(streams.map((s) => s.started));
+    sim!.faults.stallWatches();
+    await settle();
+    sim!.faults.endStreams();
+    sim!.faults.dropStreams();
+    sim!.faults.failLists({ status: 503, count: 2 });
+    sim!.faults.failWatches({ status: 503 });
+    await expect(api.listNode()).rejects.toThrow();
+    await expect(api.listNode()).rejects.toThrow();
+    const refused = collect(kc, "/api/v1/nodes", from);
+    await settle();
+    expect(refused.ended()).toMatchObject({ statusCode: 503 });
+    expect(Object.fromEntries(sim!.faults.servedByKind())).toEqual({ "stream stalled": 2, "stream ended early": 2, "list failed": 2, "watch refused": 1 });
+    expect(sim!.faults.served).toBe(7);
   });
 });
