@@ -1,14 +1,15 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildRunnerJobPod, buildSpotNode, KubeWorld, NODE_TAINTS, podRunning, taintNode, type KubeFaults } from "../../src/simulator/kube/index.js";
+import { buildRunnerJobPod, buildSpotNode, KubeWorld, NODE_TAINTS, podRunning, taintNode, type KubeFaults, type ServedFault } from "../../src/simulator/kube/index.js";
 import { eventually, sum, type Sample } from "../helpers/prom.js";
 import { startKubeStack, type KubeStack } from "../helpers/kube-stack.js";
 
-const tried: string[] = [];
-/** Faulty answers and stream cuts the simulator actually served, over every scenario. */
-let served = 0;
+/** What the simulator served in each scenario, by kind. */
+const servedIn = new Map<string, ReadonlyMap<ServedFault, number>>();
 afterAll(() => {
-  console.log(`Kubernetes fault injection: ${tried.length} scenarios (${tried.join(", ")}), ${served} faulty answers served`);
+  const total = [...servedIn.values()].reduce((all, kinds) => all + [...kinds.values()].reduce((a, b) => a + b, 0), 0);
+  const lines = [...servedIn].map(([name, kinds]) => `  ${name}: ${[...kinds].map(([kind, count]) => `${kind} ×${count}`).join(", ")}`);
+  console.log(`Kubernetes fault injection: ${servedIn.size} scenarios, ${total} faulty answers served\n${lines.join("\n")}`);
 });
 
 /**
@@ -21,6 +22,8 @@ const STALE_AFTER_MS = (2 * STALL_SECONDS + RETRY_MAX_SECONDS) * 1000;
 const FAST = { KUBE_INTERRUPTION_SETTLE_SECONDS: "0.2", KUBE_WATCH_STALL_SECONDS: String(STALL_SECONDS), KUBE_RETRY_MAX_SECONDS: String(RETRY_MAX_SECONDS) };
 
 const CREATED = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * 3_600_000);
+/** The exporter's watch paths (pods of all namespaces), for faults aimed at one watch each. */
+const WATCHES = ["/api/v1/pods", "/api/v1/nodes"];
 
 function jobPod(jobId: number, node: string): V1Pod {
   const pod = buildRunnerJobPod({ projectId: 1, projectPath: "acme/api", jobId, jobName: `job-${jobId}`, ref: "main", nodeName: node, suffix: `j${jobId}` });
@@ -35,6 +38,26 @@ function cluster(): KubeWorld {
   world.updateNode("spot-b", (node) => taintNode(node, NODE_TAINTS.spotInterruption));
   for (const [id, node] of [[1, "spot-a"], [2, "spot-a"], [3, "spot-b"], [4, "spot-b"], [6, "spot-c"]] as const) world.addPod(jobPod(id, node));
   return world;
+}
+
+/** The cluster a scenario changes, remembering when each spot node was reclaimed. */
+class Cluster {
+  readonly reclaimedAtMs = new Map<string, number>();
+  constructor(readonly world: KubeWorld) {}
+
+  /** The node goes away with its job pods (reclaimed: node first, pods collected after). */
+  reclaim(name: string): void {
+    this.reclaimedAtMs.set(name, Date.now());
+    this.world.deleteNode(name);
+    for (const pod of this.world.pods().filter((p) => p.spec!.nodeName === name)) this.world.deletePod("gitlab-runner", pod.metadata!.name!);
+  }
+}
+
+/** What changes while the API server is away: spot-c is reclaimed with its pod, spot-d joins with a new one. */
+function changeWhileAway(cluster: Cluster): void {
+  cluster.reclaim("spot-c");
+  cluster.world.addNode(buildSpotNode({ name: "spot-d", nodegroup: "ci-spot", createdAt: new Date() }));
+  cluster.world.addPod(jobPod(7, "spot-d"));
 }
 
 /** What the exporter shows of the cluster, and what the cluster holds. */
@@ -65,64 +88,93 @@ async function kubeHealth(env: KubeStack): Promise<{ status: number; stale: bool
   return { status: response.status, stale: source.stale, lastSuccess: source.lastSuccess };
 }
 
+/** The exporter shows the cluster as it is: every job pod, and every spot node. */
+async function converged(env: KubeStack): Promise<Sample[]> {
+  return eventually(
+    async () => {
+      const samples = await env.stack.scrape();
+      expect(shownPods(samples)).toEqual(truePods(env.kubeWorld));
+      expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(env.kubeWorld.nodes().length);
+      return samples;
+    },
+    15_000,
+    100,
+  );
+}
+
+interface Scenario {
+  /** Arms the fault under test. */
+  readonly fault: (faults: KubeFaults, cluster: Cluster) => void;
+  /** What the simulator records once it has served that fault to the exporter. */
+  readonly serves: readonly ServedFault[];
+  /** The fault keeps the exporter blind by itself until cleared, so no outage is added. */
+  readonly blinding?: boolean;
+}
+
 /**
- * One fault, opening an outage: the exporter notices the fault on both watches, and the API
- * server answers neither lists nor watches until the outage ends (503; lists as the fault says
- * when the fault is itself a failing list), so the exporter cannot see the cluster meanwhile. During the outage it serves the last known
- * job pods and spot nodes unchanged, the last-event timestamps stop, and once the outage outlasts
- * the stale threshold /readyz reports the source stale (still 200). The cluster changes while it
- * is blind (a pod added, one deleted, one changed, two spot nodes removed with their pods); once
- * the outage ends the exporter converges on the cluster, counts its restarts, and observes each
- * node's lifetime and each interrupted pod exactly once.
+ * One fault, then an outage. The fault is armed alone, until the simulator has served it and the
+ * exporter has counted a restart, and the exporter shows the cluster as it then is (changed by
+ * the fault itself when the API server restarted). Then, unless the fault keeps it blind by
+ * itself, an outage: open streams are cut and the API server answers neither lists nor watches
+ * (503), so the exporter cannot see the cluster. Meanwhile it serves the last known job pods and
+ * spot nodes unchanged, the last-event timestamps stop, and once the outage outlasts the stale
+ * threshold /readyz reports the source stale (still 200). The cluster changes while it is blind
+ * (a pod added, one deleted, one changed, spot nodes reclaimed with their pods); once the faults
+ * are cleared the exporter converges on the cluster, and observes each node's lifetime and each
+ * interrupted pod exactly once.
  */
-async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) => void, options: { disarm?: (faults: KubeFaults) => void; listsFailing?: boolean } = {}): Promise<void> {
-  tried.push(name);
+async function survive(name: string, scenario: Scenario): Promise<void> {
   const env = await startKubeStack(FAST, cluster());
   const { kubeWorld: world, kube } = env;
+  const changes = new Cluster(world);
   try {
-    const before = await eventually(async () => {
-      const samples = await env.stack.scrape();
-      expect(shownPods(samples)).toEqual(truePods(world));
-      expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(3);
-      expect(samples.filter((s) => s.name === "gitlab_ci_spot_node_created_timestamp_seconds")).toHaveLength(3);
-      return samples;
-    });
+    const before = await converged(env);
+    expect(sum(before, "gitlab_ci_spot_nodes")).toBe(3);
+    expect(before.filter((s) => s.name === "gitlab_ci_spot_node_created_timestamp_seconds")).toHaveLength(3);
     expect((await kubeHealth(env)).stale).toBe(false);
 
-    const armedAtMs = Date.now();
-    if (options.listsFailing !== false) kube.faults.failLists({ status: 503 });
-    kube.faults.failWatches({ status: 503 });
-    arm(kube.faults, env);
+    // The fault alone: served to the exporter's watches, and noticed.
+    scenario.fault(kube.faults, changes);
+    await eventually(
+      async () => {
+        for (const kind of scenario.serves) expect(kube.faults.servedOf(kind), kind).toBeGreaterThan(0);
+        expect(restarts(await env.stack.scrape())).toBeGreaterThan(restarts(before));
+      },
+      15_000,
+      50,
+    );
+    const absorbed = await converged(env);
 
-    // Noticed on both watches (a stall only after the watchdog's limit), and blind since: no
-    // event, not even a bookmark, across more than two bookmark intervals.
+    const blindFromMs = Date.now();
+    if (!scenario.blinding) {
+      kube.faults.failLists({ status: 503 });
+      kube.faults.failWatches({ status: 503 });
+      kube.faults.dropStreams();
+    }
+    // Noticed on both watches, and blind since: no event, not even a bookmark, across more than
+    // two bookmark intervals.
     const frozen = await eventually(
       async () => {
         const first = await env.stack.scrape();
         await sleep(500);
         const samples = await env.stack.scrape();
-        for (const resource of ["pods", "nodes"]) expect(restarts(samples, resource), resource).toBeGreaterThan(restarts(before, resource));
+        for (const resource of ["pods", "nodes"]) expect(restarts(samples, resource), resource).toBeGreaterThan(restarts(absorbed, resource));
         expect(lastEvent(samples)).toEqual(lastEvent(first));
         return samples;
       },
       15_000,
       50,
     );
-    expect(kubeView(frozen)).toEqual(kubeView(before));
-    // Bytes already on the wire when the fault struck may land just after it.
-    for (const line of lastEvent(frozen)) expect(Number(line.split(" ")[1])).toBeLessThanOrEqual(armedAtMs / 1000 + 0.5);
+    expect(kubeView(frozen)).toEqual(kubeView(absorbed));
+    // Bytes already on the wire when the outage struck may land just after it.
+    for (const line of lastEvent(frozen)) expect(Number(line.split(" ")[1])).toBeLessThanOrEqual(blindFromMs / 1000 + 0.5);
 
     world.addPod(jobPod(5, "spot-a"));
     world.deletePod("gitlab-runner", world.pods().find((p) => p.metadata!.name!.endsWith("j1"))!.metadata!.name!);
     world.updatePod("gitlab-runner", world.pods().find((p) => p.metadata!.name!.endsWith("j2"))!.metadata!.name!, (pod) => {
       pod.metadata!.annotations!["job.runner.gitlab.com/ref"] = "hotfix";
     });
-    // spot-b and spot-c go away with their job pods (reclaimed: node first, pods collected after).
-    const removedAtMs = Date.now();
-    for (const name of ["spot-b", "spot-c"]) {
-      world.deleteNode(name);
-      for (const pod of world.pods().filter((p) => p.spec!.nodeName === name)) world.deletePod("gitlab-runner", pod.metadata!.name!);
-    }
+    for (const name of ["spot-b", "spot-c"]) if (world.node(name)) changes.reclaim(name);
 
     // The outage outlasts the stale threshold: readiness says so, and keeps the pod in the Service.
     const stale = await eventually(
@@ -137,20 +189,18 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
     expect(stale.status).toBe(200);
     expect(Date.now() - Date.parse(stale.lastSuccess!)).toBeGreaterThan(STALE_AFTER_MS);
     const during = await env.stack.scrape();
-    expect(kubeView(during)).toEqual(kubeView(before));
-    expect(shownPods(during)).toHaveLength(5);
-    expect(sum(during, "gitlab_ci_spot_nodes")).toBe(3);
+    expect(kubeView(during)).toEqual(kubeView(absorbed));
+    expect(shownPods(during)).toEqual(shownPods(absorbed));
     expect(lastEvent(during)).toEqual(lastEvent(frozen));
     expect(sum(during, "gitlab_ci_exporter_build_info")).toBe(1);
 
-    (options.disarm ?? ((f) => f.clear()))(kube.faults);
     kube.faults.clear();
 
     const after = await eventually(
       async () => {
         const samples = await env.stack.scrape();
         expect(shownPods(samples)).toEqual(truePods(world));
-        expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(1);
+        expect(sum(samples, "gitlab_ci_spot_nodes")).toBe(world.nodes().length);
         expect(sum(samples, "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(2);
         expect(sum(samples, "gitlab_ci_job_pods_interrupted_total")).toBe(2);
         expect((await kubeHealth(env)).stale).toBe(false);
@@ -160,9 +210,11 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
       100,
     );
     const convergedAtMs = Date.now();
-    // A removal missed while blind is observed when the re-list finds it: late by the outage at most.
+    // A removal missed while blind is observed when a re-list finds it: late by the blindness at most.
     const lifetimes = after.filter((s) => s.name === "gitlab_ci_spot_node_lifetime_seconds_sum").map((s) => s.value);
-    expect(lifetimes.reduce((a, b) => a + b)).toBeGreaterThanOrEqual((2 * (removedAtMs - CREATED.getTime())) / 1000 - 0.001);
+    const lived = [...changes.reclaimedAtMs.values()].map((at) => (at - CREATED.getTime()) / 1000);
+    expect(lived).toHaveLength(2);
+    expect(lifetimes.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(lived.reduce((a, b) => a + b) - 0.001);
     expect(lifetimes.reduce((a, b) => a + b)).toBeLessThanOrEqual((2 * (convergedAtMs - CREATED.getTime())) / 1000);
     expect(sum(after, "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "spot_interruption" })).toBe(1);
     expect(sum(after, "gitlab_ci_spot_node_lifetime_seconds_count", { reason: "unknown" })).toBe(1);
@@ -175,50 +227,74 @@ async function survive(name: string, arm: (faults: KubeFaults, env: KubeStack) =
     const later = await env.stack.scrape();
     expect(sum(later, "gitlab_ci_spot_node_lifetime_seconds_count")).toBe(2);
     expect(sum(later, "gitlab_ci_job_pods_interrupted_total")).toBe(2);
-    expect(kube.faults.served).toBeGreaterThan(0);
   } finally {
-    served += kube.faults.served;
+    servedIn.set(name, kube.faults.servedByKind());
     await env.close();
   }
 }
 
+/**
+ * The API server goes away, ending its streams, and comes back as `comeBack` says; pods and nodes
+ * change before the exporter is back.
+ */
+const serverAway = (comeBack: (world: KubeWorld, faults: KubeFaults) => void) => (faults: KubeFaults, cluster: Cluster) => {
+  faults.endStreams();
+  comeBack(cluster.world, faults);
+  changeWhileAway(cluster);
+};
+
+/** The exporter's next watch of each path resumes into a 410 Expired. */
+const expireEachWatch = (faults: KubeFaults) => {
+  for (const path of WATCHES) faults.expireNextWatch({ path });
+};
+
 describe.concurrent("the exporter survives Kubernetes API faults, shows them, and converges afterwards", () => {
-  it("watch streams ended cleanly long before their timeout", () => survive("stream closed", (f) => f.endStreams()));
-  it("watch connections reset", () => survive("connection reset", (f) => f.dropStreams()));
+  it("watch streams ended cleanly long before their timeout", () => survive("stream closed", { fault: (f) => f.endStreams(), serves: ["stream ended early"] }));
+  it("watch connections reset", () => survive("connection reset", { fault: (f) => f.dropStreams(), serves: ["stream dropped"] }));
   it("410 Expired as an ERROR event when the watch resumes", () =>
-    survive("410 ERROR event", (f) => {
-      f.expireNextWatch();
-      f.dropStreams();
-    }));
-  it("410 Expired as an ERROR event in open streams", () => survive("410 ERROR event in stream", (f) => f.errorEvent(410, "Expired", { message: "too old resource version" })));
-  // The streams stay open after the event: only acting on the event itself ends the watch.
-  it("another ERROR event in open streams (500 InternalError)", () => survive("500 ERROR event", (f) => f.errorEvent(500, "InternalError", { keepOpen: true })));
-  it("HTTP 410 Gone answering the watch", () =>
-    survive("HTTP 410", (f) => {
-      f.httpGoneOnWatch();
-      f.dropStreams();
-    }));
-  it("500 on list while the watch must re-list", () =>
-    survive(
-      "500 on list",
-      (f) => {
-        f.failLists({ status: 500 });
-        f.expireNextWatch();
-        f.dropStreams();
+    survive("410 ERROR event on resume", {
+      fault(f) {
+        expireEachWatch(f);
+        f.endStreams();
       },
-      { listsFailing: false },
-    ));
-  it("a watch that stalls silently", () =>
-    survive("silent stall", (f) => f.stallWatches(), {
-      disarm: (f) => f.resume(),
+      serves: ["410 Expired"],
     }));
-  it("a watch that hangs open and silent past its timeout", () =>
-    survive("hang past timeout", (f) => f.hangWatches(), {
-      disarm: (f) => f.resume(),
+  it("410 Expired as an ERROR event in open streams", () =>
+    survive("410 ERROR event in stream", { fault: (f) => f.errorEvent(410, "Expired", { message: "too old resource version" }), serves: ["ERROR event"] }));
+  // The streams stay open after the event: only acting on the event itself ends the watch.
+  it("another ERROR event in open streams (500 InternalError)", () =>
+    survive("500 ERROR event", { fault: (f) => f.errorEvent(500, "InternalError", { keepOpen: true }), serves: ["ERROR event"] }));
+  it("HTTP 410 Gone answering the watch when it resumes", () =>
+    survive("HTTP 410", {
+      fault(f) {
+        f.httpGoneOnWatch();
+        f.endStreams();
+      },
+      serves: ["HTTP 410"],
     }));
-  it("the API server restarting with new resourceVersions", () =>
-    survive("API server restart", (f, env) => {
-      env.kubeWorld.restart();
-      f.dropStreams();
+  // Expired on resume, the exporter must list, and lists fail until the fault is cleared.
+  it("500 on list while the watch must re-list", () =>
+    survive("500 on list", {
+      fault(f) {
+        f.failLists({ status: 500 });
+        expireEachWatch(f);
+        f.endStreams();
+      },
+      serves: ["410 Expired", "list failed"],
+      blinding: true,
+    }));
+  it("a watch that stalls silently", () => survive("silent stall", { fault: (f) => f.stallWatches(), serves: ["stream stalled"] }));
+  it("a watch that hangs open and silent past its timeout", () => survive("hang past timeout", { fault: (f) => f.hangWatches(), serves: ["stream hung"] }));
+  it("the API server restarting: the revision moved on and its new watch cache no longer holds the exporter's version (410 on resume)", () =>
+    survive("API server restart", { fault: serverAway((world) => world.restart()), serves: ["410 Expired"] }));
+  it("etcd restored from a snapshot: versions went back below the exporter's, whose watch is accepted and kept silent", () =>
+    survive("etcd restore", { fault: serverAway((world) => world.restoreEtcd()), serves: ["version ahead"] }));
+  it("etcd restored from a snapshot, and the watch from a version ahead refused with 504 Too large resource version", () =>
+    survive("etcd restore, 504", {
+      fault: serverAway((world, faults) => {
+        world.restoreEtcd();
+        faults.tooLargeOnWatchAhead();
+      }),
+      serves: ["504 Too large resource version"],
     }));
 });
