@@ -25,7 +25,7 @@ export interface FaultScope {
 }
 
 /**
- * What the simulated API server served that a healthy one would not have, by kind: streams cut,
+ * What the simulated API server served that a client has to recover from, by kind: streams cut,
  * stalled or hung; ERROR events; refused lists and watches; and the answers to a watch or list
  * from a resourceVersion the server no longer holds (410 Expired) or does not hold yet (after an
  * etcd restore: a watch kept silent, or 504 Too large resource version).
