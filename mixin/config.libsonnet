@@ -53,7 +53,9 @@
     interruptedJobsThreshold: 10,
     // ... within this window, summed over these reasons: the exporter's node removal reasons.
     // One capacity event shows up under several (a rebalance recommendation, then the
-    // interruption), and pod-level reasons (eviction, preemption) are not node removals.
+    // interruption, or `unknown` for a node gone without a sign), a scale-down that kills running
+    // jobs is a misconfiguration worth knowing, and pod-level reasons (eviction, preemption) are
+    // not node removals. The alert's description breaks its count down by these reasons.
     interruptedJobsWindow: '15m',
     interruptedJobsReasons: [
       'spot_interruption',

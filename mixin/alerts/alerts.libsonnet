@@ -10,6 +10,30 @@ local counters = import '../lib/counters.libsonnet';
   // The deployment an alert is about, as its description names it: the values of the group
   // labels, joined with '/' when there are several (`prod/gitlab-ci-k8s-exporter`).
   local group = std.join('/', ['{{ $labels.%s }}' % label for label in counters.labelList(c.groupLabels)]),
+  // A template pipeline that queries `metric{matchers}` within the alert's own group: printf
+  // fills in the group labels' values, quoted as PromQL quotes strings (%q).
+  local queryInGroup(metric, matchers, filter) =
+    local labels = counters.labelList(c.groupLabels);
+    'printf `%s{%s}%s` %s | query' % [
+      metric,
+      std.join(', ', ['%s=%%q' % label for label in labels] + matchers),
+      filter,
+      std.join(' ', ['$labels.' + label for label in labels]),
+    ],
+  local interrupted = 'job_reason:gitlab_ci_job_pods_interrupted:increase%s' % c.interruptedJobsWindow,
+  local removalReasons = 'reason=~"%s"' % std.join('|', c.interruptedJobsReasons),
+  // The interrupted job pods counted, by reason: `4 rebalance_recommendation, 6 spot_interruption`.
+  local interruptedByReason =
+    '{{ range $i, $r := %s | sortByLabel "reason" }}{{ if $i }}, {{ end }}{{ $r.Value | printf "%%.0f" }} {{ $r.Labels.reason }}{{ end }}' %
+    queryInGroup(interrupted, [removalReasons], ' > 0'),
+  // What the interrupted jobs did on the GitLab side: the system-failure ratio the page is about.
+  local systemFailureNow =
+    '{{ with %s }}{{ . | first | value | humanizePercentage }} of the jobs finished there over the last %s failed with a system failure reason (GitLabCISystemFailureRatioHigh pages above %g%%){{ else }}no job finished there over the last %s{{ end }}' % [
+      queryInGroup('job:gitlab_ci_jobs_system_failure:ratio_rate%s' % w, [], ' >= 0'),
+      w,
+      c.systemFailureRatioThreshold * 100,
+      w,
+    ],
   local alert(name, severity, forDuration, expr, summary, description) = {
     alert: name,
     expr: expr,
@@ -59,12 +83,9 @@ local counters = import '../lib/counters.libsonnet';
             'GitLabCISpotInterruptionsTakingJobs',
             'info',
             null,
-            '%s\n>= %d\n' % [
-              increase(c.groupLabels, 'gitlab_ci_job_pods_interrupted_total{%s, reason=~"%s"}' % [sel, std.join('|', c.interruptedJobsReasons)], c.interruptedJobsWindow),
-              c.interruptedJobsThreshold,
-            ],
+            'sum by (%s) (%s{%s}) >= %d' % [c.groupLabels, interrupted, removalReasons, c.interruptedJobsThreshold],
             'Node removals are taking running CI jobs down.',
-            '{{ $value | printf "%%.0f" }} job pods were interrupted by node removals over the last %s in %s (spot interruptions, rebalance recommendations, shutdowns, scale-downs together); expect runner system failures on the GitLab side.' % [c.interruptedJobsWindow, group],
+            '{{ $value | printf "%%.0f" }} job pods were taken down by node removals over the last %s in %s (%s). GitLab fails such jobs as runner_system_failure: %s.' % [c.interruptedJobsWindow, group, interruptedByReason, systemFailureNow],
           ),
         ],
       },

@@ -68,6 +68,12 @@ local counters = import '../lib/counters.libsonnet';
             expr: ratio('%s, project' % c.groupLabels, script) + '\n',
           },
           {
+            // Every reason, pod-level ones (eviction, preemption) included; the alert on node
+            // removals picks its reasons from it and breaks its count down by them.
+            record: 'job_reason:gitlab_ci_job_pods_interrupted:increase%s' % c.interruptedJobsWindow,
+            expr: counters.sumIncrease(c, '%s, reason' % c.groupLabels, 'gitlab_ci_job_pods_interrupted_total{%s}' % c.exporterSelector, c.interruptedJobsWindow) + '\n',
+          },
+          {
             record: 'job:gitlab_ci_jobs_pending:sum',
             expr: 'sum by (%s) (gitlab_ci_jobs_pending{%s})' % [c.groupLabels, c.exporterSelector],
           },

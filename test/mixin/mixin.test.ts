@@ -66,6 +66,30 @@ function ruleExpressions(): Array<{ name: string; expr: string }> {
   );
 }
 
+/** The PromQL of the queries alert annotations run (printf `...` $labels.x | query), a group's values filled in. */
+function annotationQueries(rendered: RenderedMixin): Array<{ name: string; expr: string }> {
+  return rendered.alerts.groups.flatMap((group) =>
+    group.rules.flatMap((rule) =>
+      Object.values(rule.annotations as Record<string, string>).flatMap((text) =>
+        [...text.matchAll(/printf `([^`]*)`[^|}]*\| query/g)].map((m) => ({ name: `${String(rule.alert)} annotations`, expr: m[1]!.replaceAll("%q", '"x"') })),
+      ),
+    ),
+  );
+}
+
+/** Runs `use` with the rendered rule files written to a temporary directory. */
+async function withRuleFiles<T>(rendered: RenderedMixin, use: (dir: string, files: string[]) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), "mixin-rules-"));
+  try {
+    const contents = mixinFiles(rendered);
+    const files = ["gitlab-ci-alerts.yaml", "gitlab-ci-rules.yaml"].map((name) => path.join(dir, name));
+    await Promise.all(files.map((file) => writeFile(file, contents.get(`rules/${path.basename(file)}`)!)));
+    return await use(dir, files);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * The labels of the series an alert's expression gives: absent()'s equality matchers, the `by` of
  * its first aggregation, a recorded series' own, or, for a plain selector (`up{...} == 0`), those
@@ -150,14 +174,14 @@ describe("metric names in rules and dashboards", () => {
     );
     const recorded = new Set(mixin.rules.groups.flatMap((g) => g.rules.map((r) => String(r.record))));
     const known = (name: string) => exported.has(name) || recorded.has(name) || name in EXTERNAL_METRICS;
-    const unknown = [...ruleExpressions().map((r) => ({ where: r.name, expr: r.expr })), ...dashboardQueries()].flatMap(({ where, expr }) =>
+    const unknown = [...[...ruleExpressions(), ...annotationQueries(mixin)].map((r) => ({ where: r.name, expr: r.expr })), ...dashboardQueries()].flatMap(({ where, expr }) =>
       metricNames(expr)
         .filter((name) => !known(name))
         .map((name) => `${where}: ${name}`),
     );
     expect(unknown).toEqual([]);
     // And every name the lexer found somewhere is used: the external list holds nothing stale.
-    const used = new Set([...ruleExpressions(), ...dashboardQueries()].flatMap(({ expr }) => metricNames(expr)));
+    const used = new Set([...ruleExpressions(), ...annotationQueries(mixin), ...dashboardQueries()].flatMap(({ expr }) => metricNames(expr)));
     for (const name of Object.keys(EXTERNAL_METRICS)) expect(used.has(name), name).toBe(true);
   });
 });
@@ -199,10 +223,16 @@ describe("alerts", () => {
     }
   });
 
-  it("count interrupted job pods over every node removal reason the exporter records, and only those", () => {
+  it("count interrupted job pods over every node removal reason the exporter records, only those, and break the count down by them", () => {
     const spot = mixin.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCISpotInterruptionsTakingJobs")!;
-    const reasons = /reason=~"([^"]+)"/.exec(String(spot.expr))?.[1]?.split("|");
-    expect(reasons?.sort()).toEqual([...REMOVAL_REASONS].sort());
+    const reasons = (text: string) => [...text.matchAll(/reason=~"([^"]+)"/g)].map((m) => m[1]!.split("|").sort());
+    const removals = [...REMOVAL_REASONS].sort();
+    expect(reasons(String(spot.expr))).toEqual([removals]);
+    expect(reasons((spot.annotations as Record<string, string>).description!)).toEqual([removals]);
+    // The recorded series it reads keeps every reason, pod-level ones included.
+    const record = /\bjob_reason:[\w:]+/.exec(String(spot.expr))![0];
+    const recorded = mixin.rules.groups.flatMap((g) => g.rules).find((r) => r.record === record)!;
+    expect(String(recorded.expr)).not.toContain("reason=");
   });
 
   it("name the deployment by the group labels users set, and refer only to labels the alert carries", async () => {
@@ -220,21 +250,71 @@ describe("alerts", () => {
           for (const label of groupLabels) expect(rule.annotations.description, where).toContain(`{{ $labels.${label} }}`);
         }
       }
-      // Prometheus loads them, templates included.
-      const dir = await mkdtemp(path.join(tmpdir(), "mixin-grouping-"));
-      try {
-        const files = mixinFiles(custom);
-        const rules = ["rules/gitlab-ci-alerts.yaml", "rules/gitlab-ci-rules.yaml"].map((name) => path.join(dir, path.basename(name)));
-        await Promise.all(rules.map((file) => writeFile(file, files.get(`rules/${path.basename(file)}`)!)));
-        const { stdout } = await run("promtool", ["check", "rules", ...rules]);
+      // Prometheus loads them, templates included, and the queries of the annotations parse.
+      const queries = annotationQueries(custom);
+      expect(queries.length).toBeGreaterThan(0);
+      await withRuleFiles(custom, async (dir, files) => {
+        const queryFile = path.join(dir, "annotation-queries.yaml");
+        await writeFile(queryFile, stringify({ groups: [{ name: "annotations", rules: queries.map((q, i) => ({ record: `annotation:query_${i}:check`, expr: q.expr })) }] }));
+        const { stdout } = await run("promtool", ["check", "rules", ...files, queryFile]);
         expect(stdout).not.toContain("FAILED");
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+        expect(stdout).toContain(`SUCCESS: ${queries.length} rules found`);
+      });
     }
     // The check can fail: an alert that keeps only job cannot name the cluster.
     expect(carriedLabels('sum by (job) (gitlab_ci_jobs_pending{job="x"}) > 20', new Map(), ["cluster", "job", "instance"])).toEqual(["job"]);
     expect(carriedLabels('absent(up{job="x", namespace=~"ci"})', new Map(), [])).toEqual(["job"]);
+  });
+
+  it("break interruptions down and show the failure ratio of the alert's own group only", async () => {
+    const custom = await evaluateMixin({ groupLabels: "cluster, job" });
+    // eu loses 12 job pods to spot interruptions, 1 job in 11 failing; us 2 to a scale-down, 1 in 4.
+    const series = (name: string, cluster: string, labels: string) => `${name}{job="gitlab-ci-k8s-exporter", cluster="${cluster}", instance="a"${labels}}`;
+    const interrupted = (cluster: string, reason: string) => series("gitlab_ci_job_pods_interrupted_total", cluster, `, project="acme/api", reason="${reason}"`);
+    const finished = (cluster: string, status: string, reason: string) => series("gitlab_ci_jobs_finished_total", cluster, `, project="acme/api", status="${status}", failure_reason="${reason}", runner="r1"`);
+    const test = {
+      rule_files: ["gitlab-ci-rules.yaml", "gitlab-ci-alerts.yaml"],
+      evaluation_interval: "1m",
+      group_eval_order: ["gitlab-ci-jobs.rules", "gitlab-ci-job-resources.rules", "gitlab-ci.alerts", "gitlab-ci-exporter.alerts"],
+      tests: [
+        {
+          interval: "1m",
+          input_series: [
+            { series: series("up", "eu", ""), values: "1x30" },
+            { series: series("up", "us", ""), values: "1x30" },
+            { series: interrupted("eu", "spot_interruption"), values: "_x20 12x10" },
+            { series: interrupted("us", "autoscaler_scale_down"), values: "_x20 2x10" },
+            { series: finished("eu", "success", ""), values: "0+10x30" },
+            { series: finished("eu", "failed", "runner_system_failure"), values: "0+1x30" },
+            { series: finished("us", "success", ""), values: "0+3x30" },
+            { series: finished("us", "failed", "runner_system_failure"), values: "0+1x30" },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: "25m",
+              alertname: "GitLabCISpotInterruptionsTakingJobs",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "info", cluster: "eu", job: "gitlab-ci-k8s-exporter" },
+                  exp_annotations: {
+                    summary: "Node removals are taking running CI jobs down.",
+                    description:
+                      "12 job pods were taken down by node removals over the last 15m in eu/gitlab-ci-k8s-exporter (12 spot_interruption). GitLab fails such jobs as runner_system_failure: 9.091% of the jobs finished there over the last 10m failed with a system failure reason (GitLabCISystemFailureRatioHigh pages above 5%).",
+                    runbook_url: "https://github.com/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter/blob/main/docs/runbooks.md#gitlabcispotinterruptionstakingjobs",
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    await withRuleFiles(custom, async (dir) => {
+      const file = path.join(dir, "grouping.test.yaml");
+      await writeFile(file, stringify(test));
+      const result = await run("promtool", ["test", "rules", file]).catch((error: { stdout: string }) => error);
+      expect(result.stdout).toContain("SUCCESS");
+    });
   });
 
   it("follow the _config overrides users set", async () => {
