@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { afterEach, describe, expect, it, onTestFailed } from "vitest";
+import { afterAll, afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
 import { parseMetrics } from "../helpers/prom.js";
 
@@ -9,9 +9,17 @@ const TOKEN = "shutdown-token";
 let sim: GitLabSimulator | undefined;
 let child: ChildProcess | undefined;
 
-afterEach(async () => {
+/** SIGTERM scenarios whose exporter exited 0 within the limit. */
+const survived: string[] = [];
+
+afterEach(async (context) => {
   child?.kill("SIGKILL");
   await sim?.close();
+  if (context.task.result?.state === "pass") survived.push(context.task.name);
+});
+
+afterAll(() => {
+  console.log(`Exporter faults: ${survived.length} SIGTERM scenarios passed (${survived.join("; ")})`);
 });
 
 /** The CLI in its own process; its stdout (pino) and stderr are kept and shown if the test fails. */
