@@ -367,6 +367,7 @@ async function main(): Promise<void> {
     record("heap_total_soak_mib", "  heap committed", soaked.heapTotal, "MiB");
     record("external_soak_mib", "  external (Buffers)", soaked.external, "MiB");
     record("rss_growth_pct", "RSS growth across the soak", ((soaked.rss - warm.rss) / warm.rss) * 100, "%", { limit: 5, better: "lower", text: "< 5 %" });
+    record("heap_growth_pct", "heap used growth across the soak", ((soaked.heap - warm.heap) / warm.heap) * 100, "%");
     record("duration_s", "benchmark duration", (Date.now() - started) / 1000, "s");
 
     printTable();
