@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
 import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, startKubeSimulator } from "../src/simulator/kube/index.js";
 import { parseMetrics, sum } from "../test/helpers/prom.js";
+import { WebhookChurn } from "./webhook-churn.js";
 
 const quick = process.argv.includes("--quick");
 const SCALE = quick
@@ -66,6 +67,7 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
+const deliveryRate = (from: { count: number; at: number }, to: { count: number; at: number }) => (to.count - from.count) / ((to.at - from.at) / 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function scrapeLatencies(url: string, count: number, concurrency: number): Promise<number[]> {
@@ -102,6 +104,14 @@ function scanSum(body: string, family: string, match: Record<string, string> = {
     total += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return total;
+}
+
+/** How many distinct values `label` takes among one family's samples. */
+function scanDistinct(body: string, family: string, label: string): number {
+  const values = new Set<string>();
+  const pattern = new RegExp(`^${family}\\{.*?[{,]${label}="((?:[^"\\\\]|\\\\.)*)"`, "gm");
+  for (const match of body.matchAll(pattern)) values.add(match[1]!);
+  return values.size;
 }
 
 async function familySum(url: string, family: string, match: Record<string, string> = {}): Promise<number> {
@@ -187,33 +197,47 @@ async function main(): Promise<void> {
     while (sum(await exporterSamples(url), "gitlab_ci_jobs_pending") + sum(await exporterSamples(url), "gitlab_ci_jobs_running") < SCALE.liveJobs) await sleep(200);
     while (sum(await exporterSamples(url), "gitlab_ci_job_pod_info") < SCALE.pods) await sleep(200);
 
-    // Webhooks at the configured rate for the rest of the run: live jobs moving through their lifecycle.
-    const webhooks = new WebhookSender(world);
+    // Webhooks at the configured rate until the soak: live jobs moving through their lifecycle.
+    // Up to 8 deliveries in flight, as GitLab's Sidekiq workers send them side by side (those
+    // about one job still in order): while a scrape holds the exporter, they wait side by side
+    // rather than one behind another.
+    const webhooks = new WebhookSender(world, { concurrency: 8 });
     webhooks.addHook({ url: `${url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
-    // Each lifecycle step below causes one Job Hook delivery: created, pending, running, finished.
-    let churn = 0;
-    const inFlight: Array<{ job: SimJob; step: number }> = [];
-    const webhookTimer = setInterval(() => {
-      for (let i = 0; i < SCALE.webhookRate / 40; i++) {
-        const job = world.createJob(active[churn++ % active.length]!.id, { name: "churn", tags: ["docker"] });
-        inFlight.push({ job, step: 0 });
-      }
-      for (const entry of inFlight.splice(0, Math.ceil(SCALE.webhookRate / 40) * 3)) {
-        if (entry.job.status === "created") world.enqueue(entry.job.id);
-        else if (entry.job.status === "pending") world.start(entry.job.id, runner);
-        else if (entry.job.status === "running") world.finish(entry.job.id, churn % 9 === 0 ? "failed" : "success", churn % 9 === 0 ? "script_failure" : undefined);
-        if (entry.job.status === "created" || entry.job.status === "pending" || entry.job.status === "running") inFlight.push(entry);
-      }
-    }, 100);
+    const churn = new WebhookChurn(world, webhooks, active.map((p) => p.id), runner, SCALE.webhookRate);
+    churn.start();
     await sleep(3000);
 
-    const body = (await get(`${url}/metrics`)).body;
+    // Scale reached, as the exporter exports it: the churn's jobs drained, so its live jobs are
+    // the preset's; the run stops when a figure differs from the preset.
+    await churn.drain();
+    const expected = { watched: SCALE.projects, hot: SCALE.active, liveJobs: SCALE.liveJobs, pods: SCALE.pods, nodes: SCALE.nodes, spotNodes: SCALE.spotNodes };
+    const exported = (text: string): typeof expected => ({
+      watched: scanSum(text, "gitlab_ci_exporter_gitlab_projects"),
+      hot: scanSum(text, "gitlab_ci_exporter_gitlab_projects", { state: "hot" }),
+      liveJobs: scanSum(text, "gitlab_ci_jobs_pending") + scanSum(text, "gitlab_ci_jobs_running"),
+      pods: scanSum(text, "gitlab_ci_job_pod_info"),
+      // Every node holds job pods here; the exporter exports only spot nodes as such.
+      nodes: scanDistinct(text, "gitlab_ci_job_pod_info", "node"),
+      spotNodes: scanSum(text, "gitlab_ci_spot_nodes"),
+    });
+    const differences = (scale: typeof expected) => (Object.keys(expected) as Array<keyof typeof expected>).filter((key) => scale[key] !== expected[key]);
+    let body = (await get(`${url}/metrics`)).body;
+    let scale = exported(body);
+    for (const deadline = Date.now() + 10_000; differences(scale).length > 0 && Date.now() < deadline; scale = exported(body)) {
+      await sleep(200);
+      body = (await get(`${url}/metrics`)).body;
+    }
+    const wrong = differences(scale);
+    if (wrong.length > 0) throw new Error(`the exporter does not export the preset's scale: ${wrong.map((key) => `${key} ${scale[key]}, preset ${expected[key]}`).join("; ")}`);
+    churn.resume();
+    const webhooksStarted = churn.delivered();
     const series = parseMetrics(body).length;
-    record("configured_projects", "configured projects", SCALE.projects, "");
-    record("active_projects", "active projects", SCALE.active, "");
-    record("live_jobs", "live GitLab jobs (pending + running)", SCALE.liveJobs, "");
-    record("job_pods", "live CI job pods", SCALE.pods, "");
-    record("nodes", "nodes (spot)", SCALE.nodes, ` (${SCALE.spotNodes})`);
+    record("configured_projects", "watched projects (gitlab_ci_exporter_gitlab_projects)", scale.watched, "");
+    record("active_projects", "  of them hot (state=\"hot\")", scale.hot, "");
+    record("live_jobs", "live GitLab jobs (gitlab_ci_jobs_pending + _running)", scale.liveJobs, "");
+    record("job_pods", "live CI job pods (gitlab_ci_job_pod_info series)", scale.pods, "");
+    record("nodes", "nodes holding job pods (spot: gitlab_ci_spot_nodes)", scale.nodes, ` (${scale.spotNodes})`);
+    json.spot_nodes = scale.spotNodes;
     record("series", "series exported", series, "");
     record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
 
@@ -227,6 +251,7 @@ async function main(): Promise<void> {
     const idleStart = await cpuNow();
     const idleEnd = await cpuNow();
     const backgroundPerMs = (idleEnd.cpu - idleStart.cpu) / (idleEnd.at - idleStart.at);
+    const scrapesStarted = churn.delivered();
     const cpuBefore = await cpuNow();
     const single = await scrapeLatencies(`${url}/metrics`, SCALE.scrapes, 1);
     const cpuAfter = await cpuNow();
@@ -241,6 +266,7 @@ async function main(): Promise<void> {
     const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/metrics`;
     const floorLatencies = await scrapeLatencies(floorUrl, SCALE.scrapes, 1);
     floor.close();
+    const scrapesEnded = churn.delivered();
     const p50 = percentile(single, 50);
     const floorP50 = percentile(floorLatencies, 50);
     record("scrape_p50_ms", "/metrics p50, 1 scraper", p50, "ms");
@@ -252,6 +278,7 @@ async function main(): Promise<void> {
     record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.5, better: "lower", text: "≤ 1.5x" });
 
     // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves.
+    const latenciesStarted = churn.delivered();
     const latencies: number[] = [];
     for (let i = 0; i < SCALE.latencySamples; i++) {
       const project = active[i % active.length]!;
@@ -286,22 +313,32 @@ async function main(): Promise<void> {
       watchLatencies.push(performance.now() - addedAt);
       cluster.deletePod(pod.metadata!.namespace!, name);
     }
+    const latenciesEnded = churn.delivered();
     record("watch_to_metric_p50_ms", "watch event → /metrics p50", percentile(watchLatencies, 50), "ms");
     record("watch_to_metric_p99_ms", "watch event → /metrics p99", percentile(watchLatencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
 
     // API cost per poll cycle in steady state.
     const requestsBefore = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const hotProjects = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_projects", { state: "hot" });
+    const steadyStarted = churn.delivered();
     await sleep(SCALE.cycleWindowS * 1000);
+    const steadyEnded = churn.delivered();
     const requestsAfter = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const perCycle = (requestsAfter - requestsBefore) / (SCALE.cycleWindowS / POLL_INTERVAL_S);
     record("requests_per_cycle", `GitLab requests per ${POLL_INTERVAL_S} s poll cycle (hot projects: ${hotProjects})`, perCycle, "");
     record("requests_per_active_project", "  per hot project (idle budget of 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
 
+    // Webhook deliveries answered 2xx per second, over all the phases they ran in and in each.
+    await churn.stop();
+    const webhooksEnded = churn.delivered();
+    const rateTarget = { limit: SCALE.webhookRate, better: "higher", text: `≥ ${SCALE.webhookRate}/s` } as const;
+    record("webhooks_per_s", "webhook deliveries answered 2xx, per second (from the scrapes to the soak)", deliveryRate(webhooksStarted, webhooksEnded), "/s", rateTarget);
+    record("webhooks_scrape_per_s", "  during the scrape measurements", deliveryRate(scrapesStarted, scrapesEnded), "/s", rateTarget);
+    record("webhooks_latency_per_s", "  during the event-to-metric measurements (their own jobs' included)", deliveryRate(latenciesStarted, latenciesEnded), "/s", rateTarget);
+    record("webhooks_steady_per_s", "  during the steady window", deliveryRate(steadyStarted, steadyEnded), "/s", rateTarget);
+
     // Soak: job lifecycles through polling and pod churn through the watch, then memory again.
     // Only the soak's own jobs from here on, so the count can be checked exactly.
-    clearInterval(webhookTimer);
-    await webhooks.flush();
     await sleep(3 * POLL_INTERVAL_S * 1000);
     webhooks.paused = true;
     let played = 0;
