@@ -118,6 +118,15 @@ async function familySum(url: string, family: string, match: Record<string, stri
   return scanSum((await get(`${url}/metrics`)).body, family, match);
 }
 
+/** CPU seconds (user and system) the process has used, from /proc/PID/stat, and when it was read. */
+function processCpu(pid: number): { seconds: number; at: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, at: performance.now() };
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
 async function memory(child: ChildProcess, url: string): Promise<{ rss: number; heap: number; heapTotal: number; external: number }> {
   // Two full collections a few seconds apart, so the reading shows what is live, not what awaits collection.
   child.kill("SIGUSR2");
@@ -317,16 +326,20 @@ async function main(): Promise<void> {
     record("watch_to_metric_p50_ms", "watch event → /metrics p50", percentile(watchLatencies, 50), "ms");
     record("watch_to_metric_p99_ms", "watch event → /metrics p99", percentile(watchLatencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
 
-    // API cost per poll cycle in steady state.
+    // Steady state: API cost per poll cycle, and the exporter's CPU use over a window in which it
+    // polls, keeps its watches and receives the webhooks, with no scrape inside the window.
     const requestsBefore = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const hotProjects = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_projects", { state: "hot" });
     const steadyStarted = churn.delivered();
+    const cpuFrom = processCpu(child.pid!);
     await sleep(SCALE.cycleWindowS * 1000);
+    const cpuTo = processCpu(child.pid!);
     const steadyEnded = churn.delivered();
     const requestsAfter = sum(await exporterSamples(url), "gitlab_ci_exporter_gitlab_requests_total");
     const perCycle = (requestsAfter - requestsBefore) / (SCALE.cycleWindowS / POLL_INTERVAL_S);
     record("requests_per_cycle", `GitLab requests per ${POLL_INTERVAL_S} s poll cycle (hot projects: ${hotProjects})`, perCycle, "");
     record("requests_per_active_project", "  per hot project (idle budget of 5/s excluded)", (perCycle - 5 * POLL_INTERVAL_S) / Math.max(1, hotProjects), "");
+    record("cpu_steady_cores", `exporter CPU in a ${SCALE.cycleWindowS} s steady window (polling, webhooks, no scrape)`, (cpuTo.seconds - cpuFrom.seconds) / ((cpuTo.at - cpuFrom.at) / 1000), "cores");
 
     // Webhook deliveries answered 2xx per second, over all the phases they ran in and in each.
     await churn.stop();

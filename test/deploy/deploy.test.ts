@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -80,6 +80,16 @@ function mebibytes(quantity: string | number): number {
   const factor = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[match[2] ?? ""] ?? 1;
   return (Number(match[1]) * factor) / 2 ** 20;
 }
+
+/** A Kubernetes CPU quantity ("250m", "0.5", "2") in cores. */
+function cores(quantity: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity));
+  if (!match) throw new Error(`unsupported CPU quantity ${quantity}`);
+  return Number(match[1]) / (match[2] ? 1000 : 1);
+}
+
+/** The exporter's CPU use in the last full benchmark run's steady window; absent from runs before the figure existed. */
+const BENCH_CPU_STEADY = (JSON.parse(readFileSync(path.join(ROOT, "bench/results/default.json"), "utf8")) as { cpu_steady_cores?: unknown }).cpu_steady_cores;
 
 function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -246,6 +256,26 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     const limit = mebibytes(resources.limits!.memory as string);
     expect(request, `memory request ${request} MiB is below the soak RSS ${soak.toFixed(0)} MiB plus 25%`).toBeGreaterThanOrEqual(soak * 1.25);
     expect(limit, `memory limit ${limit} MiB is below twice the request`).toBeGreaterThanOrEqual(2 * request);
+  });
+
+  it.skipIf(typeof BENCH_CPU_STEADY !== "number")(
+    typeof BENCH_CPU_STEADY === "number"
+      ? "requests at least the CPU the benchmark's steady window used"
+      : "requests at least the CPU the benchmark's steady window used: NOT CHECKED, bench/results/default.json has no cpu_steady_cores yet (the next full npm run bench writes it)",
+    async () => {
+      const objects = await kustomize(dir);
+      const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+      const steady = BENCH_CPU_STEADY as number;
+      const request = cores(resources.requests!.cpu as string);
+      expect(request, `CPU request ${request} cores is below the benchmark's steady ${steady.toFixed(3)} cores`).toBeGreaterThanOrEqual(steady);
+    },
+  );
+
+  it("sets no CPU limit", async () => {
+    const objects = await kustomize(dir);
+    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    // A CFS quota would throttle the scrapes' and start-up's bursts into latency (see deployment.yaml).
+    expect(resources.limits?.cpu, "CPU limit").toBeUndefined();
   });
 });
 
