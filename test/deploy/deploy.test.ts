@@ -88,7 +88,7 @@ function cores(quantity: string | number): number {
   return Number(match[1]) / (match[2] ? 1000 : 1);
 }
 
-/** The exporter's CPU use in the last full benchmark run's steady window; absent from runs before the figure existed. */
+/** The exporter's CPU use in the last full benchmark run's steady window. */
 const BENCH_CPU_STEADY = (JSON.parse(readFileSync(path.join(ROOT, "bench/results/default.json"), "utf8")) as { cpu_steady_cores?: unknown }).cpu_steady_cores;
 
 function one<T = K8sObject>(objects: K8sObject[], kind: string, name?: string): T {
@@ -258,18 +258,14 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     expect(limit, `memory limit ${limit} MiB is below twice the request`).toBeGreaterThanOrEqual(2 * request);
   });
 
-  it.skipIf(typeof BENCH_CPU_STEADY !== "number")(
-    typeof BENCH_CPU_STEADY === "number"
-      ? "requests at least the CPU the benchmark's steady window used"
-      : "requests at least the CPU the benchmark's steady window used: NOT CHECKED, bench/results/default.json has no cpu_steady_cores yet (the next full npm run bench writes it)",
-    async () => {
-      const objects = await kustomize(dir);
-      const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
-      const steady = BENCH_CPU_STEADY as number;
-      const request = cores(resources.requests!.cpu as string);
-      expect(request, `CPU request ${request} cores is below the benchmark's steady ${steady.toFixed(3)} cores`).toBeGreaterThanOrEqual(steady);
-    },
-  );
+  it("requests at least the CPU the benchmark's steady window used", async () => {
+    const objects = await kustomize(dir);
+    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    expect(BENCH_CPU_STEADY, "bench/results/default.json holds cpu_steady_cores").toBeTypeOf("number");
+    const steady = BENCH_CPU_STEADY as number;
+    const request = cores(resources.requests!.cpu as string);
+    expect(request, `CPU request ${request} cores is below the benchmark's steady ${steady.toFixed(3)} cores`).toBeGreaterThanOrEqual(steady);
+  });
 
   it("sets no CPU limit", async () => {
     const objects = await kustomize(dir);
