@@ -37,7 +37,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const projects = new ProjectRegistry(jobMetrics);
   // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
   // outcome of builds run in job pods, which only the job's end tells.
-  const links = metrics.kube ? new JobLinks(metrics.kube) : null;
+  const links = metrics.kube ? new JobLinks(metrics.kube) : undefined;
   const jobEvents: JobEvents = links
     ? {
         jobStarted: (event) => jobMetrics.jobStarted(event),
@@ -88,7 +88,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   let kubernetes: KubernetesSource | null = null;
   if (metrics.kube) {
     const nodes = new NodeStore(metrics.kube);
-    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs, links ?? undefined);
+    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs, links);
     kubernetes = new KubernetesSource(config.kube, {
       kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
       nodes,

@@ -77,16 +77,16 @@ export class JobLinks {
     this.buildJobs.set(jobId, build);
   }
 
-  /** Whether the job's build was observed already. */
-  isTimed(jobId: number): boolean {
-    return this.timed.has(jobId);
-  }
-
-  /** The pod's builder container ended on its own and was observed from its run: done. */
-  timedByContainer(jobId: number): void {
+  /**
+   * The pod's builder container ended on its own: true when its run is to be observed, false when
+   * the job's build was observed already. Either way the job's end observes nothing more.
+   */
+  claimForContainer(jobId: number): boolean {
+    if (this.timed.has(jobId)) return false;
     this.buildJobs.delete(jobId);
     this.unclaimedOutcomes.delete(jobId);
     this.timed.add(jobId);
+    return true;
   }
 
   /** GitLab reported the job finished (once per job: the job store counts each finish once). */

@@ -237,10 +237,7 @@ export class PodStore {
         if (run.startedAtMs <= latest) continue;
         latest = run.startedAtMs;
         if (!observe || run.finishedAtMs >= killedFrom) continue;
-        if (jobId !== null && this.links) {
-          if (this.links.isTimed(jobId)) continue;
-          this.links.timedByContainer(jobId);
-        }
+        if (jobId !== null && this.links && !this.links.claimForContainer(jobId)) continue;
         this.events.buildFinished({
           builder: container.builder,
           project: pod.job?.project ?? "",

@@ -1,7 +1,7 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { buildResultOfJob } from "../../../src/domain/builder.js";
-import type { ContainerSnapshot, PodSnapshot } from "../../../src/domain/pod.js";
+import type { PodSnapshot } from "../../../src/domain/pod.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { SeriesGuard } from "../../../src/metrics/series-guard.js";
 import { JOB_LINKS_CAPACITY, JobLinks } from "../../../src/state/job-links.js";
@@ -9,30 +9,19 @@ import type { JobFinished } from "../../../src/state/jobs.js";
 import { NodeStore } from "../../../src/state/nodes.js";
 import { PodStore } from "../../../src/state/pods.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
+import { container, jobPod as runnerPod } from "../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
 const live = { nowMs: T0 + 60_000, observeHistory: true };
 
-function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
-  return { name, requests: { cpu: 1 }, limits: {}, builder: null, finishedRuns: [], ...overrides };
-}
-
-/** A runner job pod; `builder` puts that builder's image in its `build` container. */
+/** A runner job pod of acme/images; `builder` puts that builder's image in its `build` container. */
 function jobPod(jobId: number, options: { builder?: string; pipelineId?: string; overrides?: Partial<PodSnapshot> } = {}): PodSnapshot {
-  return {
+  return runnerPod(`runner-x-project-9-concurrent-0-${jobId}`, {
     uid: `uid-${jobId}`,
-    namespace: "gitlab-runner",
-    name: `runner-x-project-9-concurrent-0-${jobId}`,
-    nodeName: "n1",
-    phase: "Running",
-    statusReason: "",
-    disruption: null,
-    finishedAtMs: null,
-    deletionRequestedAtMs: null,
     job: { jobId: String(jobId), project: "acme/images", ref: "main", jobName: "image", pipelineId: options.pipelineId ?? "", runner: "r" },
     containers: [container("build", { builder: options.builder ?? null }), container("helper")],
     ...options.overrides,
-  };
+  });
 }
 
 function finished(jobId: number, overrides: Partial<JobFinished> = {}): JobFinished {

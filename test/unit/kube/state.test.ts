@@ -1,37 +1,17 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import type { ContainerSnapshot, NodeSnapshot, PodSnapshot } from "../../../src/domain/pod.js";
+import type { NodeSnapshot } from "../../../src/domain/pod.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { SeriesGuard } from "../../../src/metrics/series-guard.js";
 import { NodeStore, POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
 import { PodStore } from "../../../src/state/pods.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
+import { container, jobPod } from "../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
 
 function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot {
   return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.2xlarge", zone: "us-west-2b", nodegroup: "ci-spot", evidence: null, readySinceMs: null, ...overrides };
-}
-
-function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
-  return { name, requests: { cpu: 1, memory: 2 ** 30 }, limits: { memory: 2 ** 31 }, builder: null, finishedRuns: [], ...overrides };
-}
-
-function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot {
-  return {
-    uid: `uid-${name}`,
-    namespace: "gitlab-runner",
-    name,
-    nodeName: "n1",
-    phase: "Running",
-    statusReason: "",
-    disruption: null,
-    finishedAtMs: null,
-    deletionRequestedAtMs: null,
-    job: { jobId: "1", project: "acme/api", ref: "main", jobName: "build", pipelineId: "", runner: "r" },
-    containers: [container("build"), container("helper")],
-    ...overrides,
-  };
 }
 
 function setup(settleMs = 0) {
