@@ -11,6 +11,7 @@ export class ExporterMetrics {
   private readonly webhookEvents: Counter<"event" | "outcome">;
   private readonly lastSuccess: Gauge;
   private readonly projects: Gauge<"state">;
+  private readonly invalidObjects: Counter<"source" | "reason">;
 
   constructor(registry: Registry) {
     new Gauge({
@@ -42,6 +43,12 @@ export class ExporterMetrics {
       labelNames: ["state"],
       registers: [registry],
     });
+    this.invalidObjects = new Counter({
+      name: "gitlab_ci_exporter_invalid_objects_total",
+      help: "Input refused or cut back to what is plausible: list entries failing their schema, hook fields, watch objects, GitLab Date headers; by where it came from and why.",
+      labelNames: ["source", "reason"],
+      registers: [registry],
+    });
   }
 
   gitlabRequest(endpoint: string, code: string): void {
@@ -54,6 +61,10 @@ export class ExporterMetrics {
 
   gitlabSynced(atMs: number): void {
     this.lastSuccess.set(atMs / 1000);
+  }
+
+  invalidObject(source: string, reason: string): void {
+    this.invalidObjects.inc({ source, reason });
   }
 
   watchedProjects(hot: number, idle: number): void {
