@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "./config/load.js";
+import { rejectionReporter } from "./lib/rejections.js";
 import { createMetrics, renderMetrics } from "./metrics/index.js";
 import { buildServer } from "./server/app.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
@@ -33,6 +34,8 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const registry = new Registry();
   const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled, kubernetesNodes: config.kube.nodesEnabled });
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
+  // Every input refused anywhere is counted and logged through this one reporter.
+  const rejections = rejectionReporter((source, reason) => exporterMetrics.invalidObject(source, reason), logger.child({ component: "input" }));
 
   const projects = new ProjectRegistry(jobMetrics);
   // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
