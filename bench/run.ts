@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
 import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, startKubeSimulator } from "../src/simulator/kube/index.js";
-import { parseMetrics, sum } from "../test/helpers/prom.js";
+import { parseMetrics, sum } from "../src/lib/prom-text.js";
 import { WebhookChurn } from "./webhook-churn.js";
 
 const quick = process.argv.includes("--quick");

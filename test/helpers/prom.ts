@@ -1,27 +1,6 @@
-/** A sample of the Prometheus text format. */
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+import { parseMetrics, type Sample } from "../../src/lib/prom-text.js";
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-export function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) throw new Error(`unparseable metrics line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, raw] of (match[2] ?? "").matchAll(LABEL)) {
-      labels[key!] = raw!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
-    }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
+export { parseMetrics, sum, type Sample } from "../../src/lib/prom-text.js";
 
 export async function scrape(baseUrl: string): Promise<Sample[]> {
   const response = await fetch(`${baseUrl}/metrics`);
@@ -37,12 +16,6 @@ export function byLabels(samples: readonly Sample[], name: string, keys: readonl
     result.set(keys.map((k) => sample.labels[k] ?? "").join("|"), sample.value);
   }
   return result;
-}
-
-export function sum(samples: readonly Sample[], name: string, match: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
-    .reduce((total, s) => total + s.value, 0);
 }
 
 /** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */
