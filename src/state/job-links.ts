@@ -1,7 +1,6 @@
 import { buildResultOfJob } from "../domain/builder.js";
 import { BoundedIdSet } from "./bounded-id-set.js";
-import type { JobFinished } from "./jobs.js";
-import type { BuildFinished } from "./pods.js";
+import type { BuildFinished, JobFinished } from "../domain/events.js";
 
 /** A CI job whose `build` container runs an image builder, as its pod tells. */
 export interface BuildJob {

@@ -1,3 +1,4 @@
+import type { JobFinished, JobStarted } from "../domain/events.js";
 import { BoundedIdSet } from "./bounded-id-set.js";
 import {
   isDormant,
@@ -23,19 +24,7 @@ interface LiveJob {
   changedAtMs: number;
 }
 
-export interface JobFinished {
-  readonly jobId: number;
-  readonly projectId: number;
-  readonly status: FinishedStatus;
-  readonly failureReason: string;
-  readonly runner: string;
-  readonly durationSeconds: number | null;
-}
-
-export interface JobStarted {
-  readonly projectId: number;
-  readonly queuedDurationSeconds: number;
-}
+export type { JobFinished, JobStarted } from "../domain/events.js";
 
 export interface JobEvents {
   jobStarted(event: JobStarted): void;

@@ -1,11 +1,8 @@
 import { inferRemovalReason, stronger, type RemovalReason } from "../domain/node.js";
+import type { SpotNodeRemoved } from "../domain/events.js";
 import type { NodeSnapshot } from "../domain/pod.js";
 
-export interface SpotNodeRemoved {
-  readonly node: NodeSnapshot;
-  readonly reason: RemovalReason;
-  readonly lifetimeSeconds: number;
-}
+export type { SpotNodeRemoved } from "../domain/events.js";
 
 export interface NodeEvents {
   /** A spot node appeared, changed its labels or went away (`next` undefined). */

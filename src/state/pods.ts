@@ -1,21 +1,11 @@
+import type { BuildFinished, JobPodInterrupted } from "../domain/events.js";
 import { interruptionReason } from "../domain/interruption.js";
 import { evidenceFromPodFailure } from "../domain/node.js";
 import { isTracked, type PodSnapshot } from "../domain/pod.js";
 import type { JobLinks } from "./job-links.js";
 import type { NodeStore } from "./nodes.js";
 
-export interface JobPodInterrupted {
-  readonly project: string;
-  readonly reason: string;
-}
-
-export interface BuildFinished {
-  readonly builder: string;
-  /** "" when the build ran outside a CI job pod (a plain Kubernetes Job). */
-  readonly project: string;
-  readonly result: "success" | "failure";
-  readonly durationSeconds: number;
-}
+export type { BuildFinished, JobPodInterrupted } from "../domain/events.js";
 
 export interface PodEvents {
   /** A CI job pod appeared, changed or went away (`next` undefined). */

@@ -1,0 +1,55 @@
+import type { FinishedStatus } from "./job.js";
+import type { RemovalReason } from "./node.js";
+import type { NodeSnapshot } from "./pod.js";
+
+/**
+ * The facts that travel between the layers. Sources tell what they saw (a job observation, a pod
+ * or node snapshot, the projects discovery found); state concludes what happened once (a job
+ * finished, a build ended, a spot node went) and families count it. Every type here is plain
+ * data: no layer needs another's classes to speak to it.
+ */
+
+/** A project the exporter watches, as discovery found it. */
+export interface WatchedProject {
+  readonly id: number;
+  /** `path_with_namespace`: the `project` label of every family. */
+  readonly path: string;
+}
+
+/** A job left the queue under the exporter's watch: its wait is observed once. */
+export interface JobStarted {
+  readonly projectId: number;
+  readonly queuedDurationSeconds: number;
+}
+
+/** A job reached success, failed or canceled: counted once, whichever source told first. */
+export interface JobFinished {
+  readonly jobId: number;
+  readonly projectId: number;
+  readonly status: FinishedStatus;
+  readonly failureReason: string;
+  readonly runner: string;
+  readonly durationSeconds: number | null;
+}
+
+/** A CI job pod went away because its node did, or was evicted: counted once per pod. */
+export interface JobPodInterrupted {
+  readonly project: string;
+  readonly reason: string;
+}
+
+/** An image build ended: observed once per build. */
+export interface BuildFinished {
+  readonly builder: string;
+  /** "" when the build ran outside a CI job pod (a plain Kubernetes Job). */
+  readonly project: string;
+  readonly result: "success" | "failure";
+  readonly durationSeconds: number;
+}
+
+/** A spot node disappeared: observed once per node, with the strongest sign of why. */
+export interface SpotNodeRemoved {
+  readonly node: NodeSnapshot;
+  readonly reason: RemovalReason;
+  readonly lifetimeSeconds: number;
+}
