@@ -1,5 +1,6 @@
 import { buildResultOfJob } from "../domain/builder.js";
-import { BoundedIdSet } from "./bounded-id-set.js";
+import { BoundedIdSet } from "../lib/bounded-id-set.js";
+import { BoundedMap } from "../lib/bounded-map.js";
 import type { BuildFinished, JobFinished } from "../domain/events.js";
 
 /** A CI job whose `build` container runs an image builder, as its pod tells. */
@@ -111,25 +112,5 @@ export class JobLinks {
   private observe(jobId: number, build: BuildJob, outcome: JobOutcome): void {
     this.timed.add(jobId);
     this.events.buildFinished({ builder: build.builder, project: build.project, result: outcome.result, durationSeconds: outcome.durationSeconds });
-  }
-}
-
-/** A Map that forgets its oldest entry (by first insertion) past `capacity`. */
-class BoundedMap<K, V> {
-  private readonly entries = new Map<K, V>();
-
-  constructor(private readonly capacity: number) {}
-
-  get(key: K): V | undefined {
-    return this.entries.get(key);
-  }
-
-  set(key: K, value: V): void {
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
-  }
-
-  delete(key: K): void {
-    this.entries.delete(key);
   }
 }

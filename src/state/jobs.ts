@@ -1,5 +1,5 @@
 import type { JobFinished, JobStarted } from "../domain/events.js";
-import { BoundedIdSet } from "./bounded-id-set.js";
+import { BoundedIdSet } from "../lib/bounded-id-set.js";
 import {
   isDormant,
   isFinished,

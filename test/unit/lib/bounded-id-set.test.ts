@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BoundedIdSet } from "../../src/state/bounded-id-set.js";
+import { BoundedIdSet } from "../../../src/lib/bounded-id-set.js";
 
 describe("bounded id set", () => {
   it("remembers exactly the last `capacity` distinct ids, like a Set that drops its oldest", () => {
