@@ -47,7 +47,7 @@ export async function kubeGet(kc: KubeConfig, path: string, query: Query, signal
   }
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const body = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = send(url, { method: "GET", agent, headers: { ...plainHeaders(init.headers), accept: "application/json" }, signal }, resolve);
+    const request = send(url, { method: "GET", agent, headers: { "user-agent": USER_AGENT, ...plainHeaders(init.headers), accept: "application/json" }, signal }, resolve);
     request.on("error", (error) => {
       close();
       reject(error);
@@ -87,6 +87,9 @@ export function readBody(body: IncomingMessage, maxBytes: number, what: string):
     body.on("close", () => reject(new Error(`${what} ended before it was complete`)));
   });
 }
+
+/** Names the exporter in the API server's audit log. */
+const USER_AGENT = "gitlab-ci-k8s-exporter";
 
 /** A Status body explains a 403 or a 500 best; only its first few KiB are read. */
 const STATUS_BODY_BYTES = 4096;

@@ -127,6 +127,8 @@ export class KubernetesSource {
           namespace: namespace ?? "",
           watchPath: podPath(namespace),
           list: lister(kubeConfig, podPath(namespace), limits),
+          // Null only for a malformed object (counted by the informer); a pod that is not a CI job
+          // pod still decodes, with no job, and the pod state decides what to do with it.
           decode: (raw) => toPodSnapshot(raw, podRecognition),
           sink: {
             listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
