@@ -55,6 +55,7 @@ export interface KubernetesConfig {
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
 }
 
+/** What one answer of the Kubernetes API may weigh, and how far one list may run: a peer is read only so far. */
 export interface KubernetesReadLimits {
   readonly maxWatchLineBytes: number;
   readonly maxListPageBytes: number;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ConfigError } from "../../config/load.js";
+import { ConfigError, type KubernetesReadLimits } from "../../config/load.js";
 import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./informer.js";
 import { LineSplitter, LineTooLong } from "./lines.js";
 import { kubeGet, readBody, type KubeResponse } from "./request.js";
@@ -41,12 +41,6 @@ export function loadKubeConfig(kubeconfigPaths: readonly string[]): KubeConfig {
   return kc;
 }
 
-/** What one watch line and one list page may weigh: a peer's answer is read only so far. */
-export interface ReadLimits {
-  readonly maxWatchLineBytes: number;
-  readonly maxListPageBytes: number;
-}
-
 /**
  * Watches with a reader of our own instead of client-node's `Watch`: that one splits the stream
  * with node's `readline`, which buffers a line without end until the process dies (one endless
@@ -56,7 +50,7 @@ export interface ReadLimits {
  * is not a watch event, ends the watch with an error: an event was lost, and only a list restores
  * the truth. Nothing is called back after `abort()`.
  */
-export function watchOpener(kc: KubeConfig, limits: Pick<ReadLimits, "maxWatchLineBytes">): WatchOpener {
+export function watchOpener(kc: KubeConfig, limits: Pick<KubernetesReadLimits, "maxWatchLineBytes">): WatchOpener {
   return (path, query, callbacks: WatchCallbacks): WatchHandle => {
     const controller = new AbortController();
     let response: KubeResponse | undefined;
@@ -127,7 +121,7 @@ function watchEvent(line: string): { type: string; object: unknown } | string {
  * `kubeGet` (the same KubeConfig path as every request) and stops at `maxListPageBytes`. Items
  * stay plain JSON, as watch events are: the decoder reads both alike.
  */
-export function lister(kc: KubeConfig, path: string, limits: Pick<ReadLimits, "maxListPageBytes">): Lister {
+export function lister(kc: KubeConfig, path: string, limits: Pick<KubernetesReadLimits, "maxListPageBytes">): Lister {
   return async ({ limit, continueToken, signal }) => {
     const response = await kubeGet(kc, path, { limit, continue: continueToken }, signal);
     try {
