@@ -98,6 +98,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       pods,
       reports: metrics.kube,
       log: logger.child({ source: "kubernetes" }),
+      rejections,
       projectPathOf: (id) => projects.pathOf(id),
     });
   }

@@ -49,8 +49,18 @@ export interface KubernetesConfig {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly interruptionSettleMs: number;
+  /** What one answer of the API server may weigh, and how far one list may run. */
+  readonly limits: KubernetesReadLimits;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
+}
+
+/** What one answer of the Kubernetes API may weigh, and how far one list may run: a peer is read only so far. */
+export interface KubernetesReadLimits {
+  readonly maxWatchLineBytes: number;
+  readonly maxListPageBytes: number;
+  readonly maxListPages: number;
+  readonly maxListItems: number;
 }
 
 export interface Config {
@@ -171,6 +181,12 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     retryInitialMs,
     retryMaxMs,
     interruptionSettleMs: setting("KUBE_INTERRUPTION_SETTLE_SECONDS", parseNumber)! * 1000,
+    limits: {
+      maxWatchLineBytes: setting("KUBE_MAX_WATCH_LINE_BYTES", parseNumber)!,
+      maxListPageBytes: setting("KUBE_MAX_LIST_PAGE_BYTES", parseNumber)!,
+      maxListPages: setting("KUBE_MAX_LIST_PAGES", parseNumber)!,
+      maxListItems: setting("KUBE_MAX_LIST_ITEMS", parseNumber)!,
+    },
     pods: {
       jobPod: {
         keys: {

@@ -1,19 +1,11 @@
 import { existsSync } from "node:fs";
-import type { Agent } from "node:http";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import {
-  CoreV1Api,
-  KubeConfig,
-  Observable,
-  Watch,
-  type ConfigurationOptions,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-} from "@kubernetes/client-node";
-import { ConfigError } from "../../config/load.js";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ConfigError, type KubernetesReadLimits } from "../../config/load.js";
 import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./informer.js";
+import { LineSplitter, LineTooLong } from "./lines.js";
+import { kubeGet, readBody, type KubeResponse } from "./request.js";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -50,84 +42,117 @@ export function loadKubeConfig(kubeconfigPaths: readonly string[]): KubeConfig {
 }
 
 /**
- * Watches through client-node's `Watch`. `Watch.watch()` hands back its AbortController only once
- * the response headers arrived, so a server that never answers could not be abandoned. Each
- * watch therefore gets a view of the KubeConfig that remembers the HTTP agent client-node creates
- * for that one request; destroying the agent ends the request at any stage.
+ * Watches with a reader of our own instead of client-node's `Watch`: that one splits the stream
+ * with node's `readline`, which buffers a line without end until the process dies (one endless
+ * line took a process to 721 MiB and a `RangeError`), ignores lines that are not JSON without a
+ * word, and hands its AbortController back only once the headers arrived. The connection (server,
+ * TLS, credentials) still comes from the KubeConfig (`kubeGet`). A line past the cap, or one that
+ * is not a watch event, ends the watch with an error: an event was lost, and only a list restores
+ * the truth. Nothing is called back after `abort()`.
  */
-export function watchOpener(kc: KubeConfig): WatchOpener {
+export function watchOpener(kc: KubeConfig, limits: Pick<KubernetesReadLimits, "maxWatchLineBytes">): WatchOpener {
   return (path, query, callbacks: WatchCallbacks): WatchHandle => {
-    let agent: Agent | undefined;
-    let controller: AbortController | undefined;
-    let aborted = false;
-    const config: KubeConfig = Object.create(kc);
-    config.applyToFetchOptions = async (options) => {
-      const init = await kc.applyToFetchOptions(options);
-      agent = init.agent as Agent | undefined;
-      if (aborted) agent?.destroy();
-      return init;
+    const controller = new AbortController();
+    let response: KubeResponse | undefined;
+    let ended = false;
+    const end = (error: unknown) => {
+      if (ended) return;
+      ended = true;
+      response?.close();
+      if (!controller.signal.aborted) callbacks.done(error);
     };
-    let done = false;
-    const finish = (error: unknown) => {
-      if (done) return;
-      done = true;
-      callbacks.done(error);
-    };
-    new Watch(config)
-      .watch(path, query, (type: string, object: unknown) => callbacks.event(type, object), finish)
-      .then(
-        (result) => {
-          controller = result;
-          if (aborted) result.abort();
-          else if (!done) callbacks.opened();
-        },
-        finish,
-      );
+    kubeGet(kc, path, { ...query, watch: true }, controller.signal).then((opened) => {
+      response = opened;
+      if (controller.signal.aborted || ended) return opened.close();
+      callbacks.opened();
+      const lines = new LineSplitter(limits.maxWatchLineBytes);
+      const deliver = (line: string) => {
+        if (line.trim() === "") return;
+        const event = watchEvent(line);
+        if (typeof event === "string") throw new Error(event);
+        callbacks.event(event.type, event.object);
+      };
+      opened.body.on("data", (chunk: Buffer) => {
+        if (ended) return;
+        try {
+          for (const line of lines.push(chunk)) if (!ended) deliver(line);
+        } catch (error) {
+          end(error instanceof LineTooLong ? new Error(`watch line too long: ${error.message} (KUBE_MAX_WATCH_LINE_BYTES)`) : error);
+        }
+      });
+      opened.body.on("end", () => {
+        try {
+          const last = lines.end();
+          if (last !== null && !ended) deliver(last);
+          end(null);
+        } catch (error) {
+          end(error);
+        }
+      });
+      opened.body.on("error", end);
+      opened.body.on("close", () => end(opened.body.complete ? null : new Error("watch stream closed before its end")));
+    }, end);
     return {
       abort() {
-        aborted = true;
-        controller?.abort();
-        agent?.destroy();
+        controller.abort();
+        end(null);
       },
     };
   };
 }
 
-/** Lists pods of one namespace, or of all namespaces when `namespace` is null. */
-export function podLister(kc: KubeConfig, namespace: string | null): Lister {
-  const api = kc.makeApiClient(CoreV1Api);
+/** A watch line's event, or why it is none. */
+function watchEvent(line: string): { type: string; object: unknown } | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return `watch line is not JSON: ${JSON.stringify(line.slice(0, 80))}`;
+  }
+  const { type, object } = (parsed ?? {}) as { type?: unknown; object?: unknown };
+  if (typeof type !== "string" || typeof object !== "object" || object === null) return `watch line is not a watch event: ${JSON.stringify(line.slice(0, 80))}`;
+  return { type, object };
+}
+
+/**
+ * Lists with a reader of our own rather than the generated `CoreV1Api`: that one reads a whole
+ * body into a string with no limit (its middleware sees the response only after the body is
+ * read, and cannot wrap it), follows redirects, and accepts gzip. Here a page is read through
+ * `kubeGet` (the same KubeConfig path as every request) and stops at `maxListPageBytes`. Items
+ * stay plain JSON, as watch events are: the decoder reads both alike.
+ */
+export function lister(kc: KubeConfig, path: string, limits: Pick<KubernetesReadLimits, "maxListPageBytes">): Lister {
   return async ({ limit, continueToken, signal }) => {
-    const request = { limit, ...(continueToken ? { _continue: continueToken } : {}) };
-    const list = namespace === null ? await api.listPodForAllNamespaces(request, abortable(signal)) : await api.listNamespacedPod({ namespace, ...request }, abortable(signal));
-    return page(list);
+    const response = await kubeGet(kc, path, { limit, continue: continueToken }, signal);
+    try {
+      return listPage(await readBody(response.body, limits.maxListPageBytes, "list page (KUBE_MAX_LIST_PAGE_BYTES)"));
+    } finally {
+      response.close();
+    }
   };
 }
 
-export function nodeLister(kc: KubeConfig): Lister {
-  const api = kc.makeApiClient(CoreV1Api);
-  return async ({ limit, continueToken, signal }) => page(await api.listNode({ limit, ...(continueToken ? { _continue: continueToken } : {}) }, abortable(signal)));
+/** A `*List` object's items and metadata; anything else is an error for the whole list. */
+function listPage(body: Buffer): ListPage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new Error("list page is not JSON");
+  }
+  const { items, metadata } = (parsed ?? {}) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
+  if (!(Array.isArray(items) || items === null) || typeof metadata !== "object" || metadata === null) throw new Error("list page is not a Kubernetes list");
+  const { resourceVersion, continue: next } = metadata;
+  return {
+    items: items ?? [],
+    resourceVersion: typeof resourceVersion === "string" ? resourceVersion : "",
+    continueToken: typeof next === "string" && next !== "" ? next : undefined,
+  };
 }
 
-export function podWatchPath(namespace: string | null): string {
+/** Pods of one namespace, or of all namespaces when `namespace` is null: listed and watched alike. */
+export function podPath(namespace: string | null): string {
   return namespace === null ? "/api/v1/pods" : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
 }
 
-export const NODE_WATCH_PATH = "/api/v1/nodes";
-
-function page(list: { items: readonly unknown[]; metadata?: { resourceVersion?: string; _continue?: string } }): ListPage {
-  return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "", continueToken: list.metadata?._continue || undefined };
-}
-
-/** Per-request options that let the informer abort a list (on shutdown, or at its time limit). */
-function abortable(signal: AbortSignal): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre(context: RequestContext) {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post(context: ResponseContext) {
-      return new Observable(Promise.resolve(context));
-    },
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: "append" };
-}
+export const NODE_PATH = "/api/v1/nodes";

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import { resourceVersionOf } from "./wire.js";
 
 /**
@@ -20,6 +21,10 @@ import { resourceVersionOf } from "./wire.js";
  * longer than the stall limit (across re-watches), list again after an exponential backoff with
  * jitter. Every list replaces the state, so objects deleted meanwhile are removed and nothing is
  * seen twice.
+ *
+ * No peer is trusted: a list that runs past its page or item limit (a server handing out
+ * continue tokens for ever) ends like a failed one, with a restart and backoff, and the next
+ * list starts from scratch; an object the decoder refuses is counted as a rejection and logged.
  */
 
 export interface ListPage {
@@ -63,6 +68,14 @@ export interface InformerTiming {
   readonly listTimeoutMs: number;
 }
 
+/** How far one list may run, whatever the server says. */
+export interface InformerLimits {
+  /** Pages per list: no continue token lifts it. */
+  readonly maxListPages: number;
+  /** Items per list, every page together, decodable or not. */
+  readonly maxListItems: number;
+}
+
 export interface InformerOptions<T> {
   /** `pods` or `nodes`: the `resource` label and the log field. */
   readonly resource: string;
@@ -71,9 +84,14 @@ export interface InformerOptions<T> {
   readonly watchPath: string;
   readonly list: Lister;
   readonly openWatch: WatchOpener;
+  /** The object's snapshot, or null when it is malformed (counted as a `schema` rejection). */
   readonly decode: (raw: unknown) => T | null;
   readonly sink: InformerSink<T>;
   readonly timing: InformerTiming;
+  readonly limits: InformerLimits;
+  readonly rejections: Rejections;
+  /** The `source` label of this informer's rejections. */
+  readonly rejectionSource: RejectionSource;
   readonly onRestart: (resource: string) => void;
   readonly onEvent: (resource: string, atMs: number) => void;
   readonly log: Logger;
@@ -95,6 +113,12 @@ type WatchEnd =
 const HEALTHY_WATCH_MS = 30_000;
 
 class Stopped extends Error {}
+
+/** A list past one of its limits: handled as a failed list. */
+export class ListOverLimit extends Error {}
+
+/** The watch event types that carry an object to apply; BOOKMARK and ERROR are handled apart. */
+const OBJECT_EVENTS = new Set(["ADDED", "MODIFIED", "DELETED"]);
 
 export class Informer<T> {
   private stopped = false;
@@ -190,11 +214,14 @@ export class Informer<T> {
 
   /** Lists every page, hands the snapshots over, returns the list's resourceVersion. */
   private async listAll(): Promise<string> {
-    const { list, decode, sink, timing } = this.options;
+    const { list, sink, timing, limits } = this.options;
     const items: T[] = [];
     let continueToken: string | undefined;
     let resourceVersion = "";
+    let pages = 0;
+    let received = 0;
     do {
+      if (++pages > limits.maxListPages) throw new ListOverLimit(`list passed ${limits.maxListPages} pages (KUBE_MAX_LIST_PAGES)`);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timing.listTimeoutMs);
       this.interrupt = () => controller.abort();
@@ -208,8 +235,11 @@ export class Informer<T> {
       if (this.stopped) throw new Stopped();
       // Every page of a chunked list is served from the first page's snapshot.
       if (continueToken === undefined) resourceVersion = page.resourceVersion;
+      if (page.items.length > timing.pageSize) throw new ListOverLimit(`list page held ${page.items.length} items, ${timing.pageSize} were asked for`);
+      received += page.items.length;
+      if (received > limits.maxListItems) throw new ListOverLimit(`list passed ${limits.maxListItems} items (KUBE_MAX_LIST_ITEMS)`);
       for (const raw of page.items) {
-        const item = decode(raw);
+        const item = this.decode(raw, "list");
         if (item !== null) items.push(item);
       }
       continueToken = page.continueToken || undefined;
@@ -226,7 +256,7 @@ export class Informer<T> {
 
   /** One watch stream, until it ends one way or another. */
   private watch(fromVersion: string): Promise<{ end: WatchEnd; resourceVersion: string }> {
-    const { openWatch, watchPath, decode, sink, timing, resource } = this.options;
+    const { openWatch, watchPath, sink, timing, resource } = this.options;
     return new Promise((resolve) => {
       let resourceVersion = fromVersion;
       let handle: WatchHandle | undefined;
@@ -262,7 +292,8 @@ export class Informer<T> {
           this.options.onEvent(resource, now);
           this.lastHeardMs = now;
           if (type === "BOOKMARK") return;
-          const item = decode(object);
+          if (!OBJECT_EVENTS.has(type)) return this.reject("event_type", object, "watch", type);
+          const item = this.decode(object, "watch", type);
           if (item === null) return;
           try {
             if (type === "DELETED") sink.deleted(item, now);
@@ -316,6 +347,18 @@ export class Informer<T> {
     });
   }
 
+  /** The object's snapshot; a malformed object is counted and logged, never dropped in silence. */
+  private decode(raw: unknown, via: "list" | "watch", eventType?: string): T | null {
+    const item = this.options.decode(raw);
+    if (item === null) this.reject("schema", raw, via, eventType);
+    return item;
+  }
+
+  private reject(reason: string, raw: unknown, via: "list" | "watch", eventType?: string): void {
+    const { rejections, rejectionSource, namespace } = this.options;
+    rejections.reject(rejectionSource, reason, { via, eventType: eventType?.slice(0, 32), watchNamespace: namespace || undefined, ...identity(raw) });
+  }
+
   private restart(reason: string, error?: unknown, level: "warn" | "info" = "warn"): void {
     const { resource, namespace, log, onRestart } = this.options;
     onRestart(resource);
@@ -325,6 +368,17 @@ export class Informer<T> {
   private healthy(atMs: number): void {
     this.lastHealthyMs = atMs;
   }
+}
+
+/** Names an object in a log line, from what of it can be read: strings only, cut short. */
+function identity(raw: unknown): Record<string, string | undefined> {
+  const meta = (raw as { metadata?: unknown } | null)?.metadata;
+  if (typeof meta !== "object" || meta === null) return {};
+  const field = (key: string) => {
+    const value = (meta as Record<string, unknown>)[key];
+    return typeof value === "string" ? value.slice(0, 253) : undefined;
+  };
+  return { name: field("name"), namespace: field("namespace"), uid: field("uid") };
 }
 
 /** 410 Gone: as an ERROR event's Status, a watch HTTP status, or a list ApiException. */

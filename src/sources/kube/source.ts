@@ -2,10 +2,11 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubernetesConfig } from "../../config/load.js";
 import type { ProjectPathLookup } from "../../domain/job-pod.js";
+import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
 import type { NodeStore } from "../../state/nodes.js";
 import type { PodStore } from "../../state/pods.js";
-import { NODE_WATCH_PATH, nodeLister, podLister, podWatchPath, watchOpener } from "./client.js";
+import { lister, NODE_PATH, podPath, watchOpener } from "./client.js";
 import { Informer, type InformerTiming } from "./informer.js";
 import { toNodeSnapshot, toPodSnapshot } from "./wire.js";
 
@@ -22,6 +23,8 @@ export interface KubernetesSourceDeps {
   readonly pods: PodStore;
   readonly reports: KubeSourceReports;
   readonly log: Logger;
+  /** Where pods and nodes that cannot be read are counted. */
+  readonly rejections: Rejections;
   /** The watched projects' paths by id (the GitLab side's), for job pods that tell only the id. */
   readonly projectPathOf?: ProjectPathLookup;
 }
@@ -60,7 +63,7 @@ export class KubernetesSource {
   private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(config: KubernetesConfig, deps: KubernetesSourceDeps) {
-    const { kubeConfig, nodes, pods, reports, log } = deps;
+    const { kubeConfig, nodes, pods, reports, log, rejections } = deps;
     this.pods = pods;
     this.reports = reports;
     this.settleEveryMs = Math.max(50, Math.min(1000, config.interruptionSettleMs / 2));
@@ -71,14 +74,18 @@ export class KubernetesSource {
       pageSize: PAGE_SIZE,
       listTimeoutMs: LIST_TIMEOUT_MS,
     };
-    const openWatch = watchOpener(kubeConfig);
-    const common = (resource: string) => {
+    const { limits } = config;
+    const openWatch = watchOpener(kubeConfig, limits);
+    const common = (resource: string, rejectionSource: RejectionSource) => {
       const clock: EventClock = { resource, lastEventMs: 0 };
       this.clocks.push(clock);
       return {
         resource,
         openWatch,
         timing: this.timing,
+        limits,
+        rejections,
+        rejectionSource,
         log,
         onRestart: () => reports.watchRestarted(resource),
         onEvent: (_resource: string, atMs: number) => {
@@ -90,10 +97,10 @@ export class KubernetesSource {
     const nodeInformer = !config.nodesEnabled
       ? null
       : new Informer<NodeSnapshot>({
-          ...common("nodes"),
+          ...common("nodes", "kube_nodes"),
           namespace: "",
-          watchPath: NODE_WATCH_PATH,
-          list: nodeLister(kubeConfig),
+          watchPath: NODE_PATH,
+          list: lister(kubeConfig, NODE_PATH, limits),
           decode: (raw) => toNodeSnapshot(raw, config.nodes),
           // A node's removal sign may decide interruptions its pods are waiting on.
           sink: {
@@ -116,10 +123,12 @@ export class KubernetesSource {
     const podInformers = scopes.map(
       (namespace) =>
         new Informer<PodSnapshot>({
-          ...common("pods"),
+          ...common("pods", "kube_pods"),
           namespace: namespace ?? "",
-          watchPath: podWatchPath(namespace),
-          list: podLister(kubeConfig, namespace),
+          watchPath: podPath(namespace),
+          list: lister(kubeConfig, podPath(namespace), limits),
+          // Null only for a malformed object (counted by the informer); a pod that is not a CI job
+          // pod still decodes, with no job, and the pod state decides what to do with it.
           decode: (raw) => toPodSnapshot(raw, podRecognition),
           sink: {
             listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),

@@ -83,10 +83,20 @@ describe("Kubernetes settings", () => {
     ["KUBE_BUILDER_IMAGES", "Kaniko=x"],
     ["KUBE_WATCH_STALL_SECONDS", "0"],
     ["KUBE_REF_MAX_LENGTH", "1.5"],
+    ["KUBE_MAX_WATCH_LINE_BYTES", "1024"],
+    ["KUBE_MAX_LIST_PAGE_BYTES", "lots"],
+    ["KUBE_MAX_LIST_PAGES", "0"],
+    ["KUBE_MAX_LIST_ITEMS", "1.5"],
   ])("rejects %s=%s, naming the setting", (name, value) => {
     const error = errorOf(() => loadConfig({ ...base, [name]: value }));
     expect(error.setting).toBe(name);
     expect(error.message).toContain(JSON.stringify(value));
+  });
+
+  it("bound what the API server may send with generous defaults, each settable", () => {
+    expect(loadConfig(base).kube.limits).toEqual({ maxWatchLineBytes: 8 * 1024 * 1024, maxListPageBytes: 64 * 1024 * 1024, maxListPages: 1000, maxListItems: 200_000 });
+    const set = loadConfig({ ...base, KUBE_MAX_WATCH_LINE_BYTES: "65536", KUBE_MAX_LIST_PAGE_BYTES: "1048576", KUBE_MAX_LIST_PAGES: "3", KUBE_MAX_LIST_ITEMS: "10" }).kube.limits;
+    expect(set).toEqual({ maxWatchLineBytes: 65536, maxListPageBytes: 1048576, maxListPages: 3, maxListItems: 10 });
   });
 
   it("wants the first retry pause no longer than the last", () => {

@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { Informer, type InformerSink, type ListPage, type WatchCallbacks } from "../../../src/sources/kube/informer.js";
+import type { Rejections } from "../../../src/lib/rejections.js";
+import { Informer, type InformerLimits, type InformerSink, type ListPage, type WatchCallbacks } from "../../../src/sources/kube/informer.js";
 import { eventually } from "../../helpers/prom.js";
 
 interface Obj {
@@ -15,6 +16,12 @@ class FakeApi {
   lists = 0;
   failLists = 0;
   goneOnContinue = false;
+  /** Hands out a continue token on every page, as a broken or hostile server might. */
+  endlessContinue = false;
+  /** Objects without a name: the test's decoder refuses them. */
+  malformed = 0;
+  /** Items per page beyond what was asked for. */
+  overfill = 0;
   watches: Array<{ query: Readonly<Record<string, string | number | boolean>>; callbacks: WatchCallbacks; aborted: boolean }> = [];
   acceptWatches = true;
 
@@ -44,10 +51,11 @@ class FakeApi {
       this.goneOnContinue = false;
       throw Object.assign(new Error("expired"), { code: 410 });
     }
-    const all = [...this.objects].map(([name, version]) => ({ metadata: { name, resourceVersion: version } }));
+    const all: object[] = [...this.objects].map(([name, version]) => ({ metadata: { name, resourceVersion: version } }));
+    for (let i = 0; i < this.malformed; i++) all.push({ metadata: { uid: `broken-${i}` } });
     const start = request.continueToken === undefined ? 0 : Number(request.continueToken);
-    const items = all.slice(start, start + request.limit);
-    const next = start + request.limit < all.length ? String(start + request.limit) : undefined;
+    const items = all.slice(start, start + request.limit + this.overfill);
+    const next = this.endlessContinue || start + request.limit < all.length ? String(start + request.limit) : undefined;
     return { items, resourceVersion: String(this.revision), continueToken: next };
   }
 }
@@ -57,9 +65,16 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((i) => i.stop()));
 });
 
-function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}) {
+function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}, limits: Partial<InformerLimits> = {}) {
   const state = new Map<string, string>();
   const log: string[] = [];
+  const rejected: Array<{ reason: string; detail: Readonly<Record<string, unknown>> | undefined }> = [];
+  const rejections: Rejections = {
+    reject(source, reason, detail) {
+      expect(source).toBe("kube_pods");
+      rejected.push({ reason, detail });
+    },
+  };
   let restarts = 0;
   const sink: InformerSink<Obj> = {
     listed(items, first) {
@@ -91,13 +106,16 @@ function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}) {
     },
     sink,
     timing: { stallMs: timing.stallMs ?? 60_000, retryInitialMs: 5, retryMaxMs: 20, pageSize: 2, listTimeoutMs: 1000 },
+    limits: { maxListPages: limits.maxListPages ?? 100, maxListItems: limits.maxListItems ?? 100 },
+    rejections,
+    rejectionSource: "kube_pods",
     onRestart: () => restarts++,
     onEvent: () => {},
     log: pino({ level: "silent" }),
   });
   running.push(informer);
   informer.start();
-  return { informer, state, log, restarts: () => restarts };
+  return { informer, state, log, rejected, restarts: () => restarts };
 }
 
 describe("Informer", () => {
@@ -328,5 +346,63 @@ describe("Informer", () => {
     const before = Date.now();
     await informer.stop();
     expect(Date.now() - before).toBeLessThan(100);
+  });
+
+  describe("against a server that is not to be trusted", () => {
+    it("ends a list that hands out continue tokens past the page limit, with a counted restart and backoff, and converges once the server behaves", async () => {
+      const api = new FakeApi();
+      for (const name of ["a", "b", "c"]) api.objects.set(name, String(++api.revision));
+      api.endlessContinue = true;
+      const { informer, state, restarts } = start(api, {}, { maxListPages: 5, maxListItems: 1000 });
+      await eventually(() => expect(restarts()).toBeGreaterThanOrEqual(2));
+      expect(informer.synced).toBe(false);
+      expect(api.watches).toHaveLength(0);
+      // Each attempt stops at the limit: 5 pages, then a pause before the next list.
+      expect(api.lists).toBeLessThanOrEqual(5 * (restarts() + 1));
+      api.endlessContinue = false;
+      await eventually(() => expect(api.watches).toHaveLength(1));
+      expect([...state.keys()].sort()).toEqual(["a", "b", "c"]);
+    });
+
+    it("ends a list past its item limit, all pages together, and lists again once it fits", async () => {
+      const api = new FakeApi();
+      for (const name of ["a", "b", "c", "d", "e"]) api.objects.set(name, String(++api.revision));
+      const { informer, restarts } = start(api, {}, { maxListItems: 4 });
+      await eventually(() => expect(restarts()).toBeGreaterThanOrEqual(1));
+      expect(informer.synced).toBe(false);
+      api.objects.delete("e");
+      await eventually(() => expect(informer.synced).toBe(true));
+    });
+
+    it("refuses a page holding more items than were asked for", async () => {
+      const api = new FakeApi();
+      for (const name of ["a", "b", "c"]) api.objects.set(name, String(++api.revision));
+      api.overfill = 1;
+      const { informer, restarts } = start(api);
+      await eventually(() => expect(restarts()).toBeGreaterThanOrEqual(1));
+      expect(informer.synced).toBe(false);
+      api.overfill = 0;
+      await eventually(() => expect(informer.synced).toBe(true));
+    });
+
+    it("counts each object the decoder refuses, listed or watched, and applies the rest", async () => {
+      const api = new FakeApi();
+      api.objects.set("a", "1");
+      api.malformed = 2;
+      const { state, rejected, restarts } = start(api);
+      await eventually(() => expect(api.watches).toHaveLength(1));
+      expect([...state.keys()]).toEqual(["a"]);
+      expect(rejected.map((r) => r.reason)).toEqual(["schema", "schema"]);
+      expect(rejected[0]!.detail).toMatchObject({ via: "list", uid: "broken-0" });
+      api.current()!.callbacks.event("MODIFIED", { metadata: { uid: "no-name", resourceVersion: "9" } });
+      api.current()!.callbacks.event("SHUFFLED", { metadata: { name: "b", resourceVersion: "10" } });
+      api.set("c");
+      expect(rejected.slice(2)).toEqual([
+        { reason: "schema", detail: expect.objectContaining({ via: "watch", eventType: "MODIFIED", uid: "no-name" }) },
+        { reason: "event_type", detail: expect.objectContaining({ via: "watch", eventType: "SHUFFLED", name: "b" }) },
+      ]);
+      expect([...state.keys()].sort()).toEqual(["a", "c"]);
+      expect(restarts()).toBe(0);
+    });
   });
 });
