@@ -57,7 +57,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 
   const gitlab = config.gitlab;
   const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
-  const gitlabClock = new GitLabClock();
+  const gitlabClock = new GitLabClock(Date.now, rejections);
   const shutdown = new AbortController();
   // Every request waiting for the budget listens to it; their number is bounded by the budget.
   setMaxListeners(0, shutdown.signal);
@@ -66,13 +66,15 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     budget,
     clock: gitlabClock,
     requestTimeoutMs: gitlab.requestTimeoutMs,
+    maxResponseBytes: gitlab.maxResponseBytes,
+    rejections,
     onRequest: (endpoint, code) => {
       exporterMetrics.gitlabRequest(endpoint, code);
       logger.debug({ endpoint, code }, "GitLab request");
     },
     onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
   });
-  const api = new GitLabApi(gitlab.url, gitlab.token, requester);
+  const api = new GitLabApi(gitlab.url, gitlab.token, requester, rejections);
   let lastGitLabSuccessMs: number | null = null;
   const poller = new GitLabPoller(gitlab, {
     api,

@@ -19,6 +19,8 @@ export interface GitLabConfig {
   readonly idleRequestsPerSecond: number;
   readonly maxConcurrentRequests: number;
   readonly requestTimeoutMs: number;
+  /** Largest answer body read, after decompression. */
+  readonly maxResponseBytes: number;
   readonly hotProjectTtlMs: number;
 }
 
@@ -144,6 +146,7 @@ function buildConfig(raw: RawSettings): Config {
       idleRequestsPerSecond,
       maxConcurrentRequests: number("GITLAB_MAX_CONCURRENT_REQUESTS"),
       requestTimeoutMs: number("GITLAB_REQUEST_TIMEOUT_SECONDS") * 1000,
+      maxResponseBytes: number("GITLAB_MAX_RESPONSE_BYTES"),
       hotProjectTtlMs: number("GITLAB_HOT_PROJECT_TTL_SECONDS") * 1000,
     },
     webhook: {

@@ -81,4 +81,17 @@ describe("ProjectDirectory", () => {
     const directory = new ProjectDirectory(api, { projects: ["a/b"], groups: [], discoveryIntervalMs: INTERVAL_MS }, log);
     await expect(directory.discover()).rejects.toThrow(/502/);
   });
+
+  it("fails the round when a group's list goes on past the page cap, rather than watching a part of it", async () => {
+    const api = {
+      async project() {
+        throw new Error("not listed");
+      },
+      async groupProjects() {
+        throw new GitLabRequestError("GET /groups/:id/projects: the list goes on past 100 pages; not used", undefined, "protocol", "/groups/:id/projects");
+      },
+    } as unknown as GitLabApi;
+    const directory = new ProjectDirectory(api, { projects: [], groups: ["acme"], discoveryIntervalMs: INTERVAL_MS }, log);
+    await expect(directory.discover()).rejects.toThrow(/past 100 pages/);
+  });
 });

@@ -1,7 +1,8 @@
-import { Gitlab } from "@gitbeaker/rest";
-import type { RequesterType, ResourceOptions } from "@gitbeaker/requester-utils";
+import { Groups, Jobs, Pipelines, Projects } from "@gitbeaker/rest";
+import type { BaseResourceOptions, RequesterType, ResourceOptions } from "@gitbeaker/requester-utils";
 import type { z } from "zod";
 import type { Secret } from "../../config/secret.js";
+import type { Rejections } from "../../lib/rejections.js";
 import { GitLabRequestError } from "./transport.js";
 import { restJobSchema, restPipelineSchema, restProjectSchema, type RestJob, type RestPipeline, type RestProject } from "./wire.js";
 
@@ -9,8 +10,11 @@ import { restJobSchema, restPipelineSchema, restProjectSchema, type RestJob, typ
 export const LIVE_SCOPES = ["created", "waiting_for_resource", "pending", "running"] as const;
 
 const PER_PAGE = 100;
-/** Safety bound for lists the exporter reads whole (a group's projects, a project's live jobs). */
-const MAX_PAGES = 100;
+/**
+ * Pages a list the exporter reads whole may take (a group's projects, a project's live jobs):
+ * 10,000 entries. More is no real GitLab but a broken or hostile one, and the read fails.
+ */
+export const MAX_LISTING_PAGES = 100;
 
 export interface JobsPage {
   readonly jobs: RestJob[];
@@ -37,49 +41,50 @@ export interface UpdatedPipelinesQuery {
  * against its schema before it goes further.
  */
 export class GitLabApi {
-  private readonly gitlab;
+  private readonly resourceOptions: BaseResourceOptions<false>;
 
   constructor(
     url: string,
     token: Secret,
-    requesterFn: (resource: ResourceOptions) => RequesterType,
+    private readonly requesterFn: (resource: ResourceOptions) => RequesterType,
+    private readonly rejections: Rejections,
     private readonly now: () => number = Date.now,
   ) {
-    this.gitlab = new Gitlab({
+    this.resourceOptions = {
       host: url,
       token: () => Promise.resolve(token.value()),
       requesterFn,
       // Timeouts are per request in the requester; gitbeaker's would span all pages of a list.
       queryTimeout: null,
       rateLimits: {},
-    });
+    };
   }
 
   async project(idOrPath: string | number): Promise<RestProject> {
-    const body: unknown = await this.gitlab.Projects.show(idOrPath);
+    const body: unknown = await this.calls(Projects, "/projects/:id").show(idOrPath);
     return parse(restProjectSchema, body, "/projects/:id");
   }
 
   async groupProjects(group: string): Promise<RestProject[]> {
-    const body: unknown = await this.gitlab.Groups.allProjects(group, {
+    const route = "/groups/:id/projects";
+    const body: unknown = await this.calls(Groups, route, MAX_LISTING_PAGES).allProjects(group, {
       includeSubgroups: true,
       withShared: false,
       archived: false,
       simple: true,
       perPage: PER_PAGE,
-      maxPages: MAX_PAGES,
     });
-    return parseList(restProjectSchema, body, "/groups/:id/projects");
+    return this.parseList(restProjectSchema, body, route);
   }
 
   /** One page of a project's jobs, newest first, any status. */
   async jobsPage(projectId: number, page: number, perPage: number): Promise<JobsPage> {
-    const answer = (await this.gitlab.Jobs.all(projectId, { perPage, page, showExpanded: true })) as unknown as {
+    const answer = (await this.calls(Jobs, "/projects/:id/jobs").all(projectId, { perPage, page, showExpanded: true })) as unknown as {
       data: unknown;
       paginationInfo: { next: number | null };
     };
     return {
-      jobs: parseList(restJobSchema, answer.data, "/projects/:id/jobs"),
+      jobs: this.parseList(restJobSchema, answer.data, "/projects/:id/jobs"),
       hasNextPage: answer.paginationInfo.next !== null,
       receivedAtMs: this.now(),
     };
@@ -87,15 +92,14 @@ export class GitLabApi {
 
   /** All of a project's jobs that can still change, through keyset pagination. */
   async liveJobs(projectId: number): Promise<JobsPage> {
-    const body: unknown = await this.gitlab.Jobs.all(projectId, {
+    const body: unknown = await this.calls(Jobs, "/projects/:id/jobs", MAX_LISTING_PAGES).all(projectId, {
       scope: [...LIVE_SCOPES],
       pagination: "keyset",
       orderBy: "id",
       sort: "desc",
       perPage: PER_PAGE,
-      maxPages: MAX_PAGES,
-    } as unknown as Parameters<typeof this.gitlab.Jobs.all>[1]);
-    return { jobs: parseList(restJobSchema, body, "/projects/:id/jobs"), hasNextPage: false, receivedAtMs: this.now() };
+    } as unknown as Parameters<Jobs["all"]>[1]);
+    return { jobs: this.parseList(restJobSchema, body, "/projects/:id/jobs"), hasNextPage: false, receivedAtMs: this.now() };
   }
 
   /**
@@ -104,7 +108,7 @@ export class GitLabApi {
    * nothing changed it is one request with an empty answer.
    */
   async updatedPipelines(projectId: number, query: UpdatedPipelinesQuery): Promise<PipelinesPage> {
-    const answer = (await this.gitlab.Pipelines.all(projectId, {
+    const answer = (await this.calls(Pipelines, "/projects/:id/pipelines").all(projectId, {
       updatedAfter: new Date(query.updatedAfterMs).toISOString(),
       ...(query.updatedBeforeMs === undefined ? {} : { updatedBefore: new Date(query.updatedBeforeMs).toISOString() }),
       orderBy: "updated_at",
@@ -114,7 +118,7 @@ export class GitLabApi {
       showExpanded: true,
     })) as unknown as { data: unknown; paginationInfo: { next: number | null } };
     return {
-      pipelines: parseList(restPipelineSchema, answer.data, "/projects/:id/pipelines"),
+      pipelines: this.parseList(restPipelineSchema, answer.data, "/projects/:id/pipelines"),
       hasNextPage: answer.paginationInfo.next !== null,
     };
   }
@@ -124,23 +128,68 @@ export class GitLabApi {
    * newest first: `GET /projects/:id/pipelines/:pipeline_id/jobs?include_retried=true`.
    */
   async pipelineJobsPage(projectId: number, pipelineId: number, page: number, perPage: number): Promise<JobsPage> {
-    const answer = (await this.gitlab.Jobs.all(projectId, {
+    const answer = (await this.calls(Jobs, "/projects/:id/pipelines/:pipeline_id/jobs").all(projectId, {
       pipelineId,
       includeRetried: true,
       page,
       perPage,
       showExpanded: true,
-    } as unknown as Parameters<typeof this.gitlab.Jobs.all>[1])) as unknown as { data: unknown; paginationInfo: { next: number | null } };
+    } as unknown as Parameters<Jobs["all"]>[1])) as unknown as { data: unknown; paginationInfo: { next: number | null } };
     return {
-      jobs: parseList(restJobSchema, answer.data, "/projects/:id/pipelines/:pipeline_id/jobs"),
+      jobs: this.parseList(restJobSchema, answer.data, "/projects/:id/pipelines/:pipeline_id/jobs"),
       hasNextPage: answer.paginationInfo.next !== null,
       receivedAtMs: this.now(),
     };
   }
 
   async job(projectId: number, jobId: number): Promise<{ job: RestJob; receivedAtMs: number }> {
-    const body: unknown = await this.gitlab.Jobs.show(projectId, jobId);
+    const body: unknown = await this.calls(Jobs, "/projects/:id/jobs/:job_id").show(projectId, jobId);
     return { job: parse(restJobSchema, body, "/projects/:id/jobs/:job_id"), receivedAtMs: this.now() };
+  }
+
+  /**
+   * A gitbeaker resource for one call, whose requester sends at most `maxPages` requests.
+   * gitbeaker follows `Link: rel="next"` on its own, and its `maxPages` counts entries, not
+   * pages: a next link without `per_page`, or pages shorter than asked, lift it for ever. The
+   * count here is of requests sent, so no answer can lift it; a list that wants one page more
+   * fails instead of being used cut short. Single pages (`page` given) are never followed.
+   */
+  private calls<R>(Resource: new (options: BaseResourceOptions<false>) => R, route: string, maxPages = 1): R {
+    let pages = 0;
+    const capped = (resource: ResourceOptions): RequesterType => {
+      const requester = this.requesterFn(resource);
+      return {
+        ...requester,
+        get: (endpoint, options) => {
+          if (++pages > maxPages) return Promise.reject(this.tooManyPages(route, maxPages));
+          return requester.get(endpoint, options);
+        },
+      };
+    };
+    return new Resource({ ...this.resourceOptions, requesterFn: capped });
+  }
+
+  private tooManyPages(route: string, maxPages: number): GitLabRequestError {
+    this.rejections.reject("gitlab_api", "too_many_pages", { endpoint: route, maxPages });
+    return new GitLabRequestError(`GET ${route}: the list goes on past ${maxPages} pages; not used`, undefined, "protocol", route);
+  }
+
+  /**
+   * Entries that do not match are left out one by one, so one odd job does not hide the
+   * others, and each is counted and logged: a project whose id comes as a string must not
+   * vanish without a word.
+   */
+  private parseList<T>(schema: z.ZodType<T>, body: unknown, endpoint: string): T[] {
+    if (!Array.isArray(body)) {
+      throw new GitLabRequestError(`GET ${endpoint}: expected a JSON array`, 200, "protocol", endpoint);
+    }
+    const items: T[] = [];
+    for (const entry of body) {
+      const result = schema.safeParse(entry);
+      if (result.success) items.push(result.data);
+      else this.rejections.reject("gitlab_api", "schema", { endpoint, issue: describeIssue(result.error), id: entryId(entry) });
+    }
+    return items;
   }
 }
 
@@ -152,15 +201,16 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, endpoint: string): T {
   return result.data;
 }
 
-/** Entries that do not match are dropped one by one, so one odd job does not hide the others. */
-function parseList<T>(schema: z.ZodType<T>, body: unknown, endpoint: string): T[] {
-  if (!Array.isArray(body)) {
-    throw new GitLabRequestError(`GET ${endpoint}: expected a JSON array`, 200, "protocol", endpoint);
-  }
-  const items: T[] = [];
-  for (const entry of body) {
-    const result = schema.safeParse(entry);
-    if (result.success) items.push(result.data);
-  }
-  return items;
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid";
+  const path = issue.path.map(String).join(".");
+  return (path ? `${path}: ${issue.message}` : issue.message).slice(0, 200);
+}
+
+/** The entry's id as sent, cut short, to find it in GitLab; never trusted further. */
+function entryId(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null || !("id" in entry)) return undefined;
+  const id = (entry as { id: unknown }).id;
+  return typeof id === "number" || typeof id === "string" ? JSON.stringify(id).slice(0, 40) : undefined;
 }

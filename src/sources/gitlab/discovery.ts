@@ -44,6 +44,8 @@ interface ListedRef {
  *
  * A listed project or group that is gone or forbidden is skipped with a warning and retried with
  * backoff; any other failure fails the round, so a GitLab outage never empties the watched set.
+ * That includes a group whose list goes on past the page cap (`MAX_LISTING_PAGES`, 10,000
+ * projects), a redirect and an oversized answer: a part of a group is never taken for the whole.
  */
 export class ProjectDirectory {
   private readonly listed: ListedRef[];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inlineSecret } from "../../../../src/config/secret.js";
+import { ignoreRejections } from "../../../../src/lib/rejections.js";
 import { GitLabApi } from "../../../../src/sources/gitlab/api.js";
 import { RequestBudget } from "../../../../src/sources/gitlab/budget.js";
 import { createGitLabRequester } from "../../../../src/sources/gitlab/transport.js";
@@ -38,8 +39,14 @@ beforeAll(async () => {
   retried = world.pipelineJobs(pipelines[1]!.id)[0]!;
   retry = world.retry(retried.id);
   sim = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000 });
-  const requester = createGitLabRequester({ budget: new RequestBudget(1000, 4), requestTimeoutMs: 5000, onRequest: (endpoint) => endpoints.push(endpoint) });
-  api = new GitLabApi(sim.url, inlineSecret("GITLAB_TOKEN", TOKEN), requester);
+  const requester = createGitLabRequester({
+    budget: new RequestBudget(1000, 4),
+    requestTimeoutMs: 5000,
+    maxResponseBytes: 1 << 20,
+    rejections: ignoreRejections,
+    onRequest: (endpoint) => endpoints.push(endpoint),
+  });
+  api = new GitLabApi(sim.url, inlineSecret("GITLAB_TOKEN", TOKEN), requester, ignoreRejections);
 });
 
 afterAll(async () => {
