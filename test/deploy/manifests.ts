@@ -3,6 +3,8 @@
  * test/helpers/k8s-tools.ts, and validates objects against their published schemas.
  */
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
@@ -80,12 +82,20 @@ export async function helm(args: string[]): Promise<{ stdout: string; stderr: st
   }
 }
 
-/** `helm template` of the chart with values given as a YAML-able object (one -f file each). */
+/**
+ * `helm template` of the chart with the given values, passed as a file as a user's values.yaml
+ * is (so numbers arrive as Helm's float64, as they would from a real values file).
+ */
 export async function helmTemplate(values: Record<string, unknown> = {}, options: { release?: string; namespace?: string } = {}): Promise<K8sObject[]> {
-  const args = ["template", options.release ?? "gitlab-ci-k8s-exporter", CHART_DIR, "--namespace", options.namespace ?? "monitoring"];
-  // --set-json keeps types exactly (no YAML 1.1 booleans, no float64 surprises of --set).
-  for (const [key, value] of Object.entries(values)) args.push("--set-json", `${key}=${JSON.stringify(value)}`);
-  return documents((await helm(args)).stdout);
+  const dir = await mkdtemp(path.join(tmpdir(), "helm-values-"));
+  try {
+    const file = path.join(dir, "values.json");
+    await writeFile(file, JSON.stringify(values));
+    const args = ["template", options.release ?? "gitlab-ci-k8s-exporter", CHART_DIR, "--namespace", options.namespace ?? "monitoring", "-f", file];
+    return documents((await helm(args)).stdout);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Validates each object against its kubernetes-models schema; unknown kinds fail. */
