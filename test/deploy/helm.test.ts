@@ -64,21 +64,22 @@ async function ruleGroups(dir: string): Promise<Array<{ name: string }>> {
 
 describe("helm lint", () => {
   it("passes --strict with the default values and with every option on", async () => {
-    await helm(["lint", "--strict", CHART_DIR]);
     const dir = await mkdtemp(path.join(tmpdir(), "helm-lint-"));
     try {
       await writeFile(path.join(dir, "values.json"), JSON.stringify(FULL_VALUES));
-      await helm(["lint", "--strict", CHART_DIR, "-f", path.join(dir, "values.json")]);
+      await Promise.all([helm(["lint", "--strict", CHART_DIR]), helm(["lint", "--strict", CHART_DIR, "-f", path.join(dir, "values.json")])]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it("refuses settings the exporter does not know, plain-text secrets and namespaced RBAC without namespaces", async () => {
-    await expect(helmTemplate({ settings: { GITLAB_POLL_INTERVAL: 30 } })).rejects.toThrow(/additional properties 'GITLAB_POLL_INTERVAL' not allowed/);
-    await expect(helmTemplate({ settings: { GITLAB_TOKEN: "glpat-secret" } })).rejects.toThrow(/additional properties 'GITLAB_TOKEN' not allowed/);
-    await expect(helmTemplate({ settings: { LOG_LEVEL: "loud" } })).rejects.toThrow(/LOG_LEVEL/);
-    await expect(helmTemplate({ rbac: { namespaced: true } })).rejects.toThrow(/rbac.namespaced needs settings.KUBE_NAMESPACES/);
+    await Promise.all([
+      expect(helmTemplate({ settings: { GITLAB_POLL_INTERVAL: 30 } })).rejects.toThrow(/additional properties 'GITLAB_POLL_INTERVAL' not allowed/),
+      expect(helmTemplate({ settings: { GITLAB_TOKEN: "glpat-secret" } })).rejects.toThrow(/additional properties 'GITLAB_TOKEN' not allowed/),
+      expect(helmTemplate({ settings: { LOG_LEVEL: "loud" } })).rejects.toThrow(/LOG_LEVEL/),
+      expect(helmTemplate({ rbac: { namespaced: true } })).rejects.toThrow(/rbac.namespaced needs settings.KUBE_NAMESPACES/),
+    ]);
   });
 });
 
@@ -122,12 +123,14 @@ describe("helm template", () => {
   });
 
   it("grants nothing cluster-wide when namespaced without nodes, and no RBAC at all without Kubernetes", async () => {
-    const namespaced = await helmTemplate({ rbac: { namespaced: true }, settings: { ...FULL_VALUES.settings, KUBE_NODES_ENABLED: false } });
+    const [namespaced, clusterWide, gitlabOnly] = await Promise.all([
+      helmTemplate({ rbac: { namespaced: true }, settings: { ...FULL_VALUES.settings, KUBE_NODES_ENABLED: false } }),
+      helmTemplate({ settings: { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme", KUBE_NODES_ENABLED: "false" } }),
+      helmTemplate({ settings: { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme", KUBE_ENABLED: false } }),
+    ]);
     expect(namespaced.filter((o) => o.kind.startsWith("Cluster"))).toEqual([]);
     expect(all(namespaced, "Role")).toHaveLength(2);
-    const clusterWide = await helmTemplate({ settings: { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme", KUBE_NODES_ENABLED: "false" } });
     expect(one<ClusterRole>(clusterWide, "ClusterRole").rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: READ }]);
-    const gitlabOnly = await helmTemplate({ settings: { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme", KUBE_ENABLED: false } });
     expect(gitlabOnly.filter((o) => o.apiVersion.startsWith("rbac."))).toEqual([]);
   });
 
@@ -147,7 +150,7 @@ describe("helm template", () => {
 
   it("creates the Secret from values when asked, and rolls the pod when it changes", async () => {
     const values = (token: string) => ({ secret: { create: true, gitlabToken: token, webhookSecret: "hook-secret" } });
-    const objects = await helmTemplate(values("glpat-one"));
+    const [objects, rotated] = await Promise.all([helmTemplate(values("glpat-one")), helmTemplate(values("glpat-two"))]);
     const secret = one<Secret>(objects, "Secret");
     const decoded = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
     expect(decoded).toEqual({ "gitlab-token": "glpat-one", "webhook-secret": "hook-secret" });
@@ -155,7 +158,7 @@ describe("helm template", () => {
     expect(sources.map((s) => s.secret!.name)).toEqual([secret.metadata!.name, secret.metadata!.name]);
     const checksum = (o: K8sObject[]) => one<Deployment>(o, "Deployment").spec!.template.metadata!.annotations?.["checksum/secret"];
     expect(checksum(objects)).toMatch(/^[0-9a-f]{64}$/);
-    expect(checksum(await helmTemplate(values("glpat-two")))).not.toBe(checksum(objects));
+    expect(checksum(rotated)).not.toBe(checksum(objects));
     await expect(helmTemplate({ secret: { create: true } })).rejects.toThrow(/secret.gitlabToken is required/);
   });
 
