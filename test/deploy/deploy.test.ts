@@ -1,61 +1,24 @@
-import { execFile, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
-import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
-import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { Service } from "kubernetes-models/v1/Service";
+import type { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import type { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import type { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import type { Service } from "kubernetes-models/v1/Service";
 import { Secret } from "kubernetes-models/v1/Secret";
-import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
-import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
-import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
-import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
-import { parse, parseAllDocuments } from "yaml";
+import type { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import type { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import type { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import type { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../mixin/render.js";
 import { loadConfig } from "../../src/config/load.js";
 import { SETTINGS } from "../../src/config/settings.js";
-
-const run = promisify(execFile);
-
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: unknown };
-
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  Deployment,
-  Service,
-  ServiceAccount,
-  ClusterRole,
-  ClusterRoleBinding,
-  Role,
-  RoleBinding,
-  ServiceMonitor,
-  PrometheusRule,
-  Secret,
-  NetworkPolicy,
-};
-
-const rendered = new Map<string, Promise<K8sObject[]>>();
-
-/** `kubectl kustomize <dir>`, rendered once per directory: the tests only read the objects. */
-function kustomize(dir: string): Promise<K8sObject[]> {
-  let objects = rendered.get(dir);
-  if (!objects) {
-    objects = render(dir);
-    rendered.set(dir, objects);
-  }
-  return objects;
-}
-
-async function render(dir: string): Promise<K8sObject[]> {
-  if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) throw new Error("kubectl is not installed: run .ci/run, which installs it");
-  const { stdout } = await run("kubectl", ["kustomize", path.join(ROOT, dir)], { maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
-}
+import { type K8sObject, kustomize, MODELS } from "./manifests.js";
 
 /** What `kubectl apply -k` takes: the top level (the base) and every directory under overlays/. */
 const OVERLAYS = readdirSync(path.join(ROOT, "deploy/kubernetes/overlays"), { withFileTypes: true })
@@ -265,6 +228,12 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     const steady = BENCH_CPU_STEADY as number;
     const request = cores(resources.requests!.cpu as string);
     expect(request, `CPU request ${request} cores is below the benchmark's steady ${steady.toFixed(3)} cores`).toBeGreaterThanOrEqual(steady);
+  });
+
+  it("rolls out with the new pod ready before the old one stops, so webhooks always have an endpoint", async () => {
+    const deployment = one<Deployment>(await kustomize(dir), "Deployment");
+    expect(deployment.spec!.replicas).toBe(1);
+    expect(deployment.spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
   });
 
   it("sets no CPU limit", async () => {
