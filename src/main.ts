@@ -32,7 +32,12 @@ export interface RunningExporter {
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled, kubernetesNodes: config.kube.nodesEnabled });
+  const metrics = createMetrics(registry, {
+    maxSeriesPerFamily: config.maxSeriesPerFamily,
+    labelValueMaxBytes: config.labelValueMaxBytes,
+    kubernetes: config.kube.enabled,
+    kubernetesNodes: config.kube.nodesEnabled,
+  });
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
   // Every input refused anywhere is counted and logged through this one reporter.
   const rejections = rejectionReporter((source, reason) => exporterMetrics.invalidObject(source, reason), logger.child({ component: "input" }));
