@@ -57,7 +57,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       }
     : jobMetrics;
   // Counting starts now: a job first seen already finished counts only if it finished from here on.
-  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now() });
+  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now(), labelValueMaxBytes: config.labelValueMaxBytes });
   jobMetrics.readFrom(jobs, projects);
 
   const gitlab = config.gitlab;

@@ -1,4 +1,5 @@
 import { BoundedIdSet } from "./bounded-id-set.js";
+import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import {
   isDormant,
   isFinished,
@@ -80,6 +81,11 @@ export interface JobStoreOptions {
    */
   readonly countFinishedSinceMs?: number;
   readonly now?: () => number;
+  /**
+   * A live job's tag list is kept cut to this many bytes (`LABEL_VALUE_MAX_BYTES`), as its
+   * `tags` label is: jobs whose tag lists are alike once cut are one group.
+   */
+  readonly labelValueMaxBytes?: number;
 }
 
 /**
@@ -97,6 +103,10 @@ export interface JobStoreOptions {
  * because it finished no later than a job that left the set. What it costs: a job first reported
  * only after 100,000 later finishes were counted (at 1,000 finishes a minute, 100 minutes late)
  * is not counted, rather than risking a count twice.
+ *
+ * No observation can move that horizon past the store's own clock: a finish is remembered at
+ * the earlier of its `finished_at` and now, so one timestamp in year 9999 (a forged hook, a
+ * GitLab clock gone wrong) cannot make every later job look older than a forgotten one.
  */
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
@@ -111,6 +121,7 @@ export class JobStore {
   private readonly groups = new Map<number, Map<string, Group>>();
   private readonly sinceMs: number;
   private readonly now: () => number;
+  private readonly tagsMaxBytes: number;
 
   constructor(
     private readonly events: JobEvents,
@@ -118,6 +129,7 @@ export class JobStore {
   ) {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
+    this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
   }
 
   /**
@@ -180,7 +192,7 @@ export class JobStore {
       id,
       projectId: observation.projectId,
       status: observation.status,
-      tags: observation.tags,
+      tags: cutLabelValue(observation.tags, this.tagsMaxBytes),
       queuedAtMs: observation.queuedAtMs,
       queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
       queuedObserved: false,
@@ -258,8 +270,9 @@ export class JobStore {
 
   private finishedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
     const finishedAtMs = observation.finishedAtMs ?? null;
-    if (finishedAtMs === null) return untimedIsNew;
-    return finishedAtMs >= this.sinceMs && finishedAtMs > this.forgottenUpToMs;
+    if (finishedAtMs === null || !Number.isFinite(finishedAtMs)) return untimedIsNew;
+    // The horizon read no later than now, even should the host's clock have stepped back.
+    return finishedAtMs >= this.sinceMs && finishedAtMs > Math.min(this.forgottenUpToMs, this.now());
   }
 
   /** For a job first seen past the queue: did it leave the queue under our watch? */
@@ -302,7 +315,10 @@ export class JobStore {
     if (ids?.size === 0) this.liveByProject.delete(job.projectId);
   }
 
-  private remember(id: number, finishedAtMs: number): void {
+  private remember(id: number, reportedFinishedAtMs: number): void {
+    // A finish after now did not happen yet: remembered as now, so the horizon never passes the clock.
+    const now = this.now();
+    const finishedAtMs = Number.isFinite(reportedFinishedAtMs) ? Math.min(reportedFinishedAtMs, now) : now;
     // The id set forgets in the order ids were added; this ring keeps their finish times alike.
     const slot = this.countedTotal % COUNTED_IDS_CAPACITY;
     if (this.countedTotal >= COUNTED_IDS_CAPACITY) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
