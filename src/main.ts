@@ -131,7 +131,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...(webhooksEnabled
       ? {
           webhooks: {
-            source: new GitLabWebhookSource(jobs, projects, poller),
+            source: new GitLabWebhookSource(jobs, projects, poller, rejections),
             secret: webhookSecret,
             maxBodyBytes: config.webhook.maxBodyBytes,
           },
