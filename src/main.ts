@@ -104,6 +104,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       reports: metrics.kube,
       log: logger.child({ source: "kubernetes" }),
       projectPathOf: (id) => projects.pathOf(id),
+      rejections,
     });
   }
 

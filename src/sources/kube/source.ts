@@ -2,6 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubernetesConfig } from "../../config/load.js";
 import type { ProjectPathLookup } from "../../domain/job-pod.js";
+import type { Rejections } from "../../lib/rejections.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
 import type { NodeStore } from "../../state/nodes.js";
 import type { PodStore } from "../../state/pods.js";
@@ -24,6 +25,8 @@ export interface KubernetesSourceDeps {
   readonly log: Logger;
   /** The watched projects' paths by id (the GitLab side's), for job pods that tell only the id. */
   readonly projectPathOf?: ProjectPathLookup;
+  /** Told of each timestamp the decoders refuse as implausible. */
+  readonly rejections?: Rejections;
 }
 
 /** What the source needs of an informer, whatever it decodes. */
@@ -87,6 +90,7 @@ export class KubernetesSource {
         },
       };
     };
+    const nodeRecognition = deps.rejections ? { ...config.nodes, rejections: deps.rejections } : config.nodes;
     const nodeInformer = !config.nodesEnabled
       ? null
       : new Informer<NodeSnapshot>({
@@ -94,7 +98,7 @@ export class KubernetesSource {
           namespace: "",
           watchPath: NODE_WATCH_PATH,
           list: nodeLister(kubeConfig),
-          decode: (raw) => toNodeSnapshot(raw, config.nodes),
+          decode: (raw) => toNodeSnapshot(raw, nodeRecognition),
           // A node's removal sign may decide interruptions its pods are waiting on.
           sink: {
             listed: (items, _first, nowMs) => {
@@ -111,7 +115,7 @@ export class KubernetesSource {
             },
           },
         });
-    const podRecognition = deps.projectPathOf ? { ...config.pods, projectPathOf: deps.projectPathOf } : config.pods;
+    const podRecognition = { ...config.pods, ...(deps.projectPathOf ? { projectPathOf: deps.projectPathOf } : {}), ...(deps.rejections ? { rejections: deps.rejections } : {}) };
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
     const podInformers = scopes.map(
       (namespace) =>
