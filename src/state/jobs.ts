@@ -86,6 +86,8 @@ export interface JobStoreOptions {
    * `tags` label is: jobs whose tag lists are alike once cut are one group.
    */
   readonly labelValueMaxBytes?: number;
+  /** Counted ids remembered; `COUNTED_IDS_CAPACITY` when absent (tests use a few). */
+  readonly countedIdsCapacity?: number;
 }
 
 /**
@@ -111,9 +113,9 @@ export interface JobStoreOptions {
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
-  private readonly counted = new BoundedIdSet(COUNTED_IDS_CAPACITY);
+  private readonly counted: BoundedIdSet;
   /** `finished_at` of each counted id, in the order they were counted, beside the id set's own ring. */
-  private readonly countedFinishedAt = new Float64Array(COUNTED_IDS_CAPACITY);
+  private readonly countedFinishedAt: Float64Array;
   private countedTotal = 0;
   /** The newest `finished_at` among counted ids the set has forgotten. */
   private forgottenUpToMs = Number.NEGATIVE_INFINITY;
@@ -130,6 +132,9 @@ export class JobStore {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
     this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
+    const capacity = options.countedIdsCapacity ?? COUNTED_IDS_CAPACITY;
+    this.counted = new BoundedIdSet(capacity);
+    this.countedFinishedAt = new Float64Array(capacity);
   }
 
   /**
@@ -320,8 +325,9 @@ export class JobStore {
     const now = this.now();
     const finishedAtMs = Number.isFinite(reportedFinishedAtMs) ? Math.min(reportedFinishedAtMs, now) : now;
     // The id set forgets in the order ids were added; this ring keeps their finish times alike.
-    const slot = this.countedTotal % COUNTED_IDS_CAPACITY;
-    if (this.countedTotal >= COUNTED_IDS_CAPACITY) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
+    const capacity = this.counted.capacity;
+    const slot = this.countedTotal % capacity;
+    if (this.countedTotal >= capacity) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
     this.countedFinishedAt[slot] = finishedAtMs;
     this.countedTotal++;
     this.counted.add(id);
