@@ -105,6 +105,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       log: logger.child({ source: "kubernetes" }),
       projectPathOf: (id) => projects.pathOf(id),
       rejections,
+      labelValueMaxBytes: config.labelValueMaxBytes,
     });
   }
 

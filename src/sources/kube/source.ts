@@ -27,6 +27,8 @@ export interface KubernetesSourceDeps {
   readonly projectPathOf?: ProjectPathLookup;
   /** Told of each timestamp the decoders refuse as implausible. */
   readonly rejections?: Rejections;
+  /** `LABEL_VALUE_MAX_BYTES`: what a live pod or node keeps for its labels is cut to it. */
+  readonly labelValueMaxBytes?: number;
 }
 
 /** What the source needs of an informer, whatever it decodes. */
@@ -90,7 +92,8 @@ export class KubernetesSource {
         },
       };
     };
-    const nodeRecognition = deps.rejections ? { ...config.nodes, rejections: deps.rejections } : config.nodes;
+    const checking = { rejections: deps.rejections, labelValueMaxBytes: deps.labelValueMaxBytes };
+    const nodeRecognition = { ...config.nodes, ...checking };
     const nodeInformer = !config.nodesEnabled
       ? null
       : new Informer<NodeSnapshot>({
@@ -115,7 +118,7 @@ export class KubernetesSource {
             },
           },
         });
-    const podRecognition = { ...config.pods, ...(deps.projectPathOf ? { projectPathOf: deps.projectPathOf } : {}), ...(deps.rejections ? { rejections: deps.rejections } : {}) };
+    const podRecognition = { ...config.pods, ...checking, projectPathOf: deps.projectPathOf };
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
     const podInformers = scopes.map(
       (namespace) =>

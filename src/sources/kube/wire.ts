@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
-import { recogniseJobPod, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
+import { recogniseJobPod, type JobPodIdentity, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
 import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
 import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot, ResourceAmounts } from "../../domain/pod.js";
+import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label-value.js";
 import { FieldChecks } from "../../domain/plausibility.js";
 import { parseQuantity } from "../../domain/quantity.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
@@ -72,6 +73,11 @@ export interface TimestampChecking {
   readonly rejections?: Rejections;
   /** The exporter's clock, against which a timestamp is "in the future"; `Date.now` when absent. */
   readonly now?: () => number;
+  /**
+   * Strings kept for labels (the job's ref, name, project, runner; the node's group) are cut to
+   * this many bytes (`LABEL_VALUE_MAX_BYTES`), so what a live pod or node holds follows the cap.
+   */
+  readonly labelValueMaxBytes?: number;
 }
 
 export interface PodRecognition extends TimestampChecking {
@@ -98,7 +104,10 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
   if (!parsed.success) return null;
   const { metadata: meta, spec, status } = parsed.data;
   const times = timeChecks(recognition, "kube_pods", meta);
-  const job = recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf);
+  const job = boundedIdentity(
+    recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf),
+    recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES,
+  );
   const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
   const statuses = status?.containerStatuses ?? [];
   const containers: ContainerSnapshot[] = [];
@@ -140,15 +149,16 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
   const times = timeChecks(recognition, "kube_nodes", meta);
   const labels = meta.labels ?? undefined;
   const ready = status?.conditions?.find((c) => c.type === "Ready");
+  const maxBytes = recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
   return {
     name: meta.name,
     uid: meta.uid,
     createdAtMs: times.timestamp("metadata.creationTimestamp", timeMs(meta.creationTimestamp), meta.creationTimestamp),
     deletingSinceMs: times.timestamp("metadata.deletionTimestamp", timeMs(meta.deletionTimestamp), meta.deletionTimestamp),
     spot: isSpotNode(labels, recognition.spotSelectors),
-    instanceType: instanceTypeOf(labels, recognition.instanceTypeKeys),
-    zone: zoneOf(labels, recognition.zoneKeys),
-    nodegroup: nodeGroupOf(labels, recognition.nodegroupKeys),
+    instanceType: cutLabelValue(instanceTypeOf(labels, recognition.instanceTypeKeys), maxBytes),
+    zone: cutLabelValue(zoneOf(labels, recognition.zoneKeys), maxBytes),
+    nodegroup: cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
     readySinceMs: ready?.status === "True" ? times.timestamp("status.conditions.Ready.lastTransitionTime", timeMs(ready.lastTransitionTime), ready.lastTransitionTime) : null,
   };
@@ -158,6 +168,19 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
 export function resourceVersionOf(raw: unknown): string | null {
   const version = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
   return typeof version === "string" && version !== "" ? version : null;
+}
+
+/** The job's label values, each cut to the label value cap. */
+function boundedIdentity(job: JobPodIdentity | null, maxBytes: number): JobPodIdentity | null {
+  if (job === null) return null;
+  return {
+    jobId: cutLabelValue(job.jobId, maxBytes),
+    project: cutLabelValue(job.project, maxBytes),
+    ref: cutLabelValue(job.ref, maxBytes),
+    jobName: cutLabelValue(job.jobName, maxBytes),
+    pipelineId: cutLabelValue(job.pipelineId, maxBytes),
+    runner: cutLabelValue(job.runner, maxBytes),
+  };
 }
 
 /** A pod of a Kubernetes Job: owned by one, or labelled by the Job controller. */

@@ -143,6 +143,17 @@ describe("implausible timestamps", () => {
   });
 });
 
+describe("label values kept", () => {
+  it("are cut to the label value cap, so a live pod holds no more than its series shows", () => {
+    const object = structuredClone(podYaml);
+    object.metadata.annotations["job.runner.gitlab.com/name"] = "n".repeat(100_000);
+    const pod = toPodSnapshot(object, { ...recognition, labelValueMaxBytes: 256 })!;
+    expect(Buffer.byteLength(pod.job!.jobName)).toBe(256);
+    expect(pod.job!.jobName.endsWith("…")).toBe(true);
+    expect(pod.job!.jobId).toBe(toPodSnapshot(podYaml, recognition)!.job!.jobId);
+  });
+});
+
 describe("node snapshots", () => {
   it("describe the reference EKS spot node", () => {
     expect(toNodeSnapshot(nodeYaml, nodeRecognition)).toEqual({
