@@ -32,7 +32,12 @@ export interface RunningExporter {
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
   const registry = new Registry();
-  const metrics = createMetrics(registry, { maxSeriesPerFamily: config.maxSeriesPerFamily, kubernetes: config.kube.enabled, kubernetesNodes: config.kube.nodesEnabled });
+  const metrics = createMetrics(registry, {
+    maxSeriesPerFamily: config.maxSeriesPerFamily,
+    labelValueMaxBytes: config.labelValueMaxBytes,
+    kubernetes: config.kube.enabled,
+    kubernetesNodes: config.kube.nodesEnabled,
+  });
   const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
   // Every input refused anywhere is counted and logged through this one reporter.
   const rejections = rejectionReporter((source, reason) => exporterMetrics.invalidObject(source, reason), logger.child({ component: "input" }));
@@ -52,7 +57,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       }
     : jobMetrics;
   // Counting starts now: a job first seen already finished counts only if it finished from here on.
-  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now() });
+  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now(), labelValueMaxBytes: config.labelValueMaxBytes });
   jobMetrics.readFrom(jobs, projects);
 
   const gitlab = config.gitlab;
@@ -102,6 +107,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       log: logger.child({ source: "kubernetes" }),
       rejections,
       projectPathOf: (id) => projects.pathOf(id),
+      labelValueMaxBytes: config.labelValueMaxBytes,
     });
   }
 
@@ -129,7 +135,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...(webhooksEnabled
       ? {
           webhooks: {
-            source: new GitLabWebhookSource(jobs, projects, poller),
+            source: new GitLabWebhookSource(jobs, projects, poller, rejections),
             secret: webhookSecret,
             maxBodyBytes: config.webhook.maxBodyBytes,
           },

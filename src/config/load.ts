@@ -73,6 +73,7 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   readonly logLevel: string;
   readonly maxSeriesPerFamily: number;
+  readonly labelValueMaxBytes: number;
 }
 
 /** A configuration problem, phrased for a single line on stderr. */
@@ -159,6 +160,7 @@ function buildConfig(raw: RawSettings): Config {
     listen: get("LISTEN_ADDRESS", parseListen)!,
     logLevel: get("LOG_LEVEL", parseEnum)!,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
+    labelValueMaxBytes: number("LABEL_VALUE_MAX_BYTES"),
   };
 }
 

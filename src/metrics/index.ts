@@ -19,8 +19,11 @@ const PROCESS_METRICS_MAX_AGE_MS = 1000;
  * and the process metrics), large ones as pre-rendered text families. The one place that lists
  * them; `/metrics` and the README's reference both read it.
  */
-export function createMetrics(registry: Registry, options: { maxSeriesPerFamily?: number; kubernetes?: boolean; kubernetesNodes?: boolean } = {}) {
-  const guard = new SeriesGuard(registry, options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY);
+export function createMetrics(
+  registry: Registry,
+  options: { maxSeriesPerFamily?: number; labelValueMaxBytes?: number; kubernetes?: boolean; kubernetesNodes?: boolean } = {},
+) {
+  const guard = new SeriesGuard(registry, options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY, options.labelValueMaxBytes);
   const jobs = new GitLabJobMetrics(guard);
   // The Kubernetes families exist only when the Kubernetes side runs, the spot node ones only when it watches nodes.
   const kube = options.kubernetes === false ? null : new KubeMetrics(guard, { nodes: options.kubernetesNodes !== false });

@@ -3,7 +3,7 @@ import type { NodeEvents, SpotNodeRemoved } from "../state/nodes.js";
 import type { BuildFinished, JobPodInterrupted, PodEvents } from "../state/pods.js";
 import { ObjectGaugeFamily } from "./object-family.js";
 import type { SeriesGuard } from "./series-guard.js";
-import { CounterFamily, HistogramFamily, type Labels, type TextFamily } from "./text-family.js";
+import { CounterFamily, HistogramFamily, type FamilyOptions, type Labels, type TextFamily } from "./text-family.js";
 
 /** Seconds; from a node reclaimed minutes after launch to one that lived two days. */
 export const SPOT_NODE_LIFETIME_BUCKETS = [300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800];
@@ -21,65 +21,87 @@ type SpotGroupLabel = "instance_type" | "zone" | "nodegroup";
  * finished build or a removed spot node.
  */
 export class KubeMetrics implements PodEvents, NodeEvents {
-  private readonly podInfo = new ObjectGaugeFamily<PodInfoLabel>(
-    "gitlab_ci_job_pod_info",
-    "Always 1: one series per live CI job pod, with the job it runs (runner: manager.runner.gitlab.com/name; pipeline_id from a configured key, else from the GitLab side).",
-    ["namespace", "pod", "node", "project", "ref", "job_name", "job_id", "pipeline_id", "runner"],
-  );
-  private readonly requests = new ObjectGaugeFamily<ResourceLabel>(
-    "gitlab_ci_job_pod_container_resource_requests",
-    "Resources each container of a live CI job pod requests: cpu in cores, memory in bytes.",
-    ["namespace", "pod", "container", "resource"],
-  );
-  private readonly limits = new ObjectGaugeFamily<ResourceLabel>(
-    "gitlab_ci_job_pod_container_resource_limits",
-    "Resource limits of each container of a live CI job pod: cpu in cores, memory in bytes.",
-    ["namespace", "pod", "container", "resource"],
-  );
-  private readonly spotNodes = new ObjectGaugeFamily<SpotGroupLabel>(
-    "gitlab_ci_spot_nodes",
-    "Spot (preemptible) nodes now, by instance type, zone and node group.",
-    ["instance_type", "zone", "nodegroup"],
-  );
-  private readonly spotNodeCreated = new ObjectGaugeFamily<"node" | SpotGroupLabel>(
-    "gitlab_ci_spot_node_created_timestamp_seconds",
-    "Unix time at which each live spot node was created.",
-    ["node", "instance_type", "zone", "nodegroup"],
-  );
-  private readonly spotNodeLifetime = new HistogramFamily<SpotGroupLabel | "reason">(
-    "gitlab_ci_spot_node_lifetime_seconds",
-    "Lifetime of each spot node that went away (deletion minus creation), observed once, with the strongest sign seen of why it went.",
-    ["instance_type", "zone", "nodegroup", "reason"],
-    SPOT_NODE_LIFETIME_BUCKETS,
-  );
-  private readonly interrupted = new CounterFamily<"project" | "reason">(
-    "gitlab_ci_job_pods_interrupted_total",
-    "CI job pods taken down by their node's removal or by a disruption (drain, eviction, preemption), each counted once.",
-    ["project", "reason"],
-  );
-  private readonly buildDuration = new HistogramFamily<"builder" | "project" | "result">(
-    "gitlab_ci_image_build_duration_seconds",
-    "Run time of each image build (Kaniko, BuildKit, Buildah), observed once: a CI job whose build container runs a builder image, timed by the job as GitLab reports it (project set), or a builder container of a Kubernetes Job's pod (project empty).",
-    ["builder", "project", "result"],
-    IMAGE_BUILD_DURATION_BUCKETS,
-  );
-  private readonly watchRestarts = new CounterFamily<"resource">(
-    "gitlab_ci_exporter_kube_watch_restarts_total",
-    "Kubernetes list/watch restarts after an error, a dropped or stalled stream, or an expired resourceVersion.",
-    ["resource"],
-  );
-  private readonly lastEvent = new ObjectGaugeFamily<"resource">(
-    "gitlab_ci_exporter_kube_last_event_timestamp_seconds",
-    "Unix time of the last Kubernetes watch event (bookmarks included) or successful list, the exporter's start before any; with one watch per namespace (KUBE_NAMESPACES), the oldest among them.",
-    ["resource"],
-  );
+  private readonly podInfo: ObjectGaugeFamily<PodInfoLabel>;
+  private readonly requests: ObjectGaugeFamily<ResourceLabel>;
+  private readonly limits: ObjectGaugeFamily<ResourceLabel>;
+  private readonly spotNodes: ObjectGaugeFamily<SpotGroupLabel>;
+  private readonly spotNodeCreated: ObjectGaugeFamily<"node" | SpotGroupLabel>;
+  private readonly spotNodeLifetime: HistogramFamily<SpotGroupLabel | "reason">;
+  private readonly interrupted: CounterFamily<"project" | "reason">;
+  private readonly buildDuration: HistogramFamily<"builder" | "project" | "result">;
+  private readonly watchRestarts: CounterFamily<"resource">;
+  private readonly lastEvent: ObjectGaugeFamily<"resource">;
   /** Spot nodes per instance type, zone and node group. */
   private readonly spotGroups = new Map<string, { readonly labels: Labels<SpotGroupLabel>; count: number }>();
 
   constructor(
     private readonly guard: SeriesGuard,
     private readonly options: { readonly nodes: boolean } = { nodes: true },
-  ) {}
+  ) {
+    const bounds: FamilyOptions = { labelValueMaxBytes: guard.labelValueMaxBytes };
+    this.podInfo = new ObjectGaugeFamily(
+      "gitlab_ci_job_pod_info",
+      "Always 1: one series per live CI job pod, with the job it runs (runner: manager.runner.gitlab.com/name; pipeline_id from a configured key, else from the GitLab side).",
+      ["namespace", "pod", "node", "project", "ref", "job_name", "job_id", "pipeline_id", "runner"],
+      bounds,
+    );
+    this.requests = new ObjectGaugeFamily(
+      "gitlab_ci_job_pod_container_resource_requests",
+      "Resources each container of a live CI job pod requests: cpu in cores, memory in bytes.",
+      ["namespace", "pod", "container", "resource"],
+      bounds,
+    );
+    this.limits = new ObjectGaugeFamily(
+      "gitlab_ci_job_pod_container_resource_limits",
+      "Resource limits of each container of a live CI job pod: cpu in cores, memory in bytes.",
+      ["namespace", "pod", "container", "resource"],
+      bounds,
+    );
+    this.spotNodes = new ObjectGaugeFamily(
+      "gitlab_ci_spot_nodes",
+      "Spot (preemptible) nodes now, by instance type, zone and node group.",
+      ["instance_type", "zone", "nodegroup"],
+      bounds,
+    );
+    this.spotNodeCreated = new ObjectGaugeFamily(
+      "gitlab_ci_spot_node_created_timestamp_seconds",
+      "Unix time at which each live spot node was created.",
+      ["node", "instance_type", "zone", "nodegroup"],
+      bounds,
+    );
+    this.spotNodeLifetime = new HistogramFamily(
+      "gitlab_ci_spot_node_lifetime_seconds",
+      "Lifetime of each spot node that went away (deletion minus creation), observed once, with the strongest sign seen of why it went.",
+      ["instance_type", "zone", "nodegroup", "reason"],
+      SPOT_NODE_LIFETIME_BUCKETS,
+      bounds,
+    );
+    this.interrupted = new CounterFamily(
+      "gitlab_ci_job_pods_interrupted_total",
+      "CI job pods taken down by their node's removal or by a disruption (drain, eviction, preemption), each counted once.",
+      ["project", "reason"],
+      bounds,
+    );
+    this.buildDuration = new HistogramFamily(
+      "gitlab_ci_image_build_duration_seconds",
+      "Run time of each image build (Kaniko, BuildKit, Buildah), observed once: a CI job whose build container runs a builder image, timed by the job as GitLab reports it (project set), or a builder container of a Kubernetes Job's pod (project empty).",
+      ["builder", "project", "result"],
+      IMAGE_BUILD_DURATION_BUCKETS,
+      bounds,
+    );
+    this.watchRestarts = new CounterFamily(
+      "gitlab_ci_exporter_kube_watch_restarts_total",
+      "Kubernetes list/watch restarts after an error, a dropped or stalled stream, or an expired resourceVersion.",
+      ["resource"],
+      bounds,
+    );
+    this.lastEvent = new ObjectGaugeFamily(
+      "gitlab_ci_exporter_kube_last_event_timestamp_seconds",
+      "Unix time of the last Kubernetes watch event (bookmarks included) or successful list, the exporter's start before any; with one watch per namespace (KUBE_NAMESPACES), the oldest among them.",
+      ["resource"],
+      bounds,
+    );
+  }
 
   /** Every family, in exposition order; the spot node ones only when nodes are watched. */
   families(): TextFamily[] {

@@ -1,5 +1,5 @@
 import { ChunkedLines } from "./chunked-lines.js";
-import { TextFamily, formatValue, type Labels } from "./text-family.js";
+import { TextFamily, formatValue, type FamilyOptions, type Labels } from "./text-family.js";
 
 /**
  * A gauge family whose samples belong to objects (a pod, a node): each object's lines are
@@ -10,15 +10,24 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
   private readonly objects = new ChunkedLines<{ readonly count: number }>();
   private samples = 0;
 
-  constructor(name: string, help: string, labelNames: readonly L[]) {
-    super(name, help, "gauge", labelNames);
+  constructor(name: string, help: string, labelNames: readonly L[], options?: FamilyOptions) {
+    super(name, help, "gauge", labelNames, options);
   }
 
-  /** Replaces the object's samples; an empty list removes the object. */
+  /**
+   * Replaces the object's samples; an empty list removes the object. Label values are cut to
+   * `labelValueMaxBytes`; of the object's samples whose label sets are alike once cut, the first
+   * is kept. (Objects are told apart by their Kubernetes names, which are never cut.)
+   */
   set(key: string, samples: Iterable<readonly [Labels<L>, number]>): void {
     let text = "";
     let count = 0;
-    for (const [labels, value] of samples) {
+    const seen = new Set<string>();
+    for (const [given, value] of samples) {
+      const labels = this.bounded(given);
+      const series = this.key(labels);
+      if (seen.has(series)) continue;
+      seen.add(series);
       text += `${this.name}${this.labelText(labels)} ${formatValue(value)}\n`;
       count++;
     }

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from "prom-client";
+import { DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 
 /** What the guard needs to know of a family. */
 export interface CountedFamily<L extends string> {
@@ -10,7 +11,9 @@ export interface CountedFamily<L extends string> {
 /**
  * A cap on series per family. A label value that keeps changing (a runner description per
  * autoscaled machine, a branch name per pipeline) must not grow the exporter's memory and
- * Prometheus' index without bound: past the cap a new label set is refused and counted.
+ * Prometheus' index without bound: past the cap a new label set is refused and counted. The
+ * bytes of each series are bounded too: every family cuts its label values to
+ * `labelValueMaxBytes`.
  */
 export class SeriesGuard {
   private readonly dropped: Counter<"family">;
@@ -18,6 +21,8 @@ export class SeriesGuard {
   constructor(
     registry: Registry,
     readonly maxPerFamily: number,
+    /** The cap on each label value, in bytes of UTF-8, that every family applies (`LABEL_VALUE_MAX_BYTES`). */
+    readonly labelValueMaxBytes: number = DEFAULT_LABEL_VALUE_MAX_BYTES,
   ) {
     this.dropped = new Counter({
       name: "gitlab_ci_exporter_series_dropped_total",

@@ -1,4 +1,6 @@
+import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import { ChunkedLines } from "./chunked-lines.js";
+import type { ScrapeCap } from "./series-guard.js";
 
 /**
  * Metric families that keep their exposition text ready, in the manner of kube-state-metrics:
@@ -9,16 +11,29 @@ export type FamilyType = "counter" | "gauge" | "histogram";
 
 export type Labels<L extends string> = Readonly<Record<L, string>>;
 
+export interface FamilyOptions {
+  /**
+   * Every label value is cut to this many bytes of UTF-8 (`LABEL_VALUE_MAX_BYTES`), before its
+   * series is keyed: a series cap counts series, and one label value of a megabyte from a peer
+   * would otherwise cost a megabyte per series, per scrape.
+   */
+  readonly labelValueMaxBytes?: number;
+}
+
 export abstract class TextFamily<L extends string = string> {
   private header: Buffer | null = null;
   private bodyBytes: Buffer[] | null = null;
+  readonly labelValueMaxBytes: number;
 
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: FamilyType,
     readonly labelNames: readonly L[],
-  ) {}
+    options: FamilyOptions = {},
+  ) {
+    this.labelValueMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
+  }
 
   /** HELP, TYPE and every sample, as the buffers a scrape writes out unchanged. */
   buffers(): Buffer[] {
@@ -43,9 +58,27 @@ export abstract class TextFamily<L extends string = string> {
 
   protected abstract body(): string;
 
-  /** `{a="x",b="y"}` in the declared label order, values escaped. */
+  /** The labels with every value cut to `labelValueMaxBytes`; the same object when none needed it. */
+  protected bounded(labels: Labels<L>): Labels<L> {
+    let result: Record<L, string> | null = null;
+    for (const name of this.labelNames) {
+      const value = labels[name];
+      const cut = cutLabelValue(value, this.labelValueMaxBytes);
+      if (cut === value) continue;
+      result ??= { ...labels };
+      result[name] = cut;
+    }
+    return result ?? labels;
+  }
+
+  /** A series' identity: its (cut) label values in the declared order. */
+  protected key(labels: Labels<L>): string {
+    return this.labelNames.map((name) => labels[name]).join("\u0000");
+  }
+
+  /** `{a="x",b="y"}` in the declared label order, values cut and escaped. */
   protected labelText(labels: Labels<L>, extra?: string): string {
-    const parts = this.labelNames.map((name) => `${name}="${escapeLabel(labels[name])}"`);
+    const parts = this.labelNames.map((name) => `${name}="${escapeLabel(cutLabelValue(labels[name], this.labelValueMaxBytes))}"`);
     // `le` first, as prom-client writes it, so both renderings are byte for byte the same.
     if (extra) parts.unshift(extra);
     return parts.length === 0 ? "" : `{${parts.join(",")}}`;
@@ -64,12 +97,14 @@ abstract class SeriesFamily<L extends string, S extends { labels: Labels<L> }> e
     return Buffer.concat(this.series.buffers()).toString();
   }
 
-  protected key(labels: Labels<L>): string {
-    return this.labelNames.map((name) => labels[name]).join("\u0000");
+  has(labels: Labels<L>): boolean {
+    return this.series.has(this.key(this.bounded(labels)));
   }
 
-  has(labels: Labels<L>): boolean {
-    return this.series.has(this.key(labels));
+  /** Removes every series whose labels have the given values (compared as they are cut). */
+  removeMatching(values: Partial<Labels<L>>): void {
+    const wanted = Object.entries(values).map(([name, value]) => [name, cutLabelValue(value as string, this.labelValueMaxBytes)] as const);
+    this.removeWhere((labels) => wanted.every(([name, value]) => (labels as Record<string, string>)[name] === value));
   }
 
   /** Removes every series whose labels match, e.g. all series of a project that is gone. */
@@ -95,11 +130,12 @@ interface CounterSeries<L extends string> {
 }
 
 export class CounterFamily<L extends string> extends SeriesFamily<L, CounterSeries<L>> {
-  constructor(name: string, help: string, labelNames: readonly L[]) {
-    super(name, help, "counter", labelNames);
+  constructor(name: string, help: string, labelNames: readonly L[], options?: FamilyOptions) {
+    super(name, help, "counter", labelNames, options);
   }
 
-  inc(labels: Labels<L>, by = 1): void {
+  inc(given: Labels<L>, by = 1): void {
+    const labels = this.bounded(given);
     const key = this.key(labels);
     let entry = this.series.get(key);
     entry ??= { labels, value: 0 };
@@ -123,12 +159,16 @@ export class HistogramFamily<L extends string> extends SeriesFamily<L, Histogram
     help: string,
     labelNames: readonly L[],
     readonly buckets: readonly number[],
+    options?: FamilyOptions,
   ) {
-    super(name, help, "histogram", labelNames);
+    super(name, help, "histogram", labelNames, options);
     this.le = buckets.map((b) => `le="${formatValue(b)}"`);
   }
 
-  observe(labels: Labels<L>, value: number): void {
+  /** A value that is not a finite number is not observed: one +Inf or NaN would spoil the sum for good. */
+  observe(given: Labels<L>, value: number): void {
+    if (!Number.isFinite(value)) return;
+    const labels = this.bounded(given);
     const key = this.key(labels);
     let entry = this.series.get(key);
     entry ??= { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
@@ -144,18 +184,34 @@ export class HistogramFamily<L extends string> extends SeriesFamily<L, Histogram
   }
 }
 
+export interface ComputedGaugeOptions extends FamilyOptions {
+  /**
+   * How two samples whose label sets are one series once cut make one value (a sum of jobs, the
+   * earliest of two timestamps); the sum when absent.
+   */
+  readonly combine?: (a: number, b: number) => number;
+  /** The family's series cap, applied to each rendering. */
+  readonly cap?: ScrapeCap;
+}
+
 /**
  * A gauge whose samples are read from state at scrape time; for families whose state already
  * holds aggregates (a handful of samples per project), not one sample per object.
  */
 export class ComputedGaugeFamily<L extends string> extends TextFamily<L> {
+  private readonly combine: (a: number, b: number) => number;
+  private readonly cap: ScrapeCap | undefined;
+
   constructor(
     name: string,
     help: string,
     labelNames: readonly L[],
     private readonly samples: () => Iterable<readonly [Labels<L>, number]>,
+    options: ComputedGaugeOptions = {},
   ) {
-    super(name, help, "gauge", labelNames);
+    super(name, help, "gauge", labelNames, options);
+    this.combine = options.combine ?? ((a, b) => a + b);
+    this.cap = options.cap;
   }
 
   protected override bodyBuffers(): Buffer[] {
@@ -163,8 +219,17 @@ export class ComputedGaugeFamily<L extends string> extends TextFamily<L> {
   }
 
   protected body(): string {
+    const series = new Map<string, [Labels<L>, number]>();
+    for (const [given, value] of this.samples()) {
+      const labels = this.bounded(given);
+      const key = this.key(labels);
+      const earlier = series.get(key);
+      if (earlier) earlier[1] = this.combine(earlier[1], value);
+      else series.set(key, [labels, value]);
+    }
+    const written = this.cap ? this.cap.take(series.entries()) : series.values();
     let text = "";
-    for (const [labels, value] of this.samples()) text += `${this.name}${this.labelText(labels)} ${formatValue(value)}\n`;
+    for (const [labels, value] of written) text += `${this.name}${this.labelText(labels)} ${formatValue(value)}\n`;
     return text;
   }
 }

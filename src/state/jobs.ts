@@ -1,4 +1,5 @@
 import type { JobFinished, JobStarted } from "../domain/events.js";
+import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import { BoundedIdSet } from "../lib/bounded-id-set.js";
 import {
   isDormant,
@@ -69,6 +70,13 @@ export interface JobStoreOptions {
    */
   readonly countFinishedSinceMs?: number;
   readonly now?: () => number;
+  /**
+   * A live job's tag list is kept cut to this many bytes (`LABEL_VALUE_MAX_BYTES`), as its
+   * `tags` label is: jobs whose tag lists are alike once cut are one group.
+   */
+  readonly labelValueMaxBytes?: number;
+  /** Counted ids remembered; `COUNTED_IDS_CAPACITY` when absent (tests use a few). */
+  readonly countedIdsCapacity?: number;
 }
 
 /**
@@ -86,13 +94,17 @@ export interface JobStoreOptions {
  * because it finished no later than a job that left the set. What it costs: a job first reported
  * only after 100,000 later finishes were counted (at 1,000 finishes a minute, 100 minutes late)
  * is not counted, rather than risking a count twice.
+ *
+ * No observation can move that horizon past the store's own clock: a finish is remembered at
+ * the earlier of its `finished_at` and now, so one timestamp in year 9999 (a forged hook, a
+ * GitLab clock gone wrong) cannot make every later job look older than a forgotten one.
  */
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
-  private readonly counted = new BoundedIdSet(COUNTED_IDS_CAPACITY);
+  private readonly counted: BoundedIdSet;
   /** `finished_at` of each counted id, in the order they were counted, beside the id set's own ring. */
-  private readonly countedFinishedAt = new Float64Array(COUNTED_IDS_CAPACITY);
+  private readonly countedFinishedAt: Float64Array;
   private countedTotal = 0;
   /** The newest `finished_at` among counted ids the set has forgotten. */
   private forgottenUpToMs = Number.NEGATIVE_INFINITY;
@@ -100,6 +112,7 @@ export class JobStore {
   private readonly groups = new Map<number, Map<string, Group>>();
   private readonly sinceMs: number;
   private readonly now: () => number;
+  private readonly tagsMaxBytes: number;
 
   constructor(
     private readonly events: JobEvents,
@@ -107,6 +120,10 @@ export class JobStore {
   ) {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
+    this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
+    const capacity = options.countedIdsCapacity ?? COUNTED_IDS_CAPACITY;
+    this.counted = new BoundedIdSet(capacity);
+    this.countedFinishedAt = new Float64Array(capacity);
   }
 
   /**
@@ -169,7 +186,7 @@ export class JobStore {
       id,
       projectId: observation.projectId,
       status: observation.status,
-      tags: observation.tags,
+      tags: cutLabelValue(observation.tags, this.tagsMaxBytes),
       queuedAtMs: observation.queuedAtMs,
       queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
       queuedObserved: false,
@@ -247,8 +264,9 @@ export class JobStore {
 
   private finishedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
     const finishedAtMs = observation.finishedAtMs ?? null;
-    if (finishedAtMs === null) return untimedIsNew;
-    return finishedAtMs >= this.sinceMs && finishedAtMs > this.forgottenUpToMs;
+    if (finishedAtMs === null || !Number.isFinite(finishedAtMs)) return untimedIsNew;
+    // The horizon read no later than now, even should the host's clock have stepped back.
+    return finishedAtMs >= this.sinceMs && finishedAtMs > Math.min(this.forgottenUpToMs, this.now());
   }
 
   /** For a job first seen past the queue: did it leave the queue under our watch? */
@@ -291,10 +309,14 @@ export class JobStore {
     if (ids?.size === 0) this.liveByProject.delete(job.projectId);
   }
 
-  private remember(id: number, finishedAtMs: number): void {
+  private remember(id: number, reportedFinishedAtMs: number): void {
+    // A finish after now did not happen yet: remembered as now, so the horizon never passes the clock.
+    const now = this.now();
+    const finishedAtMs = Number.isFinite(reportedFinishedAtMs) ? Math.min(reportedFinishedAtMs, now) : now;
     // The id set forgets in the order ids were added; this ring keeps their finish times alike.
-    const slot = this.countedTotal % COUNTED_IDS_CAPACITY;
-    if (this.countedTotal >= COUNTED_IDS_CAPACITY) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
+    const capacity = this.counted.capacity;
+    const slot = this.countedTotal % capacity;
+    if (this.countedTotal >= capacity) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
     this.countedFinishedAt[slot] = finishedAtMs;
     this.countedTotal++;
     this.counted.add(id);

@@ -28,6 +28,12 @@ describe("loadConfig", () => {
     expect(config.gitlab.token.value()).toBe("glpat-secret-value");
   });
 
+  it("reads the label value cap, 512 bytes by default and never below 256", () => {
+    expect(loadConfig(base).labelValueMaxBytes).toBe(512);
+    expect(loadConfig({ ...base, LABEL_VALUE_MAX_BYTES: "1024" }).labelValueMaxBytes).toBe(1024);
+    expect(errorOf(() => loadConfig({ ...base, LABEL_VALUE_MAX_BYTES: "64" })).setting).toBe("LABEL_VALUE_MAX_BYTES");
+  });
+
   it("splits project and group lists and trims /api/v4 from the URL", () => {
     const config = loadConfig({ ...base, GITLAB_URL: "https://gitlab.example.com/api/v4/", GITLAB_PROJECTS: " a/b , 42,", GITLAB_GROUPS: "acme" });
     expect(config.gitlab.url).toBe("https://gitlab.example.com");

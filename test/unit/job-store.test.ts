@@ -103,6 +103,34 @@ describe("JobStore", () => {
     expect(rec.finished).toHaveLength(COUNTED_IDS_CAPACITY + 11);
   });
 
+  it("never lets one far-future finish refuse later jobs once its id is forgotten", () => {
+    const rec = recorder();
+    let now = 1_000_000;
+    const store = new JobStore(rec.events, { countFinishedSinceMs: 0, now: () => now });
+    // One finish in year 9999 (a clock gone wrong, a forged hook), then enough to forget its id.
+    store.apply(job({ id: 1, status: "success", finishedAtMs: Date.UTC(9999, 11, 31) }), true);
+    for (let id = 2; id <= COUNTED_IDS_CAPACITY + 1; id++) store.apply(job({ id, status: "success", finishedAtMs: now - 1 }), false);
+    now += 60_000;
+    // Jobs first seen already finished, after the store's own clock moved on, are still counted.
+    expect(store.apply(job({ id: COUNTED_IDS_CAPACITY + 10, status: "success", finishedAtMs: now - 1_000 }), false)).toBe("changed");
+    expect(store.apply(job({ id: COUNTED_IDS_CAPACITY + 11, status: "failed", failureReason: "script_failure", finishedAtMs: now }), false)).toBe("changed");
+    // The forgotten far-future job itself, reported again, is refused: remembered as finished at its count.
+    expect(store.apply(job({ id: 1, status: "success", finishedAtMs: 1_000_000 }), false)).toBe("unchanged");
+    expect(rec.finished).toHaveLength(COUNTED_IDS_CAPACITY + 3);
+  });
+
+  it("keeps a live job's tag list cut to the label value cap, alike lists one group", () => {
+    const store = new JobStore(recorder().events, { labelValueMaxBytes: 256 });
+    const long = "t".repeat(300);
+    store.apply(job({ id: 1, status: "pending", tags: `${long},a` }), false);
+    store.apply(job({ id: 2, status: "pending", tags: `${long},b` }), false);
+    const groups = [...store.totals().get(1)!];
+    expect(groups).toHaveLength(1);
+    expect(Buffer.byteLength(groups[0]![0])).toBeLessThanOrEqual(256);
+    expect(groups[0]![0].endsWith("…")).toBe(true);
+    expect(groups[0]![1].pending).toBe(2);
+  });
+
   it("does not call a project busy for jobs left created behind a manual gate", () => {
     let now = 0;
     const store = new JobStore(recorder().events, { now: () => now });

@@ -1,5 +1,7 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
+import { ObjectGaugeFamily } from "../../src/metrics/object-family.js";
+import { ScrapeCap } from "../../src/metrics/series-guard.js";
 import { ComputedGaugeFamily, CounterFamily, HistogramFamily } from "../../src/metrics/text-family.js";
 
 /** prom-client is the reference rendering; the pre-rendered families must say exactly the same. */
@@ -47,5 +49,60 @@ describe("pre-rendered families", () => {
     expect(family.render()).toContain('g{k="v"} 1\n');
     value = 2;
     expect(family.render()).toContain('g{k="v"} 2\n');
+  });
+
+  it("cut every label value to the byte cap before keying, so values alike once cut are one series", () => {
+    const family = new CounterFamily("runs_total", "Runs.", ["runner"], { labelValueMaxBytes: 256 });
+    const prefix = "r".repeat(300);
+    family.inc({ runner: `${prefix}-a` });
+    family.inc({ runner: `${prefix}-b` }, 2);
+    family.inc({ runner: "short" });
+    expect(family.size).toBe(2);
+    expect(family.has({ runner: `${prefix}-zzz` })).toBe(true);
+    const lines = family.render().split("\n").filter((line) => line.startsWith("runs_total{"));
+    expect(lines).toEqual([`runs_total{runner="${"r".repeat(253)}…"} 3`, 'runs_total{runner="short"} 1']);
+    family.removeMatching({ runner: `${prefix}-c` });
+    expect(family.size).toBe(1);
+  });
+
+  it("bound a scrape of a huge label value by the cap, whatever the value's size", () => {
+    const family = new HistogramFamily("h_seconds", "H.", ["runner"], [1, 10]);
+    for (let i = 0; i < 20; i++) family.observe({ runner: `${i}-${"x".repeat(900_000)}` }, 1);
+    expect(Buffer.byteLength(family.render())).toBeLessThan(20 * 5 * 600);
+  });
+
+  it("never let a non-finite value into a histogram", () => {
+    const family = new HistogramFamily("h_seconds", "H.", ["project"], [1, 10]);
+    family.observe({ project: "a" }, 5);
+    family.observe({ project: "a" }, Infinity);
+    family.observe({ project: "a" }, Number.NaN);
+    family.observe({ project: "a" }, -Infinity);
+    expect(family.render()).toContain('h_seconds_sum{project="a"} 5\nh_seconds_count{project="a"} 1\n');
+  });
+
+  it("combine computed samples whose label sets are alike once cut, then apply the cap", () => {
+    const long = "t".repeat(400);
+    const samples = (): Array<[{ tags: string }, number]> => [
+      [{ tags: `${long},a` }, 300],
+      [{ tags: `${long},b` }, 100],
+      [{ tags: "c" }, 200],
+    ];
+    const earliest = new ComputedGaugeFamily("oldest", "O.", ["tags"], samples, { labelValueMaxBytes: 256, combine: Math.min });
+    expect(earliest.render().split("\n").filter((l) => l.startsWith("oldest{"))).toEqual([`oldest{tags="${"t".repeat(253)}…"} 100`, 'oldest{tags="c"} 200']);
+    let refused = 0;
+    const summed = new ComputedGaugeFamily("pending", "P.", ["tags"], samples, { labelValueMaxBytes: 256, cap: new ScrapeCap(1, (n) => (refused += n)) });
+    expect(summed.render().split("\n").filter((l) => l.startsWith("pending{"))).toEqual([`pending{tags="${"t".repeat(253)}…"} 400`]);
+    expect(refused).toBe(1);
+  });
+
+  it("write an object's samples alike once cut only once", () => {
+    const family = new ObjectGaugeFamily("info", "I.", ["pod", "ref"], { labelValueMaxBytes: 256 });
+    const ref = "r".repeat(300);
+    family.set("uid-1", [
+      [{ pod: "p", ref: `${ref}1` }, 1],
+      [{ pod: "p", ref: `${ref}2` }, 1],
+    ]);
+    expect(family.size).toBe(1);
+    expect(family.render()).toContain(`info{pod="p",ref="${"r".repeat(253)}…"} 1\n`);
   });
 });

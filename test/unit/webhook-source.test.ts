@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ignoreRejections, type Rejections } from "../../src/lib/rejections.js";
 import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../src/sources/gitlab/webhook-source.js";
 import { JobStore, type JobFinished } from "../../src/state/jobs.js";
 import { ProjectRegistry } from "../../src/state/projects.js";
@@ -8,7 +9,7 @@ import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "j
 /** The documented pipeline hook's builds finished on 2016-08-12 around 15:26 UTC. */
 const PIPELINE_BUILDS_FINISHED = Date.parse("2016-08-12T15:26:29Z");
 
-function source(countFinishedSinceMs: number) {
+function source(countFinishedSinceMs: number, rejections: Rejections = ignoreRejections) {
   const finished: JobFinished[] = [];
   const activity: Array<{ projectId: number; pollSoon: boolean; unplaced: readonly UnplacedJob[] }> = [];
   const jobs = new JobStore({ jobStarted: () => undefined, jobFinished: (e) => finished.push(e) }, { countFinishedSinceMs });
@@ -17,7 +18,7 @@ function source(countFinishedSinceMs: number) {
     { id: 380, path: "gitlab-org/gitlab-test" },
     { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
   ]);
-  const hooks = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon, unplaced = []) => activity.push({ projectId, pollSoon, unplaced }) });
+  const hooks = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon, unplaced = []) => activity.push({ projectId, pollSoon, unplaced }) }, rejections);
   return { hooks, finished, activity };
 }
 
@@ -43,6 +44,20 @@ describe("GitLabWebhookSource", () => {
     hooks.receive("Job Hook", { ...done, build_id: 2, build_finished_at: "2021-02-23 02:42:30 UTC" }, undefined);
     hooks.receive("Job Hook", { ...done, build_id: 3, build_finished_at: null }, undefined);
     expect(finished).toHaveLength(2);
+  });
+
+  it("counts and logs each refused hook field and each refused payload, and still counts the job", () => {
+    const refused: Array<[string, string, unknown]> = [];
+    const { hooks, finished } = source(0, { reject: (where, reason, detail) => refused.push([where, reason, detail?.field]) });
+    const done = { ...jobHook, build_status: "success", build_id: 5, build_finished_at: "9999-12-31T00:00:00Z", build_duration: 1e308 };
+    expect(hooks.receive("Job Hook", done, undefined).outcome).toBe("accepted");
+    expect(finished).toEqual([expect.objectContaining({ jobId: 5, durationSeconds: null })]);
+    expect(hooks.receive("Job Hook", { ...jobHook, build_id: "x" }, undefined).outcome).toBe("invalid");
+    expect(refused).toEqual([
+      ["gitlab_webhook", "implausible_duration", "duration"],
+      ["gitlab_webhook", "future_timestamp", "finished_at"],
+      ["gitlab_webhook", "schema", undefined],
+    ]);
   });
 
   it("names the pipeline of a job it cannot place, for the poll it asks for", () => {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { JobObservation } from "../../domain/job.js";
+import { ignoreRejections, type Rejections } from "../../lib/rejections.js";
 import type { JobStore } from "../../state/jobs.js";
 import type { ProjectRegistry } from "../../state/projects.js";
 import type { WebhookOutcome } from "../../metrics/exporter.js";
@@ -78,6 +79,8 @@ export class GitLabWebhookSource {
     private readonly jobs: JobStore,
     private readonly projects: ProjectRegistry,
     private readonly activity: ActivitySink,
+    /** Told of each payload refused and each hook field refused as implausible. */
+    private readonly rejections: Rejections = ignoreRejections,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -100,15 +103,15 @@ export class GitLabWebhookSource {
     let untimedIsNew: boolean;
     if (event === "Job Hook") {
       const parsed = jobHookSchema.safeParse(body);
-      if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Job Hook payload: ${describeIssues(parsed.error)}` };
+      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
       projectId = parsed.data.project_id;
-      observations = [observeJobHook(parsed.data, receivedAt)];
+      observations = [observeJobHook(parsed.data, receivedAt, this.rejections)];
       untimedIsNew = true;
     } else {
       const parsed = pipelineHookSchema.safeParse(body);
-      if (!parsed.success) return { outcome: "invalid", status: 400, reason: `invalid Pipeline Hook payload: ${describeIssues(parsed.error)}` };
+      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
       projectId = parsed.data.project.id;
-      observations = observePipelineHook(parsed.data, receivedAt);
+      observations = observePipelineHook(parsed.data, receivedAt, this.rejections);
       untimedIsNew = false;
     }
     if (keyDigest !== undefined) this.rememberKey(keyDigest);
@@ -126,6 +129,11 @@ export class GitLabWebhookSource {
     this.activity.noteActivity(projectId, unplaced.length > 0, unplaced);
     if (changed || unplaced.length > 0) return { outcome: "accepted", status: 200, reason: "ok" };
     return { outcome: "duplicate", status: 200, reason: "no new information" };
+  }
+
+  private invalid(event: string, issues: string): WebhookResult {
+    this.rejections.reject("gitlab_webhook", "schema", { event, issues });
+    return { outcome: "invalid", status: 400, reason: `invalid ${event} payload: ${issues}` };
   }
 
   private rememberKey(digest: string): void {

@@ -23,10 +23,12 @@ export interface KubernetesSourceDeps {
   readonly pods: PodStore;
   readonly reports: KubeSourceReports;
   readonly log: Logger;
-  /** Where pods and nodes that cannot be read are counted. */
+  /** Where pods and nodes that cannot be read, and timestamps refused as implausible, are counted. */
   readonly rejections: Rejections;
   /** The watched projects' paths by id (the GitLab side's), for job pods that tell only the id. */
   readonly projectPathOf?: ProjectPathLookup;
+  /** `LABEL_VALUE_MAX_BYTES`: what a live pod or node keeps for its labels is cut to it. */
+  readonly labelValueMaxBytes?: number;
 }
 
 /** What the source needs of an informer, whatever it decodes. */
@@ -94,6 +96,8 @@ export class KubernetesSource {
         },
       };
     };
+    const checking = { rejections: deps.rejections, labelValueMaxBytes: deps.labelValueMaxBytes };
+    const nodeRecognition = { ...config.nodes, ...checking };
     const nodeInformer = !config.nodesEnabled
       ? null
       : new Informer<NodeSnapshot>({
@@ -101,7 +105,7 @@ export class KubernetesSource {
           namespace: "",
           watchPath: NODE_PATH,
           list: lister(kubeConfig, NODE_PATH, limits),
-          decode: (raw) => toNodeSnapshot(raw, config.nodes),
+          decode: (raw) => toNodeSnapshot(raw, nodeRecognition),
           // A node's removal sign may decide interruptions its pods are waiting on.
           sink: {
             listed: (items, _first, nowMs) => {
@@ -118,7 +122,7 @@ export class KubernetesSource {
             },
           },
         });
-    const podRecognition = deps.projectPathOf ? { ...config.pods, projectPathOf: deps.projectPathOf } : config.pods;
+    const podRecognition = { ...config.pods, ...checking, projectPathOf: deps.projectPathOf };
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
     const podInformers = scopes.map(
       (namespace) =>

@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
-import { recogniseJobPod, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
+import { recogniseJobPod, type JobPodIdentity, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
 import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
 import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot, ResourceAmounts } from "../../domain/pod.js";
+import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label-value.js";
+import { FieldChecks } from "../../domain/plausibility.js";
 import { parseQuantity } from "../../domain/quantity.js";
+import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 
 /**
  * Pods and Nodes as they arrive (the list API hands over client-node's typed objects with Date
@@ -62,14 +65,29 @@ const nodeSchema = z.object({
 
 type WireContainerState = z.infer<typeof containerState>;
 
-export interface PodRecognition {
+/**
+ * Where a decoder reports each timestamp it refused as implausible (see domain/plausibility.ts):
+ * the field becomes unknown, the rest of the object is kept.
+ */
+export interface TimestampChecking {
+  readonly rejections?: Rejections;
+  /** The exporter's clock, against which a timestamp is "in the future"; `Date.now` when absent. */
+  readonly now?: () => number;
+  /**
+   * Strings kept for labels (the job's ref, name, project, runner; the node's group) are cut to
+   * this many bytes (`LABEL_VALUE_MAX_BYTES`), so what a live pod or node holds follows the cap.
+   */
+  readonly labelValueMaxBytes?: number;
+}
+
+export interface PodRecognition extends TimestampChecking {
   readonly jobPod: JobPodOptions;
   readonly builders: readonly BuilderImage[];
   /** The watched projects' paths by id, for pods that tell only their project's id. */
   readonly projectPathOf?: ProjectPathLookup;
 }
 
-export interface NodeRecognition {
+export interface NodeRecognition extends TimestampChecking {
   readonly spotSelectors: readonly LabelSelector[];
   readonly nodegroupKeys: readonly string[];
   readonly instanceTypeKeys: readonly string[];
@@ -85,7 +103,11 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
   const parsed = podSchema.safeParse(raw);
   if (!parsed.success) return null;
   const { metadata: meta, spec, status } = parsed.data;
-  const job = recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf);
+  const times = timeChecks(recognition, "kube_pods", meta);
+  const job = boundedIdentity(
+    recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf),
+    recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES,
+  );
   const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
   const statuses = status?.containerStatuses ?? [];
   const containers: ContainerSnapshot[] = [];
@@ -99,7 +121,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
       requests: job === null ? NO_RESOURCES : resources(container.resources?.requests),
       limits: job === null ? NO_RESOURCES : resources(container.resources?.limits),
       builder,
-      finishedRuns: containerStatus ? finishedRuns(containerStatus.lastState, containerStatus.state) : [],
+      finishedRuns: containerStatus ? finishedRuns(times, containerStatus.lastState, containerStatus.state) : [],
     });
   }
   const disruption = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
@@ -112,8 +134,8 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     phase,
     statusReason: status?.reason ?? "",
     disruption: disruption ? (disruption.reason ?? "") : null,
-    finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(statuses, status?.conditions ?? []) : null,
-    deletionRequestedAtMs: deletionRequestedAtMs(meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
+    finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(times, statuses, status?.conditions ?? []) : null,
+    deletionRequestedAtMs: deletionRequestedAtMs(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
     containers,
   };
@@ -124,19 +146,21 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
   const parsed = nodeSchema.safeParse(raw);
   if (!parsed.success) return null;
   const { metadata: meta, spec, status } = parsed.data;
+  const times = timeChecks(recognition, "kube_nodes", meta);
   const labels = meta.labels ?? undefined;
   const ready = status?.conditions?.find((c) => c.type === "Ready");
+  const maxBytes = recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
   return {
     name: meta.name,
     uid: meta.uid,
-    createdAtMs: timeMs(meta.creationTimestamp),
-    deletingSinceMs: timeMs(meta.deletionTimestamp),
+    createdAtMs: times.timestamp("metadata.creationTimestamp", timeMs(meta.creationTimestamp), meta.creationTimestamp),
+    deletingSinceMs: times.timestamp("metadata.deletionTimestamp", timeMs(meta.deletionTimestamp), meta.deletionTimestamp),
     spot: isSpotNode(labels, recognition.spotSelectors),
-    instanceType: instanceTypeOf(labels, recognition.instanceTypeKeys),
-    zone: zoneOf(labels, recognition.zoneKeys),
-    nodegroup: nodeGroupOf(labels, recognition.nodegroupKeys),
+    instanceType: cutLabelValue(instanceTypeOf(labels, recognition.instanceTypeKeys), maxBytes),
+    zone: cutLabelValue(zoneOf(labels, recognition.zoneKeys), maxBytes),
+    nodegroup: cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
-    readySinceMs: ready?.status === "True" ? timeMs(ready.lastTransitionTime) : null,
+    readySinceMs: ready?.status === "True" ? times.timestamp("status.conditions.Ready.lastTransitionTime", timeMs(ready.lastTransitionTime), ready.lastTransitionTime) : null,
   };
 }
 
@@ -144,6 +168,19 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
 export function resourceVersionOf(raw: unknown): string | null {
   const version = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
   return typeof version === "string" && version !== "" ? version : null;
+}
+
+/** The job's label values, each cut to the label value cap. */
+function boundedIdentity(job: JobPodIdentity | null, maxBytes: number): JobPodIdentity | null {
+  if (job === null) return null;
+  return {
+    jobId: cutLabelValue(job.jobId, maxBytes),
+    project: cutLabelValue(job.project, maxBytes),
+    ref: cutLabelValue(job.ref, maxBytes),
+    jobName: cutLabelValue(job.jobName, maxBytes),
+    pipelineId: cutLabelValue(job.pipelineId, maxBytes),
+    runner: cutLabelValue(job.runner, maxBytes),
+  };
 }
 
 /** A pod of a Kubernetes Job: owned by one, or labelled by the Job controller. */
@@ -165,12 +202,12 @@ function resources(wire: Readonly<Record<string, string | number>> | null | unde
   return found ? result : NO_RESOURCES;
 }
 
-function finishedRuns(...states: WireContainerState[]): ContainerRun[] {
+function finishedRuns(times: FieldChecks, ...states: WireContainerState[]): ContainerRun[] {
   const runs: ContainerRun[] = [];
   for (const state of states) {
     const terminated = state?.terminated;
-    const startedAtMs = timeMs(terminated?.startedAt);
-    const finishedAtMs = timeMs(terminated?.finishedAt);
+    const startedAtMs = times.timestamp("terminated.startedAt", timeMs(terminated?.startedAt), terminated?.startedAt);
+    const finishedAtMs = times.timestamp("terminated.finishedAt", timeMs(terminated?.finishedAt), terminated?.finishedAt);
     if (!terminated || startedAtMs === null || finishedAtMs === null) continue;
     runs.push({ startedAtMs, finishedAtMs, exitCode: terminated.exitCode });
   }
@@ -178,26 +215,45 @@ function finishedRuns(...states: WireContainerState[]): ContainerRun[] {
 }
 
 /** When a pod in a final phase got there: its containers' latest finish, else its conditions' latest change. */
-function finishedAtMs(statuses: ReadonlyArray<{ state?: WireContainerState }>, conditions: ReadonlyArray<{ lastTransitionTime?: string | Date | null | undefined }>): number | null {
+function finishedAtMs(
+  times: FieldChecks,
+  statuses: ReadonlyArray<{ state?: WireContainerState }>,
+  conditions: ReadonlyArray<{ lastTransitionTime?: string | Date | null | undefined }>,
+): number | null {
   let latest: number | null = null;
-  for (const status of statuses) latest = later(latest, timeMs(status.state?.terminated?.finishedAt));
+  for (const status of statuses) {
+    const finishedAt = status.state?.terminated?.finishedAt;
+    latest = later(latest, times.timestamp("terminated.finishedAt", timeMs(finishedAt), finishedAt));
+  }
   if (latest !== null) return latest;
-  for (const condition of conditions) latest = later(latest, timeMs(condition.lastTransitionTime));
+  for (const condition of conditions) latest = later(latest, times.timestamp("conditions.lastTransitionTime", timeMs(condition.lastTransitionTime), condition.lastTransitionTime));
   return latest;
 }
 
-/** `deletionTimestamp` is when the pod is due to be gone: the request came a grace period earlier. */
-function deletionRequestedAtMs(deletionTimestamp: string | Date | null | undefined, graceSeconds: number | null | undefined): number | null {
+/**
+ * `deletionTimestamp` is when the pod is due to be gone: the request came a grace period earlier.
+ * The request, not the due time, is what must not lie in the future.
+ */
+function deletionRequestedAtMs(times: FieldChecks, deletionTimestamp: string | Date | null | undefined, graceSeconds: number | null | undefined): number | null {
   const due = timeMs(deletionTimestamp);
-  return due === null ? null : due - Math.max(0, graceSeconds ?? 0) * 1000;
+  const grace = graceSeconds !== null && graceSeconds !== undefined && Number.isFinite(graceSeconds) ? Math.max(0, graceSeconds) : 0;
+  return times.timestamp("metadata.deletionTimestamp", due === null ? null : due - grace * 1000, deletionTimestamp);
 }
 
 function later(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
+/** Unix ms; NaN when the value is there but names no moment, so the check can count it. */
 function timeMs(value: string | Date | null | undefined): number | null {
   if (value === null || value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  return Number.isFinite(ms) ? ms : null;
+  return value instanceof Date ? value.getTime() : Date.parse(value);
+}
+
+/** The timestamp checks of one object, each refusal reported with the object's name. */
+function timeChecks(checking: TimestampChecking, source: RejectionSource, meta: { name: string; namespace?: string | null | undefined }): FieldChecks {
+  const rejections = checking.rejections;
+  return new FieldChecks((checking.now ?? Date.now)(), (field, reason, value) =>
+    rejections?.reject(source, reason, { namespace: meta.namespace ?? undefined, name: meta.name, field, value: String(value).slice(0, 64) }),
+  );
 }

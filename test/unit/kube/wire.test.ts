@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { DEFAULT_BUILDER_IMAGES } from "../../../src/domain/builder.js";
 import { RUNNER_JOB_POD_KEYS } from "../../../src/domain/job-pod.js";
 import { DEFAULT_INSTANCE_TYPE_KEYS, DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS, DEFAULT_ZONE_KEYS } from "../../../src/domain/node.js";
+import type { Rejections } from "../../../src/lib/rejections.js";
 import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../src/sources/kube/wire.js";
 
 const fixtures = new URL("../../fixtures/kubernetes/", import.meta.url);
@@ -98,6 +99,58 @@ describe("pod snapshots", () => {
   it("are null for objects that are not pods", () => {
     expect(toPodSnapshot({ kind: "Status", code: 410 }, recognition)).toBeNull();
     expect(toPodSnapshot(null, recognition)).toBeNull();
+  });
+});
+
+describe("implausible timestamps", () => {
+  const NOW = Date.parse("2026-03-10T10:00:00Z");
+  function collecting() {
+    const refused: string[] = [];
+    const rejections: Rejections = { reject: (source, reason, detail) => refused.push(`${source}:${reason}:${String(detail?.field)}`) };
+    return { refused, rejections };
+  }
+
+  it("become unknown in a node, counted by field, the rest of the node kept", () => {
+    const { refused, rejections } = collecting();
+    const node = {
+      ...nodeYaml,
+      metadata: { ...nodeYaml.metadata, creationTimestamp: "9999-12-31T00:00:00Z" },
+      status: { conditions: [{ type: "Ready", status: "True", lastTransitionTime: "1970-01-01T00:00:00Z" }] },
+    };
+    expect(toNodeSnapshot(node, { ...nodeRecognition, rejections, now: () => NOW })).toMatchObject({ spot: true, nodegroup: "ci-spot", createdAtMs: null, readySinceMs: null });
+    expect(refused).toEqual(["kube_nodes:future_timestamp:metadata.creationTimestamp", "kube_nodes:ancient_timestamp:status.conditions.Ready.lastTransitionTime"]);
+  });
+
+  it("take a pod's deletion request, not its due time, as what must not lie ahead", () => {
+    const { refused, rejections } = collecting();
+    const checking = { ...recognition, rejections, now: () => NOW };
+    // Due in an hour with an hour's grace: requested now, plausible.
+    const graceful = { ...podYaml, metadata: { ...podYaml.metadata, deletionTimestamp: "2026-03-10T11:00:00Z", deletionGracePeriodSeconds: 3600 } };
+    expect(toPodSnapshot(graceful, checking)!.deletionRequestedAtMs).toBe(NOW);
+    const forged = { ...podYaml, metadata: { ...podYaml.metadata, deletionTimestamp: "2026-03-10T11:00:00Z", deletionGracePeriodSeconds: 30 } };
+    expect(toPodSnapshot(forged, checking)).toMatchObject({ deletionRequestedAtMs: null, name: podYaml.metadata.name });
+    expect(refused).toEqual(["kube_pods:future_timestamp:metadata.deletionTimestamp"]);
+  });
+
+  it("drop a container run whose times are absurd, keeping the pod and its other runs", () => {
+    const { refused, rejections } = collecting();
+    const object = structuredClone(podYaml);
+    object.status.containerStatuses[0].state = { terminated: { exitCode: 1, startedAt: "2026-03-10T09:25:00Z", finishedAt: "garbage" } };
+    object.status.containerStatuses[0].lastState = { terminated: { exitCode: 0, startedAt: "2026-03-10T09:20:35Z", finishedAt: "2026-03-10T09:24:35Z" } };
+    const build = toPodSnapshot(object, { ...recognition, rejections, now: () => NOW })!.containers[0]!;
+    expect(build.finishedRuns).toEqual([{ startedAtMs: Date.parse("2026-03-10T09:20:35Z"), finishedAtMs: Date.parse("2026-03-10T09:24:35Z"), exitCode: 0 }]);
+    expect(refused).toEqual(["kube_pods:invalid_timestamp:terminated.finishedAt"]);
+  });
+});
+
+describe("label values kept", () => {
+  it("are cut to the label value cap, so a live pod holds no more than its series shows", () => {
+    const object = structuredClone(podYaml);
+    object.metadata.annotations["job.runner.gitlab.com/name"] = "n".repeat(100_000);
+    const pod = toPodSnapshot(object, { ...recognition, labelValueMaxBytes: 256 })!;
+    expect(Buffer.byteLength(pod.job!.jobName)).toBe(256);
+    expect(pod.job!.jobName.endsWith("…")).toBe(true);
+    expect(pod.job!.jobId).toBe(toPodSnapshot(podYaml, recognition)!.job!.jobId);
   });
 });
 
