@@ -3,6 +3,7 @@ export {
   FINISHED_STATUSES,
   isFinished,
   type ProjectAccess,
+  type ProjectVisibility,
   type SimGroup,
   type SimJob,
   type SimJobStatus,
@@ -21,3 +22,5 @@ export { CiFleetScenario, DEFAULT_SYSTEM_FAILURE_REASONS, type CiFleetOptions, t
 export { ManualClock } from "./clock.js";
 export { Dice, seededRandom } from "./random.js";
 export { generateProjectPaths } from "./fleet-shapes.js";
+export { answerGraphql, gitlabSchema, type GraphqlMode } from "./graphql-endpoint.js";
+export { GITLAB_SDL } from "./graphql-schema.js";

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GitLabFaults, type Fault } from "./faults.js";
+import { answerGraphql, graphqlToken, type GraphqlMode } from "./graphql-endpoint.js";
 import { FixedWindowRateLimiter, type RateLimitState } from "./rate-limit.js";
 import { RequestLog, type RequestRecord } from "./request-log.js";
 import { answer, json, matchRoute, type Reply } from "./routes.js";
@@ -11,13 +12,19 @@ export interface GitLabSimulator {
   readonly url: string;
   readonly faults: GitLabFaults;
   readonly requests: RequestLog;
+  /** `POST /api/graphql`: on, off (404) or refused (403), for fallback tests; `enabled` by default. */
+  graphql: GraphqlMode;
   close(): Promise<void>;
 }
 
 export interface GitLabSimulatorOptions {
   readonly world: GitLabWorld;
-  /** The one valid `PRIVATE-TOKEN`. */
+  /** The one valid user `PRIVATE-TOKEN`. */
   readonly token: string;
+  /** An administrator's token: GraphQL `Query.jobs` lists every job for it, and its complexity limit is 300. */
+  readonly adminToken?: string;
+  /** GraphQL on (default), off (404) or refused (403); `sim.graphql` changes it later. */
+  readonly graphql?: GraphqlMode;
   readonly host?: string;
   readonly port?: number;
   /** GitLab.com's throttle_authenticated_api allows 2,000 requests a minute. */
@@ -48,6 +55,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock, options.rateLimitWindowStart);
   const hanging = new Set<ServerResponse>();
   let requestCounter = 0;
+  const credentials = { token: options.token, adminToken: options.adminToken };
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -66,12 +74,13 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
     const method = request.method ?? "GET";
     const match = method === "GET" || method === "HEAD" ? matchRoute(url.pathname) : undefined;
+    const graphql = method === "POST" && url.pathname === "/api/graphql";
     const record: RequestRecord = {
       at: wallClock(),
       method,
       path: url.pathname,
       query: url.searchParams,
-      route: match?.route ?? "unknown",
+      route: graphql ? "/graphql" : (match?.route ?? "unknown"),
       projectId: match && match.route !== "/groups/:id/projects" ? world.project(match.ref)?.id : undefined,
       pipelineId: match?.pipelineId,
       status: 0,
@@ -79,8 +88,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     };
     requests.add(record);
 
-    const token = single(request.headers["private-token"]);
-    const authenticated = token === options.token;
+    const token = graphql ? graphqlToken(request.headers) : single(request.headers["private-token"]);
+    const authenticated = token === options.token || (options.adminToken !== undefined && token === options.adminToken);
     // Rack::Attack counts per user when authenticated and per IP otherwise.
     const quota = limiter.hit(authenticated ? `token:${token}` : `ip:${request.socket.remoteAddress ?? ""}`);
     const common: Record<string, string> = {
@@ -110,6 +119,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
 
     // Rack::Attack throttles before Grape authenticates.
     if (quota.exceeded) return send(throttled(quota.retryAfter, quota));
+    // GraphQL shares the REST quota (Rack::Attack throttles both) but authenticates on its own.
+    if (graphql) return send(answerGraphql(world, simulator.graphql, credentials, token, await readBody(request)));
     if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
     if (!match) return send(json(404, { message: "404 Not Found" }));
 
@@ -170,10 +181,11 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   });
   const address = server.address() as AddressInfo;
   const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return {
+  const simulator: GitLabSimulator = {
     url: `http://${hostPart}:${address.port}`,
     faults,
     requests,
+    graphql: options.graphql ?? "enabled",
     async close() {
       faults.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -181,6 +193,19 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       await closed;
     },
   };
+  return simulator;
+}
+
+/** A GraphQL request body; GitLab refuses query text over 10,000 characters, so 1 MiB is plenty. */
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 1024 * 1024) break;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function rateLimitHeaders(quota: RateLimitState, authenticated: boolean): Record<string, string> {
