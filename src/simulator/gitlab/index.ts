@@ -24,3 +24,4 @@ export { Dice, seededRandom } from "./random.js";
 export { generateProjectPaths } from "./fleet-shapes.js";
 export { answerGraphql, gitlabSchema, type GraphqlMode } from "./graphql-endpoint.js";
 export { GITLAB_SDL } from "./graphql-schema.js";
+export { atLeast, GITLAB_COM, hasModernJobHook, SELF_MANAGED, sendsJobHook, type GitLabProfile } from "./profile.js";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { jobHookBody, pipelineHookBody } from "./hook-bodies.js";
-import type { SimJob, SimPipeline } from "./model.js";
+import type { SimJob, SimJobStatus, SimPipeline } from "./model.js";
+import { sendsJobHook } from "./profile.js";
 import type { GitLabWorld } from "./world.js";
 
 export type HookEvent = "Job Hook" | "Pipeline Hook";
@@ -36,6 +37,11 @@ export interface WebhookSenderOptions {
   readonly timeoutMs?: number;
   /** X-Gitlab-Instance; the world's base URL by default. */
   readonly instanceUrl?: string;
+  /**
+   * Send a Job Hook for every change of a job, skipped, manual and the like included, instead of
+   * only the transitions GitLab sends them for (`sendsJobHook`). Off by default.
+   */
+  readonly everyJobChange?: boolean;
 }
 
 export interface WebhookStats {
@@ -87,6 +93,7 @@ export class WebhookSender {
   private readonly concurrency: number;
   private readonly timeoutMs: number;
   private readonly instanceUrl: string;
+  private readonly everyJobChange: boolean;
   private duplicateDebt = 0;
   private readonly unsubscribe: Array<() => void>;
 
@@ -100,8 +107,9 @@ export class WebhookSender {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.instanceUrl = options.instanceUrl ?? world.baseUrl;
+    this.everyJobChange = options.everyJobChange ?? false;
     this.unsubscribe = [
-      world.onJobChange((job) => this.jobChanged(job)),
+      world.onJobChange((job, previous) => this.jobChanged(job, previous)),
       world.onPipelineChange((pipeline, _previous, jobs) => this.pipelineChanged(pipeline, jobs)),
     ];
   }
@@ -133,7 +141,8 @@ export class WebhookSender {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  private jobChanged(job: SimJob): void {
+  private jobChanged(job: SimJob, previous: SimJobStatus | null): void {
+    if (!this.everyJobChange && !sendsJobHook(previous, job.status)) return;
     const hooks = this.hooks.filter((h) => h.events.job && (!h.projects || h.projects.has(job.projectId)));
     if (hooks.length === 0) return;
     this.fanOut(hooks, "Job Hook", job.id, () => jobHookBody(this.world, job));

@@ -12,6 +12,7 @@ import {
   type SimRunner,
 } from "./model.js";
 import { StatusTally, statusKey } from "./pipeline-status.js";
+import { GITLAB_COM, type GitLabProfile } from "./profile.js";
 import { fakeSha } from "./sha.js";
 
 export type JobListener = (job: SimJob, previous: SimJobStatus | null) => void;
@@ -22,6 +23,8 @@ export interface GitLabWorldOptions {
   readonly now?: () => number;
   /** The instance URL used in `web_url`s and webhook headers. */
   readonly baseUrl?: string;
+  /** The GitLab version and deployment whose wire shapes to follow; current GitLab.com by default. */
+  readonly profile?: GitLabProfile;
 }
 
 export interface CreateJobOptions {
@@ -69,6 +72,7 @@ interface ProjectJobs {
 export class GitLabWorld {
   readonly baseUrl: string;
   readonly now: () => number;
+  readonly profile: GitLabProfile;
   private readonly groupsByPath = new Map<string, SimGroup>();
   private readonly groupsById = new Map<number, SimGroup>();
   private readonly projectsById = new Map<number, Mutable<SimProject>>();
@@ -92,6 +96,7 @@ export class GitLabWorld {
 
   constructor(options: GitLabWorldOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.profile = options.profile ?? GITLAB_COM;
     this.baseUrl = (options.baseUrl ?? "https://gitlab.example.com").replace(/\/+$/, "");
   }
 
