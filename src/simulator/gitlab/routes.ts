@@ -117,7 +117,8 @@ export function answer(world: GitLabWorld, match: RouteMatch, url: URL, now: num
  * `GET /projects/:id/pipelines` as `Ci::PipelinesFinder` answers it: `updated_after` and
  * `updated_before` are inclusive (`UpdatedAtFilterable`: `>=`, `<=`), `order_by` one of id,
  * status, ref, updated_at, user_id (default id), `sort` asc or desc (default desc); offset
- * pagination only.
+ * pagination only. Child pipelines are left out unless `source=parent_pipeline` is asked
+ * (`prefiltered_pipelines`: `pipelines.no_child`, `app/finders/ci/pipelines_finder.rb`).
  */
 function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loop: boolean): Reply {
   const params = url.searchParams;
@@ -145,7 +146,8 @@ function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loo
       (status === null || p.status === status) &&
       (ref === null || p.ref === ref) &&
       (sha === null || p.sha === sha) &&
-      (source === null || p.source === source),
+      (source === null || p.source === source) &&
+      (source === "parent_pipeline" || p.source !== "parent_pipeline"),
   );
   sortByKeyThenId(pipelines, key, sort);
   const page = offsetPage(url, pipelines, loop);
