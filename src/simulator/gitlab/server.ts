@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { GitLabFaults, type Fault } from "./faults.js";
 import { answerGraphql, graphqlToken, type GraphqlMode } from "./graphql-endpoint.js";
 import { FixedWindowRateLimiter, type RateLimitState } from "./rate-limit.js";
+import { projectJobsThrottled, rateLimitHeaders, throttled } from "./throttle-replies.js";
 import { RequestLog, type RequestRecord } from "./request-log.js";
 import { answer, json, matchRoute, type Reply } from "./routes.js";
 import type { GitLabWorld } from "./world.js";
@@ -35,6 +36,11 @@ export interface GitLabSimulatorOptions {
    * reset halfway starts one when it starts.
    */
   readonly rateLimitWindowStart?: number;
+  /**
+   * `GET /projects/:id/jobs`'s own limit per user and minute (`project_jobs_api_rate_limit`,
+   * GitLab 16.5+, 600 by default on a real instance). Off unless given.
+   */
+  readonly projectJobsRateLimitPerMinute?: number;
   /** Wall clock for rate-limit windows and the request log; real time unless a test injects one. */
   readonly wallClock?: () => number;
   /** Keep the request log bounded in long runs. */
@@ -53,6 +59,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   const faults = new GitLabFaults();
   const requests = new RequestLog(options.maxLoggedRequests);
   const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock, options.rateLimitWindowStart);
+  const jobsLimiter = options.projectJobsRateLimitPerMinute === undefined ? undefined : new FixedWindowRateLimiter(options.projectJobsRateLimitPerMinute, wallClock, options.rateLimitWindowStart);
   const hanging = new Set<ServerResponse>();
   let requestCounter = 0;
   const credentials = { token: options.token, adminToken: options.adminToken };
@@ -98,7 +105,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       "cache-control": "no-cache",
       vary: "Origin",
       "x-request-id": `sim-${(++requestCounter).toString(16).padStart(12, "0")}`,
-      ...rateLimitHeaders(quota, authenticated),
+      // GitLab.com sends them on most answers, a self-managed instance only on the 429 itself.
+      ...(world.profile.deployment === "gitlab.com" ? rateLimitHeaders(quota, authenticated) : {}),
     };
     const send = (reply: Reply) => {
       record.status = reply.status;
@@ -118,11 +126,15 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     }
 
     // Rack::Attack throttles before Grape authenticates.
-    if (quota.exceeded) return send(throttled(quota.retryAfter, quota));
+    if (quota.exceeded) return send(throttled(quota.retryAfter, quota, authenticated));
     // GraphQL shares the REST quota (Rack::Attack throttles both) but authenticates on its own.
     if (graphql) return send(answerGraphql(world, simulator.graphql, credentials, token, await readBody(request)));
     if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
     if (!match) return send(json(404, { message: "404 Not Found" }));
+    if (jobsLimiter && match.route === "/projects/:id/jobs" && jobsLimiter.hit(`token:${token}`).exceeded) {
+      record.status = 429;
+      return write(response, projectJobsThrottled(common));
+    }
 
     const reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
     if (fault?.kind === "malformed-json" && reply.status === 200) return send({ ...reply, body: reply.body.slice(0, Math.max(1, Math.floor(reply.body.length / 2))) });
@@ -146,7 +158,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
         return;
       case "rate-limit": {
         record.status = 429;
-        const reply = throttled(fault.retryAfterSeconds, quota);
+        const reply = throttled(fault.retryAfterSeconds, quota, true);
         write(response, { ...reply, headers: { ...common, ...reply.headers } });
         return;
       }
@@ -206,30 +218,6 @@ async function readBody(request: IncomingMessage): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
-}
-
-function rateLimitHeaders(quota: RateLimitState, authenticated: boolean): Record<string, string> {
-  return {
-    "ratelimit-limit": String(quota.limit),
-    "ratelimit-name": authenticated ? "throttle_authenticated_api" : "throttle_unauthenticated_api",
-    "ratelimit-observed": String(quota.observed),
-    "ratelimit-remaining": String(quota.remaining),
-    "ratelimit-reset": String(quota.resetAt),
-  };
-}
-
-/** Rack::Attack's throttled answer as GitLab configures it. */
-function throttled(retryAfterSeconds: number, quota: RateLimitState): Reply {
-  return {
-    status: 429,
-    headers: {
-      "ratelimit-remaining": "0",
-      "ratelimit-resettime": new Date(quota.resetAt * 1000).toUTCString(),
-      "retry-after": String(retryAfterSeconds),
-    },
-    contentType: "text/plain",
-    body: "Retry later\n",
-  };
 }
 
 function errorPage(status: 500 | 502 | 503 | 504): Omit<Reply, "headers"> {
