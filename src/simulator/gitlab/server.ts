@@ -127,16 +127,19 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
 
     // Rack::Attack throttles before Grape authenticates.
     if (quota.exceeded) return send(throttled(quota.retryAfter, quota, authenticated));
-    // GraphQL shares the REST quota (Rack::Attack throttles both) but authenticates on its own.
-    if (graphql) return send(answerGraphql(world, simulator.graphql, credentials, token, await readBody(request)));
-    if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
-    if (!match) return send(json(404, { message: "404 Not Found" }));
-    if (jobsLimiter && match.route === "/projects/:id/jobs" && jobsLimiter.hit(`token:${token}`).exceeded) {
-      record.status = 429;
-      return write(response, projectJobsThrottled(common));
+    let reply: Reply;
+    if (graphql) {
+      // GraphQL shares the REST quota (Rack::Attack throttles both) but authenticates on its own.
+      reply = answerGraphql(world, simulator.graphql, credentials, token, await readBody(request));
+    } else {
+      if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
+      if (!match) return send(json(404, { message: "404 Not Found" }));
+      if (jobsLimiter && match.route === "/projects/:id/jobs" && jobsLimiter.hit(`token:${token}`).exceeded) {
+        record.status = 429;
+        return write(response, projectJobsThrottled(common));
+      }
+      reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
     }
-
-    const reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
     if (fault?.kind === "malformed-json" && reply.status === 200) return send({ ...reply, body: reply.body.slice(0, Math.max(1, Math.floor(reply.body.length / 2))) });
     if (fault?.kind === "truncated-json" && reply.status === 200) {
       record.status = 200;

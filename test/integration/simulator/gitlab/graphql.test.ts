@@ -192,6 +192,15 @@ describe("limits and authentication", () => {
     sim.graphql = "enabled";
   });
 
+  it("takes the same faults as REST", async () => {
+    sim.faults.status(502, { count: 1, path: /^\/api\/graphql$/ });
+    expect((await fetch(`${sim.url}/api/graphql`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{}" })).status).toBe(502);
+    sim.faults.malformedJson({ count: 1, path: /^\/api\/graphql$/ });
+    const response = await fetch(`${sim.url}/api/graphql`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query: "{ queryComplexity { limit } }" }) });
+    expect(response.status).toBe(200);
+    await expect(response.json()).rejects.toThrow();
+  });
+
   it("counts against the same rate limit as REST", async () => {
     const limited = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 2, rateLimitWindowStart: Date.now() });
     try {
