@@ -70,8 +70,26 @@ const PIPELINE_SCOPES: Readonly<Record<string, (p: SimPipeline) => boolean>> = {
   tags: () => false,
 };
 
-/** `scope` values the jobs API accepts (doc/api/jobs.md); anything else is a 400 from Grape. */
-const JOB_SCOPES: ReadonlySet<string> = new Set(["created", "pending", "running", "failed", "success", "canceled", "skipped", "waiting_for_resource", "manual"]);
+/**
+ * `scope` values the jobs APIs accept: every status of `Ci::HasStatus::AVAILABLE_STATUSES` on
+ * current GitLab (`preparing`, `waiting_for_callback` and `canceling` included; the simulated
+ * world never produces the last two). Anything else is a 400 from Grape.
+ */
+const JOB_SCOPES: ReadonlySet<string> = new Set([
+  "created",
+  "waiting_for_resource",
+  "preparing",
+  "waiting_for_callback",
+  "pending",
+  "running",
+  "success",
+  "failed",
+  "canceling",
+  "canceled",
+  "skipped",
+  "manual",
+  "scheduled",
+]);
 
 const PROJECT_ORDER: Readonly<Record<string, (p: SimProject) => number | string>> = {
   id: (p) => p.id,
