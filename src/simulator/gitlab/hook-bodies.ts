@@ -1,6 +1,7 @@
 import { iso, isoSeconds, queuedSeconds, runSeconds, utc } from "./durations.js";
 import type { SimJob, SimPipeline, SimProject } from "./model.js";
 import { fakeSha } from "./sha.js";
+import { hasModernJobHook } from "./profile.js";
 import type { GitLabWorld } from "./world.js";
 
 /**
@@ -33,7 +34,33 @@ function pipelineSeconds(pipeline: SimPipeline | undefined): number | null {
   return Math.round((pipeline.finishedAt - pipeline.startedAt) / 1000);
 }
 
+/**
+ * The Job Hook as `Gitlab::DataBuilder::Build` builds it for the world's profile. Before 16.3 it
+ * had no `project` object and no `*_iso` times: only `project_id`, `project_name` (the project's
+ * `full_name`, "Namespace / Name", not its path) and `"YYYY-MM-DD HH:MM:SS UTC"` times.
+ */
 export function jobHookBody(world: GitLabWorld, job: SimJob): Record<string, unknown> {
+  const body = currentJobHookBody(world, job);
+  if (hasModernJobHook(world.profile)) return body;
+  const project = world.project(job.projectId)!;
+  const pipeline = world.pipeline(job.pipelineId);
+  const legacy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key.endsWith("_iso") || key === "project") continue;
+    legacy[key] = value;
+  }
+  legacy.build_created_at = utc(job.createdAt);
+  legacy.build_started_at = utc(job.startedAt);
+  legacy.build_finished_at = utc(job.finishedAt);
+  legacy.project_name = project.pathWithNamespace.split("/").join(" / ");
+  const commit = { ...(body.commit as Record<string, unknown>) };
+  delete commit.started_at_iso;
+  delete commit.finished_at_iso;
+  legacy.commit = { ...commit, started_at: utc(pipeline?.startedAt ?? null), finished_at: utc(pipeline?.finishedAt ?? null) };
+  return legacy;
+}
+
+function currentJobHookBody(world: GitLabWorld, job: SimJob): Record<string, unknown> {
   const project = world.project(job.projectId);
   if (!project) throw new Error(`job ${job.id}: project ${job.projectId} is gone`);
   const pipeline = world.pipeline(job.pipelineId);

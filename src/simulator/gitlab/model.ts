@@ -27,6 +27,9 @@ export function isFinished(status: SimJobStatus): boolean {
 
 export type ProjectAccess = "ok" | "forbidden" | "not_found";
 
+/** Who may read a project without a token (GraphQL answers anonymous requests with public projects only). */
+export type ProjectVisibility = "private" | "internal" | "public";
+
 export interface SimRunner {
   readonly id: number;
   readonly description: string;
@@ -54,6 +57,7 @@ export interface SimProject {
   readonly lastActivityAt: number;
   readonly archived: boolean;
   readonly access: ProjectAccess;
+  readonly visibility: ProjectVisibility;
 }
 
 export interface SimPipeline {
@@ -63,7 +67,10 @@ export interface SimPipeline {
   readonly projectId: number;
   readonly ref: string;
   readonly sha: string;
+  /** `push`, `schedule`, ...; `parent_pipeline` for a child pipeline. */
   readonly source: string;
+  /** The pipeline whose trigger job created this one (a child pipeline's parent); null otherwise. */
+  readonly parentPipelineId: number | null;
   readonly createdAt: number;
   readonly status: SimPipelineStatus;
   /** When its first job started; null before. */

@@ -113,7 +113,7 @@ export function renderProject(world: GitLabWorld, project: SimProject): Record<s
     tag_list: [],
     topics: [],
     archived: project.archived,
-    visibility: "private",
+    visibility: project.visibility,
     ssh_url_to_repo: `git@${host}:${project.pathWithNamespace}.git`,
     http_url_to_repo: `${project.webUrl}.git`,
     web_url: project.webUrl,

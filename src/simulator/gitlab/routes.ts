@@ -70,8 +70,26 @@ const PIPELINE_SCOPES: Readonly<Record<string, (p: SimPipeline) => boolean>> = {
   tags: () => false,
 };
 
-/** `scope` values the jobs API accepts (doc/api/jobs.md); anything else is a 400 from Grape. */
-const JOB_SCOPES: ReadonlySet<string> = new Set(["created", "pending", "running", "failed", "success", "canceled", "skipped", "waiting_for_resource", "manual"]);
+/**
+ * `scope` values the jobs APIs accept: every status of `Ci::HasStatus::AVAILABLE_STATUSES` on
+ * current GitLab (`preparing`, `waiting_for_callback` and `canceling` included; the simulated
+ * world never produces the last two). Anything else is a 400 from Grape.
+ */
+const JOB_SCOPES: ReadonlySet<string> = new Set([
+  "created",
+  "waiting_for_resource",
+  "preparing",
+  "waiting_for_callback",
+  "pending",
+  "running",
+  "success",
+  "failed",
+  "canceling",
+  "canceled",
+  "skipped",
+  "manual",
+  "scheduled",
+]);
 
 const PROJECT_ORDER: Readonly<Record<string, (p: SimProject) => number | string>> = {
   id: (p) => p.id,
@@ -117,7 +135,8 @@ export function answer(world: GitLabWorld, match: RouteMatch, url: URL, now: num
  * `GET /projects/:id/pipelines` as `Ci::PipelinesFinder` answers it: `updated_after` and
  * `updated_before` are inclusive (`UpdatedAtFilterable`: `>=`, `<=`), `order_by` one of id,
  * status, ref, updated_at, user_id (default id), `sort` asc or desc (default desc); offset
- * pagination only.
+ * pagination only. Child pipelines are left out unless `source=parent_pipeline` is asked
+ * (`prefiltered_pipelines`: `pipelines.no_child`, `app/finders/ci/pipelines_finder.rb`).
  */
 function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loop: boolean): Reply {
   const params = url.searchParams;
@@ -145,7 +164,8 @@ function projectPipelines(world: GitLabWorld, project: SimProject, url: URL, loo
       (status === null || p.status === status) &&
       (ref === null || p.ref === ref) &&
       (sha === null || p.sha === sha) &&
-      (source === null || p.source === source),
+      (source === null || p.source === source) &&
+      (source === "parent_pipeline" || p.source !== "parent_pipeline"),
   );
   sortByKeyThenId(pipelines, key, sort);
   const page = offsetPage(url, pipelines, loop);

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GitLabFaults, type Fault } from "./faults.js";
+import { answerGraphql, graphqlToken, type GraphqlMode } from "./graphql-endpoint.js";
 import { FixedWindowRateLimiter, type RateLimitState } from "./rate-limit.js";
+import { projectJobsThrottled, rateLimitHeaders, throttled } from "./throttle-replies.js";
 import { RequestLog, type RequestRecord } from "./request-log.js";
 import { answer, json, matchRoute, type Reply } from "./routes.js";
 import type { GitLabWorld } from "./world.js";
@@ -11,13 +13,19 @@ export interface GitLabSimulator {
   readonly url: string;
   readonly faults: GitLabFaults;
   readonly requests: RequestLog;
+  /** `POST /api/graphql`: on, off (404) or refused (403), for fallback tests; `enabled` by default. */
+  graphql: GraphqlMode;
   close(): Promise<void>;
 }
 
 export interface GitLabSimulatorOptions {
   readonly world: GitLabWorld;
-  /** The one valid `PRIVATE-TOKEN`. */
+  /** The one valid user `PRIVATE-TOKEN`. */
   readonly token: string;
+  /** An administrator's token: GraphQL `Query.jobs` lists every job for it, and its complexity limit is 300. */
+  readonly adminToken?: string;
+  /** GraphQL on (default), off (404) or refused (403); `sim.graphql` changes it later. */
+  readonly graphql?: GraphqlMode;
   readonly host?: string;
   readonly port?: number;
   /** GitLab.com's throttle_authenticated_api allows 2,000 requests a minute. */
@@ -28,6 +36,11 @@ export interface GitLabSimulatorOptions {
    * reset halfway starts one when it starts.
    */
   readonly rateLimitWindowStart?: number;
+  /**
+   * `GET /projects/:id/jobs`'s own limit per user and minute (`project_jobs_api_rate_limit`,
+   * GitLab 16.5+, 600 by default on a real instance). Off unless given.
+   */
+  readonly projectJobsRateLimitPerMinute?: number;
   /** Wall clock for rate-limit windows and the request log; real time unless a test injects one. */
   readonly wallClock?: () => number;
   /** Keep the request log bounded in long runs. */
@@ -46,8 +59,10 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   const faults = new GitLabFaults();
   const requests = new RequestLog(options.maxLoggedRequests);
   const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock, options.rateLimitWindowStart);
+  const jobsLimiter = options.projectJobsRateLimitPerMinute === undefined ? undefined : new FixedWindowRateLimiter(options.projectJobsRateLimitPerMinute, wallClock, options.rateLimitWindowStart);
   const hanging = new Set<ServerResponse>();
   let requestCounter = 0;
+  const credentials = { token: options.token, adminToken: options.adminToken };
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -66,12 +81,13 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
     const method = request.method ?? "GET";
     const match = method === "GET" || method === "HEAD" ? matchRoute(url.pathname) : undefined;
+    const graphql = method === "POST" && url.pathname === "/api/graphql";
     const record: RequestRecord = {
       at: wallClock(),
       method,
       path: url.pathname,
       query: url.searchParams,
-      route: match?.route ?? "unknown",
+      route: graphql ? "/graphql" : (match?.route ?? "unknown"),
       projectId: match && match.route !== "/groups/:id/projects" ? world.project(match.ref)?.id : undefined,
       pipelineId: match?.pipelineId,
       status: 0,
@@ -79,8 +95,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     };
     requests.add(record);
 
-    const token = single(request.headers["private-token"]);
-    const authenticated = token === options.token;
+    const token = graphql ? graphqlToken(request.headers) : single(request.headers["private-token"]);
+    const authenticated = token === options.token || (options.adminToken !== undefined && token === options.adminToken);
     // Rack::Attack counts per user when authenticated and per IP otherwise.
     const quota = limiter.hit(authenticated ? `token:${token}` : `ip:${request.socket.remoteAddress ?? ""}`);
     const common: Record<string, string> = {
@@ -89,7 +105,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       "cache-control": "no-cache",
       vary: "Origin",
       "x-request-id": `sim-${(++requestCounter).toString(16).padStart(12, "0")}`,
-      ...rateLimitHeaders(quota, authenticated),
+      // GitLab.com sends them on most answers, a self-managed instance only on the 429 itself.
+      ...(world.profile.deployment === "gitlab.com" ? rateLimitHeaders(quota, authenticated) : {}),
     };
     const send = (reply: Reply) => {
       record.status = reply.status;
@@ -109,11 +126,20 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
     }
 
     // Rack::Attack throttles before Grape authenticates.
-    if (quota.exceeded) return send(throttled(quota.retryAfter, quota));
-    if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
-    if (!match) return send(json(404, { message: "404 Not Found" }));
-
-    const reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
+    if (quota.exceeded) return send(throttled(quota.retryAfter, quota, authenticated));
+    let reply: Reply;
+    if (graphql) {
+      // GraphQL shares the REST quota (Rack::Attack throttles both) but authenticates on its own.
+      reply = answerGraphql(world, simulator.graphql, credentials, token, await readBody(request));
+    } else {
+      if (!authenticated) return send(json(401, { message: "401 Unauthorized" }));
+      if (!match) return send(json(404, { message: "404 Not Found" }));
+      if (jobsLimiter && match.route === "/projects/:id/jobs" && jobsLimiter.hit(`token:${token}`).exceeded) {
+        record.status = 429;
+        return write(response, projectJobsThrottled(common));
+      }
+      reply = answer(world, match, url, world.now(), fault?.kind === "pagination-loop");
+    }
     if (fault?.kind === "malformed-json" && reply.status === 200) return send({ ...reply, body: reply.body.slice(0, Math.max(1, Math.floor(reply.body.length / 2))) });
     if (fault?.kind === "truncated-json" && reply.status === 200) {
       record.status = 200;
@@ -135,7 +161,7 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
         return;
       case "rate-limit": {
         record.status = 429;
-        const reply = throttled(fault.retryAfterSeconds, quota);
+        const reply = throttled(fault.retryAfterSeconds, quota, true);
         write(response, { ...reply, headers: { ...common, ...reply.headers } });
         return;
       }
@@ -170,10 +196,11 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   });
   const address = server.address() as AddressInfo;
   const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return {
+  const simulator: GitLabSimulator = {
     url: `http://${hostPart}:${address.port}`,
     faults,
     requests,
+    graphql: options.graphql ?? "enabled",
     async close() {
       faults.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -181,30 +208,19 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
       await closed;
     },
   };
+  return simulator;
 }
 
-function rateLimitHeaders(quota: RateLimitState, authenticated: boolean): Record<string, string> {
-  return {
-    "ratelimit-limit": String(quota.limit),
-    "ratelimit-name": authenticated ? "throttle_authenticated_api" : "throttle_unauthenticated_api",
-    "ratelimit-observed": String(quota.observed),
-    "ratelimit-remaining": String(quota.remaining),
-    "ratelimit-reset": String(quota.resetAt),
-  };
-}
-
-/** Rack::Attack's throttled answer as GitLab configures it. */
-function throttled(retryAfterSeconds: number, quota: RateLimitState): Reply {
-  return {
-    status: 429,
-    headers: {
-      "ratelimit-remaining": "0",
-      "ratelimit-resettime": new Date(quota.resetAt * 1000).toUTCString(),
-      "retry-after": String(retryAfterSeconds),
-    },
-    contentType: "text/plain",
-    body: "Retry later\n",
-  };
+/** A GraphQL request body; GitLab refuses query text over 10,000 characters, so 1 MiB is plenty. */
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 1024 * 1024) break;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function errorPage(status: 500 | 502 | 503 | 504): Omit<Reply, "headers"> {

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { jobHookBody, pipelineHookBody } from "./hook-bodies.js";
-import type { SimJob, SimPipeline } from "./model.js";
+import { afterDelivery, HEALTHY, hookStatus, type AutoDisableRule, type HookHealthState, type HookStatus } from "./hook-health.js";
+import type { SimJob, SimJobStatus, SimPipeline } from "./model.js";
+import { sendsJobHook } from "./profile.js";
 import type { GitLabWorld } from "./world.js";
 
 export type HookEvent = "Job Hook" | "Pipeline Hook";
@@ -17,7 +19,19 @@ export interface HookTarget {
 export interface HookHandle {
   /** X-Gitlab-Webhook-UUID of this hook. */
   readonly uuid: string;
+  /** Whether GitLab would still deliver to it (`WebHooks::AutoDisabling#alert_status`). */
+  status(): HookStatus;
   remove(): void;
+}
+
+/** A hook GitLab has stopped delivering to, for now or for good. */
+export interface DisabledHook {
+  readonly uuid: string;
+  readonly url: string;
+  readonly status: Exclude<HookStatus, "executable">;
+  readonly recentFailures: number;
+  /** World-clock ms; null when disabled for good. */
+  readonly disabledUntil: number | null;
 }
 
 export interface WebhookSenderOptions {
@@ -36,6 +50,16 @@ export interface WebhookSenderOptions {
   readonly timeoutMs?: number;
   /** X-Gitlab-Instance; the world's base URL by default. */
   readonly instanceUrl?: string;
+  /**
+   * Send a Job Hook for every change of a job, skipped, manual and the like included, instead of
+   * only the transitions GitLab sends them for (`sendsJobHook`). Off by default.
+   */
+  readonly everyJobChange?: boolean;
+  /**
+   * How failing hooks are disabled (`hook-health.ts`): `current` by default on the GitLab.com
+   * profile, `off` on a self-managed one (the `auto_disabling_web_hooks` flag is off there).
+   */
+  readonly autoDisable?: AutoDisableRule;
 }
 
 export interface WebhookStats {
@@ -49,9 +73,12 @@ export interface WebhookStats {
   duplicated: number;
   /** Answers by HTTP status. */
   readonly statuses: Map<number, number>;
+  /** Deliveries not made because their hook was disabled. */
+  skippedDisabled: number;
 }
 
 interface Delivery {
+  readonly hook: Hook;
   readonly url: string;
   readonly event: HookEvent;
   readonly body: string;
@@ -67,6 +94,7 @@ interface Hook extends HookTarget {
   readonly uuid: string;
   readonly projects: ReadonlySet<number> | undefined;
   readonly lanes: Lane[];
+  health: HookHealthState;
 }
 
 export const GITLAB_USER_AGENT = "GitLab/17.6.0";
@@ -81,12 +109,14 @@ export class WebhookSender {
   duplicateRatio: number;
   deliveryDelayMs: number;
   paused: boolean;
-  readonly stats: WebhookStats = { sent: 0, failed: 0, dropped: 0, duplicated: 0, statuses: new Map() };
+  readonly stats: WebhookStats = { sent: 0, failed: 0, dropped: 0, duplicated: 0, statuses: new Map(), skippedDisabled: 0 };
   private readonly hooks: Hook[] = [];
   private readonly draining = new Set<Promise<void>>();
   private readonly concurrency: number;
   private readonly timeoutMs: number;
   private readonly instanceUrl: string;
+  private readonly everyJobChange: boolean;
+  private readonly autoDisable: AutoDisableRule;
   private duplicateDebt = 0;
   private readonly unsubscribe: Array<() => void>;
 
@@ -100,8 +130,10 @@ export class WebhookSender {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.instanceUrl = options.instanceUrl ?? world.baseUrl;
+    this.everyJobChange = options.everyJobChange ?? false;
+    this.autoDisable = options.autoDisable ?? (world.profile.deployment === "gitlab.com" ? "current" : "off");
     this.unsubscribe = [
-      world.onJobChange((job) => this.jobChanged(job)),
+      world.onJobChange((job, previous) => this.jobChanged(job, previous)),
       world.onPipelineChange((pipeline, _previous, jobs) => this.pipelineChanged(pipeline, jobs)),
     ];
   }
@@ -112,10 +144,12 @@ export class WebhookSender {
       uuid: randomUUID(),
       projects: target.projectIds ? new Set(target.projectIds) : undefined,
       lanes: Array.from({ length: this.concurrency }, () => ({ queue: [], running: undefined })),
+      health: HEALTHY,
     };
     this.hooks.push(hook);
     return {
       uuid: hook.uuid,
+      status: () => hookStatus(this.autoDisable, hook.health, this.world.now()),
       remove: () => {
         const index = this.hooks.indexOf(hook);
         if (index >= 0) this.hooks.splice(index, 1);
@@ -128,12 +162,25 @@ export class WebhookSender {
     while (this.draining.size > 0) await Promise.all([...this.draining]);
   }
 
+  /** The hooks GitLab would not deliver to now, so a test can assert the exporter's never is. */
+  disabledHooks(): DisabledHook[] {
+    const now = this.world.now();
+    const disabled: DisabledHook[] = [];
+    for (const hook of this.hooks) {
+      const status = hookStatus(this.autoDisable, hook.health, now);
+      if (status === "executable") continue;
+      disabled.push({ uuid: hook.uuid, url: hook.url, status, recentFailures: hook.health.recentFailures, disabledUntil: status === "disabled" ? null : hook.health.disabledUntil });
+    }
+    return disabled;
+  }
+
   /** Stops listening to the world; queued deliveries still go out. */
   detach(): void {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  private jobChanged(job: SimJob): void {
+  private jobChanged(job: SimJob, previous: SimJobStatus | null): void {
+    if (!this.everyJobChange && !sendsJobHook(previous, job.status)) return;
     const hooks = this.hooks.filter((h) => h.events.job && (!h.projects || h.projects.has(job.projectId)));
     if (hooks.length === 0) return;
     this.fanOut(hooks, "Job Hook", job.id, () => jobHookBody(this.world, job));
@@ -162,7 +209,7 @@ export class WebhookSender {
     const eventUuid = randomUUID();
     for (const hook of hooks) {
       const headers = deliveryHeaders(event, this.instanceUrl, hook.uuid, eventUuid, hook.token);
-      const delivery: Delivery = { url: hook.url, event, body, headers };
+      const delivery: Delivery = { hook, url: hook.url, event, body, headers };
       const lane = hook.lanes[key % hook.lanes.length]!;
       lane.queue.push(delivery);
       // Deterministic duplicates: the ratio accumulates and every whole unit re-sends one delivery.
@@ -191,13 +238,22 @@ export class WebhookSender {
   private async drain(lane: Lane): Promise<void> {
     for (let delivery = lane.queue.shift(); delivery; delivery = lane.queue.shift()) {
       if (this.deliveryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
+      const { hook } = delivery;
+      // WebHookService#execute: "Hook disabled", nothing is sent.
+      if (hookStatus(this.autoDisable, hook.health, this.world.now()) !== "executable") {
+        this.stats.skippedDisabled++;
+        continue;
+      }
+      let answered: number | null = null;
       try {
         const { status } = await post(delivery.url, delivery.body, delivery.headers, this.timeoutMs);
+        answered = status;
         this.stats.sent++;
         this.stats.statuses.set(status, (this.stats.statuses.get(status) ?? 0) + 1);
       } catch {
         this.stats.failed++;
       }
+      hook.health = afterDelivery(this.autoDisable, hook.health, answered, this.world.now());
     }
   }
 }

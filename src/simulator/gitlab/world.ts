@@ -2,6 +2,7 @@ import {
   isFinished,
   type Mutable,
   type ProjectAccess,
+  type ProjectVisibility,
   type SimGroup,
   type SimJob,
   type SimJobStatus,
@@ -11,6 +12,7 @@ import {
   type SimRunner,
 } from "./model.js";
 import { StatusTally, statusKey } from "./pipeline-status.js";
+import { GITLAB_COM, type GitLabProfile } from "./profile.js";
 import { fakeSha } from "./sha.js";
 
 export type JobListener = (job: SimJob, previous: SimJobStatus | null) => void;
@@ -21,6 +23,8 @@ export interface GitLabWorldOptions {
   readonly now?: () => number;
   /** The instance URL used in `web_url`s and webhook headers. */
   readonly baseUrl?: string;
+  /** The GitLab version and deployment whose wire shapes to follow; current GitLab.com by default. */
+  readonly profile?: GitLabProfile;
 }
 
 export interface CreateJobOptions {
@@ -68,6 +72,7 @@ interface ProjectJobs {
 export class GitLabWorld {
   readonly baseUrl: string;
   readonly now: () => number;
+  readonly profile: GitLabProfile;
   private readonly groupsByPath = new Map<string, SimGroup>();
   private readonly groupsById = new Map<number, SimGroup>();
   private readonly projectsById = new Map<number, Mutable<SimProject>>();
@@ -91,6 +96,7 @@ export class GitLabWorld {
 
   constructor(options: GitLabWorldOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.profile = options.profile ?? GITLAB_COM;
     this.baseUrl = (options.baseUrl ?? "https://gitlab.example.com").replace(/\/+$/, "");
   }
 
@@ -121,7 +127,7 @@ export class GitLabWorld {
     return [...this.groupsById.values()];
   }
 
-  addProject(pathWithNamespace: string, options: { id?: number; archived?: boolean } = {}): SimProject {
+  addProject(pathWithNamespace: string, options: { id?: number; archived?: boolean; visibility?: ProjectVisibility } = {}): SimProject {
     if (this.projectsByPath.has(pathWithNamespace)) throw new Error(`project ${pathWithNamespace} exists`);
     const slash = pathWithNamespace.lastIndexOf("/");
     if (slash <= 0 || slash === pathWithNamespace.length - 1) throw new Error(`project path needs a namespace and a name: ${pathWithNamespace}`);
@@ -143,6 +149,7 @@ export class GitLabWorld {
       lastActivityAt: now,
       archived: options.archived ?? false,
       access: "ok",
+      visibility: options.visibility ?? "private",
     };
     this.projectsById.set(id, project);
     this.projectsByPath.set(pathWithNamespace, project);
@@ -178,6 +185,10 @@ export class GitLabWorld {
     this.requireProject(projectId).access = access;
   }
 
+  setProjectVisibility(projectId: number, visibility: ProjectVisibility): void {
+    this.requireProject(projectId).visibility = visibility;
+  }
+
   setProjectArchived(projectId: number, archived: boolean): void {
     this.requireProject(projectId).archived = archived;
   }
@@ -201,7 +212,7 @@ export class GitLabWorld {
 
   // ---- pipelines and jobs -------------------------------------------------------------------
 
-  createPipeline(projectId: number, options: { ref?: string; source?: string } = {}): SimPipeline {
+  createPipeline(projectId: number, options: { ref?: string; source?: string; parentPipelineId?: number } = {}): SimPipeline {
     const project = this.requireProject(projectId);
     const id = this.nextPipelineId++;
     const iid = (this.pipelineIids.get(projectId) ?? 0) + 1;
@@ -214,6 +225,7 @@ export class GitLabWorld {
       ref: options.ref ?? "main",
       sha: fakeSha(id),
       source: options.source ?? "push",
+      parentPipelineId: options.parentPipelineId ?? null,
       createdAt: now,
       status: "created",
       startedAt: null,
@@ -228,6 +240,28 @@ export class GitLabWorld {
     this.pipelineTallies.set(id, new StatusTally());
     project.lastActivityAt = now;
     return pipeline;
+  }
+
+  /**
+   * A child pipeline (`trigger: include:` in the parent's CI configuration): same project, the
+   * parent's ref and commit, source `parent_pipeline`. GitLab lists it only through the parent's
+   * `downstream` or when `source=parent_pipeline` is asked (`Ci::PipelinesFinder`).
+   */
+  createChildPipeline(parentPipelineId: number): SimPipeline {
+    const parent = this.pipelinesById.get(parentPipelineId);
+    if (!parent) throw new Error(`pipeline ${parentPipelineId} not found`);
+    const child = this.createPipeline(parent.projectId, { ref: parent.ref, source: "parent_pipeline", parentPipelineId });
+    (child as Mutable<SimPipeline>).sha = parent.sha;
+    return child;
+  }
+
+  /** The pipelines this one triggered, oldest first (GraphQL's `Pipeline.downstream`). */
+  downstreamPipelines(pipelineId: number): SimPipeline[] {
+    const parent = this.pipelinesById.get(pipelineId);
+    if (!parent) return [];
+    return this.projectPipelines(parent.projectId)
+      .filter((p) => p.parentPipelineId === pipelineId)
+      .sort((a, b) => a.id - b.id);
   }
 
   pipeline(id: number): SimPipeline | undefined {

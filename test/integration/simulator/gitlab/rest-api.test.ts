@@ -226,6 +226,8 @@ describe("jobs", () => {
     expect(await ids("scope=failed")).toEqual(truth((j) => j.status === "failed"));
     expect(await ids("scope[]=pending&scope[]=canceled")).toEqual(truth((j) => j.status === "pending" || j.status === "canceled"));
     expect(await ids("scope=running&scope=success")).toEqual(truth((j) => j.status === "running" || j.status === "success"));
+    // Every status of Ci::HasStatus::AVAILABLE_STATUSES is a valid scope, recent ones included.
+    for (const scope of ["preparing", "scheduled", "waiting_for_callback", "canceling"]) expect((await get(`/projects/${api.id}/jobs?scope[]=${scope}`)).status).toBe(200);
     const wrong = await get(`/projects/${api.id}/jobs?scope=nonsense`);
     expect([wrong.status, await wrong.json()]).toEqual([400, { error: "scope does not have a valid value" }]);
   });
