@@ -120,7 +120,7 @@ describe("hostile peers", () => {
         await eventually(() => expect(redirected).toBeGreaterThanOrEqual(2), 10_000, 100);
         await sleep(300);
         const leaked = other.requests.filter((r) => JSON.stringify(r.headers).includes(TOKEN));
-        expect(leaked.map((r) => r.url), "requests that carried the token to the other host").toEqual([]);
+        expect.soft(leaked.map((r) => r.url), "requests that carried the token to the other host").toEqual([]);
         expect(await metric("gitlab_ci_exporter_gitlab_requests_total", { endpoint: "/groups/:id/projects", code: "200" })).toBe(0);
       },
     );
@@ -131,7 +131,6 @@ describe("hostile peers", () => {
     await scenario(
       {
         cluster: true,
-        ready: "/readyz",
         arm: (p) => {
           // The first pod watch after the initial list gets one line of 48 MiB without a newline.
           p.kube!.proxy.intercept = (_request, response, seen) => {
@@ -187,7 +186,8 @@ describe("hostile peers", () => {
       let served = () => 0;
       await scenario(
         {
-          env: { GITLAB_REQUEST_TIMEOUT_SECONDS: "6" },
+          // Long enough that the time limit is not what ends a hostile answer: the size limit must.
+          env: { GITLAB_REQUEST_TIMEOUT_SECONDS: "15" },
           arm: (p) => (served = hostileListing(2, hostile)(p).served),
         },
         async (_exporter, p) => {
@@ -218,8 +218,8 @@ describe("hostile peers", () => {
         },
       },
       async (_exporter, p) => {
-        hostileEnd = Date.now() + 5000;
-        await sleep(5000);
+        hostileEnd = Date.now() + 3000;
+        await sleep(3000);
         expect(pages.length).toBeGreaterThan(0);
         expect(Math.max(...pages), "pages followed in one listing").toBeLessThanOrEqual(100);
         await eventually(async () => expect(await pendingShown()).toEqual(liveTruth(p.world, "pending")), 20_000, 200);
@@ -246,8 +246,8 @@ describe("hostile peers", () => {
         },
       },
       async (_exporter, p) => {
-        hostileEnd = Date.now() + 4000;
-        await sleep(4000);
+        hostileEnd = Date.now() + 3000;
+        await sleep(3000);
         expect(Math.max(...chains), "pages requested in one list").toBeLessThanOrEqual(20);
         const cluster = p.kube!.world;
         cluster.addPod(jobPod(9, "spot-a"));
@@ -294,23 +294,27 @@ describe("hostile peers", () => {
       const base = jobHook(p.world, template);
       const runner = base.runner as Record<string, unknown>;
       const pad = "r".repeat(900_000);
+      // 300 deliveries of ~900 KB, six at a time, within a time budget: an exporter that slows
+      // down with every long label value is reported, not waited for.
+      const budgetEnds = Date.now() + 30_000;
       let accepted = 0;
-      for (let batch = 0; batch < 300; batch += 6) {
+      for (let batch = 0; batch < 300 && Date.now() < budgetEnds; batch += 6) {
         const statuses = await Promise.all(
           Array.from({ length: 6 }, (_, k) => {
             const i = batch + k;
-            return deliverJobHook(running.url, WEBHOOK_SECRET, { ...base, build_id: 5_000_000 + i, runner: { ...runner, id: 7000 + i, description: `runner-${i}-${pad}` } });
+            const body = { ...base, build_id: 5_000_000 + i, runner: { ...runner, id: 7000 + i, description: `runner-${i}-${pad}` } };
+            return deliverJobHook(running.url, WEBHOOK_SECRET, body).catch(() => 0);
           }),
         );
-        accepted += statuses.filter((s) => s < 300).length;
+        accepted += statuses.filter((s) => s >= 200 && s < 300).length;
       }
-      expect(accepted).toBe(300);
+      expect.soft(accepted, "deliveries accepted within 30 s").toBe(300);
       const { samples, bytes, ms } = await scrapeTimed(running.url);
       const longest = Math.max(...samples.flatMap((s) => Object.values(s.labels).map((v) => Buffer.byteLength(v))));
-      expect(samples.some((s) => s.name === "gitlab_ci_jobs_finished_total" && s.labels.runner?.startsWith("runner-1-"))).toBe(true);
-      expect(longest, "longest label value (bytes)").toBeLessThanOrEqual(1024);
-      expect(bytes, "/metrics size (bytes)").toBeLessThan(2 * 2 ** 20);
-      expect(ms, "scrape time (ms)").toBeLessThan(1000);
+      expect.soft(samples.some((s) => s.name === "gitlab_ci_jobs_finished_total" && s.labels.runner?.startsWith("runner-1-")), "a runner label from the hooks").toBe(true);
+      expect.soft(longest, "longest label value (bytes)").toBeLessThanOrEqual(1024);
+      expect.soft(bytes, "/metrics size (bytes)").toBeLessThan(2 * 2 ** 20);
+      expect.soft(ms, "scrape time (ms)").toBeLessThan(1000);
     });
   }, 60_000);
 
@@ -341,21 +345,23 @@ describe("hostile peers", () => {
 
   it("fail-open-config", async () => {
     const base = { GITLAB_URL: "http://127.0.0.1:1", GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", KUBE_ENABLED: "false" };
+    // Refused at once, or started: then it has had its chance to log what it was given.
     const runToExit = async (env: Record<string, string>) => {
       const running = await spawnExporter({ ...base, ...env });
       exporter = running;
-      const exit = await Promise.race([running.exited, sleep(6000).then(() => undefined)]);
+      const started = waitFor(running, "/healthz", 15_000).then(() => sleep(1000), () => undefined);
+      const exit = await Promise.race([running.exited, started.then(() => undefined)]);
       await running.kill();
       return { exit, output: running.output() };
     };
     const blankToken = await runToExit({ METRICS_BEARER_TOKEN: "   " });
     const withPassword = await runToExit({ GITLAB_URL: "https://user:secret@gitlab.invalid" });
-    expect(withPassword.output, "the password never appears").not.toContain("secret");
-    expect(withPassword.exit, "GITLAB_URL with a password: exit").toEqual({ code: 2, signal: null });
-    expect(blankToken.exit, "blank METRICS_BEARER_TOKEN: exit").toEqual({ code: 2, signal: null });
+    expect.soft(withPassword.output, "the password never appears").not.toContain("secret");
+    expect.soft(withPassword.exit, "GITLAB_URL with a password: exit").toEqual({ code: 2, signal: null });
+    expect.soft(blankToken.exit, "blank METRICS_BEARER_TOKEN: exit").toEqual({ code: 2, signal: null });
     const lines = blankToken.output.split("\n").filter((line) => line.trim() !== "");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain("METRICS_BEARER_TOKEN");
+    expect.soft(lines, "one line naming the setting").toHaveLength(1);
+    expect.soft(lines[0] ?? "").toContain("METRICS_BEARER_TOKEN");
   }, 30_000);
 
   it("absurd-values", async () => {
@@ -376,10 +382,10 @@ describe("hostile peers", () => {
       await sleep(500);
       const samples = await scrapeOf(running.url);
       for (const sample of samples.filter((s) => /^gitlab_ci_(job|image_build)_.*_seconds_sum$/.test(s.name))) {
-        expect(sample.value, `${sample.name}${JSON.stringify(sample.labels)}`).toBeLessThan(1e9);
+        expect.soft(sample.value, `${sample.name}${JSON.stringify(sample.labels)}`).toBeLessThan(1e9);
       }
       for (const sample of samples.filter((s) => s.name === "gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds")) {
-        expect(sample.value, `oldest queued ${JSON.stringify(sample.labels)}`).toBeGreaterThan(Date.UTC(2000, 0, 1) / 1000);
+        expect.soft(sample.value, `oldest queued ${JSON.stringify(sample.labels)}`).toBeGreaterThan(Date.UTC(2000, 0, 1) / 1000);
       }
       expect(sum(samples, "gitlab_ci_exporter_invalid_objects_total", { source: "gitlab_webhook" })).toBeGreaterThanOrEqual(2);
     });
