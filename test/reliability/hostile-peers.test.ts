@@ -66,9 +66,9 @@ async function scenario(
     signs = await vitals.stop();
     peakOfScenario = signs.peakRssBytes;
     expect(signs.vanished, "the process died during the scenario").toBe(false);
-    expect(signs.peakRssBytes, `peak RSS ${mib(signs.peakRssBytes)}`).toBeLessThan(MEMORY_LIMIT);
-    expect(signs.slowestHealthzMs, "slowest /healthz answer (ms)").toBeLessThan(HEALTHZ_LIMIT_MS);
-    expect(signs.failedProbes, `/healthz probes without a 200, of ${signs.probes}`).toBe(0);
+    expect.soft(signs.peakRssBytes, `peak RSS ${mib(signs.peakRssBytes)}`).toBeLessThan(MEMORY_LIMIT);
+    expect.soft(signs.slowestHealthzMs, "slowest /healthz answer (ms)").toBeLessThan(HEALTHZ_LIMIT_MS);
+    expect.soft(signs.failedProbes, `/healthz probes without a 200, of ${signs.probes}`).toBe(0);
     return signs;
   };
   try {
@@ -221,7 +221,7 @@ describe("hostile peers", () => {
         hostileEnd = Date.now() + 3000;
         await sleep(3000);
         expect(pages.length).toBeGreaterThan(0);
-        expect(Math.max(...pages), "pages followed in one listing").toBeLessThanOrEqual(100);
+        expect.soft(Math.max(...pages), "pages followed in one listing").toBeLessThanOrEqual(100);
         await eventually(async () => expect(await pendingShown()).toEqual(liveTruth(p.world, "pending")), 20_000, 200);
       },
     );
@@ -248,7 +248,7 @@ describe("hostile peers", () => {
       async (_exporter, p) => {
         hostileEnd = Date.now() + 3000;
         await sleep(3000);
-        expect(Math.max(...chains), "pages requested in one list").toBeLessThanOrEqual(20);
+        expect.soft(Math.max(...chains), "pages requested in one list").toBeLessThanOrEqual(20);
         const cluster = p.kube!.world;
         cluster.addPod(jobPod(9, "spot-a"));
         await eventually(async () => expect(shownPods(await scrapeOf(exporter!.url))).toEqual(truePods(cluster)), 15_000, 200);
@@ -439,8 +439,8 @@ describe("hostile peers", () => {
       async (_running, p) => {
         await eventually(() => expect(throttledAt).toHaveLength(4), 15_000, 100);
         const gaps = throttledAt.slice(1).map((at, i) => at - throttledAt[i]!);
-        expect(gaps.reduce((a, b) => a + b, 0), `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThanOrEqual(1000);
-        expect(gaps.at(-1)!, `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThan(1.5 * gaps[0]!);
+        expect.soft(gaps.reduce((a, b) => a + b, 0), `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThanOrEqual(1000);
+        expect.soft(gaps.at(-1)!, `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThan(1.5 * gaps[0]!);
         await eventually(async () => expect(await pendingShown()).toEqual(liveTruth(p.world, "pending")), 20_000, 200);
       },
     );
