@@ -107,6 +107,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const app = buildServer({
     metricsBody: () => renderMetrics(metrics),
     web: config.web,
+    limits: config.http,
     metrics: exporterMetrics,
     logger,
     health: {
