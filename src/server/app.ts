@@ -5,7 +5,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
 import type { GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
-import { ConnectionGuard, shedLog } from "./connections.js";
+import { guardConnections } from "./connections.js";
 import { healthRoutes, type HealthCheck } from "./health.js";
 import { indexPage } from "./index-page.js";
 import { metricsGuard } from "./metrics-auth.js";
@@ -67,16 +67,7 @@ export function buildServer(deps: ServerDeps) {
       : { ...options, http: nodeOptions },
   );
 
-  const connections = new ConnectionGuard(limits.maxConnections, limits.idleTimeoutMs, deps.logger ? shedLog(deps.logger, limits.maxConnections) : undefined);
-  connections.watch(app.server, tls !== null && tls !== undefined);
-  app.addHook("onRequest", (request, reply, done) => {
-    connections.requestStarted(request.raw.socket, reply.raw);
-    done();
-  });
-  app.addHook("preHandler", (request, reply, done) => {
-    connections.answering(request.raw.socket, reply.raw);
-    done();
-  });
+  const connections = guardConnections(app, limits, { tls: Boolean(tls), ...(deps.logger ? { log: deps.logger } : {}) });
 
   app.get("/", async (_request, reply) => {
     reply.type("text/html; charset=utf-8");

@@ -1,5 +1,7 @@
+import type { FastifyInstance } from "fastify";
 import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { HttpLimits } from "../config/load.js";
 
 /** What a connection is doing; the order is the order in which connections are shed. */
 type Phase = "idle" | "receiving" | "answering";
@@ -92,10 +94,6 @@ export class ConnectionGuard {
     }
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   private opened(tcp: Socket): void {
     if (this.closing) {
       tcp.destroy();
@@ -144,4 +142,20 @@ export function shedLog(log: ShedLog, maxConnections: number, now: () => number 
     counts.at_cap = 0;
     counts.refused = 0;
   };
+}
+
+/** Puts a guard on the app's connections: tracked from accept, through each request, to shutdown. */
+export function guardConnections(app: FastifyInstance, limits: HttpLimits, options: { readonly tls: boolean; readonly log?: ShedLog }): ConnectionGuard {
+  const guard = new ConnectionGuard(limits.maxConnections, limits.idleTimeoutMs, options.log ? shedLog(options.log, limits.maxConnections) : undefined);
+  guard.watch(app.server, options.tls);
+  app.addHook("onRequest", (request, reply, done) => {
+    guard.requestStarted(request.raw.socket, reply.raw);
+    done();
+  });
+  // After the body is read and before the handler runs: from here the request is being answered.
+  app.addHook("preHandler", (request, reply, done) => {
+    guard.answering(request.raw.socket, reply.raw);
+    done();
+  });
+  return guard;
 }
