@@ -116,6 +116,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const app = buildServer({
     metricsBody: () => renderMetrics(metrics),
     web: config.web,
+    limits: config.http,
     metrics: exporterMetrics,
     logger,
     health: {
