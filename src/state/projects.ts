@@ -1,8 +1,6 @@
-export interface WatchedProject {
-  readonly id: number;
-  /** `path_with_namespace`: the `project` label of every family. */
-  readonly path: string;
-}
+import type { WatchedProject } from "../domain/project.js";
+
+export type { WatchedProject };
 
 export interface ProjectEvents {
   projectRemoved(project: WatchedProject): void;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { WatchedProject } from "../../state/projects.js";
+import type { WatchedProject } from "../../domain/project.js";
+import { backoffDelayMs } from "../../lib/backoff.js";
 import type { GitLabApi } from "./api.js";
 import { GitLabRequestError } from "./transport.js";
 
@@ -138,7 +139,7 @@ export class ProjectDirectory {
       entry.tried = true;
       entry.failures++;
       entry.project = null;
-      const retryMs = Math.min(this.options.discoveryIntervalMs * 2 ** (entry.failures - 1), UNRESOLVED_RETRY_MAX_MS, this.refreshMs);
+      const retryMs = backoffDelayMs(entry.failures, { initialMs: this.options.discoveryIntervalMs, maxMs: Math.min(UNRESOLVED_RETRY_MAX_MS, this.refreshMs) });
       entry.dueAtMs = this.now() + retryMs;
       this.log.warn({ project: ref, status: (error as GitLabRequestError).status, retryInMs: retryMs }, "configured project not found or not readable with this token; skipped");
     }
