@@ -23,6 +23,9 @@ const UNRESOLVED_RETRY_MAX_MS = 60 * 60_000;
 /** Re-resolutions of listed projects per discovery round, at most, after the first round. */
 const MAX_LISTED_PER_ROUND = 50;
 
+/** The endpoints discovery reads. */
+export type DirectoryApi = Pick<GitLabApi, "project" | "groupProjects">;
+
 interface ListedRef {
   readonly ref: string;
   /** What the last resolution found; null when not found (or not yet tried). */
@@ -52,7 +55,7 @@ export class ProjectDirectory {
   private readonly now: () => number;
 
   constructor(
-    private readonly api: GitLabApi,
+    private readonly api: DirectoryApi,
     private readonly options: DirectoryOptions,
     private readonly log: Logger,
   ) {

@@ -1,15 +1,14 @@
 import type { Logger } from "pino";
 import { sleep } from "../../../lib/sleep.js";
-import type { GitLabApi } from "../api.js";
 import { GitLabClock } from "../clock.js";
-import { ProjectDirectory } from "../discovery.js";
+import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
 import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
 import { describe, FailurePolicy } from "./failure-policy.js";
 import { JobScan } from "./job-scan.js";
 import { PipelineCheck } from "./pipeline-check.js";
 import { ProjectWatches, type ProjectWatch, type VisitKind } from "./project-watch.js";
 import { ExpeditedVisits, Schedule } from "./schedule.js";
-import type { JobSink, ProjectSink } from "./sinks.js";
+import type { JobSink, PollerApi, ProjectSink } from "./sinks.js";
 import { SyncAccounting } from "./sync.js";
 
 export interface PollerOptions {
@@ -23,8 +22,8 @@ export interface PollerOptions {
 }
 
 export interface PollerDeps {
-  /** Discovery's endpoints and the poller's (`PollerApi`). */
-  readonly api: GitLabApi;
+  /** Discovery's endpoints and the poller's. */
+  readonly api: DirectoryApi & PollerApi;
   readonly jobs: JobSink;
   readonly projects: ProjectSink;
   readonly log: Logger;
