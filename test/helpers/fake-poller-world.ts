@@ -1,10 +1,11 @@
 import type { JobObservation, JobStatus } from "../../src/domain/job.js";
 import type { WatchedProject } from "../../src/domain/project.js";
 import type { JobsPage, PipelinesPage, UpdatedPipelinesQuery } from "../../src/sources/gitlab/api.js";
+import type { DirectoryApi } from "../../src/sources/gitlab/discovery.js";
 import type { ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
 import type { JobApplyResult, JobSink, PollerApi, ProjectSink } from "../../src/sources/gitlab/poller/sinks.js";
 import { GitLabRequestError } from "../../src/sources/gitlab/transport.js";
-import type { RestJob, RestPipeline } from "../../src/sources/gitlab/wire.js";
+import type { RestJob, RestPipeline, RestProject } from "../../src/sources/gitlab/wire.js";
 
 const LIVE: readonly JobStatus[] = ["created", "waiting_for_resource", "preparing", "pending", "running", "canceling"];
 
@@ -13,8 +14,11 @@ const LIVE: readonly JobStatus[] = ["created", "waiting_for_resource", "preparin
  * the order made, as `"<endpoint> <parameters>"`. A project listed in `refusing` answers every
  * request with that HTTP status.
  */
-export class FakeGitLabApi implements PollerApi {
+export class FakeGitLabApi implements PollerApi, DirectoryApi {
   readonly requests: string[] = [];
+  /** What a group listing answers, and whether it fails. */
+  groupMembers: RestProject[] = [];
+  groupStatus: number | null = null;
   readonly refusing = new Map<number, number>();
   private readonly jobsById = new Map<number, { projectId: number; job: RestJob }>();
   private readonly pipelinesOf = new Map<number, RestPipeline[]>();
@@ -41,6 +45,19 @@ export class FakeGitLabApi implements PollerApi {
   deletePipeline(id: number): void {
     this.deletedPipelines.add(id);
     for (const [projectId, list] of this.pipelinesOf) this.pipelinesOf.set(projectId, list.filter((p) => p.id !== id));
+  }
+
+  async groupProjects(group: string): Promise<RestProject[]> {
+    this.requests.push(`group projects group=${group}`);
+    if (this.groupStatus !== null) throw new GitLabRequestError(`GET /groups/:id/projects: HTTP ${this.groupStatus}`, this.groupStatus, "http", "/groups/:id/projects");
+    return this.groupMembers;
+  }
+
+  async project(idOrPath: string | number): Promise<RestProject> {
+    this.requests.push(`project ref=${idOrPath}`);
+    const found = this.groupMembers.find((p) => p.id === idOrPath || p.path_with_namespace === idOrPath);
+    if (!found) throw notFound("/projects/:id");
+    return found;
   }
 
   async jobsPage(projectId: number, page: number, perPage: number): Promise<JobsPage> {
