@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
-import { sleep } from "../../../lib/sleep.js";
 import { GitLabClock } from "../clock.js";
 import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
 import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
-import { describe, FailurePolicy } from "./failure-policy.js";
+import { FailurePolicy } from "./failure-policy.js";
 import { JobScan } from "./job-scan.js";
+import { repeat, startPaced } from "./loops.js";
 import { PipelineCheck } from "./pipeline-check.js";
 import { ProjectWatches, type ProjectWatch, type VisitKind } from "./project-watch.js";
 import { ExpeditedVisits, Schedule } from "./schedule.js";
@@ -102,8 +102,11 @@ export class GitLabPoller implements ActivitySink {
   }
 
   start(): void {
-    this.running.push(this.loop("discovery", () => this.discover(), () => this.schedule.discoveryDelayMs(this.discoveryFailures), true));
-    this.running.push(this.loop("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, false));
+    const { signal } = this.abort;
+    const { now } = this;
+    const { log } = this.deps;
+    this.running.push(repeat("discovery", () => this.discover(), () => this.schedule.discoveryDelayMs(this.discoveryFailures), { signal, now, log, immediate: true }));
+    this.running.push(repeat("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, { signal, now, log, immediate: false }));
     this.running.push(this.roundLoop());
   }
 
@@ -117,22 +120,6 @@ export class GitLabPoller implements ActivitySink {
   noteActivity(projectId: number, pollSoon: boolean, unplaced: readonly UnplacedJob[] = []): void {
     if (!this.watches.noteActivity(projectId, unplaced)) return;
     if (pollSoon && !this.abort.signal.aborted) this.expedited.add(projectId);
-  }
-
-  private async loop(name: string, work: () => Promise<void>, delayMs: () => number, immediate: boolean): Promise<void> {
-    const signal = this.abort.signal;
-    if (!immediate) await sleep(0, signal).catch(() => undefined);
-    while (!signal.aborted) {
-      const started = this.now();
-      try {
-        await work();
-      } catch (error) {
-        if (signal.aborted) break;
-        this.deps.log.warn({ err: describe(error) }, `GitLab ${name} failed`);
-      }
-      // Every interval from the start of the last round, not interval plus the round's duration.
-      await sleep(Math.max(0, delayMs() - (this.now() - started)), signal).catch(() => undefined);
-    }
   }
 
   private async discover(): Promise<void> {
@@ -160,29 +147,19 @@ export class GitLabPoller implements ActivitySink {
     this.publishProjectStates();
   }
 
-  /**
-   * Starts round-robin visits on a fixed schedule rather than one after another, so the
-   * configured rate holds whatever GitLab's latency; first visits (baselines) go as fast as the
-   * budget allows.
-   */
-  private async roundLoop(): Promise<void> {
-    const signal = this.abort.signal;
-    let nextAt = this.now();
-    while (!signal.aborted) {
-      if (this.roundVisits.size >= this.options.maxConcurrentRequests) {
-        await Promise.race(this.roundVisits);
-        continue;
-      }
-      const next = this.schedule.nextRoundVisit(this.watches.all(), this.now());
-      if (next) {
-        const visit = this.visit(next.watch.project.id, next.kind).finally(() => this.roundVisits.delete(visit));
-        this.roundVisits.add(visit);
-      }
-      // Absolute schedule: timer and event-loop delays do not pile up into a lower rate.
-      const now = this.now();
-      nextAt = Math.max(nextAt + this.schedule.roundPeriodMs(this.watches.all(), now, next !== undefined), now - 1000);
-      await sleep(Math.max(0, nextAt - now), signal).catch(() => undefined);
-    }
+  /** First visits as fast as the budget allows, then every project in turn at the idle rate. */
+  private roundLoop(): Promise<void> {
+    return startPaced({
+      signal: this.abort.signal,
+      now: this.now,
+      inFlight: this.roundVisits,
+      maxConcurrent: this.options.maxConcurrentRequests,
+      startNext: () => {
+        const next = this.schedule.nextRoundVisit(this.watches.all(), this.now());
+        return next && this.visit(next.watch.project.id, next.kind);
+      },
+      periodMs: (started) => this.schedule.roundPeriodMs(this.watches.all(), this.now(), started),
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { describeError } from "../../../lib/errors.js";
 import { isGoneOrForbidden } from "../discovery.js";
 import type { GitLabRequestError } from "../transport.js";
 import type { ProjectWatch, ProjectWatches, VisitKind } from "./project-watch.js";
@@ -49,7 +50,7 @@ export class FailurePolicy {
       if (watch.readable) this.becameUnreadable(watch, (error as GitLabRequestError).status);
       return;
     }
-    log.warn({ project: watch.project.path, err: describe(error), retryInMs: backoff }, "polling project failed");
+    log.warn({ project: watch.project.path, err: describeError(error), retryInMs: backoff }, "polling project failed");
   }
 
   private becameUnreadable(watch: ProjectWatch, status: number | undefined): void {
@@ -71,8 +72,4 @@ export class FailurePolicy {
     this.deps.log.info({ project: watch.project.path }, "project readable again; watched again");
     this.deps.readabilityChanged();
   }
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
