@@ -2,23 +2,6 @@ import type { WatchedProject } from "../../../domain/project.js";
 import type { UnplacedJob } from "../webhook-source.js";
 import type { JobSink, ProjectSink } from "./sinks.js";
 
-/**
- * Why a project is visited: its first scan (baseline), a poll of a hot project, one a webhook
- * asked for (expedited), a re-listing after a 403/404 or a return (resync: a scan and a
- * pipelines check), or its turn in the round-robin (a pipelines check).
- */
-export type VisitKind = "baseline" | "hot" | "expedited" | "resync" | "pipelines";
-/** The visits that scan the newest jobs. */
-export type ScanReason = Exclude<VisitKind, "pipelines">;
-
-/** A pipelines check cut short by its bounds, continued at the next visit. */
-export interface CatchUp {
-  /** Continue with pipelines updated at or before this (GitLab time, ms). */
-  readonly beforeMs: number;
-  /** Where the cursor goes once the listing is complete: the start of the first visit of the series. */
-  readonly seriesStartMs: number;
-}
-
 /** Per-project bookkeeping of the poller. */
 export interface ProjectWatch {
   project: WatchedProject;
@@ -47,6 +30,23 @@ export interface ProjectWatch {
   /** Jobs webhooks named but could not place, with their pipelines, for the next poll. */
   readonly unplaced: Map<number, number | null>;
 }
+
+/** A pipelines check cut short by its bounds, continued at the next visit. */
+export interface CatchUp {
+  /** Continue with pipelines updated at or before this (GitLab time, ms). */
+  readonly beforeMs: number;
+  /** Where the cursor goes once the listing is complete: the start of the first visit of the series. */
+  readonly seriesStartMs: number;
+}
+
+/**
+ * Why a project is visited: its first scan (baseline), a poll of a hot project, one a webhook
+ * asked for (expedited), a re-listing after a 403/404 or a return (resync: a scan and a
+ * pipelines check), or its turn in the round-robin (a pipelines check).
+ */
+export type VisitKind = "baseline" | "hot" | "expedited" | "resync" | "pipelines";
+/** The visits that scan the newest jobs. */
+export type ScanReason = Exclude<VisitKind, "pipelines">;
 
 /** What is remembered of a project discovery no longer lists, should it come back. */
 interface Departed {
