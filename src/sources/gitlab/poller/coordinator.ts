@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { WatchedProject } from "../../../domain/project.js";
 import { GitLabClock } from "../clock.js";
 import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
 import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
@@ -123,7 +124,7 @@ export class GitLabPoller implements ActivitySink {
   }
 
   private async discover(): Promise<void> {
-    let found;
+    let found: WatchedProject[];
     try {
       found = await this.directory.discover();
       this.sync.answered();
