@@ -62,6 +62,14 @@ describe("JobScan", () => {
     expect(isNew.get(1)).toBe(false);
   });
 
+  it("stops at the page that holds the watermark job itself", async () => {
+    const { api, scan } = world();
+    for (let id = 1; id <= 180; id++) api.addJob(1, id, "success");
+    const watch = freshWatch(1, { watermark: 81, pipelinesSinceMs: 5, visited: true });
+    await scan.scan(watch, "hot");
+    expect(api.take()).toEqual(["jobs project=1 page=1 per_page=100"]);
+  });
+
   it("costs one request and marks no activity when nothing is new", async () => {
     const { api, scan } = world();
     for (let id = 1; id <= 5; id++) api.addJob(1, id, "success");
