@@ -19,7 +19,7 @@ import { ProjectRegistry } from "../../src/state/projects.js";
 const SECRET = "limits-webhook-secret";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let cleanups: Array<() => unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
