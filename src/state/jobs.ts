@@ -1,6 +1,7 @@
-import type { JobFinished, JobStarted } from "../domain/events.js";
+import type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import { BoundedIdSet } from "../lib/bounded-id-set.js";
+import { Listeners } from "../lib/listeners.js";
 import {
   isDormant,
   isFinished,
@@ -25,14 +26,7 @@ interface LiveJob {
   changedAtMs: number;
 }
 
-export type { JobFinished, JobStarted } from "../domain/events.js";
-
-export interface JobEvents {
-  jobStarted(event: JobStarted): void;
-  jobFinished(event: JobFinished): void;
-  /** A source named the job's pipeline (every observation that carries it, repeats included). */
-  jobInPipeline?(jobId: number, pipelineId: number): void;
-}
+export type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
 
 export type ApplyResult =
   /** State or counters changed. */
@@ -113,11 +107,14 @@ export class JobStore {
   private readonly sinceMs: number;
   private readonly now: () => number;
   private readonly tagsMaxBytes: number;
+  /** A job left the queue under the exporter's watch: once per job. */
+  readonly onStarted = new Listeners<JobStarted>();
+  /** A job reached success, failed or canceled: once per job, whichever source told first. */
+  readonly onFinished = new Listeners<JobFinished>();
+  /** An observation named the job's pipeline (repeats included). */
+  readonly onPipelineNamed = new Listeners<PipelineNamed>();
 
-  constructor(
-    private readonly events: JobEvents,
-    options: JobStoreOptions = {},
-  ) {
+  constructor(options: JobStoreOptions = {}) {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
     this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
@@ -135,7 +132,7 @@ export class JobStore {
    */
   apply(observation: JobObservation, untimedIsNew = false): ApplyResult {
     const { id } = observation;
-    if (observation.pipelineId != null) this.events.jobInPipeline?.(id, observation.pipelineId);
+    if (observation.pipelineId != null) this.onPipelineNamed.emit({ jobId: id, pipelineId: observation.pipelineId });
     if (this.counted.has(id)) return "unchanged";
     const known = this.live.get(id);
 
@@ -145,7 +142,7 @@ export class JobStore {
       if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
       this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
       this.remember(id, observation.finishedAtMs ?? this.now());
-      this.events.jobFinished({
+      this.onFinished.emit({
         jobId: id,
         projectId: observation.projectId,
         status: observation.status,
@@ -279,7 +276,7 @@ export class JobStore {
     if (job?.queuedObserved || !eligible) return;
     if (observation.startedAtMs === null || observation.queuedDurationSeconds === null) return;
     if (job) job.queuedObserved = true;
-    this.events.jobStarted({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
+    this.onStarted.emit({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
   }
 
   /** Adds (+1) or removes (-1) a job's contribution to its group's totals. */

@@ -1,10 +1,7 @@
-import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import type { NodeSnapshot } from "../../../src/domain/pod.js";
-import { KubeMetrics } from "../../../src/metrics/kube.js";
-import { SeriesGuard } from "../../../src/metrics/series-guard.js";
-import { NodeStore, POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
-import { PodStore } from "../../../src/state/pods.js";
+import { POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
+import { buildHouse } from "../../../src/wiring.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 import { container, jobPod } from "../../helpers/snapshots.js";
 
@@ -15,11 +12,10 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
 }
 
 function setup(settleMs = 0) {
-  const metrics = new KubeMetrics(new SeriesGuard(new Registry(), 1000));
-  const nodes = new NodeStore(metrics);
-  const pods = new PodStore(metrics, nodes, settleMs);
-  const samples = (): Sample[] => parseMetrics(metrics.families().map((f) => f.render()).join(""));
-  return { metrics, nodes, pods, samples };
+  const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, interruptionSettleMs: settleMs, processMetrics: false });
+  const { nodes, pods } = state.kube!;
+  const samples = (): Sample[] => parseMetrics(exposition.families.map((f) => f.render()).join(""));
+  return { nodes, pods, samples };
 }
 
 const live = { nowMs: T0 + 60_000, observeHistory: true };
