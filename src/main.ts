@@ -1,9 +1,10 @@
 import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
 import type { Config } from "./config/load.js";
-import { rejectionReporter } from "./lib/rejections.js";
-import { buildServer } from "./server/app.js";
-import { gitlabStaleAfterMs } from "./server/health.js";
+import { rejectionReporter, type Rejections } from "./lib/rejections.js";
+import type { MetricsState } from "./metrics/index.js";
+import { buildServer, type ServerDeps } from "./server/app.js";
+import { gitlabStaleAfterMs, type SourceHealth } from "./server/health.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabClock } from "./sources/gitlab/clock.js";
@@ -35,91 +36,22 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     spotNodes: config.kube.nodesEnabled,
     interruptionSettleMs: config.kube.interruptionSettleMs,
   });
-  const { health, jobs, projects } = state;
   // Every input refused anywhere is counted and logged through this one reporter.
-  const rejections = rejectionReporter((source, reason) => health.invalidObject(source, reason), logger.child({ component: "input" }));
-
-  const gitlab = config.gitlab;
-  const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
-  const gitlabClock = new GitLabClock(Date.now, rejections);
+  const rejections = rejectionReporter((source, reason) => state.health.invalidObject(source, reason), logger.child({ component: "input" }));
   const shutdown = new AbortController();
-  // Every request waiting for the budget listens to it; their number is bounded by the budget.
-  setMaxListeners(0, shutdown.signal);
-  const requester = createGitLabRequester({
-    shutdown: shutdown.signal,
-    budget,
-    clock: gitlabClock,
-    requestTimeoutMs: gitlab.requestTimeoutMs,
-    maxResponseBytes: gitlab.maxResponseBytes,
-    rejections,
-    onRequest: (endpoint, code) => {
-      health.gitlabRequest(endpoint, code);
-      logger.debug({ endpoint, code }, "GitLab request");
-    },
-    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
-  });
-  const api = new GitLabApi(gitlab.url, gitlab.token, requester, rejections);
-  const poller = new GitLabPoller(gitlab, {
-    api,
-    jobs,
-    projects,
-    log: logger.child({ source: "gitlab" }),
-    clock: gitlabClock,
-    onSynced: (atMs) => health.gitlabSynced(atMs),
-    onProjectStates: (hot, idle) => health.watchedProjects(hot, idle),
-  });
-
-  // Kubernetes: list/watch of nodes and pods → node and pod state → job pod, spot node and build families.
-  let kubernetes: KubernetesSource | null = null;
-  if (state.kube) {
-    kubernetes = new KubernetesSource(config.kube, {
-      kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
-      nodes: state.kube.nodes,
-      pods: state.kube.pods,
-      reports: health,
-      log: logger.child({ source: "kubernetes" }),
-      rejections,
-      projectPathOf: (id) => projects.pathOf(id),
-      labelValueMaxBytes: config.labelValueMaxBytes,
-    });
-  }
-
-  const webhookSecret = config.webhook.secret;
-  const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
+  const poller = gitlabSource(config, state, rejections, logger, shutdown.signal);
+  const kubernetes = kubernetesSource(config, state, rejections, logger);
   const app = buildServer({
     metricsBody: () => exposition.buffers(),
     web: config.web,
-    metrics: health,
+    metrics: state.health,
     logger,
-    health: {
-      sources: () => [
-        {
-          name: "gitlab",
-          synced: poller.initialSyncDone,
-          lastSuccessMs: health.lastGitLabSuccessMs,
-          staleAfterMs: gitlabStaleAfterMs(gitlab.pollIntervalMs, gitlab.requestTimeoutMs),
-        },
-        ...(kubernetes
-          ? [{ name: "kubernetes", synced: kubernetes.synced, lastSuccessMs: kubernetes.lastSuccessMs, staleAfterMs: kubernetes.staleAfterMs }]
-          : []),
-      ],
-    },
-    ...(webhooksEnabled
-      ? {
-          webhooks: {
-            source: new GitLabWebhookSource(jobs, projects, poller, rejections),
-            secret: webhookSecret,
-            maxBodyBytes: config.webhook.maxBodyBytes,
-          },
-        }
-      : {}),
+    health: { sources: () => [gitlabHealth(config, state, poller), ...(kubernetes ? [kubernetesHealth(kubernetes)] : [])] },
+    ...webhooks(config, state, poller, rejections),
   });
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-  logger.info({ address, gitlab: gitlab.url, webhooks: webhooksEnabled, webhookAuth: webhookSecret !== null }, "gitlab-ci-k8s-exporter listening");
-  if (webhookSecret === null && config.webhook.allowUnauthenticated) {
-    logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
-  }
+  logStart(config, logger, address);
   poller.start();
   kubernetes?.start();
 
@@ -131,6 +63,77 @@ export async function startExporter(config: Config, logger: Logger = createLogge
       state.kube?.pods.close();
     },
   };
+}
+
+/** GitLab: REST polling (and, with webhooks, hooks) → job and project state. */
+function gitlabSource(config: Config, state: MetricsState, rejections: Rejections, logger: Logger, shutdown: AbortSignal): GitLabPoller {
+  const gitlab = config.gitlab;
+  const { health } = state;
+  const clock = new GitLabClock(Date.now, rejections);
+  // Every request waiting for the budget listens to it; their number is bounded by the budget.
+  setMaxListeners(0, shutdown);
+  const requester = createGitLabRequester({
+    shutdown,
+    budget: new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests),
+    clock,
+    requestTimeoutMs: gitlab.requestTimeoutMs,
+    maxResponseBytes: gitlab.maxResponseBytes,
+    rejections,
+    onRequest: (endpoint, code) => {
+      health.gitlabRequest(endpoint, code);
+      logger.debug({ endpoint, code }, "GitLab request");
+    },
+    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
+  });
+  return new GitLabPoller(gitlab, {
+    api: new GitLabApi(gitlab.url, gitlab.token, requester, rejections),
+    jobs: state.jobs,
+    projects: state.projects,
+    log: logger.child({ source: "gitlab" }),
+    clock,
+    onSynced: (atMs) => health.gitlabSynced(atMs),
+    onProjectStates: (hot, idle) => health.watchedProjects(hot, idle),
+  });
+}
+
+/** Kubernetes: list/watch of nodes and pods → node and pod state; null when the side is off. */
+function kubernetesSource(config: Config, state: MetricsState, rejections: Rejections, logger: Logger): KubernetesSource | null {
+  if (!state.kube) return null;
+  return new KubernetesSource(config.kube, {
+    kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
+    nodes: state.kube.nodes,
+    pods: state.kube.pods,
+    reports: state.health,
+    log: logger.child({ source: "kubernetes" }),
+    rejections,
+    projectPathOf: (id) => state.projects.pathOf(id),
+    labelValueMaxBytes: config.labelValueMaxBytes,
+  });
+}
+
+/** The webhook endpoint's options, or none when webhooks are off. */
+function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rejections: Rejections): Pick<ServerDeps, "webhooks"> {
+  const { secret, allowUnauthenticated, maxBodyBytes } = config.webhook;
+  if (secret === null && !allowUnauthenticated) return {};
+  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes } };
+}
+
+function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {
+  const { pollIntervalMs, requestTimeoutMs } = config.gitlab;
+  return { name: "gitlab", synced: poller.initialSyncDone, lastSuccessMs: state.health.lastGitLabSuccessMs, staleAfterMs: gitlabStaleAfterMs(pollIntervalMs, requestTimeoutMs) };
+}
+
+function kubernetesHealth(kubernetes: KubernetesSource): SourceHealth {
+  return { name: "kubernetes", synced: kubernetes.synced, lastSuccessMs: kubernetes.lastSuccessMs, staleAfterMs: kubernetes.staleAfterMs };
+}
+
+function logStart(config: Config, logger: Logger, address: string): void {
+  const { secret, allowUnauthenticated } = config.webhook;
+  const webhooksOn = secret !== null || allowUnauthenticated;
+  logger.info({ address, gitlab: config.gitlab.url, webhooks: webhooksOn, webhookAuth: secret !== null }, "gitlab-ci-k8s-exporter listening");
+  if (secret === null && allowUnauthenticated) {
+    logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
+  }
 }
 
 export function createLogger(level: string): Logger {
