@@ -76,7 +76,7 @@ export class PodStore {
   ) {
     this.settleMs = options.settleMs ?? 0;
     this.links = options.links;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     this.links?.onPipeline.add((named) => this.pipelineLearned(named));
     // A node's removal sign may decide the interruptions its pods are waiting on.
     nodes.onChanged.add((nowMs) => this.settle(nowMs));
