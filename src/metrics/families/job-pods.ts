@@ -7,6 +7,7 @@ export interface JobPodState {
   readonly pods: PodStore;
 }
 
+type InfoLabel = "namespace" | "pod" | "node" | "project" | "ref" | "job_name" | "job_id" | "pipeline_id" | "runner";
 type ResourceLabel = "namespace" | "pod" | "container" | "resource";
 const RESOURCES = ["cpu", "memory"] as const;
 
@@ -21,10 +22,8 @@ export const JOB_POD_FAMILIES: readonly FamilyGenerator<JobPodState>[] = [
     labels: ["namespace", "pod", "node", "project", "ref", "job_name", "job_id", "pipeline_id", "runner"],
     connect: ({ pods }, family) =>
       pods.onJobPodChanged.add(({ previous, next }) => {
-        const job = next?.job;
-        if (!next || !job) return previous && family.delete(previous.uid);
-        const { namespace, name: pod, nodeName: node } = next;
-        family.set(next.uid, [[{ namespace, pod, node, project: job.project, ref: job.ref, job_name: job.jobName, job_id: job.jobId, pipeline_id: job.pipelineId, runner: job.runner }, 1]]);
+        if (next?.job) family.set(next.uid, [[infoLabels(next, next.job), 1]]);
+        else if (previous) family.delete(previous.uid);
       }),
   }),
   containerResources("requests", "Resources each container of a live CI job pod requests: cpu in cores, memory in bytes."),
@@ -49,6 +48,11 @@ function containerResources(kind: "requests" | "limits", help: string): FamilyGe
         else if (previous) family.delete(previous.uid);
       }),
   });
+}
+
+function infoLabels(pod: PodSnapshot, job: NonNullable<PodSnapshot["job"]>): Labels<InfoLabel> {
+  const { namespace, name, nodeName } = pod;
+  return { namespace, pod: name, node: nodeName, project: job.project, ref: job.ref, job_name: job.jobName, job_id: job.jobId, pipeline_id: job.pipelineId, runner: job.runner };
 }
 
 function* resourceSamples(pod: PodSnapshot, kind: "requests" | "limits"): Iterable<readonly [Labels<ResourceLabel>, number]> {
