@@ -83,7 +83,7 @@ export class JobLinks {
    * The pod's builder container ended on its own: true when its run is to be observed, false when
    * the job's build was observed already. Either way the job's end observes nothing more.
    */
-  claimForContainer(jobId: number): boolean {
+  claimBuildForContainer(jobId: number): boolean {
     if (this.timed.has(jobId)) return false;
     this.buildJobs.delete(jobId);
     this.unclaimedOutcomes.delete(jobId);

@@ -79,7 +79,7 @@ export class PodStore {
     this.now = options.now ?? (() => Date.now());
     this.links?.onPipeline.add((named) => this.pipelineLearned(named));
     // A node's removal sign may decide the interruptions its pods are waiting on.
-    nodes.onChanged.add((nowMs) => this.settle(nowMs));
+    nodes.onChanged.add((nowMs) => this.decideWaitingInterruptions(nowMs));
   }
 
   upsert(received: PodSnapshot, options: ApplyOptions): void {
@@ -128,7 +128,7 @@ export class PodStore {
     const listed = new Set(snapshots.map((s) => s.uid));
     for (const tracked of [...this.pods.values()]) {
       const pod = tracked.snapshot;
-      if ((namespace === null || pod.namespace === namespace) && !listed.has(pod.uid)) this.depart(tracked, options.nowMs, false);
+      if ((namespace === null || pod.namespace === namespace) && !listed.has(pod.uid)) this.depart(tracked, options.nowMs, "missing-from-list");
     }
     for (const snapshot of snapshots) this.upsert(snapshot, options);
   }
@@ -138,7 +138,7 @@ export class PodStore {
    * store calls it itself, on node changes and from its timer while interruptions wait; calling
    * it more often changes nothing.
    */
-  settle(nowMs: number): void {
+  decideWaitingInterruptions(nowMs: number): void {
     if (this.undecided.length === 0) return;
     const waiting: Undecided[] = [];
     for (const entry of this.undecided) {
@@ -169,14 +169,14 @@ export class PodStore {
     return this.pods.size;
   }
 
-  /** `seen`: the deletion came as a watch event, not as a pod missing from a re-list. */
-  private depart(tracked: TrackedPod, nowMs: number, seen = true): void {
+  /** `how`: a DELETED watch event, or the pod missing from a re-list (its deletion not seen). */
+  private depart(tracked: TrackedPod, nowMs: number, how: "deleted" | "missing-from-list" = "deleted"): void {
     const pod = tracked.snapshot;
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.unindex(pod);
     this.onJobPodChanged.emit({ previous: pod, next: undefined });
-    const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: seen });
+    const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: how === "deleted" });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
     const fromNode = nodeReason !== null && nodeReason !== "unknown";
@@ -187,7 +187,7 @@ export class PodStore {
     // Only a pod already known to be interrupted waits, for a better reason: one that merely
     // went away is never counted because of a sign its node shows afterwards.
     this.undecided.push({ project: pod.job.project, nodeName: pod.nodeName, reason, decideAtMs: nowMs + this.settleMs });
-    this.settle(nowMs);
+    this.decideWaitingInterruptions(nowMs);
     if (this.undecided.length > 0) this.startSettleTimer();
   }
 
@@ -195,7 +195,7 @@ export class PodStore {
   private startSettleTimer(): void {
     if (this.settleTimer) return;
     const everyMs = Math.max(50, Math.min(1000, this.settleMs / 2));
-    this.settleTimer = setInterval(() => this.settle(this.now()), everyMs);
+    this.settleTimer = setInterval(() => this.decideWaitingInterruptions(this.now()), everyMs);
     this.settleTimer.unref();
   }
 
@@ -263,7 +263,7 @@ export class PodStore {
         if (run.startedAtMs <= latest) continue;
         latest = run.startedAtMs;
         if (!observe || run.finishedAtMs >= killedFrom) continue;
-        if (jobId !== null && this.links && !this.links.claimForContainer(jobId)) continue;
+        if (jobId !== null && this.links && !this.links.claimBuildForContainer(jobId)) continue;
         this.onBuildFinished.emit({
           builder: container.builder,
           project: pod.job?.project ?? "",

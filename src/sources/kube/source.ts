@@ -110,15 +110,15 @@ export class KubernetesSource {
           sink: {
             listed: (items, _first, nowMs) => {
               nodes.replaceAll(items, nowMs);
-              pods.settle(nowMs);
+              pods.decideWaitingInterruptions(nowMs);
             },
             changed: (item, nowMs) => {
               nodes.upsert(item, nowMs);
-              pods.settle(nowMs);
+              pods.decideWaitingInterruptions(nowMs);
             },
             deleted: (item, nowMs) => {
               nodes.remove(item, nowMs);
-              pods.settle(nowMs);
+              pods.decideWaitingInterruptions(nowMs);
             },
           },
         });
@@ -152,7 +152,7 @@ export class KubernetesSource {
     for (const clock of this.clocks) clock.lastEventMs = now;
     for (const resource of new Set(this.clocks.map((c) => c.resource))) this.reportLastEvent(resource);
     for (const informer of this.informers) informer.start();
-    this.settleTimer = setInterval(() => this.pods.settle(Date.now()), this.settleEveryMs);
+    this.settleTimer = setInterval(() => this.pods.decideWaitingInterruptions(Date.now()), this.settleEveryMs);
   }
 
   async stop(): Promise<void> {

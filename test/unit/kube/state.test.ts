@@ -245,8 +245,8 @@ describe("interrupted job pods", () => {
     expect(pods.undecidedCount).toBe(1);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
     nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs + 800);
-    pods.settle(live.nowMs + 800);
-    pods.settle(live.nowMs + 10_000);
+    pods.decideWaitingInterruptions(live.nowMs + 800);
+    pods.decideWaitingInterruptions(live.nowMs + 10_000);
     expect(pods.undecidedCount).toBe(0);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total")).toEqual([
       { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption" }, value: 1 },
@@ -258,13 +258,13 @@ describe("interrupted job pods", () => {
     nodes.upsert(node("n1"), T0);
     pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
     pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
-    pods.settle(live.nowMs + 4999);
+    pods.decideWaitingInterruptions(live.nowMs + 4999);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
-    pods.settle(live.nowMs + 5000);
-    pods.settle(live.nowMs + 6000);
+    pods.decideWaitingInterruptions(live.nowMs + 5000);
+    pods.decideWaitingInterruptions(live.nowMs + 6000);
     // A taint shown after the decision does not count the pod again.
     nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs + 7000);
-    pods.settle(live.nowMs + 7000);
+    pods.decideWaitingInterruptions(live.nowMs + 7000);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["eviction", 1]]);
   });
 
