@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ConfigError, type KubernetesReadLimits } from "../../config/load.js";
-import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./informer.js";
+import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./list-watch.js";
 import { LineSplitter, LineTooLong } from "./lines.js";
 import { kubeGet, readBody, type KubeResponse } from "./request.js";
 
