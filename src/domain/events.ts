@@ -16,6 +16,9 @@ export interface WatchedProject {
   readonly path: string;
 }
 
+/** What became of one webhook delivery: the `outcome` label of the deliveries counted. */
+export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large";
+
 /** A job left the queue under the exporter's watch: its wait is observed once. */
 export interface JobStarted {
   readonly projectId: number;

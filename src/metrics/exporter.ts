@@ -1,9 +1,8 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import packageJson from "../../package.json" with { type: "json" };
+import type { WebhookOutcome } from "../domain/events.js";
 
 export const VERSION: string = packageJson.version;
-
-export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large";
 
 /** The exporter's view of itself: API usage, webhook deliveries, sync health. */
 export class ExporterMetrics {

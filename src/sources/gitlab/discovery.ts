@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { WatchedProject } from "../../state/projects.js";
+import type { WatchedProject } from "../../domain/events.js";
 import type { GitLabApi } from "./api.js";
 import { GitLabRequestError } from "./transport.js";
 
