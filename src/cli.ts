@@ -37,6 +37,10 @@ async function run(): Promise<void> {
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // SIGHUP stops like SIGTERM rather than reloading: file secrets are re-read on every use
+  // already, and settings from the environment cannot change in a running process, so a reload
+  // would pretend to apply what it cannot. Node's default would exit at once, cutting scrapes.
+  process.on("SIGHUP", () => stop("SIGHUP"));
   // Run with --expose-gc, SIGUSR2 forces a full collection: the benchmark uses it so that memory
   // figures show live data rather than garbage not yet collected.
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -8,7 +8,7 @@ import { buildServer } from "./server/app.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabClock } from "./sources/gitlab/clock.js";
-import { GitLabPoller } from "./sources/gitlab/poller.js";
+import { GitLabPoller } from "./sources/gitlab/poller/coordinator.js";
 import { createGitLabRequester } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
 import { loadKubeConfig } from "./sources/kube/client.js";
@@ -87,6 +87,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     projects,
     log: logger.child({ source: "gitlab" }),
     clock: gitlabClock,
+    rejections,
     onSynced: (atMs) => {
       lastGitLabSuccessMs = atMs;
       exporterMetrics.gitlabSynced(atMs);
@@ -116,6 +117,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const app = buildServer({
     metricsBody: () => renderMetrics(metrics),
     web: config.web,
+    limits: config.http,
     metrics: exporterMetrics,
     logger,
     health: {

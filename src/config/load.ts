@@ -6,7 +6,7 @@ import type { BuilderImage } from "../domain/builder.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { fileSecret, inlineSecret, type Secret } from "./secret.js";
-import { SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
+import { holdsSecret, settingSpec, SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
 
 export interface GitLabConfig {
   readonly url: string;
@@ -65,12 +65,24 @@ export interface KubernetesReadLimits {
   readonly maxListItems: number;
 }
 
+/** Limits that shed slow and abusive HTTP clients. */
+export interface HttpLimits {
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** The limits at their documented defaults, for servers built without a configuration. */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = httpLimits((name) => Number(settingSpec(name).default));
+
 export interface Config {
   readonly gitlab: GitLabConfig;
   readonly kube: KubernetesConfig;
   readonly webhook: WebhookConfig;
   readonly web: WebConfig;
   readonly listen: { readonly host: string; readonly port: number };
+  readonly http: HttpLimits;
   readonly logLevel: string;
   readonly maxSeriesPerFamily: number;
   readonly labelValueMaxBytes: number;
@@ -78,15 +90,17 @@ export interface Config {
 
 /** A configuration problem, phrased for a single line on stderr. */
 export class ConfigError extends Error {
+  /** @param shownValue the value as it may be shown; undefined when unset, or set but blank (`blank`). */
   constructor(
     readonly setting: string,
     readonly shownValue: string | undefined,
     readonly expected: string,
+    blank = false,
   ) {
     super(
-      shownValue === undefined
-        ? `invalid configuration: ${setting} is not set: expected ${expected}`
-        : `invalid configuration: ${setting}=${shownValue}: expected ${expected}`,
+      shownValue !== undefined
+        ? `invalid configuration: ${setting}=${shownValue}: expected ${expected}`
+        : `invalid configuration: ${setting} is ${blank ? "set but blank" : "not set"}: expected ${expected}`,
     );
     this.name = "ConfigError";
   }
@@ -104,9 +118,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
   const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
   for (const spec of SETTINGS) {
     const fromEnv = env[spec.name];
-    if (fromEnv !== undefined && fromEnv !== "") raw[spec.name] = fromEnv;
+    // An empty variable means unset, except for a secret: there it is a mistake to report.
+    if (fromEnv !== undefined && (fromEnv !== "" || holdsSecret(spec.name))) raw[spec.name] = fromEnv;
   }
+  refuseBlankSecrets(raw);
   return buildConfig(raw);
+}
+
+/**
+ * A secret set to nothing (`METRICS_BEARER_TOKEN="  "`, an empty key in the file) most likely
+ * comes from a template whose value went missing; taken as unset it would open `/metrics` or the
+ * webhook without a word. It is refused instead, by name only.
+ */
+function refuseBlankSecrets(raw: RawSettings): void {
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined && value.trim() === "" && holdsSecret(name)) {
+      throw new ConfigError(name, undefined, "a non-empty value, or the setting removed", true);
+    }
+  }
 }
 
 function buildConfig(raw: RawSettings): Config {
@@ -158,10 +187,21 @@ function buildConfig(raw: RawSettings): Config {
     kube: kubernetesConfig(raw, url),
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
+    http: httpLimits(number),
     logLevel: get("LOG_LEVEL", parseEnum)!,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
     labelValueMaxBytes: number("LABEL_VALUE_MAX_BYTES"),
   };
+}
+
+function httpLimits(number: (name: SettingName) => number): HttpLimits {
+  const headersTimeoutMs = number("HTTP_HEADERS_TIMEOUT_SECONDS") * 1000;
+  const requestTimeoutMs = number("HTTP_REQUEST_TIMEOUT_SECONDS") * 1000;
+  // The headers are part of the request: Node refuses a headers timeout above the request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError("HTTP_HEADERS_TIMEOUT_SECONDS", String(headersTimeoutMs / 1000), `at most HTTP_REQUEST_TIMEOUT_SECONDS (${requestTimeoutMs / 1000})`);
+  }
+  return { maxConnections: number("HTTP_MAX_CONNECTIONS"), headersTimeoutMs, requestTimeoutMs, idleTimeoutMs: number("HTTP_IDLE_TIMEOUT_SECONDS") * 1000 };
 }
 
 function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
@@ -314,8 +354,25 @@ const urlSchema = z.url({ protocol: /^https?$/ });
 
 function parseUrl(value: string, spec: SettingSpec): string {
   const result = urlSchema.safeParse(value);
-  if (!result.success) throw invalid(spec, value, "an absolute http(s) URL such as https://gitlab.example.com");
+  const shownUrl = JSON.stringify(withoutUserinfo(value));
+  if (!result.success) throw new ConfigError(spec.name, shownUrl, "an absolute http(s) URL such as https://gitlab.example.com");
+  const url = new URL(value);
+  // Credentials in the URL would be logged with it and sent to wherever a redirect points.
+  if (url.username !== "" || url.password !== "") {
+    throw new ConfigError(spec.name, shownUrl, "a URL without user:password@ (give the token in GITLAB_TOKEN or GITLAB_TOKEN_FILE)");
+  }
   return value.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
+}
+
+/**
+ * The value with everything between the scheme and its last `@` hidden, so an error never shows a
+ * user or password, even in a URL too malformed to parse.
+ */
+function withoutUserinfo(value: string): string {
+  const at = value.lastIndexOf("@");
+  if (at < 0) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
+  return `${scheme}***${value.slice(at)}`;
 }
 
 function parseList(value: string): string[] {
@@ -399,7 +456,8 @@ function readConfigFile(path: string, known: Set<string>): RawSettings {
     if (!known.has(key)) {
       throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `only known setting names, found ${JSON.stringify(key)} (see the configuration reference)`);
     }
-    raw[key] = Array.isArray(value) ? value.map(String).join(",") : String(value);
+    // A key without a value (YAML null) is blank, not the word "null".
+    raw[key] = value === null ? "" : Array.isArray(value) ? value.map(String).join(",") : String(value);
   }
   return raw;
 }

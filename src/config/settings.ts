@@ -48,6 +48,10 @@ export const SETTINGS = [
   { name: "GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", kind: "boolean", default: "false", description: "Accept webhook deliveries without a secret token. Only for networks where nothing else can reach the exporter; when a secret is set it is always required." },
   { name: "GITLAB_WEBHOOK_MAX_BODY_BYTES", kind: "integer", default: "1048576", min: 1024, max: 67108864, description: "Largest webhook body accepted; larger deliveries get 413." },
   { name: "LISTEN_ADDRESS", kind: "listen", default: `0.0.0.0:${DEFAULT_PORT}`, description: `Address of the HTTP server as \`host:port\` (\`:port\` listens on all interfaces). Port ${DEFAULT_PORT} by default; gitlab-runner's own metrics use 9252.` },
+  { name: "HTTP_MAX_CONNECTIONS", kind: "integer", default: "256", min: 4, max: 65536, description: "Open client connections at most. A connection arriving at the cap closes the oldest one not being answered (idle first, then one still sending its request), so `/healthz` and `/readyz` keep answering under a flood; when every connection is being answered the newcomer is closed." },
+  { name: "HTTP_HEADERS_TIMEOUT_SECONDS", kind: "number", default: "10", min: 0.5, max: 600, description: "A client must send its request line and headers within this time (and finish the TLS handshake, with TLS); else 408 and the connection is closed." },
+  { name: "HTTP_REQUEST_TIMEOUT_SECONDS", kind: "number", default: "120", min: 0.5, max: 3600, description: "A client must send its whole request, body included, within this time; else 408 and the connection is closed. 120 s takes a 25 MB webhook at 1.7 Mbit/s; GitLab itself gives up on a delivery after its `webhook_timeout` (10 s by default)." },
+  { name: "HTTP_IDLE_TIMEOUT_SECONDS", kind: "number", default: "72", min: 0.5, max: 3600, description: "A connection on which no byte moves for this long is closed: kept alive between requests, or waiting on a client that does not read its response. Above the 60 s scrape interval and the 60 s idle timeout of common load balancers, so their connections are reused and they close first." },
   { name: "METRICS_BEARER_TOKEN", kind: "secret", description: "Require `Authorization: Bearer <token>` on `/metrics` (Prometheus `authorization` / `bearer_token_file`). Health endpoints stay open for probes." },
   { name: "METRICS_BEARER_TOKEN_FILE", kind: "file", description: "File holding the `/metrics` bearer token; re-read when it changes." },
   { name: "METRICS_BASIC_AUTH_USERNAME", kind: "string", description: "Require HTTP basic auth on `/metrics` with this user name (set the password too)." },
@@ -87,6 +91,16 @@ export const SETTINGS = [
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]["name"];
+
+/**
+ * Settings that hold a secret: the inline ones and the files that hold them. Present but blank,
+ * such a setting is an error rather than "unset": unset may mean "no authentication".
+ */
+export function holdsSecret(name: string): boolean {
+  const spec = SETTINGS.find((s) => s.name === name);
+  if (spec?.kind === "secret") return true;
+  return spec?.kind === "file" && name.endsWith("_FILE") && SETTINGS.some((s) => s.kind === "secret" && `${s.name}_FILE` === name);
+}
 
 export function settingSpec(name: SettingName): SettingSpec {
   const spec = SETTINGS.find((s) => s.name === name);

@@ -1,10 +1,11 @@
 import Fastify, { LogController, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
-import type { WebConfig } from "../config/load.js";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/load.js";
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
 import type { GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
+import { guardConnections } from "./connections.js";
 import { healthRoutes, type HealthCheck } from "./health.js";
 import { indexPage } from "./index-page.js";
 import { metricsGuard } from "./metrics-auth.js";
@@ -24,23 +25,49 @@ export interface ServerDeps {
   };
   /** `/metrics` authentication and TLS; open plain HTTP when absent. */
   readonly web?: WebConfig;
+  /** Timeouts and the connection cap; the documented defaults when absent. */
+  readonly limits?: HttpLimits;
   readonly logger?: Logger | false;
 }
 
 const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
+/**
+ * Node's own limits: the headers timeout, and how often the expired headers and request timeouts
+ * are looked for (every 30 s by default, which would let a 10 s limit run to 40 s).
+ */
+function nodeServerOptions(limits: HttpLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, limits.headersTimeoutMs / 4)),
+  };
+}
+
 /** The HTTP face of the exporter: metrics, health, the GitLab webhook, and an index page. */
 export function buildServer(deps: ServerDeps) {
+  const limits = deps.limits ?? DEFAULT_HTTP_LIMITS;
   const options: FastifyServerOptions = {
     ...(deps.logger ? { loggerInstance: deps.logger } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     // Webhook bodies are limited per route; this is the ceiling for everything else.
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    // No byte moving either way while a request is handled: a client that stopped reading.
+    connectionTimeout: limits.idleTimeoutMs,
   };
+  const nodeOptions = nodeServerOptions(limits);
   const tls = deps.web?.tls;
   // Typed as the plain HTTP instance either way: routes and hooks are the same over HTTPS.
-  const app = Fastify(tls ? ({ ...options, https: { cert: tls.cert, key: tls.key } } as unknown as FastifyServerOptions) : options);
+  const app = Fastify(
+    tls
+      ? ({ ...options, https: { cert: tls.cert, key: tls.key, ...nodeOptions, handshakeTimeout: limits.headersTimeoutMs } } as unknown as FastifyServerOptions)
+      : { ...options, http: nodeOptions },
+  );
+
+  const connections = guardConnections(app, limits, { tls: Boolean(tls), ...(deps.logger ? { log: deps.logger } : {}) });
 
   app.get("/", async (_request, reply) => {
     reply.type("text/html; charset=utf-8");
@@ -52,6 +79,8 @@ export function buildServer(deps: ServerDeps) {
   // for a slow reader; closing waits for these first, so no scrape in flight is cut short.
   const writing = new Set<Promise<void>>();
   app.addHook("preClose", async () => {
+    // Idle clients and ones still sending their request would hold the exit for nothing.
+    connections.closeUnanswered();
     await Promise.all(writing);
   });
 

@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../../mixin/render.js";
 import { loadConfig } from "../../src/config/load.js";
 import { SETTINGS } from "../../src/config/settings.js";
-import { CHART_SETTINGS, settingSchema, typedDefault } from "./chart-settings.js";
+import { CHART_SETTINGS, settingSchema, typedDefault } from "../../scripts/chart-settings.js";
 import { CHART_DIR, helm, helmTemplate, type K8sObject, validationErrors } from "./manifests.js";
 
 const READ = ["get", "list", "watch"];

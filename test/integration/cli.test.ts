@@ -46,4 +46,19 @@ describe("gitlab-ci-k8s-exporter command", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("CONFIG_FILE");
   });
+  it.each(["METRICS_BEARER_TOKEN", "GITLAB_WEBHOOK_SECRET_FILE"])("refuses a blank %s in one line", async (name) => {
+    const result = await runCli({ GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "secret-token-value", GITLAB_PROJECTS: "a/b", [name]: "   " }, [], 40_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([`invalid configuration: ${name} is set but blank: expected a non-empty value, or the setting removed`]);
+    expect(result.stdout).toBe("");
+  }, 45_000);
+
+  it("refuses a GITLAB_URL with user:password@ without printing either", async () => {
+    const result = await runCli({ GITLAB_URL: "https://deploy-user:hunter2-password@gitlab.example.com", GITLAB_TOKEN: "secret-token-value", GITLAB_PROJECTS: "a/b" }, [], 40_000);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('GITLAB_URL="https://***@gitlab.example.com"');
+    for (const secret of ["deploy-user", "hunter2", "secret-token-value"]) expect(result.stderr + result.stdout).not.toContain(secret);
+  }, 45_000);
 });

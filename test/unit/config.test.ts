@@ -115,3 +115,57 @@ describe("loadConfig", () => {
     expect(error.message).toContain('"GITLAB_PROJECT"');
   });
 });
+
+describe("secrets and credentials fail closed", () => {
+  const secretSettings = ["GITLAB_TOKEN", "GITLAB_WEBHOOK_SECRET", "METRICS_BEARER_TOKEN", "METRICS_BASIC_AUTH_PASSWORD"];
+  const fileSettings = secretSettings.map((name) => `${name}_FILE`);
+
+  it.each([...secretSettings, ...fileSettings].flatMap((name) => [[name, ""], [name, "   "], [name, "\t\n"]]))("refuses %s=%j from the environment, naming the setting", (name, value) => {
+    const error = errorOf(() => loadConfig({ ...base, [name]: value }));
+    expect(error.setting).toBe(name);
+    expect(error.message).toBe(`invalid configuration: ${name} is set but blank: expected a non-empty value, or the setting removed`);
+  });
+
+  it.each(["METRICS_BEARER_TOKEN: \"   \"\n", "METRICS_BEARER_TOKEN: \"\"\n", "METRICS_BEARER_TOKEN:\n"])("refuses a blank secret from the file: %j", (line) => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const file = join(dir, "config.yaml");
+    writeFileSync(file, line);
+    expect(errorOf(() => loadConfig(base, ["--config", file])).setting).toBe("METRICS_BEARER_TOKEN");
+  });
+
+  it("refuses a blank environment value over a secret set in the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const file = join(dir, "config.yaml");
+    writeFileSync(file, "METRICS_BEARER_TOKEN: scrape-me\n");
+    expect(loadConfig(base, ["--config", file]).web.bearerToken?.value()).toBe("scrape-me");
+    expect(errorOf(() => loadConfig({ ...base, METRICS_BEARER_TOKEN: " " }, ["--config", file])).setting).toBe("METRICS_BEARER_TOKEN");
+  });
+
+  it("still takes an empty non-secret variable as unset", () => {
+    const config = loadConfig({ ...base, GITLAB_POLL_INTERVAL_SECONDS: "", METRICS_BASIC_AUTH_USERNAME: "", LOG_LEVEL: "", GITLAB_GROUPS: "" });
+    expect(config.gitlab.pollIntervalMs).toBe(30_000);
+    expect(config.web.basicAuth).toBeNull();
+    expect(config.logLevel).toBe("info");
+  });
+
+  it.each([
+    ["https://alice:s3cr3t-pass@gitlab.example.com", "https://***@gitlab.example.com"],
+    ["https://glpat-abcdef@gitlab.example.com/api/v4", "https://***@gitlab.example.com/api/v4"],
+    ["https://alice:pa/ss@gitlab.example.com", "https://***@gitlab.example.com"],
+    ["alice:s3cr3t-pass@gitlab.example.com", "***@gitlab.example.com"],
+  ])("refuses user information in GITLAB_URL (%s) without showing it", (url, shown) => {
+    const error = errorOf(() => loadConfig({ ...base, GITLAB_URL: url }));
+    expect(error.setting).toBe("GITLAB_URL");
+    expect(error.message).toContain(JSON.stringify(shown));
+    expect(error.message.split("\n")).toHaveLength(1);
+    for (const part of ["alice", "s3cr3t", "glpat", "pa/ss"]) expect(error.message).not.toContain(part);
+  });
+
+  it("reads the HTTP limits, and keeps the headers timeout within the request timeout", () => {
+    expect(loadConfig(base).http).toEqual({ maxConnections: 256, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, idleTimeoutMs: 72_000 });
+    const tight = loadConfig({ ...base, HTTP_MAX_CONNECTIONS: "32", HTTP_HEADERS_TIMEOUT_SECONDS: "2", HTTP_REQUEST_TIMEOUT_SECONDS: "30", HTTP_IDLE_TIMEOUT_SECONDS: "5" }).http;
+    expect(tight).toEqual({ maxConnections: 32, headersTimeoutMs: 2000, requestTimeoutMs: 30_000, idleTimeoutMs: 5000 });
+    expect(errorOf(() => loadConfig({ ...base, HTTP_HEADERS_TIMEOUT_SECONDS: "60", HTTP_REQUEST_TIMEOUT_SECONDS: "30" })).setting).toBe("HTTP_HEADERS_TIMEOUT_SECONDS");
+    expect(errorOf(() => loadConfig({ ...base, HTTP_MAX_CONNECTIONS: "2" })).setting).toBe("HTTP_MAX_CONNECTIONS");
+  });
+});

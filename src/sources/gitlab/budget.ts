@@ -1,3 +1,8 @@
+import { sleep } from "../../lib/sleep.js";
+
+/** Re-exported for the transport, which waits with it between attempts. */
+export { sleep };
+
 /**
  * Spends the GitLab request budget: at most `ratePerSecond` request starts per second, evenly
  * spaced (no bursts, so a poll cycle over many projects never spikes above the documented rate),
@@ -85,19 +90,4 @@ export class RequestBudget {
     if (next) next();
     else this.inFlight--;
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { WatchedProject } from "../../domain/events.js";
+import { backoffDelayMs } from "../../lib/backoff.js";
 import type { GitLabApi } from "./api.js";
 import { GitLabRequestError } from "./transport.js";
 
@@ -21,6 +22,9 @@ export const LISTED_REFRESH_MS = 6 * 60 * 60_000;
 const UNRESOLVED_RETRY_MAX_MS = 60 * 60_000;
 /** Re-resolutions of listed projects per discovery round, at most, after the first round. */
 const MAX_LISTED_PER_ROUND = 50;
+
+/** The endpoints discovery reads. */
+export type DirectoryApi = Pick<GitLabApi, "project" | "groupProjects">;
 
 interface ListedRef {
   readonly ref: string;
@@ -53,7 +57,7 @@ export class ProjectDirectory {
   private readonly now: () => number;
 
   constructor(
-    private readonly api: GitLabApi,
+    private readonly api: DirectoryApi,
     private readonly options: DirectoryOptions,
     private readonly log: Logger,
   ) {
@@ -140,7 +144,7 @@ export class ProjectDirectory {
       entry.tried = true;
       entry.failures++;
       entry.project = null;
-      const retryMs = Math.min(this.options.discoveryIntervalMs * 2 ** (entry.failures - 1), UNRESOLVED_RETRY_MAX_MS, this.refreshMs);
+      const retryMs = backoffDelayMs(entry.failures, { initialMs: this.options.discoveryIntervalMs, maxMs: Math.min(UNRESOLVED_RETRY_MAX_MS, this.refreshMs) });
       entry.dueAtMs = this.now() + retryMs;
       this.log.warn({ project: ref, status: (error as GitLabRequestError).status, retryInMs: retryMs }, "configured project not found or not readable with this token; skipped");
     }

@@ -2,7 +2,7 @@
  * What the Helm chart's `settings:` value must accept, derived from the settings table: every
  * setting but those the chart sets itself and the plain-text secrets, each typed by its kind.
  */
-import { SETTINGS, type SettingSpec } from "../../src/config/settings.js";
+import { SETTINGS, type SettingSpec } from "../src/config/settings.js";
 
 /** Set by the chart from its own values: the port, and the files of the mounted Secrets. */
 export const CHART_MANAGED = ["LISTEN_ADDRESS", "GITLAB_TOKEN_FILE", "GITLAB_WEBHOOK_SECRET_FILE"] as const;

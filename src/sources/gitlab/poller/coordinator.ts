@@ -1,0 +1,200 @@
+import { ignoreRejections, type Rejections } from "../../../lib/rejections.js";
+import type { Logger } from "pino";
+import type { WatchedProject } from "../../../domain/events.js";
+import { GitLabClock } from "../clock.js";
+import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
+import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
+import { FailurePolicy } from "./failure-policy.js";
+import { JobScan } from "./job-scan.js";
+import { repeat, startPaced } from "./loops.js";
+import { PipelineCheck } from "./pipeline-check.js";
+import { ProjectWatches, type ProjectWatch, type VisitKind } from "./project-watch.js";
+import { ExpeditedVisits, Schedule } from "./schedule.js";
+import type { JobSink, PollerApi, ProjectSink } from "./sinks.js";
+import { SyncAccounting } from "./sync.js";
+
+export interface PollerOptions {
+  readonly projects: readonly string[];
+  readonly groups: readonly string[];
+  readonly pollIntervalMs: number;
+  readonly discoveryIntervalMs: number;
+  readonly idleRequestsPerSecond: number;
+  readonly hotProjectTtlMs: number;
+  readonly maxConcurrentRequests: number;
+}
+
+export interface PollerDeps {
+  /** Discovery's endpoints and the poller's. */
+  readonly api: DirectoryApi & PollerApi;
+  readonly jobs: JobSink;
+  readonly projects: ProjectSink;
+  readonly log: Logger;
+  readonly onSynced: (atMs: number) => void;
+  readonly onProjectStates: (hot: number, idle: number) => void;
+  /** GitLab's time, learned from its answers; the local clock less a margin without one. */
+  readonly clock?: GitLabClock;
+  readonly now?: () => number;
+  /** Where implausible job fields and pipeline times are counted; ignored when absent. */
+  readonly rejections?: Rejections;
+}
+
+/**
+ * Polls GitLab so that the request rate follows CI activity rather than the number of
+ * configured projects. Three loops: discovery (which projects), hot polls and the round.
+ *
+ * - Hot projects (a live job that can move on its own, or activity within the hot TTL) are
+ *   polled every interval: a scan of the newest jobs down to the watermark (`JobScan`).
+ * - Every project, hot or idle, is visited round-robin at `idleRequestsPerSecond` visits a
+ *   second: a pipelines check (`PipelineCheck`), one small request when nothing changed. So a
+ *   job that turns pending anywhere shows up within `watched projects / idleRequestsPerSecond`
+ *   seconds, even without webhooks.
+ * - Projects never visited yet are visited first, at the full budget, to set their baseline.
+ * - A webhook about a job we cannot place makes its project hot and polls it soon, reading the
+ *   job's pipeline when the newest jobs do not include it.
+ * - A project that answers 403 or 404 loses its series but keeps its markers, and is retried
+ *   with backoff while discovery lists it (`FailurePolicy`); one discovery no longer lists is
+ *   remembered for a day (`ProjectWatches`).
+ *
+ * `Schedule` decides what is visited when; `SyncAccounting` says whether the picture is fresh.
+ */
+export class GitLabPoller implements ActivitySink {
+  private readonly watches: ProjectWatches;
+  private readonly directory: ProjectDirectory;
+  private readonly schedule: Schedule;
+  private readonly policy: FailurePolicy;
+  private readonly scan: JobScan;
+  private readonly check: PipelineCheck;
+  private readonly sync: SyncAccounting;
+  private readonly expedited: ExpeditedVisits;
+  private readonly abort = new AbortController();
+  private readonly running: Promise<void>[] = [];
+  private readonly roundVisits = new Set<Promise<void>>();
+  private discoveryFailures = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly options: PollerOptions,
+    private readonly deps: PollerDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    const now = this.now;
+    const { api, jobs, projects, log } = deps;
+    const clock = deps.clock ?? new GitLabClock(now);
+    this.directory = new ProjectDirectory(api, { projects: options.projects, groups: options.groups, discoveryIntervalMs: options.discoveryIntervalMs, now }, log);
+    this.watches = new ProjectWatches({ jobs, projects, now });
+    this.schedule = new Schedule(options, jobs);
+    this.sync = new SyncAccounting(deps.onSynced, now);
+    this.policy = new FailurePolicy({
+      watches: this.watches,
+      jobs,
+      projects,
+      log,
+      now,
+      backoffMs: (failures) => this.schedule.failureBackoffMs(failures),
+      recheck: (projectId) => this.directory.recheckSoon(projectId),
+      readabilityChanged: () => this.publishProjectStates(),
+    });
+    const rejections = deps.rejections ?? ignoreRejections;
+    this.check = new PipelineCheck({ api, jobs, clock, tally: this.sync, now, rejections });
+    const answered = (watch: ProjectWatch) => this.policy.answered(watch);
+    this.scan = new JobScan({ api, jobs, pipelines: this.check, tally: this.sync, answered, log, now, rejections });
+    this.expedited = new ExpeditedVisits((projectId) => void this.visit(projectId, "expedited"));
+  }
+
+  /** See `SyncAccounting.initialSyncDone`: once true, it stays true. */
+  get initialSyncDone(): boolean {
+    return this.sync.initialSyncDone(this.watches.all());
+  }
+
+  start(): void {
+    const { signal } = this.abort;
+    const { now } = this;
+    const { log } = this.deps;
+    this.running.push(repeat("discovery", () => this.discover(), () => this.schedule.discoveryDelayMs(this.discoveryFailures), { signal, now, log, immediate: true }));
+    this.running.push(repeat("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, { signal, now, log, immediate: false }));
+    this.running.push(this.roundLoop());
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.expedited.cancel();
+    await Promise.allSettled([...this.running, ...this.roundVisits]);
+  }
+
+  /** A webhook touched this project: keep it hot, and poll it soon if it needs details. */
+  noteActivity(projectId: number, pollSoon: boolean, unplaced: readonly UnplacedJob[] = []): void {
+    if (!this.watches.noteActivity(projectId, unplaced)) return;
+    if (pollSoon && !this.abort.signal.aborted) this.expedited.add(projectId);
+  }
+
+  private async discover(): Promise<void> {
+    let found: WatchedProject[];
+    try {
+      found = await this.directory.discover();
+      this.sync.answered();
+      this.discoveryFailures = 0;
+    } catch (error) {
+      this.sync.failed();
+      this.discoveryFailures++;
+      throw error;
+    }
+    const added = this.watches.reconcile(found);
+    if (added > 0 || !this.sync.hasDiscovered) this.deps.log.info({ projects: found.length, added }, "GitLab projects discovered");
+    this.sync.discoveryDone();
+    this.publishProjectStates();
+  }
+
+  private async pollHotProjects(): Promise<void> {
+    const hot = this.schedule.hotVisits(this.watches.all(), this.now());
+    await Promise.all(hot.map((w) => this.visit(w.project.id, "hot")));
+    // With no project to watch, the last discovery that answered is the whole truth: nothing is stale.
+    this.sync.closeWindow(this.watches.size === 0 && this.discoveryFailures === 0);
+    this.publishProjectStates();
+  }
+
+  /** First visits as fast as the budget allows, then every project in turn at the idle rate. */
+  private roundLoop(): Promise<void> {
+    return startPaced({
+      signal: this.abort.signal,
+      now: this.now,
+      inFlight: this.roundVisits,
+      maxConcurrent: this.options.maxConcurrentRequests,
+      startNext: () => {
+        const next = this.schedule.nextRoundVisit(this.watches.all(), this.now());
+        return next && this.visit(next.watch.project.id, next.kind);
+      },
+      periodMs: (started) => this.schedule.roundPeriodMs(this.watches.all(), this.now(), started),
+    });
+  }
+
+  /**
+   * One visit of a project: a scan of its newest jobs (baseline, hot, expedited), a pipelines
+   * check (round-robin), or both (a re-listing after a 403/404 or a return). A scan and a check
+   * of the same project may run at once; two of the same kind never do.
+   */
+  private async visit(projectId: number, kind: VisitKind): Promise<void> {
+    const watch = this.watches.get(projectId);
+    if (!watch || this.abort.signal.aborted) return;
+    if ((kind === "hot" || kind === "expedited") && (watch.resync || watch.watermark === null)) return;
+    const release = this.schedule.claim(projectId, kind);
+    if (!release) return;
+    try {
+      if (kind !== "pipelines") await this.scan.scan(watch, kind);
+      if (kind === "pipelines" || kind === "resync") await this.check.check(watch);
+      this.policy.succeeded(watch, kind);
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      this.sync.failed();
+      this.policy.failed(watch, error);
+    } finally {
+      release();
+    }
+  }
+
+  private publishProjectStates(): void {
+    const now = this.now();
+    const all = this.watches.all();
+    const hot = all.filter((watch) => this.schedule.isHot(watch, now)).length;
+    this.deps.onProjectStates(hot, all.length - hot);
+  }
+}
