@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { backoffMs } from "../../lib/backoff.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
+import { sleep } from "../../lib/sleep.js";
 import { isGone, type Lister, type WatchOpener } from "./list-watch.js";
 import { listAllPages, type ListLimits } from "./paged-list.js";
 import { watchOnce, type WatchEnd, type WatchResult } from "./watch-once.js";
@@ -232,18 +233,8 @@ export class Informer<T> {
   }
 
   /** Waits `ms`, or less when the informer is stopped meanwhile. */
-  private sleep(ms: number): Promise<void> {
-    const stop = this.stopping.signal;
-    if (stop.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        stop.removeEventListener("abort", wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      stop.addEventListener("abort", wake);
-    });
+  private async sleep(ms: number): Promise<void> {
+    await sleep(ms, this.stopping.signal).catch(() => undefined);
   }
 
   /** The object's snapshot; a malformed object is counted and logged, never dropped in silence. */
