@@ -1,10 +1,10 @@
 import { setMaxListeners } from "node:events";
 import { pino, type Logger } from "pino";
-import { Registry } from "prom-client";
 import type { Config } from "./config/load.js";
-import { rejectionReporter } from "./lib/rejections.js";
-import { createMetrics, renderMetrics } from "./metrics/index.js";
-import { buildServer } from "./server/app.js";
+import { rejectionReporter, type Rejections } from "./lib/rejections.js";
+import type { MetricsState } from "./metrics/index.js";
+import { buildServer, type ServerDeps } from "./server/app.js";
+import { gitlabStaleAfterMs, type SourceHealth } from "./server/health.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabClock } from "./sources/gitlab/clock.js";
@@ -13,154 +13,129 @@ import { createGitLabRequester } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
 import { loadKubeConfig } from "./sources/kube/client.js";
 import { KubernetesSource } from "./sources/kube/source.js";
-import { JobLinks } from "./state/job-links.js";
-import { JobStore, type JobEvents } from "./state/jobs.js";
-import { NodeStore } from "./state/nodes.js";
-import { PodStore } from "./state/pods.js";
-import { ProjectRegistry } from "./state/projects.js";
+import { buildHouse } from "./wiring.js";
 
 export interface RunningExporter {
   /** Base URL the server listens on, e.g. http://127.0.0.1:9863. */
   readonly url: string;
-  readonly registry: Registry;
   close(): Promise<void>;
 }
 
 /**
- * Wires the exporter: GitLab source → job state, Kubernetes source → node and pod state; both →
- * metric families → HTTP server. Data flows one way; each box is built here and handed to the next.
+ * Wires the exporter: state and the families reading it (`wiring.ts`), then the GitLab source →
+ * job state, the Kubernetes source → node and pod state, and the HTTP server. Data flows one way;
+ * sources report on themselves into the self-health state through their narrow callbacks.
  */
 export async function startExporter(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningExporter> {
-  const registry = new Registry();
-  const metrics = createMetrics(registry, {
+  const { state, exposition } = buildHouse({
+    // Counting starts now: a job first seen already finished counts only if it finished from here on.
+    countFinishedSinceMs: Date.now(),
     maxSeriesPerFamily: config.maxSeriesPerFamily,
     labelValueMaxBytes: config.labelValueMaxBytes,
     kubernetes: config.kube.enabled,
-    kubernetesNodes: config.kube.nodesEnabled,
+    spotNodes: config.kube.nodesEnabled,
+    interruptionSettleMs: config.kube.interruptionSettleMs,
   });
-  const { exporter: exporterMetrics, jobs: jobMetrics } = metrics;
   // Every input refused anywhere is counted and logged through this one reporter.
-  const rejections = rejectionReporter((source, reason) => exporterMetrics.invalidObject(source, reason), logger.child({ component: "input" }));
-
-  const projects = new ProjectRegistry(jobMetrics);
-  // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
-  // outcome of builds run in job pods, which only the job's end tells.
-  const links = metrics.kube ? new JobLinks(metrics.kube) : undefined;
-  const jobEvents: JobEvents = links
-    ? {
-        jobStarted: (event) => jobMetrics.jobStarted(event),
-        jobFinished: (event) => {
-          jobMetrics.jobFinished(event);
-          links.jobFinished(event);
-        },
-        jobInPipeline: (jobId, pipelineId) => links.jobInPipeline(jobId, pipelineId),
-      }
-    : jobMetrics;
-  // Counting starts now: a job first seen already finished counts only if it finished from here on.
-  const jobs = new JobStore(jobEvents, { countFinishedSinceMs: Date.now(), labelValueMaxBytes: config.labelValueMaxBytes });
-  jobMetrics.readFrom(jobs, projects);
-
-  const gitlab = config.gitlab;
-  const budget = new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests);
-  const gitlabClock = new GitLabClock(Date.now, rejections);
+  const rejections = rejectionReporter((source, reason) => state.health.invalidObject(source, reason), logger.child({ component: "input" }));
   const shutdown = new AbortController();
-  // Every request waiting for the budget listens to it; their number is bounded by the budget.
-  setMaxListeners(0, shutdown.signal);
-  const requester = createGitLabRequester({
-    shutdown: shutdown.signal,
-    budget,
-    clock: gitlabClock,
-    requestTimeoutMs: gitlab.requestTimeoutMs,
-    maxResponseBytes: gitlab.maxResponseBytes,
-    rejections,
-    onRequest: (endpoint, code) => {
-      exporterMetrics.gitlabRequest(endpoint, code);
-      logger.debug({ endpoint, code }, "GitLab request");
-    },
-    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
-  });
-  const api = new GitLabApi(gitlab.url, gitlab.token, requester, rejections);
-  let lastGitLabSuccessMs: number | null = null;
-  const poller = new GitLabPoller(gitlab, {
-    api,
-    jobs,
-    projects,
-    log: logger.child({ source: "gitlab" }),
-    clock: gitlabClock,
-    rejections,
-    onSynced: (atMs) => {
-      lastGitLabSuccessMs = atMs;
-      exporterMetrics.gitlabSynced(atMs);
-    },
-    onProjectStates: (hot, idle) => exporterMetrics.watchedProjects(hot, idle),
-  });
-
-  // Kubernetes: list/watch of nodes and pods → node and pod state → job pod, spot node and build families.
-  let kubernetes: KubernetesSource | null = null;
-  if (metrics.kube) {
-    const nodes = new NodeStore(metrics.kube);
-    const pods = new PodStore(metrics.kube, nodes, config.kube.interruptionSettleMs, links);
-    kubernetes = new KubernetesSource(config.kube, {
-      kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
-      nodes,
-      pods,
-      reports: metrics.kube,
-      log: logger.child({ source: "kubernetes" }),
-      rejections,
-      projectPathOf: (id) => projects.pathOf(id),
-      labelValueMaxBytes: config.labelValueMaxBytes,
-    });
-  }
-
-  const webhookSecret = config.webhook.secret;
-  const webhooksEnabled = webhookSecret !== null || config.webhook.allowUnauthenticated;
+  const poller = gitlabSource(config, state, rejections, logger, shutdown.signal);
+  const kubernetes = kubernetesSource(config, state, rejections, logger);
   const app = buildServer({
-    metricsBody: () => renderMetrics(metrics),
+    metricsBody: () => exposition.buffers(),
     web: config.web,
     limits: config.http,
-    metrics: exporterMetrics,
+    metrics: state.health,
     logger,
-    health: {
-      sources: () => [
-        {
-          name: "gitlab",
-          synced: poller.initialSyncDone,
-          lastSuccessMs: lastGitLabSuccessMs,
-          // Three missed poll rounds, each allowed its retries.
-          staleAfterMs: 3 * gitlab.pollIntervalMs + 2 * gitlab.requestTimeoutMs,
-        },
-        ...(kubernetes
-          ? [{ name: "kubernetes", synced: kubernetes.synced, lastSuccessMs: kubernetes.lastSuccessMs, staleAfterMs: kubernetes.staleAfterMs }]
-          : []),
-      ],
-    },
-    ...(webhooksEnabled
-      ? {
-          webhooks: {
-            source: new GitLabWebhookSource(jobs, projects, poller, rejections),
-            secret: webhookSecret,
-            maxBodyBytes: config.webhook.maxBodyBytes,
-          },
-        }
-      : {}),
+    health: { sources: () => [gitlabHealth(config, state, poller), ...(kubernetes ? [kubernetesHealth(kubernetes)] : [])] },
+    ...webhooks(config, state, poller, rejections),
   });
 
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-  logger.info({ address, gitlab: gitlab.url, webhooks: webhooksEnabled, webhookAuth: webhookSecret !== null }, "gitlab-ci-k8s-exporter listening");
-  if (webhookSecret === null && config.webhook.allowUnauthenticated) {
-    logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
-  }
+  logStart(config, logger, address);
   poller.start();
   kubernetes?.start();
 
   return {
     url: address,
-    registry,
     async close() {
       shutdown.abort();
       await Promise.all([poller.stop(), kubernetes?.stop(), app.close()]);
+      state.kube?.pods.close();
     },
   };
+}
+
+/** GitLab: REST polling (and, with webhooks, hooks) → job and project state. */
+function gitlabSource(config: Config, state: MetricsState, rejections: Rejections, logger: Logger, shutdown: AbortSignal): GitLabPoller {
+  const gitlab = config.gitlab;
+  const { health } = state;
+  const clock = new GitLabClock(Date.now, rejections);
+  // Every request waiting for the budget listens to it; their number is bounded by the budget.
+  setMaxListeners(0, shutdown);
+  const requester = createGitLabRequester({
+    shutdown,
+    budget: new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests),
+    clock,
+    requestTimeoutMs: gitlab.requestTimeoutMs,
+    maxResponseBytes: gitlab.maxResponseBytes,
+    rejections,
+    onRequest: (endpoint, code) => {
+      health.gitlabRequest(endpoint, code);
+      logger.debug({ endpoint, code }, "GitLab request");
+    },
+    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
+  });
+  return new GitLabPoller(gitlab, {
+    api: new GitLabApi(gitlab.url, gitlab.token, requester, rejections),
+    jobs: state.jobs,
+    projects: state.projects,
+    log: logger.child({ source: "gitlab" }),
+    clock,
+    rejections,
+    onSynced: (atMs) => health.gitlabSynced(atMs),
+    onProjectStates: (hot, idle) => health.watchedProjects(hot, idle),
+  });
+}
+
+/** Kubernetes: list/watch of nodes and pods → node and pod state; null when the side is off. */
+function kubernetesSource(config: Config, state: MetricsState, rejections: Rejections, logger: Logger): KubernetesSource | null {
+  if (!state.kube) return null;
+  return new KubernetesSource(config.kube, {
+    kubeConfig: loadKubeConfig(config.kube.kubeconfigPaths),
+    nodes: state.kube.nodes,
+    pods: state.kube.pods,
+    reports: state.health,
+    log: logger.child({ source: "kubernetes" }),
+    rejections,
+    projectPathOf: (id) => state.projects.pathOf(id),
+    labelValueMaxBytes: config.labelValueMaxBytes,
+  });
+}
+
+/** The webhook endpoint's options, or none when webhooks are off. */
+function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rejections: Rejections): Pick<ServerDeps, "webhooks"> {
+  const { secret, allowUnauthenticated, maxBodyBytes } = config.webhook;
+  if (secret === null && !allowUnauthenticated) return {};
+  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes } };
+}
+
+function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {
+  const { pollIntervalMs, requestTimeoutMs } = config.gitlab;
+  return { name: "gitlab", synced: poller.initialSyncDone, lastSuccessMs: state.health.lastGitLabSuccessMs, staleAfterMs: gitlabStaleAfterMs(pollIntervalMs, requestTimeoutMs) };
+}
+
+function kubernetesHealth(kubernetes: KubernetesSource): SourceHealth {
+  return { name: "kubernetes", synced: kubernetes.synced, lastSuccessMs: kubernetes.lastSuccessMs, staleAfterMs: kubernetes.staleAfterMs };
+}
+
+function logStart(config: Config, logger: Logger, address: string): void {
+  const { secret, allowUnauthenticated } = config.webhook;
+  const webhooksOn = secret !== null || allowUnauthenticated;
+  logger.info({ address, gitlab: config.gitlab.url, webhooks: webhooksOn, webhookAuth: secret !== null }, "gitlab-ci-k8s-exporter listening");
+  if (secret === null && allowUnauthenticated) {
+    logger.warn("webhook deliveries are accepted without a secret token (GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED=true)");
+  }
 }
 
 export function createLogger(level: string): Logger {

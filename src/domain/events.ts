@@ -1,6 +1,6 @@
 import type { FinishedStatus } from "./job.js";
 import type { RemovalReason } from "./node.js";
-import type { NodeSnapshot } from "./pod.js";
+import type { NodeSnapshot, PodSnapshot } from "./pod.js";
 
 /**
  * The facts that travel between the layers. Sources tell what they saw (a job observation, a pod
@@ -15,9 +15,6 @@ export interface WatchedProject {
   /** `path_with_namespace`: the `project` label of every family. */
   readonly path: string;
 }
-
-/** What became of one webhook delivery: the `outcome` label of the deliveries counted. */
-export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large";
 
 /** A job left the queue under the exporter's watch: its wait is observed once. */
 export interface JobStarted {
@@ -56,3 +53,24 @@ export interface SpotNodeRemoved {
   readonly reason: RemovalReason;
   readonly lifetimeSeconds: number;
 }
+
+/** GitLab named a job's pipeline (every observation that carries it, repeats included). */
+export interface PipelineNamed {
+  readonly jobId: number;
+  readonly pipelineId: number;
+}
+
+/** A CI job pod appeared, changed or went away (`next` undefined). */
+export interface JobPodChanged {
+  readonly previous: PodSnapshot | undefined;
+  readonly next: PodSnapshot | undefined;
+}
+
+/** A spot node appeared, changed its labels or went away (`next` undefined). */
+export interface SpotNodeChanged {
+  readonly previous: NodeSnapshot | undefined;
+  readonly next: NodeSnapshot | undefined;
+}
+
+/** How the exporter answered a webhook delivery. */
+export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large";

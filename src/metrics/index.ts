@@ -1,69 +1,66 @@
-import { Registry as PromRegistry, collectDefaultMetrics, type Registry } from "prom-client";
-import { ExporterMetrics } from "./exporter.js";
-import { GitLabJobMetrics } from "./gitlab.js";
-import { KubeMetrics } from "./kube.js";
-import { SeriesGuard } from "./series-guard.js";
-import type { TextFamily } from "./text-family.js";
+import type { JobLinks } from "../state/job-links.js";
+import type { JobStore } from "../state/jobs.js";
+import type { NodeStore } from "../state/nodes.js";
+import type { PodStore } from "../state/pods.js";
+import type { ProjectRegistry } from "../state/projects.js";
+import type { SelfHealth } from "../state/self-health.js";
+import type { FamilyOptions, TextFamily } from "./exposition/family.js";
+import { buildFamilies, seriesLimit } from "./exposition/generator.js";
+import { processMetrics } from "./exposition/process.js";
+import { Exposition } from "./exposition/renderer.js";
+import { EXPORTER_FAMILIES, seriesDroppedFamily } from "./families/exporter.js";
+import { EXPORTER_GITLAB_FAMILIES } from "./families/exporter-gitlab.js";
+import { EXPORTER_KUBE_FAMILIES } from "./families/exporter-kube.js";
+import { GITLAB_JOB_FAMILIES } from "./families/gitlab-jobs.js";
+import { IMAGE_BUILD_FAMILIES } from "./families/image-builds.js";
+import { JOB_POD_FAMILIES } from "./families/job-pods.js";
+import { SPOT_NODE_FAMILIES } from "./families/spot-nodes.js";
 
 export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
 
-/**
- * prom-client's process metrics read /proc and V8 statistics on every render, a fixed cost larger
- * than rendering thousands of pre-rendered series. They are rendered at most once a second:
- * far below any scrape interval, so no scrape sees them older than that.
- */
-const PROCESS_METRICS_MAX_AGE_MS = 1000;
+/** The state every family reads; the Kubernetes part only when the Kubernetes side runs. */
+export interface MetricsState {
+  readonly health: SelfHealth;
+  readonly jobs: JobStore;
+  readonly projects: ProjectRegistry;
+  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks } | null;
+}
+
+export interface ExpositionOptions {
+  readonly maxSeriesPerFamily?: number;
+  readonly labelValueMaxBytes?: number;
+  /** Whether the spot node families exist (nodes are watched); true when absent. */
+  readonly spotNodes?: boolean;
+  /** Whether the process metrics head the exposition; true when absent. */
+  readonly processMetrics?: boolean;
+}
 
 /**
- * Every family of the exporter: small ones on a prom-client registry (the exporter's own health
- * and the process metrics), large ones as pre-rendered text families. The one place that lists
- * them; `/metrics` and the README's reference both read it.
+ * Every family of the exporter, built on the state it reads: the one place that lists them, in
+ * exposition order. `/metrics` and the README's reference both read it.
  */
-export function createMetrics(
-  registry: Registry,
-  options: { maxSeriesPerFamily?: number; labelValueMaxBytes?: number; kubernetes?: boolean; kubernetesNodes?: boolean } = {},
-) {
-  const guard = new SeriesGuard(registry, options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY, options.labelValueMaxBytes);
-  const jobs = new GitLabJobMetrics(guard);
-  // The Kubernetes families exist only when the Kubernetes side runs, the spot node ones only when it watches nodes.
-  const kube = options.kubernetes === false ? null : new KubeMetrics(guard, { nodes: options.kubernetesNodes !== false });
-  const processRegistry = new PromRegistry();
-  collectDefaultMetrics({ register: processRegistry });
-  return {
-    guard,
-    registry,
-    processMetrics: cachedFor(PROCESS_METRICS_MAX_AGE_MS, () => processRegistry.metrics()),
-    exporter: new ExporterMetrics(registry),
-    jobs,
-    kube,
-    textFamilies: (): TextFamily[] => (kube ? [...jobs.families(), ...kube.families()] : jobs.families()),
+export function buildExposition(state: MetricsState, options: ExpositionOptions = {}): Exposition {
+  const labelValueMaxBytes = options.labelValueMaxBytes;
+  const dropped = seriesDroppedFamily(labelValueMaxBytes);
+  const familyOptions: FamilyOptions = {
+    ...(labelValueMaxBytes === undefined ? {} : { labelValueMaxBytes }),
+    limit: seriesLimit(options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY, dropped),
   };
-}
-
-export type Metrics = ReturnType<typeof createMetrics>;
-
-/**
- * The exposition as the buffers a scrape writes: prom-client's families, then the pre-rendered
- * ones, whose bytes are encoded when they change rather than on every scrape.
- */
-export async function renderMetrics(metrics: Metrics): Promise<Buffer[]> {
-  // The text families first: a gauge computed now may count series it leaves out, and the
-  // counter in the head should show that in the same scrape.
-  const families = metrics.textFamilies().flatMap((family) => family.buffers());
-  const head = Buffer.from((await metrics.processMetrics()) + (await metrics.registry.metrics()));
-  return [head, ...families];
-}
-
-/** The exposition as one string, for tests and tools. */
-export async function renderMetricsText(metrics: Metrics): Promise<string> {
-  return Buffer.concat(await renderMetrics(metrics)).toString();
-}
-
-function cachedFor(maxAgeMs: number, render: () => Promise<string>): () => Promise<string> {
-  let cached: { at: number; text: Promise<string> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!cached || now - cached.at > maxAgeMs) cached = { at: now, text: render() };
-    return cached.text;
-  };
+  const { health, kube } = state;
+  const families: TextFamily[] = [
+    ...buildFamilies(EXPORTER_GITLAB_FAMILIES, familyOptions, { health }),
+    ...buildFamilies(EXPORTER_FAMILIES, familyOptions, { health }),
+    ...buildFamilies(GITLAB_JOB_FAMILIES, familyOptions, state),
+  ];
+  if (kube) {
+    families.push(
+      ...buildFamilies(JOB_POD_FAMILIES, familyOptions, kube),
+      ...buildFamilies(IMAGE_BUILD_FAMILIES, familyOptions, { builds: [kube.pods, kube.links] }),
+      ...(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, familyOptions, kube)),
+      ...buildFamilies(EXPORTER_KUBE_FAMILIES, familyOptions, { health }),
+    );
+  }
+  // Last: scrape-time families that leave series out in a scrape count them in the same scrape.
+  families.push(dropped);
+  return new Exposition(families, options.processMetrics === false ? undefined : processMetrics());
 }

@@ -1,4 +1,5 @@
-import Fastify, { LogController, type FastifyServerOptions } from "fastify";
+import type { ServerResponse } from "node:http";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/load.js";
@@ -74,37 +75,12 @@ export function buildServer(deps: ServerDeps) {
     return indexPage({ webhooks: deps.webhooks !== undefined });
   });
 
-  // Scrapes whose bytes are not all handed to the socket yet. Node's server.close() destroys
-  // every connection whose response has ended, even one whose bytes still wait in the process
-  // for a slow reader; closing waits for these first, so no scrape in flight is cut short.
-  const writing = new Set<Promise<void>>();
-  app.addHook("preClose", async () => {
-    // Idle clients and ones still sending their request would hold the exit for nothing.
-    connections.closeUnanswered();
-    await Promise.all(writing);
-  });
-
+  const writing = scrapesInFlight(app, () => connections.closeUnanswered());
   const guard = deps.web ? metricsGuard(deps.web) : undefined;
   app.get("/metrics", { ...(guard ? { onRequest: guard } : {}) }, async (request, reply) => {
     const body = await deps.metricsBody();
-    let length = 0;
-    for (const chunk of body) length += chunk.length;
-    // The buffers go to the socket as they are, in one corked write: joining them first would
-    // copy the whole exposition on every scrape.
     reply.hijack();
-    const response = reply.raw;
-    response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": length });
-    if (request.method === "HEAD") return void response.end();
-    const flushed = new Promise<void>((resolve) => {
-      response.once("finish", resolve);
-      response.once("close", resolve);
-    });
-    writing.add(flushed);
-    void flushed.then(() => writing.delete(flushed));
-    response.cork();
-    for (const chunk of body) response.write(chunk);
-    response.end();
-    response.uncork();
+    writeExposition(request.method, reply.raw, body, writing);
   });
 
   app.register(healthRoutes, { health: deps.health });
@@ -112,4 +88,40 @@ export function buildServer(deps: ServerDeps) {
     app.register(webhookRoutes, { ...deps.webhooks, metrics: deps.metrics });
   }
   return app;
+}
+
+/**
+ * Scrapes whose bytes are not all handed to the socket yet. Node's server.close() destroys every
+ * connection whose response has ended, even one whose bytes still wait in the process for a slow
+ * reader; closing waits for these first, so no scrape in flight is cut short.
+ */
+function scrapesInFlight(app: FastifyInstance, closeUnanswered: () => void): Set<Promise<void>> {
+  const writing = new Set<Promise<void>>();
+  app.addHook("preClose", async () => {
+    // Idle clients and ones still sending their request would hold the exit for nothing.
+    closeUnanswered();
+    await Promise.all(writing);
+  });
+  return writing;
+}
+
+/**
+ * The buffers go to the socket as they are, in one corked write: joining them first would copy
+ * the whole exposition on every scrape.
+ */
+function writeExposition(method: string, response: ServerResponse, body: readonly Buffer[], writing: Set<Promise<void>>): void {
+  let length = 0;
+  for (const chunk of body) length += chunk.length;
+  response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": length });
+  if (method === "HEAD") return void response.end();
+  const flushed = new Promise<void>((resolve) => {
+    response.once("finish", resolve);
+    response.once("close", resolve);
+  });
+  writing.add(flushed);
+  void flushed.then(() => writing.delete(flushed));
+  response.cork();
+  for (const chunk of body) response.write(chunk);
+  response.end();
+  response.uncork();
 }

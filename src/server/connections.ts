@@ -3,8 +3,16 @@ import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { HttpLimits } from "../config/load.js";
 
-/** What a connection is doing; the order is the order in which connections are shed. */
+/** What a connection is doing: `idle` before its first request or between kept-alive requests. */
 type Phase = "idle" | "receiving" | "answering";
+
+/**
+ * A connection this young that has not sent a request yet is a client that just connected (a
+ * probe whose request is in the kernel, not yet read): it is shed only when nothing older is left.
+ */
+const NEWCOMER_GRACE_MS = 1000;
+/** How far a burst of fresh connections may overshoot the cap, as a multiple of it, while their grace runs. */
+const BURST_ALLOWANCE = 4;
 
 interface Connection {
   /** The TCP socket: destroying it also ends the TLS session on top. */
@@ -12,6 +20,9 @@ interface Connection {
   phase: Phase;
   /** Responses begun on it and not yet finished (more than one only when requests are pipelined). */
   answering: number;
+  readonly openedAtMs: number;
+  /** Whether a request was ever read on it: an idle connection that had one is a kept-alive one. */
+  hadRequest: boolean;
 }
 
 export interface ShedReport {
@@ -22,9 +33,10 @@ export interface ShedReport {
 /**
  * Keeps the number of open connections at `maxConnections` without letting a flood lock out the
  * kubelet's probes: a connection arriving at the cap closes the oldest connection that is not
- * being answered (idle ones first, then ones still sending their request), so a probe, which
- * sends its request at once and is answered in microseconds, always gets through. A connection
- * is refused only when every open one is being answered.
+ * being answered (slow clients first: still sending their request, or silent past a second; fresh
+ * and kept-alive ones only past an allowance or the grace), so a probe, which sends its request at once and is answered in microseconds,
+ * gets through even while a flood of slow clients keeps arriving. A connection is refused only
+ * when every open one is being answered.
  *
  * On shutdown, every connection not being answered is closed at once and any newcomer is closed
  * on arrival; each answered one is closed when its response is written, so a slow client
@@ -37,6 +49,8 @@ export class ConnectionGuard {
   private readonly byHttpSocket = new WeakMap<Socket, Connection>();
   private readonly answered = new WeakSet<ServerResponse>();
   private closing = false;
+  private trimming = false;
+  private regrace: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxConnections: number,
@@ -65,6 +79,7 @@ export class ConnectionGuard {
     const connection = this.byHttpSocket.get(socket);
     if (!connection) return;
     if (connection.phase === "idle") connection.phase = "receiving";
+    connection.hadRequest = true;
     // Node clears a kept-alive socket's inactivity timeout when its next request starts: this
     // restores it, so a client that stops reading its response is cut on every request, not only the first.
     socket.setTimeout(this.idleTimeoutMs);
@@ -99,24 +114,73 @@ export class ConnectionGuard {
       tcp.destroy();
       return;
     }
-    const connection: Connection = { tcp, phase: "idle", answering: 0 };
+    const connection: Connection = { tcp, phase: "idle", answering: 0, openedAtMs: Date.now(), hadRequest: false };
     this.open.set(tcp, connection);
     this.byHttpSocket.set(tcp, connection);
     tcp.once("close", () => this.open.delete(tcp));
     if (this.open.size <= this.maxConnections) return;
-    const victim = this.oldestIn("idle", connection) ?? this.oldestIn("receiving", connection);
-    if (victim) {
-      this.onShed("at_cap");
-      this.drop(victim);
-    } else {
+    if (this.victim(connection) === undefined) {
+      // Every other connection is being answered: there is no one to shed but the newcomer.
       this.onShed("refused");
       this.drop(connection);
+      return;
+    }
+    this.trimSoon();
+  }
+
+  /**
+   * Sheds down to the cap once the connections accepted in this burst had their first bytes read:
+   * the event loop accepts a whole burst before it reads from any of them, so a probe accepted in
+   * the middle of a flood has not said anything yet. A connection younger than the grace that has
+   * said nothing is spared, up to `BURST_ALLOWANCE` times the cap, and looked at again when the
+   * grace is over; by then a probe has been answered and a silent client is a slow one.
+   */
+  private trimSoon(): void {
+    if (this.trimming) return;
+    this.trimming = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.trimming = false;
+        this.trim();
+      }),
+    );
+  }
+
+  private trim(afterGrace = false): void {
+    while (this.open.size > this.maxConnections) {
+      // Past the allowance, or once the grace is over, well-behaved and fresh connections go too.
+      const victim = this.victim(undefined, afterGrace || this.open.size > this.maxConnections * BURST_ALLOWANCE);
+      if (!victim) break;
+      this.onShed("at_cap");
+      this.drop(victim);
+    }
+    if (this.open.size > this.maxConnections && this.regrace === undefined) {
+      this.regrace = setTimeout(() => {
+        this.regrace = undefined;
+        this.trim(true);
+      }, NEWCOMER_GRACE_MS).unref();
     }
   }
 
-  private oldestIn(phase: Phase, newcomer: Connection): Connection | undefined {
-    for (const connection of this.open.values()) if (connection.phase === phase && connection !== newcomer) return connection;
-    return undefined;
+  /**
+   * Who makes room, oldest first within each kind: a slow client (still sending its request, or
+   * connected past the grace without sending one); with `beyondSlow` also a fresh connection
+   * that has said nothing yet, then a kept-alive idle one (a well-behaved client such as
+   * Prometheus, which reconnects, or one holding connections open, which the idle timeout ends
+   * anyway). Never one being answered.
+   */
+  private victim(except?: Connection, beyondSlow = true): Connection | undefined {
+    const now = Date.now();
+    let fresh: Connection | undefined;
+    let keptAlive: Connection | undefined;
+    for (const connection of this.open.values()) {
+      if (connection === except || connection.phase === "answering") continue;
+      if (connection.phase === "receiving") return connection;
+      if (connection.hadRequest) keptAlive ??= connection;
+      else if (now - connection.openedAtMs >= NEWCOMER_GRACE_MS) return connection;
+      else fresh ??= connection;
+    }
+    return beyondSlow ? (fresh ?? keptAlive) : undefined;
   }
 
   private drop(connection: Connection): void {

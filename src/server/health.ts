@@ -37,3 +37,8 @@ export const healthRoutes: FastifyPluginAsync<{ health: HealthCheck }> = async (
     return { status: ready ? (sources.some((s) => s.stale) ? "stale" : "ready") : "starting", sources };
   });
 };
+
+/** When the GitLab side is stale: three missed poll rounds, each allowed its retries. */
+export function gitlabStaleAfterMs(pollIntervalMs: number, requestTimeoutMs: number): number {
+  return 3 * pollIntervalMs + 2 * requestTimeoutMs;
+}

@@ -1,7 +1,8 @@
 import { buildResultOfJob } from "../domain/builder.js";
 import { BoundedIdSet } from "../lib/bounded-id-set.js";
 import { BoundedMap } from "../lib/bounded-map.js";
-import type { BuildFinished, JobFinished } from "../domain/events.js";
+import { Listeners } from "../lib/listeners.js";
+import type { BuildFinished, JobFinished, PipelineNamed } from "../domain/events.js";
 
 /** A CI job whose `build` container runs an image builder, as its pod tells. */
 export interface BuildJob {
@@ -9,11 +10,11 @@ export interface BuildJob {
   readonly project: string;
 }
 
-export interface JobLinkEvents {
-  buildFinished(event: BuildFinished): void;
+/** What the links hear from the job state: `JobStore` is one. */
+export interface JobNews {
+  readonly onFinished: Listeners<JobFinished>;
+  readonly onPipelineNamed: Listeners<PipelineNamed>;
 }
-
-export type PipelineListener = (jobId: number, pipelineId: number) => void;
 
 /**
  * How many jobs each link remembers, oldest forgotten first. Far more than the CI job pods alive
@@ -45,24 +46,25 @@ export class JobLinks {
   /** Finished jobs whose pod was not seen yet (the pod watch lagging or re-listing). */
   private readonly unclaimedOutcomes = new BoundedMap<number, JobOutcome>(JOB_LINKS_CAPACITY);
   private readonly timed = new BoundedIdSet(JOB_LINKS_CAPACITY);
-  private readonly pipelineListeners: PipelineListener[] = [];
+  /** Each pipeline learned (or changed). */
+  readonly onPipeline = new Listeners<PipelineNamed>();
+  /** A CI job's image build ended, as the job's end tells: observed once per job. */
+  readonly onBuildFinished = new Listeners<BuildFinished>();
 
-  constructor(private readonly events: JobLinkEvents) {}
+  constructor(jobs: JobNews) {
+    jobs.onPipelineNamed.add((named) => this.jobInPipeline(named.jobId, named.pipelineId));
+    jobs.onFinished.add((finished) => this.jobFinished(finished));
+  }
 
   /** GitLab named the job's pipeline. */
   jobInPipeline(jobId: number, pipelineId: number): void {
     if (this.pipelines.get(jobId) === pipelineId) return;
     this.pipelines.set(jobId, pipelineId);
-    for (const listener of this.pipelineListeners) listener(jobId, pipelineId);
+    this.onPipeline.emit({ jobId, pipelineId });
   }
 
   pipelineOf(jobId: number): number | undefined {
     return this.pipelines.get(jobId);
-  }
-
-  /** Called with each pipeline learned (or changed) after the call. */
-  onPipeline(listener: PipelineListener): void {
-    this.pipelineListeners.push(listener);
   }
 
   /** A CI job pod whose `build` container runs a builder image was seen. */
@@ -111,6 +113,6 @@ export class JobLinks {
 
   private observe(jobId: number, build: BuildJob, outcome: JobOutcome): void {
     this.timed.add(jobId);
-    this.events.buildFinished({ builder: build.builder, project: build.project, result: outcome.result, durationSeconds: outcome.durationSeconds });
+    this.onBuildFinished.emit({ builder: build.builder, project: build.project, result: outcome.result, durationSeconds: outcome.durationSeconds });
   }
 }

@@ -1,12 +1,13 @@
-import type { JobFinished, JobStarted } from "../domain/events.js";
+import type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import { BoundedIdSet } from "../lib/bounded-id-set.js";
+import { Listeners } from "../lib/listeners.js";
+import { JobGroups, type GroupTotals } from "./job-groups.js";
 import {
   isDormant,
   isFinished,
   isTerminal,
   lifecycleRank,
-  type FinishedStatus,
   type JobObservation,
   type JobStatus,
 } from "../domain/job.js";
@@ -25,14 +26,8 @@ interface LiveJob {
   changedAtMs: number;
 }
 
-export type { JobFinished, JobStarted } from "../domain/events.js";
-
-export interface JobEvents {
-  jobStarted(event: JobStarted): void;
-  jobFinished(event: JobFinished): void;
-  /** A source named the job's pipeline (every observation that carries it, repeats included). */
-  jobInPipeline?(jobId: number, pipelineId: number): void;
-}
+export type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
+export type { GroupTotals } from "./job-groups.js";
 
 export type ApplyResult =
   /** State or counters changed. */
@@ -41,19 +36,6 @@ export type ApplyResult =
   | "unchanged"
   /** A job we do not track yet and whose tags the observation does not carry: poll the project. */
   | "needs-details";
-
-export interface GroupTotals {
-  readonly pending: number;
-  readonly running: number;
-  /** Unix ms at which the longest-waiting pending job entered the queue; null when none pends. */
-  readonly oldestQueuedAtMs: number | null;
-}
-
-interface Group {
-  /** Pending job id → when it entered the queue (null when unknown). */
-  readonly pending: Map<number, number | null>;
-  running: number;
-}
 
 /**
  * How many finished job ids are remembered to make counting idempotent. Far more than can finish
@@ -108,16 +90,18 @@ export class JobStore {
   private countedTotal = 0;
   /** The newest `finished_at` among counted ids the set has forgotten. */
   private forgottenUpToMs = Number.NEGATIVE_INFINITY;
-  /** Pending and running jobs per project and tag set, kept current so a scrape reads totals, not jobs. */
-  private readonly groups = new Map<number, Map<string, Group>>();
+  private readonly groups = new JobGroups();
   private readonly sinceMs: number;
   private readonly now: () => number;
   private readonly tagsMaxBytes: number;
+  /** A job left the queue under the exporter's watch: once per job. */
+  readonly onStarted = new Listeners<JobStarted>();
+  /** A job reached success, failed or canceled: once per job, whichever source told first. */
+  readonly onFinished = new Listeners<JobFinished>();
+  /** An observation named the job's pipeline (repeats included). */
+  readonly onPipelineNamed = new Listeners<PipelineNamed>();
 
-  constructor(
-    private readonly events: JobEvents,
-    options: JobStoreOptions = {},
-  ) {
+  constructor(options: JobStoreOptions = {}) {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
     this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
@@ -135,70 +119,16 @@ export class JobStore {
    */
   apply(observation: JobObservation, untimedIsNew = false): ApplyResult {
     const { id } = observation;
-    if (observation.pipelineId != null) this.events.jobInPipeline?.(id, observation.pipelineId);
+    if (observation.pipelineId != null) this.onPipelineNamed.emit({ jobId: id, pipelineId: observation.pipelineId });
     if (this.counted.has(id)) return "unchanged";
     const known = this.live.get(id);
-
-    if (isTerminal(observation.status)) {
-      if (!known && !this.finishedUnderWatch(observation, untimedIsNew)) return "unchanged";
-      if (known) this.forget(known);
-      if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
-      this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
-      this.remember(id, observation.finishedAtMs ?? this.now());
-      this.events.jobFinished({
-        jobId: id,
-        projectId: observation.projectId,
-        status: observation.status,
-        failureReason: observation.failureReason,
-        runner: observation.runner,
-        durationSeconds: observation.durationSeconds,
-      });
-      return "changed";
-    }
-
+    if (isTerminal(observation.status)) return this.applyTerminal(observation, known, untimedIsNew);
     if (isDormant(observation.status)) {
       if (!known) return "unchanged";
       this.forget(known);
       return "changed";
     }
-
-    if (known) {
-      if (lifecycleRank(observation.status) <= lifecycleRank(known.status)) {
-        if (known.queuedAtMs === null && observation.queuedAtMs !== null && known.status === "pending") {
-          this.account(known, -1);
-          known.queuedAtMs = observation.queuedAtMs;
-          this.account(known, +1);
-          return "changed";
-        }
-        return "unchanged";
-      }
-      this.account(known, -1);
-      known.status = observation.status;
-      known.changedAtMs = this.now();
-      if (known.queuedAtMs === null) known.queuedAtMs = observation.queuedAtMs;
-      this.account(known, +1);
-      this.observeStart(observation, known.queuedEligible, known);
-      return "changed";
-    }
-
-    if (observation.tags === null) return "needs-details";
-    const job: LiveJob = {
-      id,
-      projectId: observation.projectId,
-      status: observation.status,
-      tags: cutLabelValue(observation.tags, this.tagsMaxBytes),
-      queuedAtMs: observation.queuedAtMs,
-      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
-      queuedObserved: false,
-      changedAtMs: this.now(),
-    };
-    this.live.set(id, job);
-    this.account(job, +1);
-    let ids = this.liveByProject.get(job.projectId);
-    if (!ids) this.liveByProject.set(job.projectId, (ids = new Set()));
-    ids.add(id);
-    this.observeStart(observation, job.queuedEligible, job);
-    return "changed";
+    return known ? this.applyProgress(observation, known) : this.track(observation, untimedIsNew);
   }
 
   /** Ids of the project's live jobs (any non-terminal, non-dormant status). */
@@ -243,23 +173,71 @@ export class JobStore {
 
   /** Pending and running totals per project and tag set. */
   totals(): Map<number, Map<string, GroupTotals>> {
-    const result = new Map<number, Map<string, GroupTotals>>();
-    for (const [projectId, byTags] of this.groups) {
-      const totals = new Map<string, GroupTotals>();
-      for (const [tags, group] of byTags) {
-        let oldestQueuedAtMs: number | null = null;
-        for (const queuedAtMs of group.pending.values()) {
-          if (queuedAtMs !== null && (oldestQueuedAtMs === null || queuedAtMs < oldestQueuedAtMs)) oldestQueuedAtMs = queuedAtMs;
-        }
-        totals.set(tags, { pending: group.pending.size, running: group.running, oldestQueuedAtMs });
-      }
-      result.set(projectId, totals);
-    }
-    return result;
+    return this.groups.totals();
   }
 
   get liveCount(): number {
     return this.live.size;
+  }
+
+  /** A terminal status: the job leaves, and a finish is counted once. */
+  private applyTerminal(observation: JobObservation, known: LiveJob | undefined, untimedIsNew: boolean): ApplyResult {
+    if (!known && !this.finishedUnderWatch(observation, untimedIsNew)) return "unchanged";
+    if (known) this.forget(known);
+    if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
+    this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
+    this.remember(observation.id, observation.finishedAtMs ?? this.now());
+    this.onFinished.emit({
+      jobId: observation.id,
+      projectId: observation.projectId,
+      status: observation.status,
+      failureReason: observation.failureReason,
+      runner: observation.runner,
+      durationSeconds: observation.durationSeconds,
+    });
+    return "changed";
+  }
+
+  /** A live status of a tracked job: it only moves forward. */
+  private applyProgress(observation: JobObservation, known: LiveJob): ApplyResult {
+    if (lifecycleRank(observation.status) <= lifecycleRank(known.status)) {
+      if (known.queuedAtMs === null && observation.queuedAtMs !== null && known.status === "pending") {
+        this.account(known, -1);
+        known.queuedAtMs = observation.queuedAtMs;
+        this.account(known, +1);
+        return "changed";
+      }
+      return "unchanged";
+    }
+    this.account(known, -1);
+    known.status = observation.status;
+    known.changedAtMs = this.now();
+    if (known.queuedAtMs === null) known.queuedAtMs = observation.queuedAtMs;
+    this.account(known, +1);
+    this.observeStart(observation, known.queuedEligible, known);
+    return "changed";
+  }
+
+  /** A live job seen for the first time; its tags are needed to group it. */
+  private track(observation: JobObservation, untimedIsNew: boolean): ApplyResult {
+    if (observation.tags === null) return "needs-details";
+    const job: LiveJob = {
+      id: observation.id,
+      projectId: observation.projectId,
+      status: observation.status,
+      tags: cutLabelValue(observation.tags, this.tagsMaxBytes),
+      queuedAtMs: observation.queuedAtMs,
+      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
+      queuedObserved: false,
+      changedAtMs: this.now(),
+    };
+    this.live.set(job.id, job);
+    this.account(job, +1);
+    let ids = this.liveByProject.get(job.projectId);
+    if (!ids) this.liveByProject.set(job.projectId, (ids = new Set()));
+    ids.add(job.id);
+    this.observeStart(observation, job.queuedEligible, job);
+    return "changed";
   }
 
   private finishedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
@@ -279,26 +257,11 @@ export class JobStore {
     if (job?.queuedObserved || !eligible) return;
     if (observation.startedAtMs === null || observation.queuedDurationSeconds === null) return;
     if (job) job.queuedObserved = true;
-    this.events.jobStarted({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
+    this.onStarted.emit({ projectId: observation.projectId, queuedDurationSeconds: observation.queuedDurationSeconds });
   }
 
-  /** Adds (+1) or removes (-1) a job's contribution to its group's totals. */
   private account(job: LiveJob, sign: 1 | -1): void {
-    if (job.status !== "pending" && job.status !== "running") return;
-    let byTags = this.groups.get(job.projectId);
-    if (!byTags) this.groups.set(job.projectId, (byTags = new Map()));
-    let group = byTags.get(job.tags);
-    if (!group) byTags.set(job.tags, (group = { pending: new Map(), running: 0 }));
-    if (job.status === "pending") {
-      if (sign > 0) group.pending.set(job.id, job.queuedAtMs);
-      else group.pending.delete(job.id);
-    } else {
-      group.running += sign;
-    }
-    if (group.pending.size === 0 && group.running === 0) {
-      byTags.delete(job.tags);
-      if (byTags.size === 0) this.groups.delete(job.projectId);
-    }
+    this.groups.account(job, sign);
   }
 
   private forget(job: LiveJob): void {

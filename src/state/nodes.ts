@@ -1,15 +1,9 @@
 import { inferRemovalReason, stronger, type RemovalReason } from "../domain/node.js";
-import type { SpotNodeRemoved } from "../domain/events.js";
+import type { SpotNodeChanged, SpotNodeRemoved } from "../domain/events.js";
 import type { NodeSnapshot } from "../domain/pod.js";
+import { Listeners } from "../lib/listeners.js";
 
-export type { SpotNodeRemoved } from "../domain/events.js";
-
-export interface NodeEvents {
-  /** A spot node appeared, changed its labels or went away (`next` undefined). */
-  spotNodeChanged(previous: NodeSnapshot | undefined, next: NodeSnapshot | undefined): void;
-  /** A spot node disappeared: observed once per node. */
-  spotNodeRemoved(event: SpotNodeRemoved): void;
-}
+export type { SpotNodeChanged, SpotNodeRemoved } from "../domain/events.js";
 
 interface NodeRecord {
   /** The latest state, whose taints are the signs the node shows now. */
@@ -46,27 +40,19 @@ export class NodeStore {
    * the removal was seen as it happened or only found missing at a re-list.
    */
   private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean }>();
-
-  constructor(private readonly events: NodeEvents) {}
+  /** A spot node appeared, changed its labels or went away. */
+  readonly onSpotNodeChanged = new Listeners<SpotNodeChanged>();
+  /** A spot node disappeared: observed once per node. */
+  readonly onSpotNodeRemoved = new Listeners<SpotNodeRemoved>();
+  /**
+   * The nodes changed (an update, a deletion, a re-list), at the time given: a removal sign that
+   * just arrived may decide interruptions waiting on it. Once per call, after the change.
+   */
+  readonly onChanged = new Listeners<number>();
 
   upsert(snapshot: NodeSnapshot, nowMs: number): void {
-    const record = this.nodes.get(snapshot.name);
-    if (record && record.snapshot.uid !== snapshot.uid) {
-      // Same name, new object: the old node went away unseen.
-      this.removeRecord(record, nowMs, false);
-      return this.upsert(snapshot, nowMs);
-    }
-    if (!record) {
-      this.removed.delete(snapshot.name);
-      this.nodes.set(snapshot.name, { snapshot, podSign: null });
-      if (snapshot.spot) this.events.spotNodeChanged(undefined, snapshot);
-      return;
-    }
-    const previous = record.snapshot;
-    record.snapshot = snapshot;
-    if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot)) {
-      this.events.spotNodeChanged(previous.spot ? previous : undefined, snapshot.spot ? snapshot : undefined);
-    }
+    this.apply(snapshot, nowMs);
+    this.onChanged.emit(nowMs);
   }
 
   /** A node was deleted; `final` is its last state (the watch's DELETED object). */
@@ -75,6 +61,7 @@ export class NodeStore {
     if (!record || record.snapshot.uid !== final.uid) return;
     record.snapshot = final;
     this.removeRecord(record, nowMs, true);
+    this.onChanged.emit(nowMs);
   }
 
   /** A full list: nodes missing from it went away while the watch was down. */
@@ -83,7 +70,8 @@ export class NodeStore {
     for (const record of [...this.nodes.values()]) {
       if (listed.get(record.snapshot.name) !== record.snapshot.uid) this.removeRecord(record, nowMs, false);
     }
-    for (const snapshot of snapshots) this.upsert(snapshot, nowMs);
+    for (const snapshot of snapshots) this.apply(snapshot, nowMs);
+    this.onChanged.emit(nowMs);
   }
 
   /**
@@ -129,6 +117,26 @@ export class NodeStore {
     return this.nodes.size;
   }
 
+  private apply(snapshot: NodeSnapshot, nowMs: number): void {
+    const record = this.nodes.get(snapshot.name);
+    if (record && record.snapshot.uid !== snapshot.uid) {
+      // Same name, new object: the old node went away unseen.
+      this.removeRecord(record, nowMs, false);
+      return this.apply(snapshot, nowMs);
+    }
+    if (!record) {
+      this.removed.delete(snapshot.name);
+      this.nodes.set(snapshot.name, { snapshot, podSign: null });
+      if (snapshot.spot) this.onSpotNodeChanged.emit({ previous: undefined, next: snapshot });
+      return;
+    }
+    const previous = record.snapshot;
+    record.snapshot = snapshot;
+    if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot)) {
+      this.onSpotNodeChanged.emit({ previous: previous.spot ? previous : undefined, next: snapshot.spot ? snapshot : undefined });
+    }
+  }
+
   private removeRecord(record: NodeRecord, nowMs: number, seen: boolean): void {
     const node = record.snapshot;
     this.nodes.delete(node.name);
@@ -137,10 +145,10 @@ export class NodeStore {
     this.removed.delete(node.name);
     this.removed.set(node.name, { reason, atMs: nowMs, seen });
     if (!node.spot) return;
-    this.events.spotNodeChanged(node, undefined);
+    this.onSpotNodeChanged.emit({ previous: node, next: undefined });
     const removedAtMs = node.deletingSinceMs ?? nowMs;
     const lifetimeSeconds = node.createdAtMs === null ? null : Math.max(0, (removedAtMs - node.createdAtMs) / 1000);
-    if (lifetimeSeconds !== null) this.events.spotNodeRemoved({ node, reason, lifetimeSeconds });
+    if (lifetimeSeconds !== null) this.onSpotNodeRemoved.emit({ node, reason, lifetimeSeconds });
   }
 
   private forgetOldRemovals(nowMs: number): void {

@@ -1,19 +1,27 @@
-import type { BuildFinished, JobPodInterrupted } from "../domain/events.js";
+import type { BuildFinished, JobPodChanged, JobPodInterrupted, PipelineNamed } from "../domain/events.js";
 import { interruptionReason } from "../domain/interruption.js";
 import { evidenceFromPodFailure } from "../domain/node.js";
 import { isTracked, type PodSnapshot } from "../domain/pod.js";
+import { Listeners } from "../lib/listeners.js";
 import type { JobLinks } from "./job-links.js";
 import type { NodeStore } from "./nodes.js";
 
-export type { BuildFinished, JobPodInterrupted } from "../domain/events.js";
+export type { BuildFinished, JobPodChanged, JobPodInterrupted } from "../domain/events.js";
 
-export interface PodEvents {
-  /** A CI job pod appeared, changed or went away (`next` undefined). */
-  jobPodChanged(previous: PodSnapshot | undefined, next: PodSnapshot | undefined): void;
-  /** A CI job pod went away because its node did, or was evicted: counted once per pod. */
-  jobPodInterrupted(event: JobPodInterrupted): void;
-  /** A builder container run ended: observed once per run. */
-  buildFinished(event: BuildFinished): void;
+export interface PodStoreOptions {
+  /**
+   * How long an interruption that only the pod tells of (a `DisruptionTarget` condition, a
+   * node-shutdown failure) waits for a removal sign from its node. Nodes and pods come on
+   * separate watches, so a node's taint may arrive just after the pods it evicted. 0: no wait.
+   */
+  readonly settleMs?: number;
+  /**
+   * What the GitLab side knows of the same jobs: their pipelines, and the outcome of builds whose
+   * container never ends on its own.
+   */
+  readonly links?: JobLinks;
+  /** The clock of the settle timer; `Date.now` when absent. */
+  readonly now?: () => number;
 }
 
 export interface ApplyOptions {
@@ -50,21 +58,28 @@ export class PodStore {
   private readonly uidByJobId = new Map<number, string>();
   /** In the order they went, so the oldest is decided first. */
   private undecided: Undecided[] = [];
+  /** Runs while interruptions wait, to decide them when their wait is over. */
+  private settleTimer: NodeJS.Timeout | undefined;
+  private readonly settleMs: number;
+  private readonly links: JobLinks | undefined;
+  private readonly now: () => number;
+  /** A CI job pod appeared, changed (its pipeline learned included) or went away. */
+  readonly onJobPodChanged = new Listeners<JobPodChanged>();
+  /** A CI job pod went away because its node did, or was evicted: once per pod. */
+  readonly onInterrupted = new Listeners<JobPodInterrupted>();
+  /** A builder container run ended: observed once per run. */
+  readonly onBuildFinished = new Listeners<BuildFinished>();
 
-  /**
-   * @param settleMs how long an interruption that only the pod tells of (a `DisruptionTarget`
-   *   condition, a node-shutdown failure) waits for a removal sign from its node. Nodes and pods
-   *   come on separate watches, so a node's taint may arrive just after the pods it evicted.
-   * @param links what the GitLab side knows of the same jobs: their pipelines, and the outcome of
-   *   builds whose container never ends on its own.
-   */
   constructor(
-    private readonly events: PodEvents,
     private readonly nodes: NodeStore,
-    private readonly settleMs = 0,
-    private readonly links?: JobLinks,
+    options: PodStoreOptions = {},
   ) {
-    links?.onPipeline((jobId, pipelineId) => this.pipelineLearned(jobId, pipelineId));
+    this.settleMs = options.settleMs ?? 0;
+    this.links = options.links;
+    this.now = options.now ?? (() => Date.now());
+    this.links?.onPipeline.add((named) => this.pipelineLearned(named));
+    // A node's removal sign may decide the interruptions its pods are waiting on.
+    nodes.onChanged.add((nowMs) => this.settle(nowMs));
   }
 
   upsert(received: PodSnapshot, options: ApplyOptions): void {
@@ -81,14 +96,14 @@ export class PodStore {
     if (!tracked) {
       const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
       this.pods.set(snapshot.uid, pod);
-      if (snapshot.job) this.events.jobPodChanged(undefined, snapshot);
+      if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot });
       this.observeBuilds(pod, options.observeHistory);
       this.noteBuildJob(snapshot);
       return;
     }
     const previous = tracked.snapshot;
     tracked.snapshot = snapshot;
-    if (previous.job || snapshot.job) this.events.jobPodChanged(previous.job ? previous : undefined, snapshot.job ? snapshot : undefined);
+    if (previous.job || snapshot.job) this.onJobPodChanged.emit({ previous: previous.job ? previous : undefined, next: snapshot.job ? snapshot : undefined });
     this.observeBuilds(tracked, true);
     this.noteBuildJob(snapshot);
   }
@@ -119,19 +134,26 @@ export class PodStore {
   }
 
   /**
-   * Decides the interruptions whose wait is over, or whose node has since shown why it went.
-   * Call it regularly, with the current time.
+   * Decides the interruptions whose wait is over, or whose node has since shown why it went. The
+   * store calls it itself, on node changes and from its timer while interruptions wait; calling
+   * it more often changes nothing.
    */
   settle(nowMs: number): void {
     if (this.undecided.length === 0) return;
     const waiting: Undecided[] = [];
     for (const entry of this.undecided) {
       const nodeReason = this.nodes.departure(entry.nodeName, nowMs);
-      if (nodeReason !== null && nodeReason !== "unknown") this.events.jobPodInterrupted({ project: entry.project, reason: nodeReason });
-      else if (nowMs >= entry.decideAtMs) this.events.jobPodInterrupted({ project: entry.project, reason: entry.reason });
+      if (nodeReason !== null && nodeReason !== "unknown") this.onInterrupted.emit({ project: entry.project, reason: nodeReason });
+      else if (nowMs >= entry.decideAtMs) this.onInterrupted.emit({ project: entry.project, reason: entry.reason });
       else waiting.push(entry);
     }
     this.undecided = waiting;
+    if (waiting.length === 0) this.stopSettleTimer();
+  }
+
+  /** Stops the settle timer; interruptions still waiting are decided at the next change. */
+  close(): void {
+    this.stopSettleTimer();
   }
 
   /** Interruptions still waiting for their node. */
@@ -153,26 +175,40 @@ export class PodStore {
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.unindex(pod);
-    this.events.jobPodChanged(pod, undefined);
+    this.onJobPodChanged.emit({ previous: pod, next: undefined });
     const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: seen });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
     const fromNode = nodeReason !== null && nodeReason !== "unknown";
     if (fromNode || this.settleMs <= 0 || pod.nodeName === "") {
-      this.events.jobPodInterrupted({ project: pod.job.project, reason });
+      this.onInterrupted.emit({ project: pod.job.project, reason });
       return;
     }
     // Only a pod already known to be interrupted waits, for a better reason: one that merely
     // went away is never counted because of a sign its node shows afterwards.
     this.undecided.push({ project: pod.job.project, nodeName: pod.nodeName, reason, decideAtMs: nowMs + this.settleMs });
     this.settle(nowMs);
+    if (this.undecided.length > 0) this.startSettleTimer();
+  }
+
+  /** Ticks at half the wait (between 50 ms and a second), unref'd: it never holds the process. */
+  private startSettleTimer(): void {
+    if (this.settleTimer) return;
+    const everyMs = Math.max(50, Math.min(1000, this.settleMs / 2));
+    this.settleTimer = setInterval(() => this.settle(this.now()), everyMs);
+    this.settleTimer.unref();
+  }
+
+  private stopSettleTimer(): void {
+    clearInterval(this.settleTimer);
+    this.settleTimer = undefined;
   }
 
   private forget(tracked: TrackedPod): void {
     this.pods.delete(tracked.snapshot.uid);
     if (tracked.snapshot.job) {
       this.unindex(tracked.snapshot);
-      this.events.jobPodChanged(tracked.snapshot, undefined);
+      this.onJobPodChanged.emit({ previous: tracked.snapshot, next: undefined });
     }
   }
 
@@ -188,13 +224,13 @@ export class PodStore {
     return pipelineId === undefined ? pod : { ...pod, job: { ...pod.job, pipelineId: String(pipelineId) } };
   }
 
-  private pipelineLearned(jobId: number, pipelineId: number): void {
+  private pipelineLearned({ jobId, pipelineId }: PipelineNamed): void {
     const uid = this.uidByJobId.get(jobId);
     const tracked = uid === undefined ? undefined : this.pods.get(uid);
     const previous = tracked?.snapshot;
     if (!tracked || !previous?.job || previous.job.pipelineId !== "") return;
     tracked.snapshot = { ...previous, job: { ...previous.job, pipelineId: String(pipelineId) } };
-    this.events.jobPodChanged(previous, tracked.snapshot);
+    this.onJobPodChanged.emit({ previous, next: tracked.snapshot });
   }
 
   /** A CI job pod whose `build` container runs a builder: the job's end tells the build's. */
@@ -228,7 +264,7 @@ export class PodStore {
         latest = run.startedAtMs;
         if (!observe || run.finishedAtMs >= killedFrom) continue;
         if (jobId !== null && this.links && !this.links.claimForContainer(jobId)) continue;
-        this.events.buildFinished({
+        this.onBuildFinished.emit({
           builder: container.builder,
           project: pod.job?.project ?? "",
           result: run.exitCode === 0 ? "success" : "failure",

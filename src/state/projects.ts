@@ -1,16 +1,13 @@
 import type { WatchedProject } from "../domain/events.js";
+import { Listeners } from "../lib/listeners.js";
 
 export type { WatchedProject } from "../domain/events.js";
-
-export interface ProjectEvents {
-  projectRemoved(project: WatchedProject): void;
-}
 
 /** The projects the exporter watches, as discovery last found them. */
 export class ProjectRegistry {
   private readonly byId = new Map<number, WatchedProject>();
-
-  constructor(private readonly events: ProjectEvents) {}
+  /** A project left the watched set, or was renamed (its old path leaves). */
+  readonly onRemoved = new Listeners<WatchedProject>();
 
   /** Replaces the watched set; returns the projects that were added. */
   replaceAll(projects: readonly WatchedProject[]): WatchedProject[] {
@@ -63,6 +60,6 @@ export class ProjectRegistry {
 
   private remove(id: number, project: WatchedProject): void {
     this.byId.delete(id);
-    this.events.projectRemoved(project);
+    this.onRemoved.emit(project);
   }
 }

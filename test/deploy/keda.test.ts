@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { parse, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../mixin/render.js";
-import { exporterFamilies } from "../../src/docs/reference.js";
+import { exporterFamilies } from "../../scripts/docs/reference.js";
 import { metricNames } from "../mixin/promql-names.js";
 
 const run = promisify(execFile);

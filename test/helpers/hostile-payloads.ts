@@ -66,7 +66,8 @@ export async function deliverJobHook(exporterUrl: string, secret: string, body: 
  * Connections that send a webhook request's full headers and then its body one byte at a time,
  * every `intervalMs`: a slow-loris client. Bounded: each sends at most its announced length.
  */
-export async function openTricklingClients(port: number, count: number, secret: string, intervalMs: number): Promise<{ opened: number; close(): void }> {
+export async function openTricklingClients(port: number, count: number, secret: string, intervalMs: number): Promise<{ connected: number; opened: number; close(): void }> {
+  let connected = 0;
   const sockets: Socket[] = [];
   const head = [
     "POST /webhooks/gitlab HTTP/1.1",
@@ -83,13 +84,24 @@ export async function openTricklingClients(port: number, count: number, secret: 
     const socket = connect(port, "127.0.0.1");
     socket.on("error", () => {});
     sockets.push(socket);
-    opening.push(new Promise((resolve) => socket.once("connect", () => resolve(void socket.write(head))).once("error", () => resolve())));
+    opening.push(
+      new Promise((resolve) =>
+        socket
+          .once("connect", () => {
+            connected++;
+            resolve(void socket.write(head));
+          })
+          .once("error", () => resolve()),
+      ),
+    );
   }
   await Promise.all(opening);
   const timer = setInterval(() => {
     for (const socket of sockets) if (!socket.destroyed) socket.write("{");
   }, intervalMs);
   return {
+    connected,
+    /** Still open when the last one connected: the exporter may have shed the others. */
     opened: sockets.filter((s) => !s.destroyed).length,
     close() {
       clearInterval(timer);

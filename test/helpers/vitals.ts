@@ -8,6 +8,8 @@ export interface VitalSigns {
   readonly slowestHealthzMs: number;
   /** /healthz probes that got no 200 (refused, reset, timed out, another status). */
   readonly failedProbes: number;
+  /** Why each failed probe failed (status, or the error's code), for the assertion message. */
+  readonly probeFailures: readonly string[];
   readonly probes: number;
   /** Whether the process was gone (no /proc entry) at some sample. */
   readonly vanished: boolean;
@@ -49,19 +51,23 @@ export function watchVitals(pid: number, baseUrl: string): { stop(): Promise<Vit
   };
   const memoryTimer = setInterval(() => void sampleMemory(), RSS_EVERY_MS);
 
+  const probeFailures: string[] = [];
   const probeLoop = (async () => {
     while (!stopped) {
       const startedAt = performance.now();
       const ok = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).then(
         async (response) => {
           await response.arrayBuffer();
-          return response.status === 200;
+          return response.status === 200 ? true : `status ${response.status}`;
         },
-        () => false,
+        (error: { name?: string; cause?: { code?: string; message?: string } }) => error.cause?.code ?? error.cause?.message ?? error.name ?? "error",
       );
       probes++;
       slowestHealthzMs = Math.max(slowestHealthzMs, performance.now() - startedAt);
-      if (!ok) failedProbes++;
+      if (ok !== true) {
+        failedProbes++;
+        probeFailures.push(`${ok} at ${Math.round(startedAt)} ms`);
+      }
       await new Promise((resolve) => setTimeout(resolve, HEALTHZ_EVERY_MS));
     }
   })();
@@ -72,7 +78,7 @@ export function watchVitals(pid: number, baseUrl: string): { stop(): Promise<Vit
       clearInterval(memoryTimer);
       await sampleMemory();
       await probeLoop;
-      return { peakRssBytes, slowestHealthzMs, failedProbes, probes, vanished };
+      return { peakRssBytes, slowestHealthzMs, failedProbes, probeFailures, probes, vanished };
     },
   };
 }

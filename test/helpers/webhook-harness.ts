@@ -1,30 +1,25 @@
-import { Registry } from "prom-client";
 import { inlineSecret } from "../../src/config/secret.js";
-import { createMetrics, renderMetrics, renderMetricsText } from "../../src/metrics/index.js";
 import { buildServer } from "../../src/server/app.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
-import { JobStore } from "../../src/state/jobs.js";
-import { ProjectRegistry, type WatchedProject } from "../../src/state/projects.js";
+import type { WatchedProject } from "../../src/state/projects.js";
+import { buildHouse } from "../../src/wiring.js";
 
 /** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */
 export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxSeriesPerFamily?: number }) {
-  const registry = new Registry();
-  const metrics = createMetrics(registry, options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
-  const projects = new ProjectRegistry(metrics.jobs);
-  const jobs = new JobStore(metrics.jobs);
-  metrics.jobs.readFrom(jobs, projects);
+  const { state, exposition } = buildHouse(options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
+  const { jobs, projects } = state;
   projects.replaceAll(options.projects);
   const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
   const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
   const app = buildServer({
-    metricsBody: () => renderMetrics(metrics),
-    metrics: metrics.exporter,
+    metricsBody: () => exposition.buffers(),
+    metrics: state.health,
     health: { sources: () => [] },
     webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384 },
   });
   // Shaped like a registry so tests read the whole exposition the way a scrape does.
-  const exposition = { metrics: () => renderMetricsText(metrics) };
-  return { app, registry: exposition, activity, jobs, projects };
+  const registry = { metrics: () => exposition.text() };
+  return { app, registry, activity, jobs, projects };
 }
 
 /** The job-family samples, which no rejected delivery may change. */

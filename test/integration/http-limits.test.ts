@@ -5,36 +5,30 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as connectTls } from "node:tls";
-import { Registry } from "prom-client";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import type { HttpLimits } from "../../src/config/load.js";
 import { inlineSecret } from "../../src/config/secret.js";
-import { createMetrics } from "../../src/metrics/index.js";
 import { buildServer } from "../../src/server/app.js";
+import { buildHouse } from "../../src/wiring.js";
 import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
-import { JobStore } from "../../src/state/jobs.js";
-import { ProjectRegistry } from "../../src/state/projects.js";
 
 const SECRET = "limits-webhook-secret";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let cleanups: Array<() => unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 /** The real server on a loopback port, with short limits; `/metrics` answers `exposition`. */
 async function serve(limits: HttpLimits, exposition: Buffer = Buffer.from("up 1\n"), tls?: { cert: string; key: string }): Promise<number> {
-  const registry = new Registry();
-  const metrics = createMetrics(registry);
-  const projects = new ProjectRegistry(metrics.jobs);
-  const jobs = new JobStore(metrics.jobs);
+  const { state } = buildHouse({ kubernetes: false });
   const app = buildServer({
     metricsBody: async () => [exposition],
-    metrics: metrics.exporter,
+    metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source: new GitLabWebhookSource(jobs, projects, { noteActivity: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 1 << 20 },
+    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { noteActivity: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 1 << 20 },
     limits,
     ...(tls ? { web: { bearerToken: null, basicAuth: null, tls } } : {}),
   });

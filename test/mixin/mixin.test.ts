@@ -8,7 +8,7 @@ import ts from "typescript";
 import { parse, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
-import { exporterFamilies } from "../../src/docs/reference.js";
+import { exporterFamilies } from "../../scripts/docs/reference.js";
 import { REMOVAL_REASONS } from "../../src/domain/node.js";
 import { metricNames } from "./promql-names.js";
 

@@ -1,14 +1,9 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PodSnapshot } from "../../src/domain/pod.js";
-import { createMetrics, renderMetricsText } from "../../src/metrics/index.js";
 import type { JobObservation } from "../../src/domain/job.js";
-import { JobStore } from "../../src/state/jobs.js";
-import { NodeStore } from "../../src/state/nodes.js";
-import { PodStore } from "../../src/state/pods.js";
-import { ProjectRegistry } from "../../src/state/projects.js";
+import { buildHouse } from "../../src/wiring.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
 import { parseMetrics, sum } from "../helpers/prom.js";
 import { DEFAULT_BUILDER_IMAGES } from "../../src/domain/builder.js";
@@ -107,9 +102,8 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
   }, 180_000);
 
   it("keeps job pod series to the live pods, at most the cap, refs truncated, through 100,000 pods", async () => {
-    const metrics = createMetrics(new Registry(), { maxSeriesPerFamily: CAP });
-    const nodes = new NodeStore(metrics.kube!);
-    const pods = new PodStore(metrics.kube!, nodes);
+    const { state, exposition } = buildHouse({ maxSeriesPerFamily: CAP, processMetrics: false });
+    const pods = state.kube!.pods;
     const nowMs = Date.now();
     // Through the wire decoding, as the informer applies them, so refs are cut where the exporter cuts them.
     const recognition: PodRecognition = { jobPod: { keys: RUNNER_JOB_POD_KEYS, gitlabBasePath: "", refMaxLength: REF_MAX_LENGTH }, builders: DEFAULT_BUILDER_IMAGES };
@@ -127,7 +121,7 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
       if (i === REFS / 10) early = heapMiB();
     }
     const late = heapMiB();
-    const text = await renderMetricsText(metrics);
+    const text = await exposition.text();
     const samples = parseMetrics(text);
     const info = samples.filter((s) => s.name === "gitlab_ci_job_pod_info");
     expect(info).toHaveLength(LIVE_PODS);
@@ -140,7 +134,7 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
 
     // Past the cap, the family stops growing and counts what it leaves out.
     for (let i = REFS; i < REFS + CAP + 500; i++) pods.upsert(pod(i), { nowMs, observeHistory: true });
-    const capped = parseMetrics(await renderMetricsText(metrics));
+    const capped = parseMetrics(await exposition.text());
     expect(capped.filter((s) => s.name === "gitlab_ci_job_pod_info")).toHaveLength(CAP);
     expect(sum(capped, "gitlab_ci_exporter_series_dropped_total", { family: "gitlab_ci_job_pod_info" })).toBeGreaterThan(0);
     summary.push(`Kubernetes side: ${REFS} job pods with distinct refs churned, ${info.length} info series for ${LIVE_PODS} live pods, ${CAP} at the cap, heap ${early.toFixed(1)} → ${late.toFixed(1)} MiB`);
@@ -152,10 +146,8 @@ describe("the cap on gauges computed at each scrape", () => {
   const families = ["gitlab_ci_jobs_pending", "gitlab_ci_jobs_running", "gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds"] as const;
 
   function liveJobs() {
-    const metrics = createMetrics(new Registry(), { maxSeriesPerFamily: GAUGE_CAP, kubernetes: false });
-    const projects = new ProjectRegistry(metrics.jobs);
-    const jobs = new JobStore(metrics.jobs);
-    metrics.jobs.readFrom(jobs, projects);
+    const { state, exposition } = buildHouse({ maxSeriesPerFamily: GAUGE_CAP, kubernetes: false, processMetrics: false });
+    const { projects, jobs } = state;
     projects.replaceAll([{ id: 1, path: "acme/api" }]);
     const nowMs = Date.now();
     // One tag set per job: each pending or running job is a series of its own.
@@ -172,7 +164,7 @@ describe("the cap on gauges computed at each scrape", () => {
       startedAtMs: status === "pending" ? null : nowMs,
     });
     const scrape = async () => {
-      const samples = parseMetrics(await renderMetricsText(metrics));
+      const samples = parseMetrics(await exposition.text());
       return Object.fromEntries(families.map((family) => [family, { series: samples.filter((s) => s.name === family).length, dropped: sum(samples, "gitlab_ci_exporter_series_dropped_total", { family }) }]));
     };
     return { jobs, job, scrape };

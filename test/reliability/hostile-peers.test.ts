@@ -68,7 +68,7 @@ async function scenario(
     expect(signs.vanished, "the process died during the scenario").toBe(false);
     expect.soft(signs.peakRssBytes, `peak RSS ${mib(signs.peakRssBytes)}`).toBeLessThan(MEMORY_LIMIT);
     expect.soft(signs.slowestHealthzMs, "slowest /healthz answer (ms)").toBeLessThan(HEALTHZ_LIMIT_MS);
-    expect.soft(signs.failedProbes, `/healthz probes without a 200, of ${signs.probes}`).toBe(0);
+    expect.soft(signs.failedProbes, `/healthz probes without a 200, of ${signs.probes}: ${signs.probeFailures.join("; ")}`).toBe(0);
     return signs;
   };
   try {
@@ -260,7 +260,10 @@ describe("hostile peers", () => {
     await scenario({ ready: "/readyz" }, async (running, _p, settle) => {
       const clients = await openTricklingClients(running.port, 1100, WEBHOOK_SECRET, 3000);
       try {
-        expect(clients.opened).toBe(1100);
+        // All 1,100 reached the exporter, which keeps at most HTTP_MAX_CONNECTIONS (256 by default)
+        // of them open, shedding the oldest that are not being answered.
+        expect(clients.connected).toBe(1100);
+        expect(clients.opened).toBeLessThan(1100);
         for (let round = 0; round < 3; round++) {
           for (const path of ["/healthz", "/readyz", "/metrics"]) {
             const startedAt = performance.now();
@@ -429,12 +432,15 @@ describe("hostile peers", () => {
   }, 30_000);
 
   it("negative-retry-after", async () => {
+    // Three 429s with `Retry-After: -5`: each retry must wait an exponential backoff (seconds,
+    // growing), not retry at once. The exporter's backoff starts at 5 s with equal jitter.
+    const THROTTLED = 3;
     const throttledAt: number[] = [];
     await scenario(
       {
         arm: (p) => {
           p.gitlabProxy.intercept = (_request, response, seen) => {
-            if (!seen.url.startsWith(GROUP_PROJECTS) || throttledAt.length >= 4) return false;
+            if (!seen.url.startsWith(GROUP_PROJECTS) || throttledAt.length >= THROTTLED) return false;
             throttledAt.push(performance.now());
             response.writeHead(429, { "content-type": "application/json", "retry-after": "-5" }).end('{"message":"Retry later"}');
             return true;
@@ -442,14 +448,15 @@ describe("hostile peers", () => {
         },
       },
       async (_running, p) => {
-        await eventually(() => expect(throttledAt).toHaveLength(4), 15_000, 100);
+        await eventually(() => expect(throttledAt).toHaveLength(THROTTLED), 25_000, 100);
         const gaps = throttledAt.slice(1).map((at, i) => at - throttledAt[i]!);
-        expect.soft(gaps.reduce((a, b) => a + b, 0), `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThanOrEqual(1000);
-        expect.soft(gaps.at(-1)!, `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`).toBeGreaterThan(1.5 * gaps[0]!);
-        await eventually(async () => expect(await pendingShown()).toEqual(liveTruth(p.world, "pending")), 20_000, 200);
+        const shown = `gaps between throttled requests: ${gaps.map(Math.round).join(", ")} ms`;
+        for (const gap of gaps) expect.soft(gap, shown).toBeGreaterThanOrEqual(2000);
+        expect.soft(gaps.at(-1)!, shown).toBeGreaterThanOrEqual(gaps[0]!);
+        await eventually(async () => expect(await pendingShown()).toEqual(liveTruth(p.world, "pending")), 25_000, 200);
       },
     );
-  }, 40_000);
+  }, 60_000);
 });
 
 /** 48 MiB of one JSON string, never a newline; resolves with the bytes written. */

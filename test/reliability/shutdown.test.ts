@@ -28,7 +28,7 @@ async function startCli(world: GitLabWorld): Promise<{ url: string; port: number
   const port = 20000 + Math.floor(Math.random() * 20000);
   child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "info", KUBE_ENABLED: "false" },
+    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "info", KUBE_ENABLED: "false", LABEL_VALUE_MAX_BYTES: "4096" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -60,6 +60,7 @@ function smallWorld(): GitLabWorld {
  * that does not read takes only what the kernel's socket buffers hold (about 4 MiB on Linux by
  * default: the sender's buffer at most `tcp_wmem` max, the receiver's at its initial size while
  * nothing is read), so most of the scrape stays in the exporter's hands.
+ * The exporter runs with LABEL_VALUE_MAX_BYTES=4096 so the long tag lists stay whole.
  */
 const BIG_PROJECTS = 60;
 const BIG_JOBS_PER_PROJECT = 40;

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { buildServer } from "../../src/server/app.js";
-import { ExporterMetrics } from "../../src/metrics/exporter.js";
-import { Registry } from "prom-client";
+import { SelfHealth } from "../../src/state/self-health.js";
 import type { SourceHealth } from "../../src/server/health.js";
 
 function server(sources: SourceHealth[], now: number) {
-  return buildServer({ metricsBody: async () => [], metrics: new ExporterMetrics(new Registry()), health: { sources: () => sources, now: () => now } });
+  return buildServer({ metricsBody: async () => [], metrics: new SelfHealth(), health: { sources: () => sources, now: () => now } });
 }
 
 describe("/readyz", () => {

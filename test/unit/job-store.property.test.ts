@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_JOB_SECONDS, SKEW_TOLERANCE_SECONDS } from "../../src/domain/plausibility.js";
 import type { Rejections } from "../../src/lib/rejections.js";
-import { HistogramFamily } from "../../src/metrics/text-family.js";
+import { HistogramFamily } from "../../src/metrics/exposition/series.js";
 import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, pipelineHookSchema, restJobSchema } from "../../src/sources/gitlab/wire.js";
 import { JobStore, type JobFinished, type JobStarted } from "../../src/state/jobs.js";
 
@@ -139,16 +139,12 @@ describe("job counting under valid and absurd input (property)", () => {
         const finished: JobFinished[] = [];
         const started: JobStarted[] = [];
         const histogram = new HistogramFamily("d_seconds", "D.", ["project"], [60, 3600]);
-        const store = new JobStore(
-          {
-            jobStarted: (event) => started.push(event),
-            jobFinished: (event) => {
-              finished.push(event);
-              if (event.durationSeconds !== null) histogram.observe({ project: "acme/api" }, event.durationSeconds);
-            },
-          },
-          { countFinishedSinceMs: START_MS, now: () => clockMs, countedIdsCapacity: CAPACITY },
-        );
+        const store = new JobStore({ countFinishedSinceMs: START_MS, now: () => clockMs, countedIdsCapacity: CAPACITY });
+        store.onStarted.add((event) => started.push(event));
+        store.onFinished.add((event) => {
+          finished.push(event);
+          if (event.durationSeconds !== null) histogram.observe({ project: "acme/api" }, event.durationSeconds);
+        });
         let refusals = 0;
         const rejections: Rejections = { reject: () => refusals++ };
 

@@ -1,11 +1,26 @@
 import { describe, expect, it } from "vitest";
 import type { JobObservation } from "../../src/domain/job.js";
-import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted } from "../../src/state/jobs.js";
+import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted, type JobStoreOptions } from "../../src/state/jobs.js";
+
+interface Recorded {
+  jobStarted(event: JobStarted): void;
+  jobFinished(event: JobFinished): void;
+  jobInPipeline?(jobId: number, pipelineId: number): void;
+}
 
 function recorder() {
   const started: JobStarted[] = [];
   const finished: JobFinished[] = [];
-  return { started, finished, events: { jobStarted: (e: JobStarted) => started.push(e), jobFinished: (e: JobFinished) => finished.push(e) } };
+  return { started, finished, events: { jobStarted: (e: JobStarted) => started.push(e), jobFinished: (e: JobFinished) => finished.push(e) } as Recorded };
+}
+
+/** A store whose news is recorded. */
+function recordedStore(events: Recorded, options?: JobStoreOptions): JobStore {
+  const store = new JobStore(options);
+  store.onStarted.add((e) => events.jobStarted(e));
+  store.onFinished.add((e) => events.jobFinished(e));
+  store.onPipelineNamed.add(({ jobId, pipelineId }) => events.jobInPipeline?.(jobId, pipelineId));
+  return store;
 }
 
 function job(overrides: Partial<JobObservation> & Pick<JobObservation, "id" | "status">): JobObservation {
@@ -25,7 +40,7 @@ function job(overrides: Partial<JobObservation> & Pick<JobObservation, "id" | "s
 describe("JobStore", () => {
   it("tells every job's pipeline a source names, finished and repeated ones too", () => {
     const pipelines: Array<[number, number]> = [];
-    const store = new JobStore({ ...recorder().events, jobInPipeline: (jobId, pipelineId) => pipelines.push([jobId, pipelineId]) });
+    const store = recordedStore({ ...recorder().events, jobInPipeline: (jobId: number, pipelineId: number) => pipelines.push([jobId, pipelineId]) });
     store.apply(job({ id: 1, status: "pending", pipelineId: 40 }), false);
     store.apply(job({ id: 2, status: "running" }), false);
     store.apply(job({ id: 1, status: "success", pipelineId: 40, finishedAtMs: Date.now() }), true);
@@ -37,7 +52,7 @@ describe("JobStore", () => {
 
   it("tracks pending and running per project and tag set, with the oldest queued time", () => {
     const { events } = recorder();
-    const store = new JobStore(events);
+    const store = recordedStore(events);
     store.apply(job({ id: 1, status: "pending", queuedAtMs: 5000 }), false);
     store.apply(job({ id: 2, status: "pending", queuedAtMs: 3000 }), false);
     store.apply(job({ id: 3, status: "running", tags: "" }), false);
@@ -51,7 +66,7 @@ describe("JobStore", () => {
 
   it("counts a finished job once, whichever source reports it and how often", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events);
+    const store = recordedStore(rec.events);
     store.apply(job({ id: 7, status: "pending" }), false);
     const done = job({ id: 7, status: "failed", failureReason: "runner_system_failure", durationSeconds: 12, startedAtMs: 1, queuedDurationSeconds: 3 });
     expect(store.apply(done, false)).toBe("changed");
@@ -64,7 +79,7 @@ describe("JobStore", () => {
 
   it("does not count history: a job first seen finished counts only when the source says it is new", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events);
+    const store = recordedStore(rec.events);
     expect(store.apply(job({ id: 1, status: "success" }), false)).toBe("unchanged");
     expect(store.apply(job({ id: 2, status: "success" }), true)).toBe("changed");
     expect(rec.finished.map((f) => f.status)).toEqual(["success"]);
@@ -73,7 +88,7 @@ describe("JobStore", () => {
   it("counts a job first seen finished only if it finished at or after the start, whatever the source says", () => {
     const rec = recorder();
     const START = 1_000_000;
-    const store = new JobStore(rec.events, { countFinishedSinceMs: START });
+    const store = recordedStore(rec.events, { countFinishedSinceMs: START });
     // A Pipeline Hook after a restart lists the builds of earlier stages, finished before the start.
     expect(store.apply(job({ id: 1, status: "success", finishedAtMs: START - 60_000 }), false)).toBe("unchanged");
     expect(store.apply(job({ id: 2, status: "failed", failureReason: "script_failure", finishedAtMs: START - 1 }), true)).toBe("unchanged");
@@ -92,7 +107,7 @@ describe("JobStore", () => {
 
   it("refuses a forgotten counted job reported again, by the finish times of the ids it forgot", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events, { countFinishedSinceMs: 0 });
+    const store = recordedStore(rec.events, { countFinishedSinceMs: 0 });
     const finishedAt = (id: number) => 10_000 + id;
     for (let id = 1; id <= COUNTED_IDS_CAPACITY + 10; id++) store.apply(job({ id, status: "success", finishedAtMs: finishedAt(id) }), false);
     expect(rec.finished).toHaveLength(COUNTED_IDS_CAPACITY + 10);
@@ -106,7 +121,7 @@ describe("JobStore", () => {
   it("never lets one far-future finish refuse later jobs once its id is forgotten", () => {
     const rec = recorder();
     let now = 1_000_000;
-    const store = new JobStore(rec.events, { countFinishedSinceMs: 0, now: () => now });
+    const store = recordedStore(rec.events, { countFinishedSinceMs: 0, now: () => now });
     // One finish in year 9999 (a clock gone wrong, a forged hook), then enough to forget its id.
     store.apply(job({ id: 1, status: "success", finishedAtMs: Date.UTC(9999, 11, 31) }), true);
     for (let id = 2; id <= COUNTED_IDS_CAPACITY + 1; id++) store.apply(job({ id, status: "success", finishedAtMs: now - 1 }), false);
@@ -120,7 +135,7 @@ describe("JobStore", () => {
   });
 
   it("keeps a live job's tag list cut to the label value cap, alike lists one group", () => {
-    const store = new JobStore(recorder().events, { labelValueMaxBytes: 256 });
+    const store = recordedStore(recorder().events, { labelValueMaxBytes: 256 });
     const long = "t".repeat(300);
     store.apply(job({ id: 1, status: "pending", tags: `${long},a` }), false);
     store.apply(job({ id: 2, status: "pending", tags: `${long},b` }), false);
@@ -133,7 +148,7 @@ describe("JobStore", () => {
 
   it("does not call a project busy for jobs left created behind a manual gate", () => {
     let now = 0;
-    const store = new JobStore(recorder().events, { now: () => now });
+    const store = recordedStore(recorder().events, { now: () => now });
     store.apply(job({ id: 1, status: "created" }), false);
     expect(store.hasActiveJobs(1, 60_000)).toBe(true);
     now = 61_000;
@@ -147,7 +162,7 @@ describe("JobStore", () => {
   });
 
   it("never moves a job backwards on a late delivery", () => {
-    const store = new JobStore(recorder().events);
+    const store = recordedStore(recorder().events);
     store.apply(job({ id: 1, status: "running" }), false);
     expect(store.apply(job({ id: 1, status: "pending" }), false)).toBe("unchanged");
     expect(store.totals().get(1)?.get("docker")).toEqual({ pending: 0, running: 1, oldestQueuedAtMs: null });
@@ -155,7 +170,7 @@ describe("JobStore", () => {
 
   it("observes the queue wait once, and not for jobs already running since before the start", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events, { countFinishedSinceMs: 100 });
+    const store = recordedStore(rec.events, { countFinishedSinceMs: 100 });
     store.apply(job({ id: 1, status: "running", startedAtMs: 1, queuedDurationSeconds: 9 }), false);
     store.apply(job({ id: 2, status: "pending" }), false);
     store.apply(job({ id: 2, status: "running", startedAtMs: 1, queuedDurationSeconds: 4 }), false);
@@ -164,14 +179,14 @@ describe("JobStore", () => {
   });
 
   it("asks for details when a webhook reports a job it cannot place", () => {
-    const store = new JobStore(recorder().events);
+    const store = recordedStore(recorder().events);
     expect(store.apply(job({ id: 1, status: "pending", tags: null }), true)).toBe("needs-details");
     expect(store.liveCount).toBe(0);
   });
 
   it("forgets dormant and skipped jobs without counting them", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events);
+    const store = recordedStore(rec.events);
     store.apply(job({ id: 1, status: "created" }), false);
     store.apply(job({ id: 2, status: "created" }), false);
     store.apply(job({ id: 1, status: "manual" }), false);
@@ -182,7 +197,7 @@ describe("JobStore", () => {
 
   it("treats a retry as a new job", () => {
     const rec = recorder();
-    const store = new JobStore(rec.events);
+    const store = recordedStore(rec.events);
     store.apply(job({ id: 1, status: "failed", failureReason: "script_failure" }), true);
     store.apply(job({ id: 2, status: "success" }), true);
     expect(rec.finished).toHaveLength(2);

@@ -13,8 +13,9 @@ const PIPELINE_BUILDS_FINISHED = Date.parse("2016-08-12T15:26:29Z");
 function source(countFinishedSinceMs: number, rejections: Rejections = ignoreRejections) {
   const finished: JobFinished[] = [];
   const activity: Array<{ projectId: number; pollSoon: boolean; unplaced: readonly UnplacedJob[] }> = [];
-  const jobs = new JobStore({ jobStarted: () => undefined, jobFinished: (e) => finished.push(e) }, { countFinishedSinceMs });
-  const projects = new ProjectRegistry({ projectRemoved: () => undefined });
+  const jobs = new JobStore({ countFinishedSinceMs });
+  jobs.onFinished.add((e) => finished.push(e));
+  const projects = new ProjectRegistry();
   projects.replaceAll([
     { id: 380, path: "gitlab-org/gitlab-test" },
     { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },

@@ -1,13 +1,9 @@
-import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { buildResultOfJob } from "../../../src/domain/builder.js";
 import type { PodSnapshot } from "../../../src/domain/pod.js";
-import { KubeMetrics } from "../../../src/metrics/kube.js";
-import { SeriesGuard } from "../../../src/metrics/series-guard.js";
-import { JOB_LINKS_CAPACITY, JobLinks } from "../../../src/state/job-links.js";
+import { JOB_LINKS_CAPACITY } from "../../../src/state/job-links.js";
 import type { JobFinished } from "../../../src/state/jobs.js";
-import { NodeStore } from "../../../src/state/nodes.js";
-import { PodStore } from "../../../src/state/pods.js";
+import { buildHouse } from "../../../src/wiring.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 import { container, jobPod as runnerPod } from "../../helpers/snapshots.js";
 
@@ -29,10 +25,9 @@ function finished(jobId: number, overrides: Partial<JobFinished> = {}): JobFinis
 }
 
 function setup() {
-  const metrics = new KubeMetrics(new SeriesGuard(new Registry(), 1000));
-  const links = new JobLinks(metrics);
-  const pods = new PodStore(metrics, new NodeStore(metrics), 0, links);
-  const samples = (): Sample[] => parseMetrics(metrics.families().map((f) => f.render()).join(""));
+  const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, processMetrics: false });
+  const { links, pods } = state.kube!;
+  const samples = (): Sample[] => parseMetrics(exposition.families.map((f) => f.render()).join(""));
   const builds = () =>
     samples()
       .filter((s) => s.name === "gitlab_ci_image_build_duration_seconds_count")

@@ -1,10 +1,7 @@
-import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { NodeSnapshot } from "../../../src/domain/pod.js";
-import { KubeMetrics } from "../../../src/metrics/kube.js";
-import { SeriesGuard } from "../../../src/metrics/series-guard.js";
-import { NodeStore, POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
-import { PodStore } from "../../../src/state/pods.js";
+import { POD_SIGN_MAX_AGE_MS, REMOVED_NODE_MEMORY_MS } from "../../../src/state/nodes.js";
+import { buildHouse } from "../../../src/wiring.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 import { container, jobPod } from "../../helpers/snapshots.js";
 
@@ -15,11 +12,10 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
 }
 
 function setup(settleMs = 0) {
-  const metrics = new KubeMetrics(new SeriesGuard(new Registry(), 1000));
-  const nodes = new NodeStore(metrics);
-  const pods = new PodStore(metrics, nodes, settleMs);
-  const samples = (): Sample[] => parseMetrics(metrics.families().map((f) => f.render()).join(""));
-  return { metrics, nodes, pods, samples };
+  const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, interruptionSettleMs: settleMs, processMetrics: false });
+  const { nodes, pods } = state.kube!;
+  const samples = (): Sample[] => parseMetrics(exposition.families.map((f) => f.render()).join(""));
+  return { nodes, pods, samples };
 }
 
 const live = { nowMs: T0 + 60_000, observeHistory: true };
@@ -270,6 +266,52 @@ describe("interrupted job pods", () => {
     nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs + 7000);
     pods.settle(live.nowMs + 7000);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["eviction", 1]]);
+  });
+
+  it("decides a waiting eviction when its node's sign arrives, the node state telling the pod state itself", () => {
+    const { nodes, pods, samples } = setup(5000);
+    nodes.upsert(node("n1"), T0);
+    pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+    expect(pods.undecidedCount).toBe(1);
+    nodes.upsert(node("n1", { evidence: "karpenter_disruption" }), live.nowMs + 800);
+    expect(pods.undecidedCount).toBe(0);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["karpenter_disruption", 1]]);
+  });
+
+  describe("the pod state's own settle timer", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("decides a waiting eviction with the pod's reason once the wait is over, and stops when nothing waits", () => {
+      vi.useFakeTimers({ now: live.nowMs });
+      const { nodes, pods, samples } = setup(5000);
+      nodes.upsert(node("n1"), T0);
+      pods.upsert(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live);
+      pods.remove(jobPod("p1", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(4000);
+      expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
+      vi.advanceTimersByTime(1500);
+      expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["eviction", 1]]);
+      expect(pods.undecidedCount).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it("starts no timer when nothing waits, and close() stops one that runs", () => {
+      vi.useFakeTimers({ now: live.nowMs });
+      const { nodes, pods } = setup(5000);
+      nodes.upsert(node("n1"), T0);
+      pods.upsert(jobPod("p1"), live);
+      pods.remove(jobPod("p1"), live.nowMs);
+      expect(vi.getTimerCount()).toBe(0);
+      pods.upsert(jobPod("p2", { disruption: "EvictionByEvictionAPI" }), live);
+      pods.remove(jobPod("p2", { disruption: "EvictionByEvictionAPI" }), live.nowMs);
+      expect(vi.getTimerCount()).toBe(1);
+      pods.close();
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 
   it("does not hold back a pod whose node already shows why", () => {

@@ -1,8 +1,8 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { ObjectGaugeFamily } from "../../src/metrics/object-family.js";
-import { ScrapeCap } from "../../src/metrics/series-guard.js";
-import { ComputedGaugeFamily, CounterFamily, HistogramFamily } from "../../src/metrics/text-family.js";
+import { ObjectGaugeFamily } from "../../../../src/metrics/exposition/object-gauge.js";
+import { ScrapeFamily } from "../../../../src/metrics/exposition/scrape-family.js";
+import { CounterFamily, HistogramFamily } from "../../../../src/metrics/exposition/series.js";
 
 /** prom-client is the reference rendering; the pre-rendered families must say exactly the same. */
 describe("pre-rendered families", () => {
@@ -45,7 +45,7 @@ describe("pre-rendered families", () => {
 
   it("read computed gauges afresh at each render", () => {
     let value = 1;
-    const family = new ComputedGaugeFamily("g", "G.", ["k"], () => [[{ k: "v" }, value]]);
+    const family = new ScrapeFamily("g", "G.", ["k"], () => [[{ k: "v" }, value]]);
     expect(family.render()).toContain('g{k="v"} 1\n');
     value = 2;
     expect(family.render()).toContain('g{k="v"} 2\n');
@@ -87,10 +87,10 @@ describe("pre-rendered families", () => {
       [{ tags: `${long},b` }, 100],
       [{ tags: "c" }, 200],
     ];
-    const earliest = new ComputedGaugeFamily("oldest", "O.", ["tags"], samples, { labelValueMaxBytes: 256, combine: Math.min });
+    const earliest = new ScrapeFamily("oldest", "O.", ["tags"], samples, { labelValueMaxBytes: 256, combine: Math.min });
     expect(earliest.render().split("\n").filter((l) => l.startsWith("oldest{"))).toEqual([`oldest{tags="${"t".repeat(253)}…"} 100`, 'oldest{tags="c"} 200']);
     let refused = 0;
-    const summed = new ComputedGaugeFamily("pending", "P.", ["tags"], samples, { labelValueMaxBytes: 256, cap: new ScrapeCap(1, (n) => (refused += n)) });
+    const summed = new ScrapeFamily("pending", "P.", ["tags"], samples, { labelValueMaxBytes: 256, limit: { maxPerFamily: 1, refused: (_family, n) => (refused += n) } });
     expect(summed.render().split("\n").filter((l) => l.startsWith("pending{"))).toEqual([`pending{tags="${"t".repeat(253)}…"} 400`]);
     expect(refused).toBe(1);
   });

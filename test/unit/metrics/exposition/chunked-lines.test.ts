@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { Gauge, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { ChunkedLines } from "../../src/metrics/chunked-lines.js";
-import { ObjectGaugeFamily } from "../../src/metrics/object-family.js";
+import { ChunkedLines } from "../../../../src/metrics/exposition/chunked-lines.js";
+import { ObjectGaugeFamily } from "../../../../src/metrics/exposition/object-gauge.js";
 
 const line = (key: string, value = 1) => `m{k="${key}"} ${value}\n`;
 const text = (lines: ChunkedLines<null>) => Buffer.concat(lines.buffers()).toString();

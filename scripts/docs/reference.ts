@@ -1,12 +1,9 @@
-import { Registry } from "prom-client";
-import { SETTINGS, type SettingSpec } from "../config/settings.js";
-import { createMetrics } from "../metrics/index.js";
-import { JobStore } from "../state/jobs.js";
-import { ProjectRegistry } from "../state/projects.js";
+import { SETTINGS, type SettingSpec } from "../../src/config/settings.js";
+import { buildHouse } from "../../src/wiring.js";
 
 /**
  * The README's configuration and metrics references, rendered from the settings table and from
- * a registry built exactly as the exporter builds it, so the documentation cannot drift.
+ * the families built exactly as the exporter builds them, so the documentation cannot drift.
  */
 export function settingsReference(): string {
   const rows = SETTINGS.map((spec: SettingSpec) => {
@@ -23,17 +20,11 @@ interface FamilyDescription {
   readonly help: string;
 }
 
-/** Every family of the project (not prom-client's default process metrics), built as the exporter builds them. */
+/** Every family of the project (not the process metrics), built as the exporter builds them. */
 export function exporterFamilies(): FamilyDescription[] {
-  const registry = new Registry();
-  const metrics = createMetrics(registry);
-  metrics.jobs.readFrom(new JobStore(metrics.jobs), new ProjectRegistry(metrics.jobs));
-  const fromRegistry = registry.getMetricsAsArray().map((metric) => {
-    const inner = metric as unknown as { name: string; labelNames?: string[]; type: string; help: string };
-    return { name: inner.name, type: inner.type, labelNames: inner.labelNames ?? [], help: inner.help };
-  });
-  return [...fromRegistry, ...metrics.textFamilies()]
-    .filter((family) => family.name.startsWith("gitlab_ci_"))
+  const { exposition } = buildHouse({ processMetrics: false });
+  return exposition.families
+    .map(({ name, type, labelNames, help }) => ({ name, type, labelNames, help }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

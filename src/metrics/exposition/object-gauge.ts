@@ -1,10 +1,12 @@
 import { ChunkedLines } from "./chunked-lines.js";
-import { TextFamily, formatValue, type FamilyOptions, type Labels } from "./text-family.js";
+import { TextFamily, formatValue, type FamilyOptions, type Labels } from "./family.js";
 
 /**
  * A gauge family whose samples belong to objects (a pod, a node): each object's lines are
  * rendered when the object changes and dropped when it goes, as kube-state-metrics' stores do.
  * A scrape writes the kept bytes; a change re-encodes only the chunk of objects it touched.
+ * Under the cap, an object already exported may always change; a new object whose samples do not
+ * fit is refused (counted) and tried again at its next change.
  */
 export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
   private readonly objects = new ChunkedLines<{ readonly count: number }>();
@@ -33,6 +35,7 @@ export class ObjectGaugeFamily<L extends string> extends TextFamily<L> {
     }
     if (count === 0) return this.delete(key);
     const previous = this.objects.get(key);
+    if (!previous && !this.admits(this.samples, count)) return;
     if (previous && this.objects.textOf(key) === text) return;
     this.samples += count - (previous?.count ?? 0);
     this.objects.set(key, { count }, text);

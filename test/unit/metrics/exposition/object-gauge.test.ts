@@ -1,6 +1,6 @@
 import { Gauge, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { ObjectGaugeFamily } from "../../../src/metrics/object-family.js";
+import { ObjectGaugeFamily } from "../../../../src/metrics/exposition/object-gauge.js";
 
 describe("object gauge families", () => {
   it("render exactly as prom-client does, and drop an object's lines with it", async () => {
