@@ -16,18 +16,10 @@ export interface KubeSourceReports {
   eventSeen(resource: string, atMs: number): void;
 }
 
-/**
- * The pod state, which until it runs its own timer is told to decide waiting interruptions
- * whenever a node changes, and every half settle period.
- */
-export interface SettlingPodSink extends PodSink {
-  settle(nowMs: number): void;
-}
-
 export interface KubernetesSourceDeps {
   readonly kubeConfig: KubeConfig;
   readonly nodes: NodeSink;
-  readonly pods: SettlingPodSink;
+  readonly pods: PodSink;
   readonly reports: KubeSourceReports;
   readonly log: Logger;
   /** Where pods and nodes that cannot be read, and timestamps refused as implausible, are counted. */
@@ -71,14 +63,11 @@ export class KubernetesSource {
   private readonly informers: RunningInformer[];
   private readonly lastEvents: InformerLastEvent[] = [];
   private readonly timing: InformerTiming;
-  private readonly settleEveryMs: number;
-  private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     config: KubernetesConfig,
     private readonly deps: KubernetesSourceDeps,
   ) {
-    this.settleEveryMs = Math.max(50, Math.min(1000, config.interruptionSettleMs / 2));
     this.timing = {
       stallMs: config.watchStallMs,
       retryInitialMs: config.retryInitialMs,
@@ -100,11 +89,9 @@ export class KubernetesSource {
     for (const lastEvent of this.lastEvents) lastEvent.atMs = now;
     for (const resource of new Set(this.lastEvents.map((e) => e.resource))) this.reportLastEvent(resource);
     for (const informer of this.informers) informer.start();
-    this.settleTimer = setInterval(() => this.deps.pods.settle(Date.now()), this.settleEveryMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.settleTimer);
     await Promise.all(this.informers.map((informer) => informer.stop()));
   }
 
@@ -130,7 +117,7 @@ export class KubernetesSource {
   }
 
   private nodeInformer(config: KubernetesConfig): Informer<NodeSnapshot> {
-    const { kubeConfig, nodes, pods } = this.deps;
+    const { kubeConfig, nodes } = this.deps;
     const recognition = { ...config.nodes, rejections: this.deps.rejections, labelValueMaxBytes: this.deps.labelValueMaxBytes };
     return new Informer<NodeSnapshot>({
       ...this.commonOptions(config, "nodes", "kube_nodes"),
@@ -138,20 +125,10 @@ export class KubernetesSource {
       watchPath: NODE_PATH,
       list: lister(kubeConfig, NODE_PATH, config.limits),
       decode: (raw) => toNodeSnapshot(raw, recognition),
-      // A node's removal sign may decide interruptions its pods are waiting on.
       sink: {
-        listed: (items, _first, nowMs) => {
-          nodes.replaceAll(items, nowMs);
-          pods.settle(nowMs);
-        },
-        changed: (item, nowMs) => {
-          nodes.upsert(item, nowMs);
-          pods.settle(nowMs);
-        },
-        deleted: (item, nowMs) => {
-          nodes.remove(item, nowMs);
-          pods.settle(nowMs);
-        },
+        listed: (items, _first, nowMs) => nodes.replaceAll(items, nowMs),
+        changed: (item, nowMs) => nodes.upsert(item, nowMs),
+        deleted: (item, nowMs) => nodes.remove(item, nowMs),
       },
     });
   }

@@ -29,7 +29,6 @@ class Recorder implements NodeSink, PodSink, KubeSourceReports {
   replace(namespace: string | null, items: readonly PodSnapshot[], options: PodApplyOptions): void {
     this.calls.push({ call: "pods.replace", names: items.map((p) => p.name), namespace, nowMs: options.nowMs, observeHistory: options.observeHistory });
   }
-  settle(): void {}
   watchStarted(resource: string): void {
     this.reports.push({ call: "watchStarted", resource });
   }
