@@ -1,12 +1,15 @@
-import { readFileSync } from "node:fs";
 import { delimiter } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
 import type { BuilderImage } from "../domain/builder.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
+import { ConfigError } from "./errors.js";
+import { configFileFrom, readConfigFile, readPemFile, type RawSettings } from "./file.js";
+import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import { fileSecret, inlineSecret, type Secret } from "./secret.js";
 import { holdsSecret, settingSpec, SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
+
+// The command line reports configuration errors by this class, from here.
+export { ConfigError } from "./errors.js";
 
 export interface GitLabConfig {
   readonly url: string;
@@ -88,25 +91,7 @@ export interface Config {
   readonly labelValueMaxBytes: number;
 }
 
-/** A configuration problem, phrased for a single line on stderr. */
-export class ConfigError extends Error {
-  /** @param shownValue the value as it may be shown; undefined when unset, or set but blank (`blank`). */
-  constructor(
-    readonly setting: string,
-    readonly shownValue: string | undefined,
-    readonly expected: string,
-    blank = false,
-  ) {
-    super(
-      shownValue !== undefined
-        ? `invalid configuration: ${setting}=${shownValue}: expected ${expected}`
-        : `invalid configuration: ${setting} is ${blank ? "set but blank" : "not set"}: expected ${expected}`,
-    );
-    this.name = "ConfigError";
-  }
-}
 
-type RawSettings = Partial<Record<string, string>>;
 
 /**
  * Builds the configuration from the environment and an optional YAML file (`--config` or
@@ -139,11 +124,7 @@ function refuseBlankSecrets(raw: RawSettings): void {
 }
 
 function buildConfig(raw: RawSettings): Config {
-  const get = <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
-    const spec: SettingSpec = SETTINGS.find((s) => s.name === name)!;
-    const value = raw[name] ?? spec.default;
-    return value === undefined ? undefined : parse(value, spec);
-  };
+  const get = settingReader(raw);
   const number = (name: SettingName) => get(name, parseNumber)!;
 
   const url = get("GITLAB_URL", parseUrl);
@@ -194,6 +175,15 @@ function buildConfig(raw: RawSettings): Config {
   };
 }
 
+/** Reads one setting: its value given, else its default, parsed; undefined when neither. */
+function settingReader(raw: RawSettings) {
+  return <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
+    const spec = settingSpec(name);
+    const value = raw[name] ?? spec.default;
+    return value === undefined ? undefined : parse(value, spec);
+  };
+}
+
 function httpLimits(number: (name: SettingName) => number): HttpLimits {
   const headersTimeoutMs = number("HTTP_HEADERS_TIMEOUT_SECONDS") * 1000;
   const requestTimeoutMs = number("HTTP_REQUEST_TIMEOUT_SECONDS") * 1000;
@@ -205,11 +195,7 @@ function httpLimits(number: (name: SettingName) => number): HttpLimits {
 }
 
 function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
-  const setting = <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
-    const spec: SettingSpec = SETTINGS.find((s) => s.name === name)!;
-    const value = raw[name] ?? spec.default;
-    return value === undefined ? undefined : parse(value, spec);
-  };
+  const setting = settingReader(raw);
   const keys = (name: SettingName) => setting(name, parseKeyList) ?? [];
   const retryInitialMs = setting("KUBE_RETRY_INITIAL_SECONDS", parseNumber)! * 1000;
   const retryMaxMs = setting("KUBE_RETRY_MAX_SECONDS", parseNumber)! * 1000;
@@ -258,48 +244,6 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
   };
 }
 
-/** A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
-const KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
-const BUILDER = /^[a-z][a-z0-9_]{0,31}$/;
-
-function parseKeyList(value: string, spec: SettingSpec): string[] {
-  const keys = parseList(value);
-  const bad = keys.find((key) => !KEY.test(key));
-  if (bad !== undefined) throw invalid(spec, value, `comma-separated label or annotation keys such as job.runner.gitlab.com/id (not ${JSON.stringify(bad)})`);
-  return keys;
-}
-
-function parseNamespaces(value: string, spec: SettingSpec): string[] {
-  const namespaces = parseList(value);
-  const bad = namespaces.find((namespace) => !NAMESPACE.test(namespace));
-  if (bad !== undefined) throw invalid(spec, value, `comma-separated namespace names (not ${JSON.stringify(bad)})`);
-  return [...new Set(namespaces)];
-}
-
-function parseSelectors(value: string, spec: SettingSpec): LabelSelector[] {
-  return parseList(value).map((item) => {
-    const at = item.indexOf("=");
-    const key = at < 0 ? "" : item.slice(0, at).trim();
-    const label = at < 0 ? "" : item.slice(at + 1).trim();
-    if (!KEY.test(key) || !LABEL_VALUE.test(label)) throw invalid(spec, value, `comma-separated label=value pairs such as karpenter.sh/capacity-type=spot (not ${JSON.stringify(item)})`);
-    return { key, value: label };
-  });
-}
-
-function parseBuilderImages(value: string, spec: SettingSpec): BuilderImage[] {
-  return parseList(value).map((item) => {
-    const at = item.indexOf("=");
-    const builder = at < 0 ? "" : item.slice(0, at).trim();
-    const prefix = at < 0 ? "" : item.slice(at + 1).trim();
-    if (!BUILDER.test(builder) || prefix === "" || /\s/.test(prefix)) {
-      throw invalid(spec, value, `comma-separated builder=image-prefix pairs such as kaniko=gcr.io/kaniko-project/executor (not ${JSON.stringify(item)})`);
-    }
-    return { builder, prefix };
-  });
-}
-
 function webConfig(raw: RawSettings): WebConfig {
   const bearerToken = secretFrom(raw, "METRICS_BEARER_TOKEN", "METRICS_BEARER_TOKEN_FILE", false);
   const username = nonEmpty(raw.METRICS_BASIC_AUTH_USERNAME);
@@ -312,20 +256,10 @@ function webConfig(raw: RawSettings): WebConfig {
   if ((certPath === undefined) !== (keyPath === undefined)) {
     throw new ConfigError(certPath === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE", undefined, "both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
   }
-  const readPem = (setting: string, path: string) => {
-    try {
-      const pem = readFileSync(path, "utf8");
-      if (!pem.includes("-----BEGIN")) throw new ConfigError(setting, JSON.stringify(path), "a PEM file");
-      return pem;
-    } catch (error) {
-      if (error instanceof ConfigError) throw error;
-      throw new ConfigError(setting, JSON.stringify(path), `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
-    }
-  };
   return {
     bearerToken,
     basicAuth: username !== undefined && password ? { username, password } : null,
-    tls: certPath && keyPath ? { cert: readPem("TLS_CERT_FILE", certPath), key: readPem("TLS_KEY_FILE", keyPath) } : null,
+    tls: certPath && keyPath ? { cert: readPemFile("TLS_CERT_FILE", certPath), key: readPemFile("TLS_KEY_FILE", keyPath) } : null,
   };
 }
 
@@ -348,120 +282,4 @@ function secretFrom(raw: RawSettings, inline: SettingName, file: SettingName, re
   }
   if (required) throw new ConfigError(inline, undefined, `a token with the read_api scope (or set ${file})`);
   return null;
-}
-
-const urlSchema = z.url({ protocol: /^https?$/ });
-
-function parseUrl(value: string, spec: SettingSpec): string {
-  const result = urlSchema.safeParse(value);
-  const shownUrl = JSON.stringify(withoutUserinfo(value));
-  if (!result.success) throw new ConfigError(spec.name, shownUrl, "an absolute http(s) URL such as https://gitlab.example.com");
-  const url = new URL(value);
-  // Credentials in the URL would be logged with it and sent to wherever a redirect points.
-  if (url.username !== "" || url.password !== "") {
-    throw new ConfigError(spec.name, shownUrl, "a URL without user:password@ (give the token in GITLAB_TOKEN or GITLAB_TOKEN_FILE)");
-  }
-  return value.replace(/\/+$/, "").replace(/\/api\/v4$/, "");
-}
-
-/**
- * The value with everything between the scheme and its last `@` hidden, so an error never shows a
- * user or password, even in a URL too malformed to parse.
- */
-function withoutUserinfo(value: string): string {
-  const at = value.lastIndexOf("@");
-  if (at < 0) return value;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
-  return `${scheme}***${value.slice(at)}`;
-}
-
-function parseList(value: string): string[] {
-  return value
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item !== "");
-}
-
-function parseNumber(value: string, spec: SettingSpec): number {
-  const integer = spec.kind === "integer";
-  const parsed = Number(value);
-  const inRange = (spec.min === undefined || parsed >= spec.min) && (spec.max === undefined || parsed <= spec.max);
-  if (value.trim() === "" || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)) || !inRange) {
-    throw invalid(spec, value, `${integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`);
-  }
-  return parsed;
-}
-
-function parseListen(value: string, spec: SettingSpec): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(value.trim());
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw invalid(spec, value, "host:port, e.g. 0.0.0.0:9863 or :9863");
-  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
-}
-
-function parseBoolean(value: string, spec: SettingSpec): boolean {
-  const normalised = value.trim().toLowerCase();
-  // Exactly the words: a switch such as GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED must be set on purpose.
-  if (normalised === "true") return true;
-  if (normalised === "false") return false;
-  throw invalid(spec, value, "true or false");
-}
-
-function parseEnum(value: string, spec: SettingSpec): string {
-  const normalised = value.trim().toLowerCase();
-  if (!spec.values?.includes(normalised)) throw invalid(spec, value, `one of ${spec.values?.join(", ")}`);
-  return normalised;
-}
-
-function invalid(spec: SettingSpec, value: string, expected: string): ConfigError {
-  return new ConfigError(spec.name, shown(spec, value), expected);
-}
-
-function shown(spec: SettingSpec, value: string): string {
-  return spec.kind === "secret" ? '"***"' : JSON.stringify(value);
-}
-
-function configFileFrom(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--config") {
-      const path = argv[i + 1];
-      if (!path) throw new ConfigError("--config", undefined, "a path to a YAML file after --config");
-      return path;
-    }
-    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
-  }
-  return undefined;
-}
-
-function readConfigFile(path: string, known: Set<string>): RawSettings {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `a readable YAML file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
-  }
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `valid YAML (${(error as Error).message.split("\n")[0]})`);
-  }
-  if (document === null || document === undefined) return {};
-  if (typeof document !== "object" || Array.isArray(document)) {
-    throw new ConfigError("CONFIG_FILE", JSON.stringify(path), "a YAML mapping of setting names to values");
-  }
-  const raw: RawSettings = {};
-  for (const [key, value] of Object.entries(document)) {
-    if (!known.has(key)) {
-      throw new ConfigError("CONFIG_FILE", JSON.stringify(path), `only known setting names, found ${JSON.stringify(key)} (see the configuration reference)`);
-    }
-    // A key without a value (YAML null) is blank, not the word "null".
-    raw[key] = value === null ? "" : Array.isArray(value) ? value.map(String).join(",") : String(value);
-  }
-  return raw;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }

@@ -3,7 +3,8 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_LISTING_PAGES } from "../../src/sources/gitlab/api.js";
-import { GitLabRequestError, retryAfterMs } from "../../src/sources/gitlab/transport.js";
+import { retryAfterMs } from "../../src/sources/gitlab/retry-after.js";
+import { GitLabRequestError } from "../../src/sources/gitlab/transport.js";
 import { json, loopbackApi, serveLoopback, TOKEN, type LoopbackServer } from "../helpers/loopback.js";
 
 const servers: LoopbackServer[] = [];
@@ -177,5 +178,27 @@ describe("Retry-After", () => {
     for (const unusable of [undefined, "", "-5", "0", "soon", new Date(now - 1_000).toUTCString()]) {
       expect(retryAfterMs(unusable, now)).toBeUndefined();
     }
+  });
+});
+
+describe("transient failures", () => {
+  it("are tried once more after a pause, then given up to the next poll", async () => {
+    const arrivals: number[] = [];
+    const gitlab = await serve((_, response) => {
+      arrivals.push(Date.now());
+      json(response, 502, { message: "502 Bad Gateway" });
+    });
+    const { api, codes } = loopbackApi(gitlab.url);
+    const error = await failure(api.project(1));
+    expect(error.status).toBe(502);
+    expect(codes).toEqual(["502", "502"]);
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(990);
+  });
+
+  it("are not tried again when the answer is final (4xx)", async () => {
+    const gitlab = await serve((_, response) => json(response, 404, { message: "404 Project Not Found" }));
+    const { api, codes } = loopbackApi(gitlab.url);
+    expect((await failure(api.project(1))).status).toBe(404);
+    expect(codes).toEqual(["404"]);
   });
 });

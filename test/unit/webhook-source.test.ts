@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { BoundedMap } from "../../src/lib/bounded-map.js";
 import { ignoreRejections, type Rejections } from "../../src/lib/rejections.js";
 import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../src/sources/gitlab/webhook-source.js";
 import { JobStore, type JobFinished } from "../../src/state/jobs.js";
@@ -75,10 +76,10 @@ describe("GitLabWebhookSource", () => {
     const pending = { ...jobHook, build_status: "pending" };
     expect(hooks.receive("Job Hook", pending, long).outcome).toBe("accepted");
     expect(hooks.receive("Job Hook", pending, long).outcome).toBe("duplicate");
-    const stored = [...(hooks as unknown as { seenKeys: Set<string> }).seenKeys];
+    const stored = [...(hooks as unknown as { seenKeys: BoundedMap<string, true> }).seenKeys.keys()];
     expect(stored).toEqual([idempotencyDigest(long)]);
     for (let i = 0; i < 10_050; i++) hooks.receive("Job Hook", pending, `${long}${i}`);
     expect(hooks.rememberedKeys).toBe(10_000);
-    for (const key of (hooks as unknown as { seenKeys: Set<string> }).seenKeys) expect(key.length).toBe(22);
+    for (const key of (hooks as unknown as { seenKeys: BoundedMap<string, true> }).seenKeys.keys()) expect(key.length).toBe(22);
   });
 });

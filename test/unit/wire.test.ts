@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, parseGitLabTime, pipelineHookSchema, restJobSchema } from "../../src/sources/gitlab/wire.js";
-import { routeTemplate, retryAfterMs } from "../../src/sources/gitlab/transport.js";
+import { retryAfterMs } from "../../src/sources/gitlab/retry-after.js";
+import { routeTemplate } from "../../src/sources/gitlab/route.js";
 import { tagsLabel } from "../../src/domain/job.js";
 import type { Rejections } from "../../src/lib/rejections.js";
 import jobsList from "../fixtures/gitlab/jobs-list.json" with { type: "json" };

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
+import type { WatchedProject, WebhookOutcome } from "../../domain/events.js";
 import type { JobObservation } from "../../domain/job.js";
+import { BoundedMap } from "../../lib/bounded-map.js";
 import { ignoreRejections, type Rejections } from "../../lib/rejections.js";
-import type { JobStore } from "../../state/jobs.js";
-import type { ProjectRegistry } from "../../state/projects.js";
-import type { WebhookOutcome } from "../../metrics/exporter.js";
 import { describeIssues, jobHookSchema, observeJobHook, observePipelineHook, pipelineHookSchema } from "./wire.js";
 
 export interface WebhookResult {
@@ -17,6 +16,20 @@ export interface WebhookResult {
 export interface UnplacedJob {
   readonly jobId: number;
   readonly pipelineId: number | null;
+}
+
+/** Where a delivery's job observations go: the job state. */
+export interface JobObservationSink {
+  /**
+   * `untimedIsNew`: a finish without a timestamp is a new one. "needs-details" when the job
+   * cannot be placed without what only the API tells (its tags).
+   */
+  apply(observation: JobObservation, untimedIsNew: boolean): "changed" | "unchanged" | "needs-details";
+}
+
+/** The projects the exporter watches, by id: deliveries for any other are acknowledged and dropped. */
+export interface WatchedProjectLookup {
+  get(id: number): WatchedProject | undefined;
 }
 
 export interface ActivitySink {
@@ -72,12 +85,12 @@ export function idempotencyDigest(key: string): string {
  * project soon, which costs one request per project, not one per event.
  */
 export class GitLabWebhookSource {
-  /** Digests of the idempotency keys seen, oldest first. */
-  private readonly seenKeys = new Set<string>();
+  /** Digests of the idempotency keys seen, the oldest forgotten first. */
+  private readonly seenKeys = new BoundedMap<string, true>(IDEMPOTENCY_KEYS_CAPACITY);
 
   constructor(
-    private readonly jobs: JobStore,
-    private readonly projects: ProjectRegistry,
+    private readonly jobs: JobObservationSink,
+    private readonly projects: WatchedProjectLookup,
     private readonly activity: ActivitySink,
     /** Told of each payload refused and each hook field refused as implausible. */
     private readonly rejections: Rejections = ignoreRejections,
@@ -114,7 +127,7 @@ export class GitLabWebhookSource {
       observations = observePipelineHook(parsed.data, receivedAt, this.rejections);
       untimedIsNew = false;
     }
-    if (keyDigest !== undefined) this.rememberKey(keyDigest);
+    if (keyDigest !== undefined) this.seenKeys.set(keyDigest, true);
 
     if (this.projects.get(projectId) === undefined) {
       return { outcome: "ignored", status: 200, reason: `project ${projectId} is not watched` };
@@ -134,11 +147,6 @@ export class GitLabWebhookSource {
   private invalid(event: string, issues: string): WebhookResult {
     this.rejections.reject("gitlab_webhook", "schema", { event, issues });
     return { outcome: "invalid", status: 400, reason: `invalid ${event} payload: ${issues}` };
-  }
-
-  private rememberKey(digest: string): void {
-    this.seenKeys.add(digest);
-    if (this.seenKeys.size > IDEMPOTENCY_KEYS_CAPACITY) this.seenKeys.delete(this.seenKeys.values().next().value!);
   }
 
   /** Idempotency keys remembered now (their digests). */

@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ConfigError, type KubernetesReadLimits } from "../../config/load.js";
-import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./informer.js";
+import { ConfigError } from "../../config/errors.js";
+import type { KubernetesReadLimits } from "../../config/load.js";
+import type { Lister, ListPage, WatchCallbacks, WatchHandle, WatchOpener } from "./list-watch.js";
 import { LineSplitter, LineTooLong } from "./lines.js";
 import { kubeGet, readBody, type KubeResponse } from "./request.js";
 

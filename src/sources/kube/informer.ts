@@ -1,6 +1,10 @@
 import type { Logger } from "pino";
+import { backoffMs } from "../../lib/backoff.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
-import { resourceVersionOf } from "./wire.js";
+import { sleep } from "../../lib/sleep.js";
+import { isGone, type Lister, type WatchOpener } from "./list-watch.js";
+import { listAllPages, type ListLimits } from "./paged-list.js";
+import { watchOnce, type WatchEnd, type WatchResult } from "./watch-once.js";
 
 /**
  * A list/watch loop that never gives up, built on client-node's list calls and `Watch` class.
@@ -12,7 +16,7 @@ import { resourceVersionOf } from "./wire.js";
  * pods would still cost hundreds of megabytes. Here each object is decoded into a small typed
  * snapshot at once and the caller's state keeps only that.
  *
- * The loop: list (in pages) → hand the snapshots over as the full truth → watch from the list's
+ * The loop: list (in pages, `paged-list.ts`) → hand the snapshots over as the full truth → watch from the list's
  * resourceVersion, with bookmarks and a server-side timeout → when the server ends the watch at
  * its timeout, watch again from the last resourceVersion seen. A stream that ends cleanly before
  * its time (a load balancer or proxy ending idle streams) is watched again from there too, without
@@ -26,29 +30,6 @@ import { resourceVersionOf } from "./wire.js";
  * continue tokens for ever) ends like a failed one, with a restart and backoff, and the next
  * list starts from scratch; an object the decoder refuses is counted as a rejection and logged.
  */
-
-export interface ListPage {
-  readonly items: readonly unknown[];
-  readonly resourceVersion: string;
-  /** Absent on the last page. */
-  readonly continueToken: string | undefined;
-}
-
-export type Lister = (request: { readonly limit: number; readonly continueToken: string | undefined; readonly signal: AbortSignal }) => Promise<ListPage>;
-
-export interface WatchHandle {
-  abort(): void;
-}
-
-export interface WatchCallbacks {
-  /** The server accepted the watch (HTTP 200). */
-  opened(): void;
-  event(type: string, object: unknown): void;
-  /** The stream ended: null when it closed cleanly, else the error. Called at most once. */
-  done(error: unknown): void;
-}
-
-export type WatchOpener = (path: string, query: Readonly<Record<string, string | number | boolean>>, callbacks: WatchCallbacks) => WatchHandle;
 
 export interface InformerSink<T> {
   /** A complete list: the whole truth for this informer's scope. `first` for the first list. */
@@ -68,14 +49,6 @@ export interface InformerTiming {
   readonly listTimeoutMs: number;
 }
 
-/** How far one list may run, whatever the server says. */
-export interface InformerLimits {
-  /** Pages per list: no continue token lifts it. */
-  readonly maxListPages: number;
-  /** Items per list, every page together, decodable or not. */
-  readonly maxListItems: number;
-}
-
 export interface InformerOptions<T> {
   /** `pods` or `nodes`: the `resource` label and the log field. */
   readonly resource: string;
@@ -88,7 +61,7 @@ export interface InformerOptions<T> {
   readonly decode: (raw: unknown) => T | null;
   readonly sink: InformerSink<T>;
   readonly timing: InformerTiming;
-  readonly limits: InformerLimits;
+  readonly limits: ListLimits;
   readonly rejections: Rejections;
   /** The `source` label of this informer's rejections. */
   readonly rejectionSource: RejectionSource;
@@ -99,32 +72,16 @@ export interface InformerOptions<T> {
   readonly random?: () => number;
 }
 
-type WatchEnd =
-  /** The server ended the watch at its timeout: watch again from where it stopped. */
-  | { readonly kind: "timeout" }
-  /** The stream ended cleanly before its time: watch again from where it stopped, no list. */
-  | { readonly kind: "cut" }
-  /** The resourceVersion is too old: list again. */
-  | { readonly kind: "gone" }
-  | { readonly kind: "failed"; readonly reason: string; readonly error?: unknown }
-  | { readonly kind: "stopped" };
-
 /** A watch that lived this long, or ended at the server's timeout, resets the backoff. */
 const HEALTHY_WATCH_MS = 30_000;
-
-class Stopped extends Error {}
-
-/** A list past one of its limits: handled as a failed list. */
-export class ListOverLimit extends Error {}
 
 /** The watch event types that carry an object to apply; BOOKMARK and ERROR are handled apart. */
 const OBJECT_EVENTS = new Set(["ADDED", "MODIFIED", "DELETED"]);
 
 export class Informer<T> {
-  private stopped = false;
+  /** Aborted by `stop()`: ends whatever is in flight, a list page, a watch or a backoff sleep. */
+  private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
-  /** Aborts whatever is in flight: a list page, a watch, or a backoff sleep. */
-  private interrupt: (() => void) | null = null;
   private listedOnce = false;
   private lastHealthyMs: number | null = null;
   /** Unix ms of the last list or watch event, bookmarks included: what the stall limit measures. */
@@ -144,8 +101,7 @@ export class Informer<T> {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.interrupt?.();
+    this.stopping.abort();
     await this.loop;
   }
 
@@ -157,6 +113,10 @@ export class Informer<T> {
   /** Unix ms of the last list, watch event or accepted watch; null before any. */
   get lastSuccessMs(): number | null {
     return this.lastHealthyMs;
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
   }
 
   private async run(): Promise<void> {
@@ -214,107 +174,47 @@ export class Informer<T> {
 
   /** Lists every page, hands the snapshots over, returns the list's resourceVersion. */
   private async listAll(): Promise<string> {
-    const { list, sink, timing, limits } = this.options;
-    const items: T[] = [];
-    let continueToken: string | undefined;
-    let resourceVersion = "";
-    let pages = 0;
-    let received = 0;
-    do {
-      if (++pages > limits.maxListPages) throw new ListOverLimit(`list passed ${limits.maxListPages} pages (KUBE_MAX_LIST_PAGES)`);
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timing.listTimeoutMs);
-      this.interrupt = () => controller.abort();
-      let page: ListPage;
-      try {
-        page = await list({ limit: timing.pageSize, continueToken, signal: controller.signal });
-      } finally {
-        clearTimeout(timer);
-        this.interrupt = null;
-      }
-      if (this.stopped) throw new Stopped();
-      // Every page of a chunked list is served from the first page's snapshot.
-      if (continueToken === undefined) resourceVersion = page.resourceVersion;
-      if (page.items.length > timing.pageSize) throw new ListOverLimit(`list page held ${page.items.length} items, ${timing.pageSize} were asked for`);
-      received += page.items.length;
-      if (received > limits.maxListItems) throw new ListOverLimit(`list passed ${limits.maxListItems} items (KUBE_MAX_LIST_ITEMS)`);
-      for (const raw of page.items) {
-        const item = this.decode(raw, "list");
-        if (item !== null) items.push(item);
-      }
-      continueToken = page.continueToken || undefined;
-    } while (continueToken !== undefined);
+    const { list, sink, timing, limits, resource, namespace } = this.options;
+    const { items, resourceVersion } = await listAllPages({
+      list,
+      pageSize: timing.pageSize,
+      pageTimeoutMs: timing.listTimeoutMs,
+      limits,
+      decode: (raw) => this.decode(raw, "list"),
+      stop: this.stopping.signal,
+    });
     const now = this.now();
     sink.listed(items, !this.listedOnce, now);
     this.listedOnce = true;
-    this.healthy(now);
-    this.options.onEvent(this.options.resource, now);
-    this.lastHeardMs = now;
-    this.options.log.debug({ resource: this.options.resource, namespace: this.options.namespace, items: items.length, resourceVersion }, "Kubernetes list applied");
+    this.heard(now);
+    this.options.log.debug({ resource, namespace, items: items.length, resourceVersion }, "Kubernetes list applied");
     return resourceVersion;
   }
 
   /** One watch stream, until it ends one way or another. */
-  private watch(fromVersion: string): Promise<{ end: WatchEnd; resourceVersion: string }> {
-    const { openWatch, watchPath, sink, timing, resource } = this.options;
-    return new Promise((resolve) => {
-      let resourceVersion = fromVersion;
-      let handle: WatchHandle | undefined;
-      let settled = false;
-      const startedAt = this.now();
-      const timeoutSeconds = this.serverTimeoutSeconds();
-      const finish = (end: WatchEnd) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(watchdog);
-        this.interrupt = null;
-        handle?.abort();
-        resolve({ end, resourceVersion });
-      };
-      const watchdog = setTimeout(() => finish({ kind: "failed", reason: "watch stalled" }), timing.stallMs);
-      this.interrupt = () => finish({ kind: "stopped" });
-
-      const callbacks: WatchCallbacks = {
-        opened: () => {
-          if (!settled) this.healthy(this.now());
-        },
-        event: (type, object) => {
-          if (settled) return;
-          watchdog.refresh();
-          if (type === "ERROR") {
-            const status = object as { code?: unknown; message?: unknown } | null;
-            if (status?.code === 410) return finish({ kind: "gone" });
-            return finish({ kind: "failed", reason: `watch error ${String(status?.code ?? "")} ${String(status?.message ?? "")}`.trim() });
-          }
-          const now = this.now();
-          resourceVersion = resourceVersionOf(object) ?? resourceVersion;
-          this.healthy(now);
-          this.options.onEvent(resource, now);
-          this.lastHeardMs = now;
-          if (type === "BOOKMARK") return;
-          if (!OBJECT_EVENTS.has(type)) return this.reject("event_type", object, "watch", type);
-          const item = this.decode(object, "watch", type);
-          if (item === null) return;
-          try {
-            if (type === "DELETED") sink.deleted(item, now);
-            else if (type === "ADDED" || type === "MODIFIED") sink.changed(item, now);
-          } catch (error) {
-            // A bug in applying one event must not stop the informer: start over from a list.
-            finish({ kind: "failed", reason: "applying a watch event failed", error });
-          }
-        },
-        done: (error) => {
-          if (settled) return;
-          if (this.stopped) return finish({ kind: "stopped" });
-          if (error) return finish(isGone(error) ? { kind: "gone" } : { kind: "failed", reason: "watch failed", error });
-          // A clean end near the requested timeout is the server's; earlier, the stream was cut.
-          const lived = this.now() - startedAt;
-          finish(lived >= timeoutSeconds * 900 ? { kind: "timeout" } : { kind: "cut" });
-        },
-      };
-      handle = openWatch(watchPath, { resourceVersion: fromVersion, allowWatchBookmarks: true, timeoutSeconds }, callbacks);
-      if (settled) handle.abort();
+  private watch(fromVersion: string): Promise<WatchResult> {
+    const { openWatch, watchPath, timing } = this.options;
+    return watchOnce({
+      openWatch,
+      path: watchPath,
+      fromVersion,
+      timeoutSeconds: this.serverTimeoutSeconds(),
+      stallMs: timing.stallMs,
+      stop: this.stopping.signal,
+      now: this.now,
+      opened: (atMs) => this.healthy(atMs),
+      heard: (atMs) => this.heard(atMs),
+      received: (type, object, atMs) => this.apply(type, object, atMs),
     });
+  }
+
+  /** A watch event's object, handed to the sink; an unknown event type or a malformed object is counted. */
+  private apply(type: string, object: unknown, atMs: number): void {
+    if (!OBJECT_EVENTS.has(type)) return this.reject("event_type", object, "watch", type);
+    const item = this.decode(object, "watch", type);
+    if (item === null) return;
+    if (type === "DELETED") this.options.sink.deleted(item, atMs);
+    else this.options.sink.changed(item, atMs);
   }
 
   /**
@@ -329,22 +229,12 @@ export class Informer<T> {
 
   private backoffMs(attempt: number): number {
     const { retryInitialMs, retryMaxMs } = this.options.timing;
-    const ceiling = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt, 30));
-    // Equal jitter: at least half the step, so retries still back off.
-    return ceiling / 2 + (this.random() * ceiling) / 2;
+    return backoffMs(attempt, { initialMs: retryInitialMs, maxMs: retryMaxMs }, this.random);
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.interrupt = null;
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.interrupt = wake;
-    });
+  /** Waits `ms`, or less when the informer is stopped meanwhile. */
+  private async sleep(ms: number): Promise<void> {
+    await sleep(ms, this.stopping.signal).catch(() => undefined);
   }
 
   /** The object's snapshot; a malformed object is counted and logged, never dropped in silence. */
@@ -368,6 +258,13 @@ export class Informer<T> {
   private healthy(atMs: number): void {
     this.lastHealthyMs = atMs;
   }
+
+  /** A list or a watch event, bookmarks included: a sign of life the stall limit measures from. */
+  private heard(atMs: number): void {
+    this.healthy(atMs);
+    this.options.onEvent(this.options.resource, atMs);
+    this.lastHeardMs = atMs;
+  }
 }
 
 /** Names an object in a log line, from what of it can be read: strings only, cut short. */
@@ -379,11 +276,4 @@ function identity(raw: unknown): Record<string, string | undefined> {
     return typeof value === "string" ? value.slice(0, 253) : undefined;
   };
   return { name: field("name"), namespace: field("namespace"), uid: field("uid") };
-}
-
-/** 410 Gone: as an ERROR event's Status, a watch HTTP status, or a list ApiException. */
-export function isGone(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
-  return statusCode === 410 || code === 410;
 }

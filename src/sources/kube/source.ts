@@ -2,12 +2,11 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubernetesConfig } from "../../config/load.js";
 import type { ProjectPathLookup } from "../../domain/job-pod.js";
-import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
-import type { NodeStore } from "../../state/nodes.js";
-import type { PodStore } from "../../state/pods.js";
+import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import { lister, NODE_PATH, podPath, watchOpener } from "./client.js";
-import { Informer, type InformerTiming } from "./informer.js";
+import { Informer, type InformerOptions, type InformerTiming } from "./informer.js";
+import type { NodeSink, PodSink } from "./sinks.js";
 import { toNodeSnapshot, toPodSnapshot } from "./wire.js";
 
 /** What the source reports of itself (the `gitlab_ci_exporter_kube_*` families). */
@@ -19,8 +18,8 @@ export interface KubeSourceReports {
 
 export interface KubernetesSourceDeps {
   readonly kubeConfig: KubeConfig;
-  readonly nodes: NodeStore;
-  readonly pods: PodStore;
+  readonly nodes: NodeSink;
+  readonly pods: PodSink;
   readonly reports: KubeSourceReports;
   readonly log: Logger;
   /** Where pods and nodes that cannot be read, and timestamps refused as implausible, are counted. */
@@ -39,36 +38,36 @@ interface RunningInformer {
   readonly lastSuccessMs: number | null;
 }
 
-/** An informer's last watch event or list, for the `resource` it shares with its siblings. */
-interface EventClock {
+/**
+ * When one informer last listed or heard a watch event. The pod informers of several namespaces
+ * share the `pods` resource, and its last event is the oldest of theirs.
+ */
+interface InformerLastEvent {
   readonly resource: string;
-  lastEventMs: number;
+  atMs: number;
 }
+
+/** What every informer of the source shares, whatever it watches. */
+type CommonInformerOptions = Omit<InformerOptions<unknown>, "namespace" | "watchPath" | "list" | "decode" | "sink">;
 
 const PAGE_SIZE = 500;
 const LIST_TIMEOUT_MS = 60_000;
 
 /**
  * Nodes (cluster-wide, unless switched off) and pods (cluster-wide, or one watch per configured
- * namespace) through resilient informers, turned into snapshots and applied to the node and pod
- * state. Without the node watch the node state stays empty: interruptions are then told by the
+ * namespace) through resilient informers, turned into snapshots and handed to the node and pod
+ * sinks. Without the node watch the node sink hears nothing: interruptions are then told by the
  * pods alone.
  */
 export class KubernetesSource {
   private readonly informers: RunningInformer[];
-  /** One per informer: the pod informers of several namespaces share the `pods` series. */
-  private readonly clocks: EventClock[] = [];
-  private readonly reports: KubeSourceReports;
+  private readonly lastEvents: InformerLastEvent[] = [];
   private readonly timing: InformerTiming;
-  private readonly pods: PodStore;
-  private readonly settleEveryMs: number;
-  private settleTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: KubernetesConfig, deps: KubernetesSourceDeps) {
-    const { kubeConfig, nodes, pods, reports, log, rejections } = deps;
-    this.pods = pods;
-    this.reports = reports;
-    this.settleEveryMs = Math.max(50, Math.min(1000, config.interruptionSettleMs / 2));
+  constructor(
+    config: KubernetesConfig,
+    private readonly deps: KubernetesSourceDeps,
+  ) {
     this.timing = {
       stallMs: config.watchStallMs,
       retryInitialMs: config.retryInitialMs,
@@ -76,87 +75,23 @@ export class KubernetesSource {
       pageSize: PAGE_SIZE,
       listTimeoutMs: LIST_TIMEOUT_MS,
     };
-    const { limits } = config;
-    const openWatch = watchOpener(kubeConfig, limits);
-    const common = (resource: string, rejectionSource: RejectionSource) => {
-      const clock: EventClock = { resource, lastEventMs: 0 };
-      this.clocks.push(clock);
-      return {
-        resource,
-        openWatch,
-        timing: this.timing,
-        limits,
-        rejections,
-        rejectionSource,
-        log,
-        onRestart: () => reports.watchRestarted(resource),
-        onEvent: (_resource: string, atMs: number) => {
-          clock.lastEventMs = atMs;
-          this.reportLastEvent(resource);
-        },
-      };
-    };
-    const checking = { rejections: deps.rejections, labelValueMaxBytes: deps.labelValueMaxBytes };
-    const nodeRecognition = { ...config.nodes, ...checking };
-    const nodeInformer = !config.nodesEnabled
-      ? null
-      : new Informer<NodeSnapshot>({
-          ...common("nodes", "kube_nodes"),
-          namespace: "",
-          watchPath: NODE_PATH,
-          list: lister(kubeConfig, NODE_PATH, limits),
-          decode: (raw) => toNodeSnapshot(raw, nodeRecognition),
-          // A node's removal sign may decide interruptions its pods are waiting on.
-          sink: {
-            listed: (items, _first, nowMs) => {
-              nodes.replaceAll(items, nowMs);
-              pods.decideWaitingInterruptions(nowMs);
-            },
-            changed: (item, nowMs) => {
-              nodes.upsert(item, nowMs);
-              pods.decideWaitingInterruptions(nowMs);
-            },
-            deleted: (item, nowMs) => {
-              nodes.remove(item, nowMs);
-              pods.decideWaitingInterruptions(nowMs);
-            },
-          },
-        });
-    const podRecognition = { ...config.pods, ...checking, projectPathOf: deps.projectPathOf };
+    const nodeInformer = config.nodesEnabled ? this.nodeInformer(config) : null;
     const scopes: ReadonlyArray<string | null> = config.namespaces.length === 0 ? [null] : config.namespaces;
-    const podInformers = scopes.map(
-      (namespace) =>
-        new Informer<PodSnapshot>({
-          ...common("pods", "kube_pods"),
-          namespace: namespace ?? "",
-          watchPath: podPath(namespace),
-          list: lister(kubeConfig, podPath(namespace), limits),
-          // Null only for a malformed object (counted by the informer); a pod that is not a CI job
-          // pod still decodes, with no job, and the pod state decides what to do with it.
-          decode: (raw) => toPodSnapshot(raw, podRecognition),
-          sink: {
-            listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
-            changed: (item, nowMs) => pods.upsert(item, { nowMs, observeHistory: true }),
-            deleted: (item, nowMs) => pods.remove(item, nowMs),
-          },
-        }),
-    );
+    const podInformers = scopes.map((namespace) => this.podInformer(config, namespace));
     this.informers = nodeInformer ? [nodeInformer, ...podInformers] : podInformers;
-    if (nodeInformer) reports.watchStarted("nodes");
-    reports.watchStarted("pods");
+    if (nodeInformer) deps.reports.watchStarted("nodes");
+    deps.reports.watchStarted("pods");
   }
 
   start(): void {
     // Until an informer hears anything, its silence counts from now.
     const now = Date.now();
-    for (const clock of this.clocks) clock.lastEventMs = now;
-    for (const resource of new Set(this.clocks.map((c) => c.resource))) this.reportLastEvent(resource);
+    for (const lastEvent of this.lastEvents) lastEvent.atMs = now;
+    for (const resource of new Set(this.lastEvents.map((e) => e.resource))) this.reportLastEvent(resource);
     for (const informer of this.informers) informer.start();
-    this.settleTimer = setInterval(() => this.pods.decideWaitingInterruptions(Date.now()), this.settleEveryMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.settleTimer);
     await Promise.all(this.informers.map((informer) => informer.stop()));
   }
 
@@ -176,18 +111,76 @@ export class KubernetesSource {
     return oldest;
   }
 
+  /** A healthy watch shows life at least every stall period; allow one failed retry on top. */
+  get staleAfterMs(): number {
+    return 2 * this.timing.stallMs + this.timing.retryMaxMs;
+  }
+
+  private nodeInformer(config: KubernetesConfig): Informer<NodeSnapshot> {
+    const { kubeConfig, nodes } = this.deps;
+    const recognition = { ...config.nodes, rejections: this.deps.rejections, labelValueMaxBytes: this.deps.labelValueMaxBytes };
+    return new Informer<NodeSnapshot>({
+      ...this.commonOptions(config, "nodes", "kube_nodes"),
+      namespace: "",
+      watchPath: NODE_PATH,
+      list: lister(kubeConfig, NODE_PATH, config.limits),
+      decode: (raw) => toNodeSnapshot(raw, recognition),
+      sink: {
+        listed: (items, _first, nowMs) => nodes.replaceAll(items, nowMs),
+        changed: (item, nowMs) => nodes.upsert(item, nowMs),
+        deleted: (item, nowMs) => nodes.remove(item, nowMs),
+      },
+    });
+  }
+
+  /** The pods of one namespace, or of all when `namespace` is null. */
+  private podInformer(config: KubernetesConfig, namespace: string | null): Informer<PodSnapshot> {
+    const { kubeConfig, pods, rejections, labelValueMaxBytes, projectPathOf } = this.deps;
+    const recognition = { ...config.pods, rejections, labelValueMaxBytes, projectPathOf };
+    return new Informer<PodSnapshot>({
+      ...this.commonOptions(config, "pods", "kube_pods"),
+      namespace: namespace ?? "",
+      watchPath: podPath(namespace),
+      list: lister(kubeConfig, podPath(namespace), config.limits),
+      // Null only for a malformed object (counted by the informer); a pod that is not a CI job
+      // pod still decodes, with no job, and the pod sink decides what to do with it.
+      decode: (raw) => toPodSnapshot(raw, recognition),
+      sink: {
+        listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
+        changed: (item, nowMs) => pods.upsert(item, { nowMs, observeHistory: true }),
+        deleted: (item, nowMs) => pods.remove(item, nowMs),
+      },
+    });
+  }
+
+  /** The options of one more informer of `resource`, with its own record of its last event. */
+  private commonOptions(config: KubernetesConfig, resource: string, rejectionSource: RejectionSource): CommonInformerOptions {
+    const { kubeConfig, reports, rejections, log } = this.deps;
+    const lastEvent: InformerLastEvent = { resource, atMs: 0 };
+    this.lastEvents.push(lastEvent);
+    return {
+      resource,
+      openWatch: watchOpener(kubeConfig, config.limits),
+      timing: this.timing,
+      limits: config.limits,
+      rejections,
+      rejectionSource,
+      log,
+      onRestart: () => reports.watchRestarted(resource),
+      onEvent: (_resource, atMs) => {
+        lastEvent.atMs = atMs;
+        this.reportLastEvent(resource);
+      },
+    };
+  }
+
   /**
    * The oldest of the last events among the resource's informers: a namespace whose watch died
    * shows as stale, not hidden behind the fresh watch of another namespace.
    */
   private reportLastEvent(resource: string): void {
     let oldest = Infinity;
-    for (const clock of this.clocks) if (clock.resource === resource) oldest = Math.min(oldest, clock.lastEventMs);
-    if (Number.isFinite(oldest)) this.reports.eventSeen(resource, oldest);
-  }
-
-  /** A healthy watch shows life at least every stall period; allow one failed retry on top. */
-  get staleAfterMs(): number {
-    return 2 * this.timing.stallMs + this.timing.retryMaxMs;
+    for (const lastEvent of this.lastEvents) if (lastEvent.resource === resource) oldest = Math.min(oldest, lastEvent.atMs);
+    if (Number.isFinite(oldest)) this.deps.reports.eventSeen(resource, oldest);
   }
 }

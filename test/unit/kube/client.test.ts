@@ -4,7 +4,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { lister, watchOpener } from "../../../src/sources/kube/client.js";
-import { Informer, isGone, type WatchCallbacks } from "../../../src/sources/kube/informer.js";
+import { Informer } from "../../../src/sources/kube/informer.js";
+import { isGone, type WatchCallbacks } from "../../../src/sources/kube/list-watch.js";
 import { ignoreRejections } from "../../../src/lib/rejections.js";
 import { eventually } from "../../helpers/prom.js";
 

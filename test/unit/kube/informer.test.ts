@@ -1,7 +1,9 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Rejections } from "../../../src/lib/rejections.js";
-import { Informer, type InformerLimits, type InformerSink, type ListPage, type WatchCallbacks } from "../../../src/sources/kube/informer.js";
+import { Informer, type InformerSink } from "../../../src/sources/kube/informer.js";
+import type { ListPage, WatchCallbacks } from "../../../src/sources/kube/list-watch.js";
+import type { ListLimits } from "../../../src/sources/kube/paged-list.js";
 import { eventually } from "../../helpers/prom.js";
 
 interface Obj {
@@ -65,7 +67,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((i) => i.stop()));
 });
 
-function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}, limits: Partial<InformerLimits> = {}) {
+function start(api: FakeApi, timing: Partial<{ stallMs: number }> = {}, limits: Partial<ListLimits> = {}) {
   const state = new Map<string, string>();
   const log: string[] = [];
   const rejected: Array<{ reason: string; detail: Readonly<Record<string, unknown>> | undefined }> = [];

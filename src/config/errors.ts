@@ -1,0 +1,17 @@
+/** A configuration problem, phrased for a single line on stderr. */
+export class ConfigError extends Error {
+  /** @param shownValue the value as it may be shown; undefined when unset, or set but blank (`blank`). */
+  constructor(
+    readonly setting: string,
+    readonly shownValue: string | undefined,
+    readonly expected: string,
+    blank = false,
+  ) {
+    super(
+      shownValue !== undefined
+        ? `invalid configuration: ${setting}=${shownValue}: expected ${expected}`
+        : `invalid configuration: ${setting} is ${blank ? "set but blank" : "not set"}: expected ${expected}`,
+    );
+    this.name = "ConfigError";
+  }
+}
