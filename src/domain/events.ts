@@ -9,6 +9,15 @@ import type { NodeSnapshot, PodSnapshot } from "./pod.js";
  * data: no layer needs another's classes to speak to it.
  */
 
+/**
+ * How a source came to report a job: `transition` when it reports the change as it happens (a
+ * Job Hook is sent for the transition itself; a REST job above the project's watermark did not
+ * exist at the previous visit), so a finish or a start without a timestamp is new; `listing` when
+ * it lists state that may be history (a Pipeline Hook names every build of its pipeline; a poll
+ * reads old jobs too), so only a timestamp can tell that it happened under the exporter's watch.
+ */
+export type JobReport = "transition" | "listing";
+
 /** A project the exporter watches, as discovery found it. */
 export interface WatchedProject {
   readonly id: number;

@@ -1,4 +1,4 @@
-import type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
+import type { JobFinished, JobReport, JobStarted, PipelineNamed } from "../domain/events.js";
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
 import { BoundedIdSet } from "../lib/bounded-id-set.js";
 import { Listeners } from "../lib/listeners.js";
@@ -111,24 +111,21 @@ export class JobStore {
   }
 
   /**
-   * @param untimedIsNew how to treat a job first seen finished *without* a `finished_at` (or
-   *   first seen running without a `started_at`): true when the source knows the change is new
-   *   (a Job Hook is sent for the transition itself; a REST job above the project's watermark did
-   *   not exist at the previous visit); false when it may be history (a Pipeline Hook lists every
-   *   build of its pipeline; a poll reads old jobs too).
+   * @param report how the source came to report it (see `JobReport`): it decides a job first seen
+   *   finished without a `finished_at`, or first seen running without a `started_at`.
    */
-  apply(observation: JobObservation, untimedIsNew = false): ApplyResult {
+  apply(observation: JobObservation, report: JobReport = "listing"): ApplyResult {
     const { id } = observation;
     if (observation.pipelineId != null) this.onPipelineNamed.emit({ jobId: id, pipelineId: observation.pipelineId });
     if (this.counted.has(id)) return "unchanged";
     const known = this.live.get(id);
-    if (isTerminal(observation.status)) return this.applyTerminal(observation, known, untimedIsNew);
+    if (isTerminal(observation.status)) return this.applyTerminal(observation, known, report);
     if (isDormant(observation.status)) {
       if (!known) return "unchanged";
       this.forget(known);
       return "changed";
     }
-    return known ? this.applyProgress(observation, known) : this.track(observation, untimedIsNew);
+    return known ? this.applyProgress(observation, known) : this.track(observation, report);
   }
 
   /** Ids of the project's live jobs (any non-terminal, non-dormant status). */
@@ -181,11 +178,11 @@ export class JobStore {
   }
 
   /** A terminal status: the job leaves, and a finish is counted once. */
-  private applyTerminal(observation: JobObservation, known: LiveJob | undefined, untimedIsNew: boolean): ApplyResult {
-    if (!known && !this.finishedUnderWatch(observation, untimedIsNew)) return "unchanged";
+  private applyTerminal(observation: JobObservation, known: LiveJob | undefined, report: JobReport): ApplyResult {
+    if (!known && !this.finishedUnderWatch(observation, report)) return "unchanged";
     if (known) this.forget(known);
     if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
-    this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, untimedIsNew), known);
+    this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, report), known);
     this.remember(observation.id, observation.finishedAtMs ?? this.now());
     this.onFinished.emit({
       jobId: observation.id,
@@ -219,7 +216,7 @@ export class JobStore {
   }
 
   /** A live job seen for the first time; its tags are needed to group it. */
-  private track(observation: JobObservation, untimedIsNew: boolean): ApplyResult {
+  private track(observation: JobObservation, report: JobReport): ApplyResult {
     if (observation.tags === null) return "needs-details";
     const job: LiveJob = {
       id: observation.id,
@@ -227,7 +224,7 @@ export class JobStore {
       status: observation.status,
       tags: cutLabelValue(observation.tags, this.tagsMaxBytes),
       queuedAtMs: observation.queuedAtMs,
-      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, untimedIsNew),
+      queuedEligible: lifecycleRank(observation.status) < lifecycleRank("running") || this.startedUnderWatch(observation, report),
       queuedObserved: false,
       changedAtMs: this.now(),
     };
@@ -240,16 +237,16 @@ export class JobStore {
     return "changed";
   }
 
-  private finishedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
+  private finishedUnderWatch(observation: JobObservation, report: JobReport): boolean {
     const finishedAtMs = observation.finishedAtMs ?? null;
-    if (finishedAtMs === null || !Number.isFinite(finishedAtMs)) return untimedIsNew;
+    if (finishedAtMs === null || !Number.isFinite(finishedAtMs)) return report === "transition";
     // The horizon read no later than now, even should the host's clock have stepped back.
     return finishedAtMs >= this.sinceMs && finishedAtMs > Math.min(this.forgottenUpToMs, this.now());
   }
 
   /** For a job first seen past the queue: did it leave the queue under our watch? */
-  private startedUnderWatch(observation: JobObservation, untimedIsNew: boolean): boolean {
-    if (observation.startedAtMs === null) return untimedIsNew;
+  private startedUnderWatch(observation: JobObservation, report: JobReport): boolean {
+    if (observation.startedAtMs === null) return report === "transition";
     return observation.startedAtMs >= this.sinceMs;
   }
 

@@ -30,7 +30,7 @@ export interface ApplyOptions {
    * Whether builds that already ended count. False for the first list after start-up: those ran
    * before we watched, and a restarted exporter must not observe them again.
    */
-  readonly observeHistory: boolean;
+  readonly observeEndedBuilds: boolean;
 }
 
 /** An interruption told by the pod alone, waiting briefly for its node to say more. */
@@ -97,7 +97,7 @@ export class PodStore {
       const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
       this.pods.set(snapshot.uid, pod);
       if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot });
-      this.observeBuilds(pod, options.observeHistory);
+      this.observeBuilds(pod, options.observeEndedBuilds);
       this.noteBuildJob(snapshot);
       return;
     }

@@ -1,5 +1,5 @@
 import type { JobObservation, JobStatus } from "../../src/domain/job.js";
-import type { WatchedProject } from "../../src/domain/events.js";
+import type { JobReport, WatchedProject } from "../../src/domain/events.js";
 import type { JobsPage, PipelinesPage, UpdatedPipelinesQuery } from "../../src/sources/gitlab/api.js";
 import type { DirectoryApi } from "../../src/sources/gitlab/discovery.js";
 import type { ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
@@ -117,13 +117,13 @@ export class FakeGitLabApi implements PollerApi, DirectoryApi {
  * for an untracked job observed without tags, "unchanged" otherwise.
  */
 export class RecordingJobSink implements JobSink {
-  readonly applied: Array<{ id: number; status: JobStatus; untimedIsNew: boolean }> = [];
+  readonly applied: Array<{ id: number; status: JobStatus; report: JobReport }> = [];
   readonly forgotten: number[] = [];
   readonly dropped: number[] = [];
   readonly statusOf = new Map<number, { projectId: number; status: JobStatus }>();
 
-  apply(observation: JobObservation, untimedIsNew: boolean): JobApplyResult {
-    this.applied.push({ id: observation.id, status: observation.status, untimedIsNew });
+  apply(observation: JobObservation, report: JobReport): JobApplyResult {
+    this.applied.push({ id: observation.id, status: observation.status, report });
     const known = this.statusOf.get(observation.id);
     if (!known && observation.tags === null) return "needs-details";
     if (known?.status === observation.status) return "unchanged";

@@ -10,7 +10,7 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
   const { jobs, projects } = state;
   projects.replaceAll(options.projects);
   const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
-  const source = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon) => activity.push({ projectId, pollSoon }) });
+  const source = new GitLabWebhookSource(jobs, projects, { keepHot: (projectId) => activity.push({ projectId, pollSoon: false }), placeJobsSoon: (projectId) => activity.push({ projectId, pollSoon: true }) });
   const app = buildServer({
     metricsBody: () => exposition.buffers(),
     metrics: state.health,

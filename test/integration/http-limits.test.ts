@@ -28,7 +28,7 @@ async function serve(limits: HttpLimits, exposition: Buffer = Buffer.from("up 1\
     metricsBody: async () => [exposition],
     metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { noteActivity: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 1 << 20 },
+    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { keepHot: () => {}, placeJobsSoon: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 1 << 20 },
     limits,
     ...(tls ? { web: { bearerToken: null, basicAuth: null, tls } } : {}),
   });

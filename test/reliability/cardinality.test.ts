@@ -115,7 +115,7 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
     };
     let early = 0;
     for (let i = 0; i < REFS; i++) {
-      pods.upsert(pod(i), { nowMs, observeHistory: true });
+      pods.upsert(pod(i), { nowMs, observeEndedBuilds: true });
       // Jobs end: at most LIVE_PODS pods live at once, 100,000 in all.
       if (i >= LIVE_PODS) pods.remove(pods.get(`uid-${i - LIVE_PODS}`)!, nowMs);
       if (i === REFS / 10) early = heapMiB();
@@ -133,7 +133,7 @@ describe("cardinality at 10,000 projects and 100,000 branch names", () => {
     expect(late - early).toBeLessThan(16);
 
     // Past the cap, the family stops growing and counts what it leaves out.
-    for (let i = REFS; i < REFS + CAP + 500; i++) pods.upsert(pod(i), { nowMs, observeHistory: true });
+    for (let i = REFS; i < REFS + CAP + 500; i++) pods.upsert(pod(i), { nowMs, observeEndedBuilds: true });
     const capped = parseMetrics(await exposition.text());
     expect(capped.filter((s) => s.name === "gitlab_ci_job_pod_info")).toHaveLength(CAP);
     expect(sum(capped, "gitlab_ci_exporter_series_dropped_total", { family: "gitlab_ci_job_pod_info" })).toBeGreaterThan(0);
@@ -172,8 +172,8 @@ describe("the cap on gauges computed at each scrape", () => {
 
   it("counts each label set left out once, in the scrape that leaves it out, not again at every scrape", async () => {
     const { jobs, job, scrape } = liveJobs();
-    for (let id = 1; id <= 250; id++) jobs.apply(job(id, "pending"), true);
-    for (let id = 1001; id <= 1120; id++) jobs.apply(job(id, "running"), true);
+    for (let id = 1; id <= 250; id++) jobs.apply(job(id, "pending"), "transition");
+    for (let id = 1001; id <= 1120; id++) jobs.apply(job(id, "running"), "transition");
 
     const first = await scrape();
     expect(first.gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 150 });
@@ -183,17 +183,17 @@ describe("the cap on gauges computed at each scrape", () => {
     for (let i = 0; i < 5; i++) expect(await scrape()).toEqual(first);
 
     // One more left out, counted once.
-    jobs.apply(job(251, "pending"), true);
+    jobs.apply(job(251, "pending"), "transition");
     expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
     expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
 
     // Jobs shown finish: label sets left out until now take their places, which drops nothing new.
-    for (let id = 1; id <= 60; id++) jobs.apply(job(id, "success"), true);
+    for (let id = 1; id <= 60; id++) jobs.apply(job(id, "success"), "transition");
     expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 151 });
     // Fewer than the cap left: nothing is left out; when more come, they count again.
-    for (let id = 61; id <= 240; id++) jobs.apply(job(id, "success"), true);
+    for (let id = 61; id <= 240; id++) jobs.apply(job(id, "success"), "transition");
     expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: 11, dropped: 151 });
-    for (let id = 2001; id <= 2100; id++) jobs.apply(job(id, "pending"), true);
+    for (let id = 2001; id <= 2100; id++) jobs.apply(job(id, "pending"), "transition");
     expect((await scrape()).gitlab_ci_jobs_pending).toEqual({ series: GAUGE_CAP, dropped: 162 });
   });
 });

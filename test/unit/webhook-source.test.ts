@@ -20,7 +20,10 @@ function source(countFinishedSinceMs: number, rejections: Rejections = ignoreRej
     { id: 380, path: "gitlab-org/gitlab-test" },
     { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
   ]);
-  const hooks = new GitLabWebhookSource(jobs, projects, { noteActivity: (projectId, pollSoon, unplaced = []) => activity.push({ projectId, pollSoon, unplaced }) }, rejections);
+  const hooks = new GitLabWebhookSource(jobs, projects, {
+      keepHot: (projectId) => activity.push({ projectId, pollSoon: false, unplaced: [] }),
+      placeJobsSoon: (projectId, unplaced) => activity.push({ projectId, pollSoon: true, unplaced }),
+    }, rejections);
   return { hooks, finished, activity };
 }
 

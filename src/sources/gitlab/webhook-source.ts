@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { WatchedProject, WebhookOutcome } from "../../domain/events.js";
+import type { JobReport, WatchedProject, WebhookOutcome } from "../../domain/events.js";
 import type { JobObservation } from "../../domain/job.js";
 import { BoundedMap } from "../../lib/bounded-map.js";
 import { ignoreRejections, type Rejections } from "../../lib/rejections.js";
@@ -21,10 +21,11 @@ export interface UnplacedJob {
 /** Where a delivery's job observations go: the job state. */
 export interface JobObservationSink {
   /**
-   * `untimedIsNew`: a finish without a timestamp is a new one. "needs-details" when the job
-   * cannot be placed without what only the API tells (its tags).
+   * `report` says whether the delivery reports the transition itself (a Job Hook) or lists
+   * builds (a Pipeline Hook). "needs-details" when the job cannot be placed without what only the
+   * API tells (its tags).
    */
-  apply(observation: JobObservation, untimedIsNew: boolean): "changed" | "unchanged" | "needs-details";
+  apply(observation: JobObservation, report: JobReport): "changed" | "unchanged" | "needs-details";
 }
 
 /** The projects the exporter watches, by id: deliveries for any other are acknowledged and dropped. */
@@ -32,12 +33,15 @@ export interface WatchedProjectLookup {
   get(id: number): WatchedProject | undefined;
 }
 
+/** Where deliveries tell the poller which projects are active. */
 export interface ActivitySink {
+  /** A delivery touched this project: keep it hot. */
+  keepHot(projectId: number): void;
   /**
-   * A delivery touched this project. With `pollSoon`, poll it soon for the details of `unplaced`
-   * jobs, which may be older than anything a poll of the newest jobs reads.
+   * A delivery named jobs it could not place: keep the project hot and poll it soon for their
+   * details, which may be older than anything a poll of the newest jobs reads.
    */
-  noteActivity(projectId: number, pollSoon: boolean, unplaced?: readonly UnplacedJob[]): void;
+  placeJobsSoon(projectId: number, jobs: readonly UnplacedJob[]): void;
 }
 
 /** The `event` label: GitLab's own event names, anything else folded so a client cannot grow the label. */
@@ -111,21 +115,21 @@ export class GitLabWebhookSource {
     const receivedAt = this.now();
     let projectId: number;
     let observations: JobObservation[];
-    // A Job Hook is sent for the transition it reports, so a finish without a timestamp is new; a
-    // Pipeline Hook lists every build of its pipeline, also those that finished long ago.
-    let untimedIsNew: boolean;
+    // A Job Hook is sent for the transition it reports; a Pipeline Hook lists every build of its
+    // pipeline, also those that finished long ago.
+    let report: JobReport;
     if (event === "Job Hook") {
       const parsed = jobHookSchema.safeParse(body);
       if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
       projectId = parsed.data.project_id;
       observations = [observeJobHook(parsed.data, receivedAt, this.rejections)];
-      untimedIsNew = true;
+      report = "transition";
     } else {
       const parsed = pipelineHookSchema.safeParse(body);
       if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
       projectId = parsed.data.project.id;
       observations = observePipelineHook(parsed.data, receivedAt, this.rejections);
-      untimedIsNew = false;
+      report = "listing";
     }
     if (keyDigest !== undefined) this.seenKeys.set(keyDigest, true);
 
@@ -135,11 +139,12 @@ export class GitLabWebhookSource {
     let changed = false;
     const unplaced: UnplacedJob[] = [];
     for (const observation of observations) {
-      const result = this.jobs.apply(observation, untimedIsNew);
+      const result = this.jobs.apply(observation, report);
       changed ||= result === "changed";
       if (result === "needs-details") unplaced.push({ jobId: observation.id, pipelineId: observation.pipelineId ?? null });
     }
-    this.activity.noteActivity(projectId, unplaced.length > 0, unplaced);
+    if (unplaced.length > 0) this.activity.placeJobsSoon(projectId, unplaced);
+    else this.activity.keepHot(projectId);
     if (changed || unplaced.length > 0) return { outcome: "accepted", status: 200, reason: "ok" };
     return { outcome: "duplicate", status: 200, reason: "no new information" };
   }

@@ -21,7 +21,7 @@ export interface PodApplyOptions {
    * Whether builds that already ended count. False for the first list after start-up: those ran
    * before we watched, and a restarted exporter must not observe them again.
    */
-  readonly observeHistory: boolean;
+  readonly observeEndedBuilds: boolean;
 }
 
 /** Pods, of one namespace per informer or of all. */

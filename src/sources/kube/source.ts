@@ -146,8 +146,8 @@ export class KubernetesSource {
       // pod still decodes, with no job, and the pod sink decides what to do with it.
       decode: (raw) => toPodSnapshot(raw, recognition),
       sink: {
-        listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeHistory: !first }),
-        changed: (item, nowMs) => pods.upsert(item, { nowMs, observeHistory: true }),
+        listed: (items, first, nowMs) => pods.replace(namespace, items, { nowMs, observeEndedBuilds: !first }),
+        changed: (item, nowMs) => pods.upsert(item, { nowMs, observeEndedBuilds: true }),
         deleted: (item, nowMs) => pods.remove(item, nowMs),
       },
     });

@@ -8,7 +8,7 @@ import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 import { container, jobPod as runnerPod } from "../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
-const live = { nowMs: T0 + 60_000, observeHistory: true };
+const live = { nowMs: T0 + 60_000, observeEndedBuilds: true };
 
 /** A runner job pod of acme/images; `builder` puts that builder's image in its `build` container. */
 function jobPod(jobId: number, options: { builder?: string; pipelineId?: string; overrides?: Partial<PodSnapshot> } = {}): PodSnapshot {

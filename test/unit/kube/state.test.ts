@@ -18,7 +18,7 @@ function setup(settleMs = 0) {
   return { nodes, pods, samples };
 }
 
-const live = { nowMs: T0 + 60_000, observeHistory: true };
+const live = { nowMs: T0 + 60_000, observeEndedBuilds: true };
 
 describe("pod state and families", () => {
   it("renders one info series and the resources per live job pod, and drops them with the pod", () => {
@@ -46,7 +46,7 @@ describe("pod state and families", () => {
 
   it("converges on a re-list: pods gone meanwhile leave, only in the listed namespace", () => {
     const { pods, samples } = setup();
-    pods.replace(null, [jobPod("a"), jobPod("b"), jobPod("c", { namespace: "other", uid: "uid-c" })], { ...live, observeHistory: false });
+    pods.replace(null, [jobPod("a"), jobPod("b"), jobPod("c", { namespace: "other", uid: "uid-c" })], { ...live, observeEndedBuilds: false });
     pods.replace("gitlab-runner", [jobPod("b")], live);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pod_info").map((s) => s.labels.pod).sort()).toEqual(["b", "c"]);
   });
@@ -55,7 +55,7 @@ describe("pod state and families", () => {
     const { pods, samples } = setup();
     const run = (startMinute: number, minutes: number, exitCode: number) => ({ startedAtMs: T0 + startMinute * 60_000, finishedAtMs: T0 + (startMinute + minutes) * 60_000, exitCode });
     const kaniko = (runs: ReturnType<typeof run>[]) => jobPod("p1", { containers: [container("build", { builder: "kaniko", finishedRuns: runs }), container("helper")] });
-    pods.replace(null, [kaniko([run(0, 2, 0)])], { ...live, observeHistory: false });
+    pods.replace(null, [kaniko([run(0, 2, 0)])], { ...live, observeEndedBuilds: false });
     expect(sum(samples(), "gitlab_ci_image_build_duration_seconds_count")).toBe(0);
     pods.upsert(kaniko([run(0, 2, 0), run(3, 5, 1)]), live);
     pods.upsert(kaniko([run(0, 2, 0), run(3, 5, 1)]), live);
@@ -190,7 +190,7 @@ describe("interrupted job pods", () => {
     nodes.remove(node("n1", { evidence: "autoscaler_scale_down" }), T0 + 1000);
     pods.remove(jobPod("p1", { disruption: "DeletionByPodGC" }), T0 + 30_000);
     // Gone while the watch was down: the re-list tells.
-    pods.replace(null, [], { nowMs: T0 + 40_000, observeHistory: true });
+    pods.replace(null, [], { nowMs: T0 + 40_000, observeEndedBuilds: true });
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "autoscaler_scale_down" })).toBe(2);
   });
 
@@ -214,7 +214,7 @@ describe("interrupted job pods", () => {
     // n1's removal is seen as it happens; n2 is only found missing once the watch is back.
     nodes.remove(node("n1"), T0 + 1000);
     nodes.replaceAll([], T0 + 2000);
-    pods.replace(null, [], { nowMs: T0 + 3000, observeHistory: true });
+    pods.replace(null, [], { nowMs: T0 + 3000, observeEndedBuilds: true });
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => [s.labels.reason, s.value])).toEqual([["unknown", 1]]);
   });
 
@@ -346,7 +346,7 @@ describe("interrupted job pods", () => {
     nodes.upsert(node("n1"), T0);
     // Left over from a graceful shutdown two days ago, after which the node came back.
     const leftover = jobPod("leftover", { job: null, containers: [], phase: "Failed", statusReason: "Terminated", finishedAtMs: T0 - 2 * 86_400_000 });
-    pods.replace(null, [leftover, jobPod("p1"), jobPod("p2")], { nowMs: T0, observeHistory: false });
+    pods.replace(null, [leftover, jobPod("p1"), jobPod("p2")], { nowMs: T0, observeEndedBuilds: false });
     pods.remove(jobPod("p1"), T0 + 60_000);
     pods.remove(jobPod("p2"), T0 + 120_000);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
@@ -358,15 +358,15 @@ describe("interrupted job pods", () => {
     const { nodes, pods, samples } = setup();
     nodes.upsert(node("n1"), T0);
     nodes.upsert(node("n2"), T0);
-    pods.upsert(jobPod("shutdown-1", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeHistory: true });
-    pods.upsert(jobPod("shutdown-2", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", nodeName: "n2", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeHistory: true });
+    pods.upsert(jobPod("shutdown-1", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeEndedBuilds: true });
+    pods.upsert(jobPod("shutdown-2", { job: null, containers: [], phase: "Failed", statusReason: "NodeShutdown", nodeName: "n2", finishedAtMs: T0 + 10_000 }), { nowMs: T0 + 20_000, observeEndedBuilds: true });
     expect(nodes.signOf("n1", T0 + 20_000)).toBe("node_shutdown");
     // n1 rebooted: Ready again since after the failure.
     nodes.upsert(node("n1", { readySinceMs: T0 + 180_000 }), T0 + 180_000);
-    pods.upsert(jobPod("p1"), { nowMs: T0 + 200_000, observeHistory: true });
+    pods.upsert(jobPod("p1"), { nowMs: T0 + 200_000, observeEndedBuilds: true });
     pods.remove(jobPod("p1"), T0 + 240_000);
     // n2 said nothing more, but the failure is old by now.
-    pods.upsert(jobPod("p2", { nodeName: "n2" }), { nowMs: T0 + 200_000, observeHistory: true });
+    pods.upsert(jobPod("p2", { nodeName: "n2" }), { nowMs: T0 + 200_000, observeEndedBuilds: true });
     pods.remove(jobPod("p2", { nodeName: "n2" }), T0 + 10_000 + POD_SIGN_MAX_AGE_MS + 1);
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
   });

@@ -121,10 +121,13 @@ export class GitLabPoller implements ActivitySink {
     await Promise.allSettled([...this.running, ...this.roundVisits]);
   }
 
-  /** A webhook touched this project: keep it hot, and poll it soon if it needs details. */
-  noteActivity(projectId: number, pollSoon: boolean, unplaced: readonly UnplacedJob[] = []): void {
-    if (!this.watches.noteActivity(projectId, unplaced)) return;
-    if (pollSoon && !this.abort.signal.aborted) this.expedited.add(projectId);
+  keepHot(projectId: number): void {
+    this.watches.touched(projectId, []);
+  }
+
+  placeJobsSoon(projectId: number, jobs: readonly UnplacedJob[]): void {
+    if (!this.watches.touched(projectId, jobs)) return;
+    if (!this.abort.signal.aborted) this.expedited.add(projectId);
   }
 
   private async discover(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { JobReport } from "../../../domain/events.js";
 import type { Logger } from "pino";
 import { GitLabRequestError } from "../transport.js";
 import type { Rejections } from "../../../lib/rejections.js";
@@ -90,7 +91,7 @@ export class JobScan {
         const isNew = previous !== null && job.id > previous;
         foundNew ||= isNew;
         reachedWatermark ||= previous !== null && job.id <= previous;
-        this.apply(job, projectId, answer.receivedAtMs, isNew);
+        this.apply(job, projectId, answer.receivedAtMs, isNew ? "transition" : "listing");
       }
       // The first visit sets the baseline from the newest page only: older jobs are history.
       if (reachedWatermark || !answer.hasNextPage || previous === null) {
@@ -108,7 +109,7 @@ export class JobScan {
     tally.answered();
     for (const job of live.jobs) {
       seen.add(job.id);
-      this.apply(job, projectId, live.receivedAtMs, false);
+      this.apply(job, projectId, live.receivedAtMs, "listing");
     }
     const left = jobs.liveJobIds(projectId).filter((id) => !seen.has(id));
     for (const jobId of left.slice(0, MAX_JOB_READS)) {
@@ -116,7 +117,7 @@ export class JobScan {
         const { job, receivedAtMs } = await api.job(projectId, jobId);
         tally.answered();
         seen.add(job.id);
-        this.apply(job, projectId, receivedAtMs, false);
+        this.apply(job, projectId, receivedAtMs, "listing");
       } catch (error) {
         if (error instanceof GitLabRequestError && error.status === 404) {
           tally.answered();
@@ -144,8 +145,8 @@ export class JobScan {
     if (withoutPipeline) await this.resolveOlderLiveJobs(projectId, seen);
   }
 
-  private apply(job: RestJob, projectId: number, receivedAtMs: number, untimedIsNew: boolean): void {
+  private apply(job: RestJob, projectId: number, receivedAtMs: number, report: JobReport): void {
     const observation = observeRestJob(job, projectId, receivedAtMs, this.deps.rejections);
-    if (observation) this.deps.jobs.apply(observation, untimedIsNew);
+    if (observation) this.deps.jobs.apply(observation, report);
   }
 }

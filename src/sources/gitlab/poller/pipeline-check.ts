@@ -105,7 +105,7 @@ export class PipelineCheck {
       for (const job of answer.jobs) {
         seen.add(job.id);
         const observation = observeRestJob(job, projectId, answer.receivedAtMs, this.deps.rejections);
-        changed = (observation !== null && jobs.apply(observation, false) === "changed") || changed;
+        changed = (observation !== null && jobs.apply(observation, "listing") === "changed") || changed;
       }
       if (!answer.hasNextPage) break;
     }

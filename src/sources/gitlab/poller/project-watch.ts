@@ -133,7 +133,7 @@ export class ProjectWatches {
   }
 
   /** A webhook touched the project: it is active now, and its unplaced jobs wait for the next poll. */
-  noteActivity(projectId: number, unplaced: readonly UnplacedJob[]): boolean {
+  touched(projectId: number, unplaced: readonly UnplacedJob[]): boolean {
     const watch = this.watches.get(projectId);
     if (!watch) return false;
     watch.lastActivityMs = this.deps.now();

@@ -1,5 +1,5 @@
 import type { JobObservation } from "../../../domain/job.js";
-import type { WatchedProject } from "../../../domain/events.js";
+import type { JobReport, WatchedProject } from "../../../domain/events.js";
 import type { GitLabApi } from "../api.js";
 
 /** What applying an observation did: changed the state, nothing new, or the job needs a poll for its details. */
@@ -7,7 +7,7 @@ export type JobApplyResult = "changed" | "unchanged" | "needs-details";
 
 /** Where the poller puts the jobs it reads, and what it asks about the jobs it tracks. */
 export interface JobSink {
-  apply(observation: JobObservation, untimedIsNew: boolean): JobApplyResult;
+  apply(observation: JobObservation, report: JobReport): JobApplyResult;
   /** Ids of the project's live jobs. */
   liveJobIds(projectId: number): readonly number[];
   /** Whether the project has a live job that can move on its own, or one that changed within `quietMs`. */

@@ -51,7 +51,7 @@ describe("GitLab job families", () => {
     const failed = job({ id: 1, status: "failed", failureReason: "script_failure", startedAtMs: T0, queuedDurationSeconds: 40, durationSeconds: 125, finishedAtMs: T0 + 125_000 });
     jobs.apply(failed);
     jobs.apply(failed);
-    jobs.apply(job({ id: 2, status: "success", projectId: 2, durationSeconds: null, finishedAtMs: T0 }), true);
+    jobs.apply(job({ id: 2, status: "success", projectId: 2, durationSeconds: null, finishedAtMs: T0 }), "transition");
     expect(series("gitlab_ci_jobs_finished_total")).toEqual([
       [{ project: "acme/api", status: "failed", failure_reason: "script_failure", runner: "r1" }, 1],
       [{ project: "acme/web", status: "success", failure_reason: "", runner: "r1" }, 1],
@@ -67,8 +67,8 @@ describe("GitLab job families", () => {
 
   it("drop a project's series when it leaves, and keep the others", () => {
     const { jobs, projects, samples } = setup();
-    jobs.apply(job({ id: 1, status: "success", durationSeconds: 10, startedAtMs: T0, queuedDurationSeconds: 1, finishedAtMs: T0 }), true);
-    jobs.apply(job({ id: 2, status: "success", projectId: 2, durationSeconds: 10, startedAtMs: T0, queuedDurationSeconds: 1, finishedAtMs: T0 }), true);
+    jobs.apply(job({ id: 1, status: "success", durationSeconds: 10, startedAtMs: T0, queuedDurationSeconds: 1, finishedAtMs: T0 }), "transition");
+    jobs.apply(job({ id: 2, status: "success", projectId: 2, durationSeconds: 10, startedAtMs: T0, queuedDurationSeconds: 1, finishedAtMs: T0 }), "transition");
     projects.removeById(1);
     const projectsLeft = new Set(samples().map((s) => s.labels.project));
     expect(projectsLeft).toEqual(new Set(["acme/web"]));

@@ -9,7 +9,7 @@ import { familiesOf } from "../../../helpers/families.js";
 import { container, jobPod } from "../../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
-const live = { nowMs: T0 + 600_000, observeHistory: true };
+const live = { nowMs: T0 + 600_000, observeEndedBuilds: true };
 
 function setup() {
   const jobs = new JobStore();
@@ -37,8 +37,8 @@ describe("image build family", () => {
     const { jobs, pods, series } = setup();
     pods.upsert(jobPod("runner-1", { job: { jobId: "77", project: "acme/images", ref: "main", jobName: "image", pipelineId: "", runner: "r" }, containers: [container("build", { builder: "buildkit" })] }), live);
     const finished = { id: 77, projectId: 9, status: "success", tags: "docker", runner: "r", failureReason: "", queuedDurationSeconds: 1, durationSeconds: 95.5, queuedAtMs: T0, startedAtMs: T0, finishedAtMs: T0 + 95_500 } as const;
-    jobs.apply(finished, true);
-    jobs.apply(finished, true);
+    jobs.apply(finished, "transition");
+    jobs.apply(finished, "transition");
     expect(series("gitlab_ci_image_build_duration_seconds_count")).toEqual([[{ builder: "buildkit", project: "acme/images", result: "success" }, 1]]);
     expect(series("gitlab_ci_image_build_duration_seconds_sum")).toEqual([[{ builder: "buildkit", project: "acme/images", result: "success" }, 95.5]]);
   });

@@ -7,7 +7,7 @@ import { familiesOf } from "../../../helpers/families.js";
 import { container, jobPod } from "../../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
-const live = { nowMs: T0 + 60_000, observeHistory: true };
+const live = { nowMs: T0 + 60_000, observeEndedBuilds: true };
 
 function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot {
   return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.large", zone: "z", nodegroup: "ci", evidence: null, readySinceMs: null, ...overrides };

@@ -11,7 +11,7 @@ import { eventually } from "../../../helpers/prom.js";
 
 /** What reached the sinks and the reports, in order. */
 class Recorder implements NodeSink, PodSink, KubeSourceReports {
-  readonly calls: Array<{ call: string; names: string[]; namespace?: string | null; nowMs: number; observeHistory?: boolean }> = [];
+  readonly calls: Array<{ call: string; names: string[]; namespace?: string | null; nowMs: number; observeEndedBuilds?: boolean }> = [];
   readonly reports: Array<{ call: string; resource: string; atMs?: number }> = [];
   readonly rejected: string[] = [];
   readonly rejections: Rejections = { reject: (source, reason) => void this.rejected.push(`${source}/${reason}`) };
@@ -21,13 +21,13 @@ class Recorder implements NodeSink, PodSink, KubeSourceReports {
   }
   upsert(item: NodeSnapshot | PodSnapshot, at: number | PodApplyOptions): void {
     if (typeof at === "number") this.calls.push({ call: "nodes.upsert", names: [item.name], nowMs: at });
-    else this.calls.push({ call: "pods.upsert", names: [item.name], nowMs: at.nowMs, observeHistory: at.observeHistory });
+    else this.calls.push({ call: "pods.upsert", names: [item.name], nowMs: at.nowMs, observeEndedBuilds: at.observeEndedBuilds });
   }
   remove(item: NodeSnapshot | PodSnapshot, nowMs: number): void {
     this.calls.push({ call: "uid" in item && "phase" in item ? "pods.remove" : "nodes.remove", names: [item.name], nowMs });
   }
   replace(namespace: string | null, items: readonly PodSnapshot[], options: PodApplyOptions): void {
-    this.calls.push({ call: "pods.replace", names: items.map((p) => p.name), namespace, nowMs: options.nowMs, observeHistory: options.observeHistory });
+    this.calls.push({ call: "pods.replace", names: items.map((p) => p.name), namespace, nowMs: options.nowMs, observeEndedBuilds: options.observeEndedBuilds });
   }
   watchStarted(resource: string): void {
     this.reports.push({ call: "watchStarted", resource });
@@ -92,7 +92,7 @@ describe("KubernetesSource", () => {
     await eventually(() => expect(source.synced).toBe(true));
     expect(recorder.of("nodes.replaceAll").map((c) => c.names)).toEqual([["spot-a"]]);
     // The first list's builds ran before the exporter watched: no history.
-    expect(recorder.of("pods.replace")).toEqual([expect.objectContaining({ names: [first.metadata!.name], namespace: null, observeHistory: false })]);
+    expect(recorder.of("pods.replace")).toEqual([expect.objectContaining({ names: [first.metadata!.name], namespace: null, observeEndedBuilds: false })]);
     expect(source.lastSuccessMs).not.toBeNull();
 
     world.updatePod("gitlab-runner", first.metadata!.name!, (pod) => podRunning(pod, new Date()));
@@ -101,7 +101,7 @@ describe("KubernetesSource", () => {
     world.deletePod("gitlab-runner", first.metadata!.name!);
     await eventually(() => expect(recorder.of("pods.remove")).toHaveLength(1));
     await eventually(() => expect(recorder.of("nodes.remove")).toHaveLength(1));
-    expect(recorder.of("pods.upsert")).toEqual([expect.objectContaining({ names: [first.metadata!.name], observeHistory: true })]);
+    expect(recorder.of("pods.upsert")).toEqual([expect.objectContaining({ names: [first.metadata!.name], observeEndedBuilds: true })]);
     expect(recorder.of("nodes.upsert").map((c) => c.names)).toEqual([["spot-b"]]);
     expect(recorder.of("nodes.remove").map((c) => c.names)).toEqual([["spot-b"]]);
     expect(recorder.of("pods.remove").map((c) => c.names)).toEqual([[first.metadata!.name]]);

@@ -85,13 +85,13 @@ describe("GitLabPoller", () => {
     stop = () => poller.stop();
     await until(1_050);
     api.take();
-    poller.noteActivity(2, true, [{ jobId: 25, pipelineId: 5 }]);
+    poller.placeJobsSoon(2, [{ jobId: 25, pipelineId: 5 }]);
     await until(1_299);
     expect(scans(api.take())).toEqual([]);
     await until(1_300);
     expect(scans(api.take())).toEqual(["jobs project=2 page=1 per_page=100", "pipeline jobs project=2 pipeline=5 page=1 per_page=100"]);
     // Activity alone (no details needed) makes the project hot, without an extra visit.
-    poller.noteActivity(2, false);
+    poller.keepHot(2);
     await until(1_999);
     expect(scans(api.take())).toEqual([]);
     await until(2_000);
@@ -141,7 +141,7 @@ describe("GitLabPoller", () => {
     await until(1_050);
     await poller.stop();
     api.take();
-    poller.noteActivity(2, true, [{ jobId: 25, pipelineId: 5 }]);
+    poller.placeJobsSoon(2, [{ jobId: 25, pipelineId: 5 }]);
     await until(10_000);
     expect(api.take()).toEqual([]);
   });

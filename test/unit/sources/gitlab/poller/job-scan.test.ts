@@ -32,7 +32,7 @@ describe("JobScan", () => {
     expect(watch.watermark).toBe(30);
     expect(watch.pipelinesSinceMs).toBe(clock.atOrBefore(NOW) - PIPELINES_OVERLAP_MS);
     // A baseline is history: nothing it reads is new.
-    expect(jobs.applied.filter((a) => a.untimedIsNew)).toEqual([]);
+    expect(jobs.applied.filter((a) => a.report === "transition")).toEqual([]);
     expect(jobs.liveJobIds(1)).toEqual([3]);
     expect(tally.count).toBe(2);
     expect(answeredFor).toEqual([1]);
@@ -57,7 +57,7 @@ describe("JobScan", () => {
     expect(watch.watermark).toBe(180);
     expect(watch.pipelinesSinceMs).toBe(5);
     expect(watch.lastActivityMs).toBe(NOW);
-    const isNew = new Map(jobs.applied.map((a) => [a.id, a.untimedIsNew]));
+    const isNew = new Map(jobs.applied.map((a) => [a.id, a.report === "transition"]));
     expect(isNew.size).toBe(180);
     expect(isNew.get(61)).toBe(true);
     expect(isNew.get(60)).toBe(false);

@@ -97,11 +97,11 @@ describe("ProjectWatches", () => {
     watches.reconcile([project(1)]);
     setNow(5_000);
     const unplaced = Array.from({ length: MAX_UNPLACED_JOBS + 5 }, (_, i) => ({ jobId: i + 1, pipelineId: i % 2 === 0 ? 9 : null }));
-    expect(watches.noteActivity(1, unplaced)).toBe(true);
+    expect(watches.touched(1, unplaced)).toBe(true);
     const watch = watches.get(1)!;
     expect(watch.lastActivityMs).toBe(5_000);
     expect(watch.unplaced.size).toBe(MAX_UNPLACED_JOBS);
     expect([watch.unplaced.get(1), watch.unplaced.get(2)]).toEqual([9, null]);
-    expect(watches.noteActivity(2, unplaced)).toBe(false);
+    expect(watches.touched(2, unplaced)).toBe(false);
   });
 });
