@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEFAULT_BUILDER_IMAGES } from "../../../src/domain/builder.js";
-import { RUNNER_JOB_POD_KEYS } from "../../../src/domain/job-pod.js";
-import { DEFAULT_INSTANCE_TYPE_KEYS, DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS, DEFAULT_ZONE_KEYS } from "../../../src/domain/node.js";
-import type { Rejections } from "../../../src/lib/rejections.js";
-import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../src/sources/kube/wire.js";
+import { DEFAULT_BUILDER_IMAGES } from "../../../../src/domain/builder.js";
+import { RUNNER_JOB_POD_KEYS } from "../../../../src/domain/job-pod.js";
+import { DEFAULT_INSTANCE_TYPE_KEYS, DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS, DEFAULT_ZONE_KEYS } from "../../../../src/domain/node.js";
+import type { Rejections } from "../../../../src/lib/rejections.js";
+import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../../src/sources/kube/wire.js";
 
-const fixtures = new URL("../../fixtures/kubernetes/", import.meta.url);
+const fixtures = new URL("../../../fixtures/kubernetes/", import.meta.url);
 const podYaml = parse(readFileSync(new URL("pod-gitlab-runner-job.yaml", fixtures), "utf8")) as Record<string, any>;
 const nodeYaml = parse(readFileSync(new URL("node-eks-spot.yaml", fixtures), "utf8")) as Record<string, any>;
 const watchEvents = readFileSync(new URL("watch-pods.jsonl", fixtures), "utf8")

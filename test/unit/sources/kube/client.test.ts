@@ -3,11 +3,11 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { lister, watchOpener } from "../../../src/sources/kube/client.js";
-import { Informer } from "../../../src/sources/kube/informer.js";
-import { isGone, type WatchCallbacks } from "../../../src/sources/kube/list-watch.js";
-import { ignoreRejections } from "../../../src/lib/rejections.js";
-import { eventually } from "../../helpers/prom.js";
+import { lister, watchOpener } from "../../../../src/sources/kube/client.js";
+import { Informer } from "../../../../src/sources/kube/informer.js";
+import { isGone, type WatchCallbacks } from "../../../../src/sources/kube/list-watch.js";
+import { ignoreRejections } from "../../../../src/lib/rejections.js";
+import { eventually } from "../../../helpers/prom.js";
 
 /** A loopback API server whose answers each test writes. */
 type Handler = (request: IncomingMessage, response: ServerResponse, url: URL) => void;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { JobObservation } from "../../src/domain/job.js";
-import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted, type JobStoreOptions } from "../../src/state/jobs.js";
+import type { JobObservation } from "../../../src/domain/job.js";
+import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted, type JobStoreOptions } from "../../../src/state/jobs.js";
 
 interface Recorded {
   jobStarted(event: JobStarted): void;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { jobSamples, webhookHarness } from "../helpers/webhook-harness.js";
-import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
-import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
+import { jobSamples, webhookHarness } from "../../helpers/webhook-harness.js";
+import jobHook from "../../fixtures/gitlab/job-hook.json" with { type: "json" };
+import pipelineHook from "../../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
 
 const SECRET = "s3cret-webhook-token";
 

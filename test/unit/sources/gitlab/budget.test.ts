@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestBudget } from "../../src/sources/gitlab/budget.js";
+import { RequestBudget } from "../../../../src/sources/gitlab/budget.js";
 
 describe("RequestBudget", () => {
   it("spaces request starts evenly at the configured rate", async () => {

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { exporterFamilyNames, renderReadme } from "../../scripts/docs/reference.js";
-import { SETTINGS } from "../../src/config/settings.js";
+import { exporterFamilyNames, renderReadme } from "../../../../scripts/docs/reference.js";
+import { SETTINGS } from "../../../../src/config/settings.js";
 
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const readme = readFileSync(new URL("../../../../README.md", import.meta.url), "utf8");
 
 describe("README references", () => {
   it("are up to date with the settings table and the registry (run `npm run docs`)", () => {

@@ -1,7 +1,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { CiFleetScenario, GitLabWorld, ManualClock } from "../../../src/simulator/gitlab/index.js";
-import { KubeFleet, KubeWorld, NODE_TAINTS, RUNNER_CLEANUP_MS, type WatchEvent } from "../../../src/simulator/kube/index.js";
+import { CiFleetScenario, GitLabWorld, ManualClock } from "../../../../src/simulator/gitlab/index.js";
+import { KubeFleet, KubeWorld, NODE_TAINTS, RUNNER_CLEANUP_MS, type WatchEvent } from "../../../../src/simulator/kube/index.js";
 
 /**
  * The simulated fleet plays a CI morning and lunch on both worlds at once; the two must tell one

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/config/errors.js";
-import { loadConfig } from "../../src/config/load.js";
+import { ConfigError } from "../../../src/config/errors.js";
+import { loadConfig } from "../../../src/config/load.js";
 
 const base = { GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-secret-value", GITLAB_PROJECTS: "acme/api" };
 

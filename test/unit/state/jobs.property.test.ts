@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_JOB_SECONDS, SKEW_TOLERANCE_SECONDS } from "../../src/domain/plausibility.js";
-import type { Rejections } from "../../src/lib/rejections.js";
-import { HistogramFamily } from "../../src/metrics/exposition/series.js";
-import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, pipelineHookSchema, restJobSchema } from "../../src/sources/gitlab/wire.js";
-import { JobStore, type JobFinished, type JobStarted } from "../../src/state/jobs.js";
+import { MAX_JOB_SECONDS, SKEW_TOLERANCE_SECONDS } from "../../../src/domain/plausibility.js";
+import type { Rejections } from "../../../src/lib/rejections.js";
+import { HistogramFamily } from "../../../src/metrics/exposition/series.js";
+import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, pipelineHookSchema, restJobSchema } from "../../../src/sources/gitlab/wire.js";
+import { JobStore, type JobFinished, type JobStarted } from "../../../src/state/jobs.js";
 
 /**
  * Random runs of finished jobs, each reported by a Job Hook, a Pipeline Hook or a REST read, with

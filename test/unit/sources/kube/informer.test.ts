@@ -1,10 +1,10 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Rejections } from "../../../src/lib/rejections.js";
-import { Informer, type InformerSink } from "../../../src/sources/kube/informer.js";
-import type { ListPage, WatchCallbacks } from "../../../src/sources/kube/list-watch.js";
-import type { ListLimits } from "../../../src/sources/kube/paged-list.js";
-import { eventually } from "../../helpers/prom.js";
+import type { Rejections } from "../../../../src/lib/rejections.js";
+import { Informer, type InformerSink } from "../../../../src/sources/kube/informer.js";
+import type { ListPage, WatchCallbacks } from "../../../../src/sources/kube/list-watch.js";
+import type { ListLimits } from "../../../../src/sources/kube/paged-list.js";
+import { eventually } from "../../../helpers/prom.js";
 
 interface Obj {
   readonly name: string;

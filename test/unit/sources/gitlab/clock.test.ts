@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GitLabClock } from "../../src/sources/gitlab/clock.js";
+import { GitLabClock } from "../../../../src/sources/gitlab/clock.js";
 
 describe("GitLabClock", () => {
   it("never runs ahead of GitLab's time, whatever the exporter's clock says", () => {

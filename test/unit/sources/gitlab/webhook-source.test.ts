@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { BoundedMap } from "../../src/lib/bounded-map.js";
-import { ignoreRejections, type Rejections } from "../../src/lib/rejections.js";
-import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../src/sources/gitlab/webhook-source.js";
-import { JobStore, type JobFinished } from "../../src/state/jobs.js";
-import { ProjectRegistry } from "../../src/state/projects.js";
-import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
-import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
+import type { BoundedMap } from "../../../../src/lib/bounded-map.js";
+import { ignoreRejections, type Rejections } from "../../../../src/lib/rejections.js";
+import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../../../src/sources/gitlab/webhook-source.js";
+import { JobStore, type JobFinished } from "../../../../src/state/jobs.js";
+import { ProjectRegistry } from "../../../../src/state/projects.js";
+import jobHook from "../../../fixtures/gitlab/job-hook.json" with { type: "json" };
+import pipelineHook from "../../../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
 
 /** The documented pipeline hook's builds finished on 2016-08-12 around 15:26 UTC. */
 const PIPELINE_BUILDS_FINISHED = Date.parse("2016-08-12T15:26:29Z");

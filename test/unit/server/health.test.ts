@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { buildServer } from "../../src/server/app.js";
-import { SelfHealth } from "../../src/state/self-health.js";
-import type { SourceHealth } from "../../src/server/health.js";
+import { buildServer } from "../../../src/server/app.js";
+import { SelfHealth } from "../../../src/state/self-health.js";
+import type { SourceHealth } from "../../../src/server/health.js";
 
 function server(sources: SourceHealth[], now: number) {
   return buildServer({ metricsBody: async () => [], metrics: new SelfHealth(), health: { sources: () => sources, now: () => now } });

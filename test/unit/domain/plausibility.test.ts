@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EARLIEST_PLAUSIBLE_MS, FieldChecks, FUTURE_TOLERANCE_MS, MAX_JOB_SECONDS, plausibleDuration, plausibleTimestamp, SKEW_TOLERANCE_SECONDS } from "../../src/domain/plausibility.js";
+import { EARLIEST_PLAUSIBLE_MS, FieldChecks, FUTURE_TOLERANCE_MS, MAX_JOB_SECONDS, plausibleDuration, plausibleTimestamp, SKEW_TOLERANCE_SECONDS } from "../../../src/domain/plausibility.js";
 
 const NOW = Date.parse("2026-12-07T12:00:00Z");
 

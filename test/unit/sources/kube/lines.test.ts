@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LineSplitter, LineTooLong } from "../../../src/sources/kube/lines.js";
+import { LineSplitter, LineTooLong } from "../../../../src/sources/kube/lines.js";
 
 const bytes = (text: string) => Buffer.from(text, "utf8");
 

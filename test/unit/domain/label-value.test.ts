@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CUT_MARKER, cutLabelValue } from "../../src/domain/label-value.js";
+import { CUT_MARKER, cutLabelValue } from "../../../src/domain/label-value.js";
 
 describe("label value cut", () => {
   it("leaves a value that fits as it is", () => {

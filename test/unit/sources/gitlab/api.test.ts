@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { json, loopbackApi, serveLoopback, type LoopbackServer } from "../helpers/loopback.js";
+import { json, loopbackApi, serveLoopback, type LoopbackServer } from "../../../helpers/loopback.js";
 
 let server: LoopbackServer | undefined;
 afterEach(async () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, parseGitLabTime, pipelineHookSchema, restJobSchema } from "../../src/sources/gitlab/wire.js";
-import { retryAfterMs } from "../../src/sources/gitlab/retry-after.js";
-import { routeTemplate } from "../../src/sources/gitlab/route.js";
-import { tagsLabel } from "../../src/domain/job.js";
-import type { Rejections } from "../../src/lib/rejections.js";
-import jobsList from "../fixtures/gitlab/jobs-list.json" with { type: "json" };
-import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
-import pipelineHook from "../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
+import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, parseGitLabTime, pipelineHookSchema, restJobSchema } from "../../../../src/sources/gitlab/wire.js";
+import { retryAfterMs } from "../../../../src/sources/gitlab/retry-after.js";
+import { routeTemplate } from "../../../../src/sources/gitlab/route.js";
+import { tagsLabel } from "../../../../src/domain/job.js";
+import type { Rejections } from "../../../../src/lib/rejections.js";
+import jobsList from "../../../fixtures/gitlab/jobs-list.json" with { type: "json" };
+import jobHook from "../../../fixtures/gitlab/job-hook.json" with { type: "json" };
+import pipelineHook from "../../../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
 
 /** The exporter's clock in these tests: after every fixture's timestamps. */
 const NOW = Date.parse("2026-12-07T12:00:00Z");
