@@ -19,17 +19,21 @@ export interface WebhookRouteOptions {
 export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, options) => {
   const { source, secret, metrics } = options;
 
+  // Reached only after the token was checked (onRequest runs before the body is read): the
+  // delivery is authentic, so it is acknowledged with 200 whatever its body, counted and logged.
+  // A 4xx would count towards GitLab disabling the hook.
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
     const event = eventLabel(header(request.headers["x-gitlab-event"]));
-    const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
-    metrics.webhookEvent(event, status === 413 ? "too_large" : "invalid");
-    const reason =
-      status === 413
-        ? `body larger than ${options.maxBodyBytes} bytes`
-        : error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
-          ? "expected Content-Type: application/json"
-          : `malformed body: ${error.message}`;
-    reply.code(status).send({ error: reason });
+    const tooLarge = error.statusCode === 413;
+    const outcome = tooLarge ? "too_large" : "invalid";
+    metrics.webhookEvent(event, outcome);
+    const reason = tooLarge
+      ? `body larger than ${options.maxBodyBytes} bytes (GITLAB_WEBHOOK_MAX_BODY_BYTES)`
+      : error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+        ? "expected Content-Type: application/json"
+        : `malformed body: ${error.message}`;
+    request.log.warn({ event, outcome, reason }, "webhook delivery not readable; acknowledged");
+    reply.code(200).send({ status: outcome, reason });
   });
 
   app.post(

@@ -1,8 +1,9 @@
+import { BoundedMap } from "../../src/lib/bounded-map.js";
 import type { JobObservation, JobStatus } from "../../src/domain/job.js";
 import type { JobReport, WatchedProject } from "../../src/domain/events.js";
 import type { JobsPage, PipelinesPage, UpdatedPipelinesQuery } from "../../src/sources/gitlab/api.js";
 import type { DirectoryApi } from "../../src/sources/gitlab/discovery.js";
-import type { ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
+import { MAX_READ_PIPELINES, type ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
 import type { JobApplyResult, JobSink, PollerApi, ProjectSink } from "../../src/sources/gitlab/poller/sinks.js";
 import { GitLabRequestError } from "../../src/sources/gitlab/transport.js";
 import type { RestJob, RestPipeline, RestProject } from "../../src/sources/gitlab/wire.js";
@@ -190,7 +191,7 @@ export function freshWatch(id: number, overrides: Partial<ProjectWatch> = {}): P
     visited: false,
     pipelinesSinceMs: null,
     catchUp: null,
-    readPipelines: new Map(),
+    readPipelines: new BoundedMap(MAX_READ_PIPELINES),
     lastActivityMs: 0,
     consecutiveFailures: 0,
     notBeforeMs: 0,

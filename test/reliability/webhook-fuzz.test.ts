@@ -386,15 +386,15 @@ describe("webhook payloads under fuzzing", () => {
             if (delivery.header === "Job Hook") counts.jobHook++;
             else counts.pipelineHook++;
           }
-          expect(response.statusCode).toBeLessThan(500);
-          const answer = response.json() as { status?: string; error?: string };
+          // Every authentic delivery is acknowledged: GitLab disables a hook that keeps failing.
+          expect(response.statusCode).toBe(200);
+          const answer = response.json() as { status?: string; reason?: string };
           const changed = changes(before, await exporterSamples(registry));
-          if (response.statusCode >= 400) {
-            expect(answer.error).toEqual(expect.any(String));
-            expectOnlyCounted(changed, delivery.header, response.statusCode === 413 ? "too_large" : "invalid");
+          if (answer.status === "invalid" || answer.status === "too_large") {
+            expect(answer.reason).toEqual(expect.any(String));
+            expectOnlyCounted(changed, delivery.header, answer.status);
             return;
           }
-          expect(response.statusCode).toBe(200);
           // Only a payload the validator passed can be taken in.
           expect(validated).toBe(1);
           if (answer.status === "accepted") {
@@ -447,9 +447,10 @@ describe("webhook headers under fuzzing", () => {
             return;
           }
           counts.authentic++;
-          if (response.statusCode >= 400) {
-            expect([400, 415]).toContain(response.statusCode);
-            expect(answer.error).toEqual(expect.any(String));
+          // Authentic: acknowledged whatever its headers say, so GitLab keeps the hook enabled.
+          expect(response.statusCode).toBe(200);
+          if (answer.status === "invalid") {
+            expect((answer as { reason?: string }).reason).toEqual(expect.any(String));
             expectOnlyCounted(changed, label, "invalid");
             return;
           }

@@ -1,8 +1,9 @@
 import { createRequesterFn, type FormattedResponse, type RequestOptions, type ResourceOptions, type RequesterType } from "@gitbeaker/requester-utils";
-import { backoffMs, type BackoffOptions } from "../../lib/backoff.js";
+import { backoffDelayMs, backoffMs, type BackoffOptions } from "../../lib/backoff.js";
 import type { Rejections } from "../../lib/rejections.js";
 import { attempt, type Attempt, type AttemptInit, type AttemptOptions } from "./attempt.js";
-import { sleep, type RequestBudget } from "./budget.js";
+import { sleep } from "../../lib/sleep.js";
+import type { RequestBudget } from "./budget.js";
 import type { GitLabClock } from "./clock.js";
 import { MAX_RETRY_AFTER_MS } from "./retry-after.js";
 import { routeTemplate } from "./route.js";
@@ -97,7 +98,7 @@ class RetryingRequests {
         continue;
       }
       if (outcome.kind === "transient" && ++transient < TRANSIENT_ATTEMPTS && !signal?.aborted) {
-        await sleep(TRANSIENT_BACKOFF_MS * transient, signal);
+        await sleep(backoffDelayMs(transient, { initialMs: TRANSIENT_BACKOFF_MS, maxMs: TRANSIENT_BACKOFF_MS * 8 }), signal);
         continue;
       }
       throw outcome.error;

@@ -102,7 +102,9 @@ export class GitLabWebhookSource {
   ) {}
 
   receive(event: string | undefined, body: unknown, idempotencyKey: string | undefined): WebhookResult {
-    if (!event) return { outcome: "invalid", status: 400, reason: "missing X-Gitlab-Event header" };
+    // An authentic delivery is always acknowledged: GitLab disables a hook that keeps failing, and
+    // a disabled hook would cut off the job events of every project it serves.
+    if (!event) return { outcome: "invalid", status: 200, reason: "missing X-Gitlab-Event header" };
     if (event !== "Job Hook" && event !== "Pipeline Hook") {
       // Acknowledged: GitLab disables a hook that keeps failing, which would cut off job events too.
       return { outcome: "ignored", status: 200, reason: `event ${JSON.stringify(eventLabel(event))} is not used` };
@@ -120,13 +122,13 @@ export class GitLabWebhookSource {
     let report: JobReport;
     if (event === "Job Hook") {
       const parsed = jobHookSchema.safeParse(body);
-      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
+      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error), body);
       projectId = parsed.data.project_id;
       observations = [observeJobHook(parsed.data, receivedAt, this.rejections)];
       report = "transition";
     } else {
       const parsed = pipelineHookSchema.safeParse(body);
-      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error));
+      if (!parsed.success) return this.invalid(event, describeIssues(parsed.error), body);
       projectId = parsed.data.project.id;
       observations = observePipelineHook(parsed.data, receivedAt, this.rejections);
       report = "listing";
@@ -149,13 +151,28 @@ export class GitLabWebhookSource {
     return { outcome: "duplicate", status: 200, reason: "no new information" };
   }
 
-  private invalid(event: string, issues: string): WebhookResult {
+  /**
+   * An authentic delivery that cannot be read: counted, logged, acknowledged with 200 (a 4xx would
+   * count towards GitLab disabling the hook), and its project, when the body names a watched one,
+   * kept hot so that polling reads the truth soon.
+   */
+  private invalid(event: string, issues: string, body: unknown): WebhookResult {
     this.rejections.reject("gitlab_webhook", "schema", { event, issues });
-    return { outcome: "invalid", status: 400, reason: `invalid ${event} payload: ${issues}` };
+    const projectId = projectIdOf(body);
+    if (projectId !== undefined && this.projects.get(projectId) !== undefined) this.activity.keepHot(projectId);
+    return { outcome: "invalid", status: 200, reason: `invalid ${event} payload: ${issues}` };
   }
 
   /** Idempotency keys remembered now (their digests). */
   get rememberedKeys(): number {
     return this.seenKeys.size;
   }
+}
+
+/** The project a delivery names, if it names one plainly: `project_id` (Job Hook) or `project.id`. */
+function projectIdOf(body: unknown): number | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const { project_id: id, project } = body as { project_id?: unknown; project?: unknown };
+  const candidate = typeof id === "number" ? id : typeof project === "object" && project !== null ? (project as { id?: unknown }).id : undefined;
+  return typeof candidate === "number" && Number.isSafeInteger(candidate) && candidate > 0 ? candidate : undefined;
 }

@@ -77,7 +77,8 @@ export const jobHookSchema = z.object({
   build_failure_reason: z.string().nullable().optional(),
   pipeline_id: hint,
   project_id: z.number().int().positive(),
-  project: hookProjectSchema,
+  // GitLab before about 16.3 sends no `project` object (only project_id and project_name).
+  project: hookProjectSchema.optional(),
   runner: runnerSchema,
 });
 export type JobHook = z.infer<typeof jobHookSchema>;

@@ -80,30 +80,46 @@ describe("POST /webhooks/gitlab", () => {
     expect(await registry.metrics()).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="unauthorized"} 1');
   });
 
-  it("answers 400 with a reason to malformed JSON and to a payload of the wrong shape", async () => {
-    const { app, registry } = harness();
+  it("acknowledges an authentic delivery it cannot read with 200 and a reason, counts it, and changes no job", async () => {
+    const { app, registry, activity } = harness();
     hooks.push(app);
     const before = await jobSamples(registry);
     const malformed = await post(app, '{"object_kind": "build",');
-    expect(malformed.statusCode).toBe(400);
-    expect(malformed.json().error).toMatch(/malformed body/);
+    expect(malformed.statusCode).toBe(200);
+    expect(malformed.json()).toEqual({ status: "invalid", reason: expect.stringMatching(/malformed body/) });
     const wrongShape = await post(app, { ...finished, build_id: "seven" });
-    expect(wrongShape.statusCode).toBe(400);
-    expect(wrongShape.json().error).toMatch(/invalid Job Hook payload: build_id/);
+    expect(wrongShape.statusCode).toBe(200);
+    expect(wrongShape.json()).toEqual({ status: "invalid", reason: expect.stringMatching(/invalid Job Hook payload: build_id/) });
     const wrongKind = await post(app, pipelineHook);
-    expect(wrongKind.statusCode).toBe(400);
+    expect(wrongKind.statusCode).toBe(200);
+    expect(wrongKind.json().status).toBe("invalid");
     const noEvent = await post(app, finished, { "x-gitlab-event": "" });
-    expect(noEvent.statusCode).toBe(400);
+    expect(noEvent.statusCode).toBe(200);
+    expect(noEvent.json().status).toBe("invalid");
     expect(await jobSamples(registry)).toBe(before);
+    expect(await registry.metrics()).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="invalid"} 3');
+    // The unreadable Job Hook names its project: polling is asked to read it soon.
+    expect(activity).toContainEqual({ projectId: 380, pollSoon: false });
   });
 
-  it("answers 413 to an oversized body", async () => {
+  it("acknowledges an oversized body unread with 200, counted as too_large", async () => {
     const { app, registry } = harness();
     hooks.push(app);
     const response = await post(app, { ...finished, padding: "x".repeat(20_000) });
-    expect(response.statusCode).toBe(413);
-    expect(response.json().error).toMatch(/larger than 16384 bytes/);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: "too_large", reason: expect.stringMatching(/larger than 16384 bytes/) });
     expect(await registry.metrics()).toContain('gitlab_ci_exporter_webhook_events_total{event="Job Hook",outcome="too_large"} 1');
+  });
+
+  it("takes a Job Hook of GitLab before 16.3, which has no project object, and counts its job once", async () => {
+    const { app, registry } = harness();
+    hooks.push(app);
+    const { project: _project, ...oldShape } = finished as typeof finished & { project?: unknown };
+    const first = await post(app, oldShape);
+    expect(first.statusCode).toBe(200);
+    expect(first.json().status).toBe("accepted");
+    expect((await post(app, oldShape)).json().status).toBe("duplicate");
+    expect(await registry.metrics()).toMatch(/gitlab_ci_jobs_finished_total\{[^}]*status="failed",failure_reason="runner_system_failure"[^}]*\} 1/);
   });
 
   it("acknowledges authentic events it does not use, so GitLab keeps the hook enabled", async () => {

@@ -10,8 +10,6 @@ import type { AnswerTally, JobSink, PollerApi } from "./sinks.js";
 export const PIPELINES_PER_PAGE = 20;
 /** Changed pipelines whose jobs are read per visit; the rest are read at the next visits. */
 export const MAX_PIPELINE_READS = 10;
-/** Pipelines remembered per project as read; beyond it the least recently read may be read again. */
-export const MAX_READ_PIPELINES = 1000;
 /** Pages of jobs read per changed pipeline, and their size. */
 export const MAX_PIPELINE_JOB_PAGES = 3;
 export const PIPELINE_JOBS_PER_PAGE = 100;
@@ -147,10 +145,9 @@ export class PipelineCheck {
     let changed = false;
     for (const pipeline of toRead) {
       changed = (await this.readJobs(watch.project.id, pipeline.id, seen)) || changed;
-      watch.readPipelines.delete(pipeline.id);
-      watch.readPipelines.set(pipeline.id, pipeline.updatedAt);
-      // A backlog that never ends (a project busier than its visits) must not grow this for ever.
-      if (watch.readPipelines.size > MAX_READ_PIPELINES) watch.readPipelines.delete(watch.readPipelines.keys().next().value!);
+      // Least recently read first out: a backlog that never ends (a project busier than its
+      // visits) does not grow this for ever.
+      watch.readPipelines.touch(pipeline.id, pipeline.updatedAt);
     }
     if (changed) watch.lastActivityMs = this.deps.now();
   }

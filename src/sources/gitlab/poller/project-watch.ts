@@ -1,6 +1,10 @@
 import type { WatchedProject } from "../../../domain/events.js";
+import { BoundedMap } from "../../../lib/bounded-map.js";
 import type { UnplacedJob } from "../webhook-source.js";
 import type { JobSink, ProjectSink } from "./sinks.js";
+
+/** Pipelines remembered per project as read; beyond it the least recently read may be read again. */
+export const MAX_READ_PIPELINES = 1000;
 
 /** Per-project bookkeeping of the poller. */
 export interface ProjectWatch {
@@ -16,7 +20,7 @@ export interface ProjectWatch {
   pipelinesSinceMs: number | null;
   catchUp: CatchUp | null;
   /** Pipelines read by the last checks, with the `updated_at` they had: listed again unchanged, they are not read again. */
-  readonly readPipelines: Map<number, string>;
+  readonly readPipelines: BoundedMap<number, string>;
   lastActivityMs: number;
   consecutiveFailures: number;
   notBeforeMs: number;
@@ -158,7 +162,7 @@ function newWatch(project: WatchedProject, before: Departed | undefined): Projec
     visited: returning,
     pipelinesSinceMs: before?.pipelinesSinceMs ?? null,
     catchUp: null,
-    readPipelines: new Map(),
+    readPipelines: new BoundedMap(MAX_READ_PIPELINES),
     lastActivityMs: 0,
     consecutiveFailures: 0,
     notBeforeMs: 0,
