@@ -1,9 +1,8 @@
-import { BoundedMap } from "../../src/lib/bounded-map.js";
 import type { JobObservation, JobStatus } from "../../src/domain/job.js";
 import type { JobReport, WatchedProject } from "../../src/domain/events.js";
 import type { JobsPage, PipelinesPage, UpdatedPipelinesQuery } from "../../src/sources/gitlab/api.js";
 import type { DirectoryApi } from "../../src/sources/gitlab/discovery.js";
-import { MAX_READ_PIPELINES, type ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
+import { newWatch, type ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
 import type { JobApplyResult, JobSink, PollerApi, ProjectSink } from "../../src/sources/gitlab/poller/sinks.js";
 import { GitLabRequestError } from "../../src/sources/gitlab/transport.js";
 import type { RestJob, RestPipeline, RestProject } from "../../src/sources/gitlab/wire.js";
@@ -185,21 +184,7 @@ export class RecordingProjectSink implements ProjectSink {
 
 /** A watch as a project has it after discovery, before its first visit. */
 export function freshWatch(id: number, overrides: Partial<ProjectWatch> = {}): ProjectWatch {
-  return {
-    project: { id, path: `team/svc-${id}` },
-    watermark: null,
-    visited: false,
-    pipelinesSinceMs: null,
-    catchUp: null,
-    readPipelines: new BoundedMap(MAX_READ_PIPELINES),
-    lastActivityMs: 0,
-    consecutiveFailures: 0,
-    notBeforeMs: 0,
-    readable: true,
-    resync: false,
-    unplaced: new Map(),
-    ...overrides,
-  };
+  return { ...newWatch({ id, path: `team/svc-${id}` }), ...overrides };
 }
 
 export function iso(ms: number): string {

@@ -2,20 +2,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../../src/config/errors.js";
 import { loadConfig } from "../../../src/config/load.js";
+import { BASE_ENV, configErrorOf } from "../../helpers/config.js";
 
-const base = { GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "glpat-secret-value", GITLAB_PROJECTS: "acme/api" };
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
+const base = BASE_ENV;
+const errorOf = configErrorOf;
 
 describe("loadConfig", () => {
   it("applies documented defaults", () => {

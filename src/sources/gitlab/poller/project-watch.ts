@@ -53,7 +53,7 @@ export type VisitKind = "baseline" | "hot" | "expedited" | "resync" | "pipelines
 export type ScanReason = Exclude<VisitKind, "pipelines">;
 
 /** What is remembered of a project discovery no longer lists, should it come back. */
-interface Departed {
+export interface Departed {
   readonly watermark: number | null;
   readonly pipelinesSinceMs: number | null;
   readonly atMs: number;
@@ -154,7 +154,8 @@ export class ProjectWatches {
   }
 }
 
-function newWatch(project: WatchedProject, before: Departed | undefined): ProjectWatch {
+/** A project's bookkeeping when discovery finds it; `before`: what was remembered of it, if it left. */
+export function newWatch(project: WatchedProject, before?: Departed): ProjectWatch {
   const returning = before !== undefined && before.watermark !== null;
   return {
     project,
