@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from "./config/load.js";
+import { ConfigError } from "./config/errors.js";
+import { loadConfig } from "./config/load.js";
 import { createLogger, startExporter } from "./main.js";
 
 /** Time allowed for in-flight scrapes and polls to finish after SIGTERM. */

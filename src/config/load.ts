@@ -9,7 +9,6 @@ import { fileSecret, inlineSecret, type Secret } from "./secret.js";
 import { holdsSecret, settingSpec, SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
 
 // The command line reports configuration errors by this class, from here.
-export { ConfigError } from "./errors.js";
 
 export interface GitLabConfig {
   readonly url: string;

@@ -3,7 +3,6 @@ import type { WebhookOutcome } from "../domain/events.js";
 
 export const VERSION: string = packageJson.version;
 
-export type { WebhookOutcome } from "../domain/events.js";
 
 /**
  * Where the server reports webhook outcomes: the exporter's self-health state

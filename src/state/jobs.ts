@@ -26,8 +26,6 @@ interface LiveJob {
   changedAtMs: number;
 }
 
-export type { JobFinished, JobStarted, PipelineNamed } from "../domain/events.js";
-export type { GroupTotals } from "./job-groups.js";
 
 export type ApplyResult =
   /** State or counters changed. */

@@ -3,7 +3,6 @@ import type { SpotNodeChanged, SpotNodeRemoved } from "../domain/events.js";
 import type { NodeSnapshot } from "../domain/pod.js";
 import { Listeners } from "../lib/listeners.js";
 
-export type { SpotNodeChanged, SpotNodeRemoved } from "../domain/events.js";
 
 interface NodeRecord {
   /** The latest state, whose taints are the signs the node shows now. */

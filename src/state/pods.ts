@@ -6,7 +6,6 @@ import { Listeners } from "../lib/listeners.js";
 import type { JobLinks } from "./job-links.js";
 import type { NodeStore } from "./nodes.js";
 
-export type { BuildFinished, JobPodChanged, JobPodInterrupted } from "../domain/events.js";
 
 export interface PodStoreOptions {
   /**

@@ -1,7 +1,6 @@
 import type { WatchedProject } from "../domain/events.js";
 import { Listeners } from "../lib/listeners.js";
 
-export type { WatchedProject } from "../domain/events.js";
 
 /** The projects the exporter watches, as discovery last found them. */
 export class ProjectRegistry {

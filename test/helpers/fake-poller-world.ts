@@ -4,7 +4,7 @@ import type { JobsPage, PipelinesPage, UpdatedPipelinesQuery } from "../../src/s
 import type { DirectoryApi } from "../../src/sources/gitlab/discovery.js";
 import { newWatch, type ProjectWatch } from "../../src/sources/gitlab/poller/project-watch.js";
 import type { JobApplyResult, JobSink, PollerApi, ProjectSink } from "../../src/sources/gitlab/poller/sinks.js";
-import { GitLabRequestError } from "../../src/sources/gitlab/transport.js";
+import { GitLabRequestError } from "../../src/sources/gitlab/request-error.js";
 import type { RestJob, RestPipeline, RestProject } from "../../src/sources/gitlab/wire.js";
 
 const LIVE: readonly JobStatus[] = ["created", "waiting_for_resource", "preparing", "pending", "running", "canceling"];

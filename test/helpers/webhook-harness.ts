@@ -1,7 +1,7 @@
 import { inlineSecret } from "../../src/config/secret.js";
 import { buildServer } from "../../src/server/app.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
-import type { WatchedProject } from "../../src/state/projects.js";
+import type { WatchedProject } from "../../src/domain/events.js";
 import { buildHouse } from "../../src/wiring.js";
 
 /** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */

@@ -1,6 +1,7 @@
 import type { Labels } from "../exposition/family.js";
 import { counter, histogram, scrapeGauge, type FamilyGenerator } from "../exposition/generator.js";
-import type { GroupTotals, JobStore } from "../../state/jobs.js";
+import type { GroupTotals } from "../../state/job-groups.js";
+import type { JobStore } from "../../state/jobs.js";
 import type { ProjectRegistry } from "../../state/projects.js";
 
 /** Seconds; from a job picked up at once to one stuck for two hours. */

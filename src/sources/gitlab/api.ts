@@ -3,7 +3,7 @@ import type { BaseResourceOptions, RequesterType, ResourceOptions } from "@gitbe
 import type { z } from "zod";
 import type { Secret } from "../../config/secret.js";
 import type { Rejections } from "../../lib/rejections.js";
-import { GitLabRequestError } from "./transport.js";
+import { GitLabRequestError } from "./request-error.js";
 import { restJobSchema, restPipelineSchema, restProjectSchema, type RestJob, type RestPipeline, type RestProject } from "./wire.js";
 
 /** Statuses a job can leave on its own; the `scope[]` values GitLab documents for them. */

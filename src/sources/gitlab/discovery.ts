@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { WatchedProject } from "../../domain/events.js";
 import { backoffDelayMs } from "../../lib/backoff.js";
 import type { GitLabApi } from "./api.js";
-import { GitLabRequestError } from "./transport.js";
+import { GitLabRequestError } from "./request-error.js";
 
 export interface DirectoryOptions {
   /** Project paths or ids from `GITLAB_PROJECTS`. */

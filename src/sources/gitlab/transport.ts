@@ -9,7 +9,6 @@ import { MAX_RETRY_AFTER_MS } from "./retry-after.js";
 import { routeTemplate } from "./route.js";
 
 // Where the poller, the API and discovery find the error every GitLab call may throw.
-export { GitLabRequestError } from "./request-error.js";
 
 export interface TransportOptions {
   readonly budget: RequestBudget;

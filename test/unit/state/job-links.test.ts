@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildResultOfJob } from "../../../src/domain/builder.js";
 import type { PodSnapshot } from "../../../src/domain/pod.js";
 import { JOB_LINKS_CAPACITY } from "../../../src/state/job-links.js";
-import type { JobFinished } from "../../../src/state/jobs.js";
+import type { JobFinished } from "../../../src/domain/events.js";
 import { buildHouse } from "../../../src/wiring.js";
 import { parseMetrics, sum, type Sample } from "../../helpers/prom.js";
 import { container, jobPod as runnerPod } from "../../helpers/snapshots.js";

@@ -4,7 +4,8 @@ import { MAX_JOB_SECONDS, SKEW_TOLERANCE_SECONDS } from "../../../src/domain/pla
 import type { Rejections } from "../../../src/lib/rejections.js";
 import { HistogramFamily } from "../../../src/metrics/exposition/series.js";
 import { jobHookSchema, observeJobHook, observePipelineHook, observeRestJob, pipelineHookSchema, restJobSchema } from "../../../src/sources/gitlab/wire.js";
-import { JobStore, type JobFinished, type JobStarted } from "../../../src/state/jobs.js";
+import type { JobFinished, JobStarted } from "../../../src/domain/events.js";
+import { JobStore } from "../../../src/state/jobs.js";
 
 /**
  * Random runs of finished jobs, each reported by a Job Hook, a Pipeline Hook or a REST read, with

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobObservation } from "../../../src/domain/job.js";
-import { COUNTED_IDS_CAPACITY, JobStore, type JobFinished, type JobStarted, type JobStoreOptions } from "../../../src/state/jobs.js";
+import type { JobFinished, JobStarted } from "../../../src/domain/events.js";
+import { COUNTED_IDS_CAPACITY, JobStore, type JobStoreOptions } from "../../../src/state/jobs.js";
 
 interface Recorded {
   jobStarted(event: JobStarted): void;

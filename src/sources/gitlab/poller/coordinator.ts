@@ -1,3 +1,4 @@
+import type { GitLabConfig } from "../../../config/load.js";
 import { ignoreRejections, type Rejections } from "../../../lib/rejections.js";
 import type { Logger } from "pino";
 import type { WatchedProject } from "../../../domain/events.js";
@@ -13,15 +14,11 @@ import { ExpeditedVisits, Schedule } from "./schedule.js";
 import type { JobSink, PollerApi, ProjectSink } from "./sinks.js";
 import { SyncAccounting } from "./sync.js";
 
-export interface PollerOptions {
-  readonly projects: readonly string[];
-  readonly groups: readonly string[];
-  readonly pollIntervalMs: number;
-  readonly discoveryIntervalMs: number;
-  readonly idleRequestsPerSecond: number;
-  readonly hotProjectTtlMs: number;
-  readonly maxConcurrentRequests: number;
-}
+/** The settings the poller reads, as the configuration holds them. */
+export type PollerOptions = Pick<
+  GitLabConfig,
+  "projects" | "groups" | "pollIntervalMs" | "discoveryIntervalMs" | "idleRequestsPerSecond" | "hotProjectTtlMs" | "maxConcurrentRequests"
+>;
 
 export interface PollerDeps {
   /** Discovery's endpoints and the poller's. */

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { describeError } from "../../../lib/errors.js";
 import { isGoneOrForbidden } from "../discovery.js";
-import type { GitLabRequestError } from "../transport.js";
+import type { GitLabRequestError } from "../request-error.js";
 import type { ProjectWatch, ProjectWatches, VisitKind } from "./project-watch.js";
 import type { JobSink, ProjectSink } from "./sinks.js";
 

@@ -1,6 +1,6 @@
 import type { JobReport } from "../../../domain/events.js";
 import type { Logger } from "pino";
-import { GitLabRequestError } from "../transport.js";
+import { GitLabRequestError } from "../request-error.js";
 import type { Rejections } from "../../../lib/rejections.js";
 import { observeRestJob, type RestJob } from "../wire.js";
 import type { PipelineCheck } from "./pipeline-check.js";

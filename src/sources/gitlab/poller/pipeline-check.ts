@@ -1,5 +1,5 @@
 import type { GitLabClock } from "../clock.js";
-import { GitLabRequestError } from "../transport.js";
+import { GitLabRequestError } from "../request-error.js";
 import { plausibleTimestamp } from "../../../domain/plausibility.js";
 import type { Rejections } from "../../../lib/rejections.js";
 import { observeRestJob, parseGitLabTime } from "../wire.js";

@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { GitLabApi } from "../../../../src/sources/gitlab/api.js";
 import { LISTED_REFRESH_MS, ProjectDirectory } from "../../../../src/sources/gitlab/discovery.js";
-import { GitLabRequestError } from "../../../../src/sources/gitlab/transport.js";
+import { GitLabRequestError } from "../../../../src/sources/gitlab/request-error.js";
 
 const log = pino({ level: "silent" });
 const INTERVAL_MS = 300_000;

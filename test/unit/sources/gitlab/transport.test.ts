@@ -4,7 +4,7 @@ import { createGzip } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_LISTING_PAGES } from "../../../../src/sources/gitlab/api.js";
 import { retryAfterMs } from "../../../../src/sources/gitlab/retry-after.js";
-import { GitLabRequestError } from "../../../../src/sources/gitlab/transport.js";
+import { GitLabRequestError } from "../../../../src/sources/gitlab/request-error.js";
 import { json, loopbackApi, serveLoopback, TOKEN, type LoopbackServer } from "../../../helpers/loopback.js";
 
 const servers: LoopbackServer[] = [];

@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { FailurePolicy } from "../../../../../src/sources/gitlab/poller/failure-policy.js";
 import { ProjectWatches } from "../../../../../src/sources/gitlab/poller/project-watch.js";
-import { GitLabRequestError } from "../../../../../src/sources/gitlab/transport.js";
+import { GitLabRequestError } from "../../../../../src/sources/gitlab/request-error.js";
 import { RecordingJobSink, RecordingProjectSink } from "../../../../helpers/fake-poller-world.js";
 
 const log = pino({ level: "silent" });
