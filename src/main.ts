@@ -9,7 +9,8 @@ import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabClock } from "./sources/gitlab/clock.js";
 import { GitLabPoller } from "./sources/gitlab/poller/coordinator.js";
-import { createGitLabRequester } from "./sources/gitlab/transport.js";
+import { GitLabGraphql } from "./sources/gitlab/graphql/client.js";
+import { GitLabTransport } from "./sources/gitlab/transport.js";
 import { GitLabWebhookSource } from "./sources/gitlab/webhook-source.js";
 import { loadKubeConfig } from "./sources/kube/client.js";
 import { KubernetesSource } from "./sources/kube/source.js";
@@ -73,7 +74,7 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
   const clock = new GitLabClock(Date.now, rejections);
   // Every request waiting for the budget listens to it; their number is bounded by the budget.
   setMaxListeners(0, shutdown);
-  const requester = createGitLabRequester({
+  const transport = new GitLabTransport({
     shutdown,
     budget: new RequestBudget(gitlab.maxRequestsPerSecond, gitlab.maxConcurrentRequests),
     clock,
@@ -87,7 +88,8 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
     onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
   });
   return new GitLabPoller(gitlab, {
-    api: new GitLabApi(gitlab.url, gitlab.token, requester, rejections),
+    api: new GitLabApi(gitlab.url, gitlab.token, transport.requesterFn, rejections),
+    graphql: gitlab.readPath === "rest" ? undefined : new GitLabGraphql(transport, gitlab.url, gitlab.token),
     jobs: state.jobs,
     projects: state.projects,
     log: logger.child({ source: "gitlab" }),
@@ -95,6 +97,8 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
     rejections,
     onSynced: (atMs) => health.gitlabSynced(atMs),
     onProjectStates: (hot, idle) => health.watchedProjects(hot, idle),
+    onReadPath: (path) => health.readPathChosen(path),
+    onSweep: (path, outcome, requests) => health.sweepEnded(path, outcome, requests, Date.now()),
   });
 }
 
@@ -122,7 +126,13 @@ function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rej
 
 function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {
   const { pollIntervalMs, requestTimeoutMs } = config.gitlab;
-  return { name: "gitlab", synced: poller.initialSyncDone, lastSuccessMs: state.health.lastGitLabSuccessMs, staleAfterMs: gitlabStaleAfterMs(pollIntervalMs, requestTimeoutMs) };
+  return {
+    name: "gitlab",
+    synced: poller.initialSyncDone,
+    lastSuccessMs: state.health.lastGitLabSuccessMs,
+    staleAfterMs: gitlabStaleAfterMs(pollIntervalMs, requestTimeoutMs),
+    detail: { readPath: poller.readPath ?? "choosing" },
+  };
 }
 
 function kubernetesHealth(kubernetes: KubernetesSource): SourceHealth {

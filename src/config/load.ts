@@ -24,6 +24,9 @@ export interface GitLabConfig {
   /** Largest answer body read, after decompression. */
   readonly maxResponseBytes: number;
   readonly hotProjectTtlMs: number;
+  /** `GITLAB_READ_PATH`. */
+  readonly readPath: "auto" | "instance" | "sweep" | "rest";
+  readonly sweepIntervalMs: number;
 }
 
 export interface WebhookConfig {
@@ -158,6 +161,8 @@ function buildConfig(raw: RawSettings): Config {
       requestTimeoutMs: number("GITLAB_REQUEST_TIMEOUT_SECONDS") * 1000,
       maxResponseBytes: number("GITLAB_MAX_RESPONSE_BYTES"),
       hotProjectTtlMs: number("GITLAB_HOT_PROJECT_TTL_SECONDS") * 1000,
+      readPath: get("GITLAB_READ_PATH", parseEnum) as GitLabConfig["readPath"],
+      sweepIntervalMs: number("GITLAB_SWEEP_INTERVAL_SECONDS") * 1000,
     },
     webhook: {
       secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),

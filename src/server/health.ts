@@ -8,6 +8,8 @@ export interface SourceHealth {
   readonly lastSuccessMs: number | null;
   /** Older than this and the source is reported stale. */
   readonly staleAfterMs: number;
+  /** What else `/readyz` says of the source (GitLab: its read path). */
+  readonly detail?: Readonly<Record<string, string>>;
 }
 
 export interface HealthCheck {
@@ -31,6 +33,7 @@ export const healthRoutes: FastifyPluginAsync<{ health: HealthCheck }> = async (
       synced: source.synced,
       lastSuccess: source.lastSuccessMs === null ? null : new Date(source.lastSuccessMs).toISOString(),
       stale: source.lastSuccessMs === null || now - source.lastSuccessMs > source.staleAfterMs,
+      ...source.detail,
     }));
     const ready = sources.every((s) => s.synced);
     reply.code(ready ? 200 : 503);

@@ -39,6 +39,11 @@ export class SelfHealth {
   lastGitLabSuccessMs: number | null = null;
   /** Watched projects by polling state; null until the poller first told. */
   projects: { readonly hot: number; readonly idle: number } | null = null;
+  /** How live jobs are read (instance, sweep, rest); null until chosen. */
+  readPath: string | null = null;
+  readonly sweeps = new PairCounts("path", "outcome");
+  /** The last sweep that read every project: when, and in how many requests. */
+  lastSweep: { readonly atMs: number; readonly requests: number } | null = null;
 
   gitlabRequest(endpoint: string, code: string): void {
     this.gitlabRequests.add(endpoint, code);
@@ -58,6 +63,15 @@ export class SelfHealth {
 
   watchedProjects(hot: number, idle: number): void {
     this.projects = { hot, idle };
+  }
+
+  readPathChosen(path: string): void {
+    this.readPath = path;
+  }
+
+  sweepEnded(path: string, outcome: "ok" | "failed", requests: number, atMs: number): void {
+    this.sweeps.add(path, outcome);
+    if (outcome === "ok") this.lastSweep = { atMs, requests };
   }
 
   /** Declares a resource's restarts at zero, so that `rate()` sees the first restart. */

@@ -151,7 +151,8 @@ describe("a webhook about a job the exporter cannot place", () => {
     world.setStatus(manual.id, "manual");
     finishedJobs(world, api.id, 120);
     // A round-robin visit every 100 s: only the webhook's poll can find the job in time.
-    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_WEBHOOK_SECRET: SECRET, GITLAB_IDLE_REQUESTS_PER_SECOND: "0.01" } });
+    // REST alone: the GraphQL sweep would list the job before the webhook's poll.
+    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_WEBHOOK_SECRET: SECRET, GITLAB_IDLE_REQUESTS_PER_SECOND: "0.01", GITLAB_READ_PATH: "rest" } });
     await waitReady(stack);
     sender = new WebhookSender(world);
     sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
@@ -216,13 +217,13 @@ describe("what polling costs", () => {
 });
 
 describe("readiness", () => {
-  it("answers 503 until the first sync has read every project, then 200", async () => {
+  it("reading by REST alone, answers 503 until the first sync has read every project, then 200", async () => {
     const world = new GitLabWorld();
     const api = world.addProject("acme/api");
     world.addProject("acme/web");
     // The first project's jobs cannot be read yet: the first sync cannot complete.
     const unreadable = new RegExp(`/projects/${api.id}/`);
-    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_REQUEST_TIMEOUT_SECONDS: "0.5" }, beforeExporter: (gitlab) => gitlab.faults.status(500, { path: unreadable }) });
+    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_REQUEST_TIMEOUT_SECONDS: "0.5", GITLAB_READ_PATH: "rest" }, beforeExporter: (gitlab) => gitlab.faults.status(500, { path: unreadable }) });
     await eventually(() => expect(stack!.gitlab.requests.count({ projectId: api.id, status: 500 })).toBeGreaterThan(1), 10_000);
     expect(await readyz(stack)).toBe(503);
     stack.gitlab.faults.clear();

@@ -45,4 +45,31 @@ export const EXPORTER_GITLAB_FAMILIES: readonly FamilyGenerator<ExporterGitLabSt
             [{ state: "idle" }, health.projects.idle],
           ],
   }),
+  scrapeGauge({
+    name: "gitlab_ci_exporter_gitlab_read_path",
+    help: "How live jobs are read: 1 for the path in use (instance: GraphQL's instance job list; sweep: GraphQL, 100 projects a request; rest: REST polling alone), 0 for the others.",
+    labels: ["path"],
+    samples: ({ health }) => (health.readPath === null ? [] : READ_PATHS.map((path) => [{ path }, path === health.readPath ? 1 : 0] as const)),
+  }),
+  scrapeCounter({
+    name: "gitlab_ci_exporter_gitlab_sweeps_total",
+    help: "GraphQL sweeps of the watched projects, by read path and outcome (ok, failed).",
+    labels: ["path", "outcome"],
+    samples: ({ health }) => health.sweeps.entries(),
+  }),
+  scrapeGauge({
+    name: "gitlab_ci_exporter_gitlab_last_sweep_timestamp_seconds",
+    help: "Unix time the last GraphQL sweep that read every watched project ended.",
+    labels: [],
+    samples: ({ health }) => (health.lastSweep === null ? [] : [[{}, health.lastSweep.atMs / 1000]]),
+  }),
+  scrapeGauge({
+    name: "gitlab_ci_exporter_gitlab_last_sweep_requests",
+    help: "GitLab requests the last complete sweep took (ceil(projects / 100) for a group sweep, ceil(live jobs / 100) for the instance's).",
+    labels: [],
+    samples: ({ health }) => (health.lastSweep === null ? [] : [[{}, health.lastSweep.requests]]),
+  }),
 ];
+
+/** The read paths, in the order their series are written. */
+const READ_PATHS = ["instance", "sweep", "rest"] as const;

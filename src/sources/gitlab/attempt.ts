@@ -53,40 +53,40 @@ export async function attempt(url: URL, init: AttemptInit, route: string, option
   if ("kind" in answer) return answer;
   const { status, headers, body } = answer;
   const code = String(status);
-  if (isRedirect(status)) return { kind: "fatal", code, error: redirectError(route, status, headers["location"], url) };
+  if (isRedirect(status)) return { kind: "fatal", code, error: redirectError(init.method, route, status, headers["location"], url) };
 
   const contentType = (headers["content-type"] ?? "").split(";")[0]!.trim();
   // GitLab's API answers in JSON, errors included; an HTML page is a proxy's or a portal's,
   // whose clock says nothing about GitLab's.
   if (contentType === "application/json") options.clock?.observe(headers["date"], options.now());
   if (status === 429) {
-    const error = new GitLabRequestError(`GET ${route}: rate limited (429) too many times`, 429, "http", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: rate limited (429) too many times`, 429, "http", route);
     return { kind: "rate-limited", code, retryAfterMs: retryAfterMs(headers["retry-after"], options.now()), error };
   }
   if (status < 200 || status >= 300) {
-    const error = new GitLabRequestError(`GET ${route}: HTTP ${status}${errorDetail(body.bytes, contentType)}`, status, "http", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: HTTP ${status}${errorDetail(body.bytes, contentType)}`, status, "http", route);
     return { kind: status >= 500 ? "transient" : "fatal", code, error };
   }
   if (!body.complete) {
     options.rejections.reject("gitlab_api", "response_too_large", { endpoint: route, maxBytes: options.maxResponseBytes });
-    const message = `GET ${route}: answer larger than ${options.maxResponseBytes} bytes (GITLAB_MAX_RESPONSE_BYTES); not read further`;
+    const message = `${init.method} ${route}: answer larger than ${options.maxResponseBytes} bytes (GITLAB_MAX_RESPONSE_BYTES); not read further`;
     // The same request would bring the same answer: not retried.
     return { kind: "fatal", code, error: new GitLabRequestError(message, status, "protocol", route) };
   }
   if (contentType !== "application/json") {
-    const error = new GitLabRequestError(`GET ${route}: expected JSON, got ${contentType || "no content type"}`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: expected JSON, got ${contentType || "no content type"}`, status, "protocol", route);
     return { kind: "transient", code, error };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.bytes.toString("utf8"));
   } catch {
-    const error = new GitLabRequestError(`GET ${route}: malformed JSON (${body.bytes.length} bytes)`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: malformed JSON (${body.bytes.length} bytes)`, status, "protocol", route);
     return { kind: "transient", code, error };
   }
   const next = nextLink(headers["link"]);
   if (next !== undefined && sameUrl(next, url)) {
-    const error = new GitLabRequestError(`GET ${route}: pagination link points back to the same page`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: pagination link points back to the same page`, status, "protocol", route);
     return { kind: "fatal", code, error };
   }
   return { kind: "ok", code, response: { body: parsed as FormattedResponse["body"], headers, status } };
@@ -121,8 +121,8 @@ async function exchange(url: URL, init: AttemptInit, route: string, options: Att
     if (init.signal?.aborted) throw init.signal.reason;
     const failure = new GitLabRequestError(
       timedOut
-        ? `GET ${route}: no complete response within ${options.requestTimeoutMs} ms`
-        : `GET ${route}: ${describeNetworkError(error)}`,
+        ? `${init.method} ${route}: no complete response within ${options.requestTimeoutMs} ms`
+        : `${init.method} ${route}: ${describeNetworkError(error)}`,
       undefined,
       timedOut ? "timeout" : "network",
       route,
@@ -144,7 +144,7 @@ function isRedirect(status: number): boolean {
  * Names only the origin the redirect points to: a Location may carry a token or other secrets
  * in its path or query, and the log is no place for them.
  */
-function redirectError(route: string, status: number, location: string | undefined, requested: URL): GitLabRequestError {
+function redirectError(method: string, route: string, status: number, location: string | undefined, requested: URL): GitLabRequestError {
   let target: string;
   try {
     target = location === undefined ? "nowhere (no Location)" : new URL(location, requested).origin;
@@ -152,7 +152,7 @@ function redirectError(route: string, status: number, location: string | undefin
     target = "an unreadable Location";
   }
   const message =
-    `GET ${route}: HTTP ${status} redirect to ${target}, not followed (the token is sent to ${requested.origin} only); ` +
+    `${method} ${route}: HTTP ${status} redirect to ${target}, not followed (the token is sent to ${requested.origin} only); ` +
     "set GITLAB_URL to the address GitLab answers at directly (scheme, host and port), without a redirect in between";
   return new GitLabRequestError(message, status, "http", route);
 }

@@ -52,11 +52,44 @@ const LOW_REMAINING_SHARE = 0.05;
  * attempt: `attempt.ts`).
  */
 export function createGitLabRequester(options: TransportOptions): (resource: ResourceOptions) => RequesterType {
-  const requests = new RetryingRequests(options);
-  return createRequesterFn(
-    (_, prepared) => Promise.resolve(prepared),
-    (endpoint, requestOptions) => requests.send(endpoint, requestOptions),
-  );
+  return new GitLabTransport(options).requesterFn;
+}
+
+/** A JSON request outside gitbeaker (GraphQL), sent through the same budget, limits and retries. */
+export interface JsonRequest {
+  /** The API root, e.g. `https://gitlab.example.com/api/`. */
+  readonly prefixUrl: string;
+  /** Relative to `prefixUrl`, e.g. `graphql`. */
+  readonly endpoint: string;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
+}
+
+/**
+ * The one door to GitLab: the gitbeaker requester for REST and a JSON POST for GraphQL share
+ * one retry policy, so a 429 on either slows both.
+ */
+export class GitLabTransport {
+  private readonly requests: RetryingRequests;
+  readonly requesterFn: (resource: ResourceOptions) => RequesterType;
+
+  constructor(options: TransportOptions) {
+    const requests = new RetryingRequests(options);
+    this.requests = requests;
+    this.requesterFn = createRequesterFn(
+      (_, prepared) => Promise.resolve(prepared),
+      (endpoint, requestOptions) => requests.send(endpoint, requestOptions),
+    );
+  }
+
+  async postJson(request: JsonRequest): Promise<FormattedResponse> {
+    return this.requests.send(request.endpoint, {
+      prefixUrl: request.prefixUrl,
+      method: "POST",
+      headers: { ...request.headers, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(request.body),
+    });
+  }
 }
 
 /** The retry policy, over every call of one requester: 429s wait as GitLab asks, transient failures retry once. */

@@ -132,7 +132,7 @@ function queuedAt(status: JobStatus, queuedSeconds: number | null, startedAtMs: 
  * The checks of one job's fields, each refusal counted and logged with the job's id: a field
  * outside what is plausible becomes unknown, the rest of the job is kept.
  */
-class JobFields extends FieldChecks {
+export class JobFields extends FieldChecks {
   constructor(
     private readonly source: RejectionSource,
     private readonly rejections: Rejections,
@@ -172,7 +172,7 @@ function preview(value: unknown): string {
 }
 
 /** The fields of one job, as the REST API, a Job Hook and a Pipeline Hook each name them. */
-interface JobFieldValues {
+export interface JobFieldValues {
   readonly id: number;
   readonly projectId: number;
   readonly status: JobStatus;
@@ -188,7 +188,7 @@ interface JobFieldValues {
   readonly runner: { description?: string | null | undefined } | null | undefined;
 }
 
-function observe(fields: JobFieldValues, checks: JobFields, receivedAtMs: number): JobObservation {
+export function observe(fields: JobFieldValues, checks: JobFields, receivedAtMs: number): JobObservation {
   const { status } = fields;
   const startedAtMs = checks.time("started_at", fields.startedAt);
   const queuedSeconds = checks.duration("queued_duration", fields.queuedSeconds);

@@ -5,6 +5,9 @@ import type { WatchedProject } from "../../../domain/events.js";
 import { GitLabClock } from "../clock.js";
 import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
 import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
+import type { GitLabGraphql } from "../graphql/client.js";
+import { InstanceSweep } from "../graphql/instance.js";
+import { GroupSweep } from "../graphql/sweep.js";
 import { FailurePolicy } from "./failure-policy.js";
 import { JobScan } from "./job-scan.js";
 import { repeat, startPaced } from "./loops.js";
@@ -12,13 +15,15 @@ import { PipelineCheck } from "./pipeline-check.js";
 import { ProjectWatches, type ProjectWatch, type VisitKind } from "./project-watch.js";
 import { ExpeditedVisits, Schedule } from "./schedule.js";
 import type { JobSink, PollerApi, ProjectSink } from "./sinks.js";
+import { SweepLoop, type ReadPath } from "./sweep-loop.js";
 import { SyncAccounting } from "./sync.js";
 
 /** The settings the poller reads, as the configuration holds them. */
 export type PollerOptions = Pick<
   GitLabConfig,
   "projects" | "groups" | "pollIntervalMs" | "discoveryIntervalMs" | "idleRequestsPerSecond" | "hotProjectTtlMs" | "maxConcurrentRequests"
->;
+> &
+  Partial<Pick<GitLabConfig, "readPath" | "sweepIntervalMs">>;
 
 export interface PollerDeps {
   /** Discovery's endpoints and the poller's. */
@@ -33,6 +38,10 @@ export interface PollerDeps {
   readonly now?: () => number;
   /** Where implausible job fields and pipeline times are counted; ignored when absent. */
   readonly rejections?: Rejections;
+  /** GitLab's GraphQL API, for the sweep; without it the poller reads by REST alone. */
+  readonly graphql?: Pick<GitLabGraphql, "query">;
+  readonly onReadPath?: (path: ReadPath) => void;
+  readonly onSweep?: (path: ReadPath, outcome: "ok" | "failed", requests: number) => void;
 }
 
 /**
@@ -68,6 +77,9 @@ export class GitLabPoller implements ActivitySink {
   private readonly roundVisits = new Set<Promise<void>>();
   private discoveryFailures = 0;
   private readonly now: () => number;
+  private readonly sweeper: SweepLoop | null;
+  private discovered!: () => void;
+  private readonly firstDiscovery = new Promise<void>((resolve) => (this.discovered = resolve));
 
   constructor(
     private readonly options: PollerOptions,
@@ -96,11 +108,17 @@ export class GitLabPoller implements ActivitySink {
     const answered = (watch: ProjectWatch) => this.policy.answered(watch);
     this.scan = new JobScan({ api, jobs, pipelines: this.check, tally: this.sync, answered, log, now, rejections });
     this.expedited = new ExpeditedVisits((projectId) => void this.visit(projectId, "expedited"));
+    this.sweeper = deps.graphql ? this.sweepLoop(deps.graphql, clock, rejections) : null;
+  }
+
+  /** How live jobs are read now; null until the first sweep chose (and always REST without GraphQL). */
+  get readPath(): ReadPath | null {
+    return this.sweeper ? this.sweeper.readPath : "rest";
   }
 
   /** See `SyncAccounting.initialSyncDone`: once true, it stays true. */
   get initialSyncDone(): boolean {
-    return this.sync.initialSyncDone(this.watches.all());
+    return this.sync.initialSyncDone(this.watches.all(), this.sweeper?.hasSwept ?? false);
   }
 
   start(): void {
@@ -110,6 +128,7 @@ export class GitLabPoller implements ActivitySink {
     this.running.push(repeat("discovery", () => this.discover(), () => this.schedule.discoveryDelayMs(this.discoveryFailures), { signal, now, log, immediate: true }));
     this.running.push(repeat("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, { signal, now, log, immediate: false }));
     this.running.push(this.roundLoop());
+    if (this.sweeper) this.running.push(this.sweepRepeatedly(this.sweeper));
   }
 
   async stop(): Promise<void> {
@@ -141,6 +160,7 @@ export class GitLabPoller implements ActivitySink {
     const added = this.watches.reconcile(found);
     if (added > 0 || !this.sync.hasDiscovered) this.deps.log.info({ projects: found.length, added }, "GitLab projects discovered");
     this.sync.discoveryDone();
+    this.discovered();
     this.publishProjectStates();
   }
 
@@ -160,6 +180,8 @@ export class GitLabPoller implements ActivitySink {
       inFlight: this.roundVisits,
       maxConcurrent: this.options.maxConcurrentRequests,
       startNext: () => {
+        // The first sweep goes first: it shows every live job in a few requests; first visits follow.
+        if (this.sweeper?.settling) return undefined;
         const next = this.schedule.nextRoundVisit(this.watches.all(), this.now());
         return next && this.visit(next.watch.project.id, next.kind);
       },
@@ -178,6 +200,7 @@ export class GitLabPoller implements ActivitySink {
     if ((kind === "hot" || kind === "expedited") && (watch.resync || watch.watermark === null)) return;
     const release = this.schedule.claim(projectId, kind);
     if (!release) return;
+    if (kind === "baseline") watch.urgent = false;
     try {
       if (kind !== "pipelines") await this.scan.scan(watch, kind);
       if (kind === "pipelines" || kind === "resync") await this.check.check(watch);
@@ -189,6 +212,39 @@ export class GitLabPoller implements ActivitySink {
     } finally {
       release();
     }
+  }
+
+  private sweepLoop(graphql: Pick<GitLabGraphql, "query">, clock: GitLabClock, rejections: Rejections): SweepLoop {
+    const { log } = this.deps;
+    return new SweepLoop({
+      setting: this.options.readPath ?? "auto",
+      groups: new GroupSweep(graphql, this.options.groups, rejections, log),
+      instance: new InstanceSweep(graphql, rejections),
+      jobs: this.deps.jobs,
+      watched: () => this.watches.all().filter((w) => w.readable).map((w) => w.project),
+      readByRest: (projectId) => this.readByRest(projectId),
+      clock,
+      log,
+      now: this.now,
+      onReadPath: (path) => this.deps.onReadPath?.(path),
+      onSweep: (path, outcome, requests) => this.deps.onSweep?.(path, outcome, requests),
+    });
+  }
+
+  /** Sweeps every interval once discovery answered; the first at once. */
+  private async sweepRepeatedly(sweeper: SweepLoop): Promise<void> {
+    const { signal } = this.abort;
+    await Promise.race([this.firstDiscovery, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+    const intervalMs = this.options.sweepIntervalMs ?? this.options.pollIntervalMs;
+    await repeat("sweep", () => sweeper.tick(), () => intervalMs, { signal, now: this.now, log: this.deps.log, immediate: true });
+  }
+
+  /** The sweep saw what only REST tells (how jobs ended): a scan soon, or a first visit before the others. */
+  private readByRest(projectId: number): void {
+    const watch = this.watches.get(projectId);
+    if (!watch || !this.watches.touched(projectId, [])) return;
+    if (watch.watermark === null || watch.resync) watch.urgent = true;
+    else if (!this.abort.signal.aborted) this.expedited.add(projectId);
   }
 
   private publishProjectStates(): void {

@@ -33,6 +33,8 @@ export interface ProjectWatch {
   resync: boolean;
   /** Jobs webhooks named but could not place, with their pipelines, for the next poll. */
   readonly unplaced: Map<number, number | null>;
+  /** A sweep found what only REST tells before this project's first visit: it goes before the others. */
+  urgent: boolean;
 }
 
 /** A pipelines check cut short by its bounds, continued at the next visit. */
@@ -170,5 +172,6 @@ export function newWatch(project: WatchedProject, before?: Departed): ProjectWat
     readable: true,
     resync: returning,
     unplaced: new Map(),
+    urgent: false,
   };
 }

@@ -54,7 +54,8 @@ export class Schedule {
 
   /** Baselines and re-listings first; then every project in a fixed round-robin order. */
   nextRoundVisit(watches: readonly ProjectWatch[], now: number): RoundVisit | undefined {
-    const first = watches.find((w) => this.firstVisitDue(w, now) && !this.checking.has(w.project.id));
+    const due = (w: ProjectWatch) => this.firstVisitDue(w, now) && !this.checking.has(w.project.id);
+    const first = watches.find((w) => w.urgent && due(w)) ?? watches.find(due);
     if (first) return { watch: first, kind: first.resync ? "resync" : "baseline" };
     for (let i = 0; i < watches.length; i++) {
       const watch = watches[(this.roundCursor + i) % watches.length]!;

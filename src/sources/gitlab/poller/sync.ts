@@ -46,12 +46,14 @@ export class SyncAccounting implements AnswerTally {
   }
 
   /**
-   * True once projects were discovered and every one of them was visited once (or found
-   * unreadable), and from then on: later trouble shows as staleness, not as unreadiness, so the
+   * True once projects were discovered and either a sweep read them all or every one of them
+   * was visited once (or found unreadable), and from then on: later trouble shows as staleness, not as unreadiness, so the
    * pod stays in its Service and keeps receiving webhooks while the API is down.
    */
-  initialSyncDone(watches: Iterable<ProjectWatch>): boolean {
+  initialSyncDone(watches: Iterable<ProjectWatch>, swept = false): boolean {
     if (this.synced || !this.discovered) return this.synced;
+    // A sweep read every project at once: first visits may follow behind readiness.
+    if (swept) return (this.synced = true);
     for (const watch of watches) if (!watch.visited && watch.readable) return false;
     this.synced = true;
     return true;
