@@ -185,7 +185,7 @@ export class GitLabPoller implements ActivitySink {
         const next = this.schedule.nextRoundVisit(this.watches.all(), this.now());
         return next && this.visit(next.watch.project.id, next.kind);
       },
-      periodMs: (started) => this.schedule.roundPeriodMs(this.watches.all(), this.now(), started),
+      periodMs: (started) => this.schedule.roundPeriodMs(this.watches.all(), this.now(), started, this.sweeper?.covering ?? false),
     });
   }
 

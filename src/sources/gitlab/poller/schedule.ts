@@ -66,10 +66,14 @@ export class Schedule {
     return undefined;
   }
 
-  /** The wait before the next round visit: none while first visits are due, they go at the full budget. */
-  roundPeriodMs(watches: readonly ProjectWatch[], now: number, visitedOne: boolean): number {
+  /**
+   * The wait before the next round visit: none while first visits are due, they go at the full
+   * budget. When a sweep already shows every live job (`swept`), only the first visits it asked
+   * for go at once; the others take their turn in the round, behind readiness.
+   */
+  roundPeriodMs(watches: readonly ProjectWatch[], now: number, visitedOne: boolean, swept = false): number {
     if (!visitedOne) return NOTHING_TO_VISIT_DELAY_MS;
-    for (const watch of watches) if (this.firstVisitDue(watch, now)) return 0;
+    for (const watch of watches) if (this.firstVisitDue(watch, now) && (!swept || watch.urgent)) return 0;
     return 1000 / this.options.idleRequestsPerSecond;
   }
 

@@ -61,6 +61,11 @@ export class SweepLoop {
     return this.sweptOnce;
   }
 
+  /** Sweeps read every project now: REST first visits need not hurry. */
+  get covering(): boolean {
+    return this.sweptOnce && this.path !== null && this.path !== "rest";
+  }
+
   /** The first sweep is under way and nothing failed yet: first visits wait for it. */
   get settling(): boolean {
     return this.deps.setting !== "rest" && !this.sweptOnce && this.failures === 0 && this.path !== "rest";
