@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { loadConfig } from "../../src/config/load.js";
 import { startExporter, type RunningExporter } from "../../src/main.js";
+import type { GraphqlMode } from "../../src/simulator/gitlab/graphql-endpoint.js";
 import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
 import { scrape, type Sample } from "./prom.js";
 
@@ -30,11 +31,24 @@ export async function startStack(
     kubeconfig?: string;
     /** Runs once the simulated GitLab listens, before the exporter starts: e.g. to arm faults for its first sync. */
     beforeExporter?: (gitlab: GitLabSimulator) => void;
+    /** The simulator's GraphQL endpoint: on (default), off (404) or refused (403). */
+    graphql?: GraphqlMode;
+    /** Also accept this token, as an administrator's (GraphQL's instance job list). */
+    adminToken?: string;
+    /** Collects the exporter's log lines (JSON, level info and above) instead of silencing them. */
+    logs?: string[];
   } = {},
 ): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
   // Tests compress minutes into seconds; GitLab's per-minute quota is scaled up to match unless a test sets it.
-  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000, rateLimitWindowStart: options.rateLimitWindowStart });
+  const gitlab = await startGitLabSimulator({
+    world,
+    token: TOKEN,
+    adminToken: options.adminToken,
+    graphql: options.graphql,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000,
+    rateLimitWindowStart: options.rateLimitWindowStart,
+  });
   const env: Record<string, string> = {
     GITLAB_URL: gitlab.url,
     GITLAB_TOKEN: TOKEN,
@@ -50,7 +64,9 @@ export async function startStack(
     ...options.env,
   };
   options.beforeExporter?.(gitlab);
-  const start = () => startExporter(loadConfig(env), pino({ level: "silent" }));
+  const logs = options.logs;
+  const logger = logs ? pino({ level: "info" }, { write: (line: string) => void logs.push(line) }) : pino({ level: "silent" });
+  const start = () => startExporter(loadConfig(env), logger);
   const stack: Stack = {
     world,
     gitlab,
