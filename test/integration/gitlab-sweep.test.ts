@@ -127,6 +127,25 @@ describe("GitLab's GraphQL refused", () => {
   });
 });
 
+describe("projects named one by one", () => {
+  it("sweeps the projects of GITLAB_PROJECTS by id, 50 a request, and shows their live jobs before any REST visit", async () => {
+    const world = new GitLabWorld();
+    const named = Array.from({ length: 60 }, (_, i) => world.addProject(`solo/app-${i}`));
+    for (const project of named) world.createJob(project.id, { name: "build", tags: ["solo"], status: "pending" });
+    // Idle REST: only the sweep can show all 60 pending jobs within the test.
+    const stack = await startStack({ world, env: { GITLAB_PROJECTS: named.map((p) => p.pathWithNamespace).join(","), GITLAB_IDLE_REQUESTS_PER_SECOND: "0.01" } });
+    try {
+      await waitReady(stack);
+      const samples = await stack.scrape();
+      expect(sum(samples, "gitlab_ci_exporter_gitlab_read_path", { path: "sweep" })).toBe(1);
+      expect(sum(samples, "gitlab_ci_jobs_pending", { tags: "solo" })).toBe(60);
+      expect(sum(samples, "gitlab_ci_exporter_gitlab_last_sweep_requests")).toBe(2);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe("instance mode", () => {
   const ADMIN = "glpat-administrator-token-000000000";
   let stack: Stack | undefined;

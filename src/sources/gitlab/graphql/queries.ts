@@ -6,8 +6,8 @@
  * scores every query with GitLab's formula against the simulator's copy of the schema.
  *
  * Field by field (the version each appeared in is in README "Compatibility"):
- * - `Group.projects(includeSubgroups:, first:, after:)`, `Query.projects(fullPaths:)`: the
- *   watched projects, 100 (groups) or 50 (paths, GitLab's cap on `fullPaths`) per request.
+ * - `Group.projects(includeSubgroups:, first:, after:)`, `Query.projects(ids:)`: the watched
+ *   projects, 100 (groups) or 50 (by id) per request.
  * - `Project.pipelines(scope: RUNNING | PENDING)`: the pipelines that hold live jobs. Child
  *   pipelines are left out of `pipelines` unless `source: "parent_pipeline"` is asked
  *   (`Ci::PipelinesFinder`), so they are asked for apart: a child can run on after its parent
@@ -32,7 +32,7 @@ export const PIPELINES_PER_KIND = 5;
 export const JOBS_PER_PIPELINE = 50;
 /** Projects per request in the group sweep; made smaller when GitLab finds the query too complex. */
 export const GROUP_PAGE_SIZE = 100;
-/** GitLab's cap on `Query.projects(fullPaths:)` (`Resolvers::ProjectsResolver`). */
+/** Projects asked by id per request. */
 export const PATHS_PER_REQUEST = 50;
 /** Live jobs per page of the instance listing (GitLab's page cap). */
 export const INSTANCE_PAGE_SIZE = 100;
@@ -72,9 +72,13 @@ export const GROUP_SWEEP_QUERY = `query GroupSweep($group: ID!, $first: Int!, $a
 ${SWEPT_PROJECT}
 ${LIVE_PIPELINES}`;
 
-/** The same for projects named by path (`GITLAB_PROJECTS`), up to 50 a request. */
-export const PROJECTS_SWEEP_QUERY = `query ProjectsSweep($paths: [String!]!, $since: Time!) {
-  projects(fullPaths: $paths, first: ${PATHS_PER_REQUEST}) {
+/**
+ * The same for projects by id, up to 50 a request (the other watched projects: `GITLAB_PROJECTS`).
+ * `projects(ids:)` exists from GitLab 13.0; `fullPaths:` only from 16.6, and aliases of
+ * `project(fullPath:)` would cost the whole project's complexity each (about 104), two a request.
+ */
+export const PROJECTS_SWEEP_QUERY = `query ProjectsSweep($ids: [ID!]!, $since: Time!) {
+  projects(ids: $ids, first: ${PATHS_PER_REQUEST}) {
     nodes { ...SweptProject }
   }
 }

@@ -37,7 +37,7 @@ type LivePipelines = Node["running"];
 
 /**
  * The group sweep: what is live in every watched project, 100 projects a request (a group's
- * projects, subgroups included), then 50 a request by path for the watched projects no group
+ * projects, subgroups included), then 50 a request by id for the watched projects no group
  * listed. A group the token cannot see is skipped (discovery reports it); a project GitLab
  * could not resolve is left out, and the caller reads it by REST.
  */
@@ -74,9 +74,9 @@ export class GroupSweep {
         after = listed.pageInfo.endCursor;
       }
     }
-    const rest = watched.filter((p) => !projects.has(p.id)).map((p) => p.path);
+    const rest = watched.filter((p) => !projects.has(p.id)).map((p) => `gid://gitlab/Project/${p.id}`);
     for (let i = 0; i < rest.length; i += PATHS_PER_REQUEST) {
-      const answer = await this.graphql.query(PROJECTS_SWEEP_QUERY, { paths: rest.slice(i, i + PATHS_PER_REQUEST), since: sinceIso }, projectsSweepSchema);
+      const answer = await this.graphql.query(PROJECTS_SWEEP_QUERY, { ids: rest.slice(i, i + PATHS_PER_REQUEST), since: sinceIso }, projectsSweepSchema);
       requests++;
       for (const node of answer.data.projects?.nodes ?? []) keep(node, answer.receivedAtMs);
     }
