@@ -96,7 +96,7 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
     clock,
     rejections,
     onSynced: (atMs) => health.gitlabSynced(atMs),
-    onProjectStates: (hot, idle) => health.watchedProjects(hot, idle),
+    onProjectStates: (hot, idle, unread) => health.watchedProjects(hot, idle, unread),
     onReadPath: (path) => health.readPathChosen(path),
     onSweep: (path, outcome, requests) => health.sweepEnded(path, outcome, requests, Date.now()),
   });

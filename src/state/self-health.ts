@@ -38,7 +38,7 @@ export class SelfHealth {
   /** Unix ms of the last poll cycle in which every GitLab request succeeded; null before one. */
   lastGitLabSuccessMs: number | null = null;
   /** Watched projects by polling state; null until the poller first told. */
-  projects: { readonly hot: number; readonly idle: number } | null = null;
+  projects: { readonly hot: number; readonly idle: number; readonly unread: number } | null = null;
   /** How live jobs are read (instance, sweep, rest); null until chosen. */
   readPath: string | null = null;
   readonly sweeps = new PairCounts("path", "outcome");
@@ -61,8 +61,8 @@ export class SelfHealth {
     this.lastGitLabSuccessMs = atMs;
   }
 
-  watchedProjects(hot: number, idle: number): void {
-    this.projects = { hot, idle };
+  watchedProjects(hot: number, idle: number, unread = 0): void {
+    this.projects = { hot, idle, unread };
   }
 
   readPathChosen(path: string): void {

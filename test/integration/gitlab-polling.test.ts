@@ -217,17 +217,25 @@ describe("what polling costs", () => {
 });
 
 describe("readiness", () => {
-  it("reading by REST alone, answers 503 until the first sync has read every project, then 200", async () => {
+  it("reading by REST alone, answers 503 until discovery answered, then 200 while projects not read yet show as unread", async () => {
     const world = new GitLabWorld();
     const api = world.addProject("acme/api");
     world.addProject("acme/web");
-    // The first project's jobs cannot be read yet: the first sync cannot complete.
+    // Discovery fails first, then the first project's jobs cannot be read.
     const unreadable = new RegExp(`/projects/${api.id}/`);
-    stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_REQUEST_TIMEOUT_SECONDS: "0.5", GITLAB_READ_PATH: "rest" }, beforeExporter: (gitlab) => gitlab.faults.status(500, { path: unreadable }) });
-    await eventually(() => expect(stack!.gitlab.requests.count({ projectId: api.id, status: 500 })).toBeGreaterThan(1), 10_000);
+    stack = await startStack({
+      world,
+      env: { GITLAB_GROUPS: "acme", GITLAB_REQUEST_TIMEOUT_SECONDS: "0.5", GITLAB_READ_PATH: "rest" },
+      beforeExporter: (gitlab) => gitlab.faults.status(500, { path: /groups/ }),
+    });
+    await eventually(() => expect(stack!.gitlab.requests.count({ status: 500 })).toBeGreaterThan(0), 10_000);
     expect(await readyz(stack)).toBe(503);
     stack.gitlab.faults.clear();
+    stack.gitlab.faults.status(500, { path: unreadable });
     await eventually(async () => expect(await readyz(stack!)).toBe(200), 10_000);
+    await eventually(async () => expect(sum(await stack!.scrape(), "gitlab_ci_exporter_gitlab_projects_unread")).toBe(1), 10_000);
+    stack.gitlab.faults.clear();
+    await eventually(async () => expect(sum(await stack!.scrape(), "gitlab_ci_exporter_gitlab_projects_unread")).toBe(0), 10_000);
   });
 
   it("stays ready after the first sync when discovery adds a project that keeps failing", async () => {

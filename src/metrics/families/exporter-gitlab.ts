@@ -46,6 +46,12 @@ export const EXPORTER_GITLAB_FAMILIES: readonly FamilyGenerator<ExporterGitLabSt
           ],
   }),
   scrapeGauge({
+    name: "gitlab_ci_exporter_gitlab_projects_unread",
+    help: "Watched projects whose live jobs the exporter has not read yet (neither a sweep nor a first visit): readiness does not wait for them, this says how much of the picture is still missing.",
+    labels: [],
+    samples: ({ health }) => (health.projects === null ? [] : [[{}, health.projects.unread]]),
+  }),
+  scrapeGauge({
     name: "gitlab_ci_exporter_gitlab_read_path",
     help: "How live jobs are read: 1 for the path in use (instance: GraphQL's instance job list; sweep: GraphQL, 100 projects a request; rest: REST polling alone), 0 for the others.",
     labels: ["path"],

@@ -32,7 +32,8 @@ export interface PollerDeps {
   readonly projects: ProjectSink;
   readonly log: Logger;
   readonly onSynced: (atMs: number) => void;
-  readonly onProjectStates: (hot: number, idle: number) => void;
+  /** Watched projects hot and idle, and those whose live jobs were not read yet (no sweep, no first visit). */
+  readonly onProjectStates: (hot: number, idle: number, unread: number) => void;
   /** GitLab's time, learned from its answers; the local clock less a margin without one. */
   readonly clock?: GitLabClock;
   readonly now?: () => number;
@@ -118,7 +119,7 @@ export class GitLabPoller implements ActivitySink {
 
   /** See `SyncAccounting.initialSyncDone`: once true, it stays true. */
   get initialSyncDone(): boolean {
-    return this.sync.initialSyncDone(this.watches.all(), this.sweeper?.hasSwept ?? false);
+    return this.sync.initialSyncDone(this.sweeper?.settling ?? false);
   }
 
   start(): void {
@@ -223,11 +224,18 @@ export class GitLabPoller implements ActivitySink {
       jobs: this.deps.jobs,
       watched: () => this.watches.all().filter((w) => w.readable).map((w) => w.project),
       readByRest: (projectId) => this.readByRest(projectId),
+      swept: (projectId) => {
+        const watch = this.watches.get(projectId);
+        if (watch) watch.swept = true;
+      },
       clock,
       log,
       now: this.now,
       onReadPath: (path) => this.deps.onReadPath?.(path),
-      onSweep: (path, outcome, requests) => this.deps.onSweep?.(path, outcome, requests),
+      onSweep: (path, outcome, requests) => {
+        this.deps.onSweep?.(path, outcome, requests);
+        this.publishProjectStates();
+      },
     });
   }
 
@@ -251,6 +259,7 @@ export class GitLabPoller implements ActivitySink {
     const now = this.now();
     const all = this.watches.all();
     const hot = all.filter((watch) => this.schedule.isHot(watch, now)).length;
-    this.deps.onProjectStates(hot, all.length - hot);
+    const unread = all.filter((w) => w.readable && !w.visited && !w.swept).length;
+    this.deps.onProjectStates(hot, all.length - hot, unread);
   }
 }

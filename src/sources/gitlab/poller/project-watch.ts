@@ -35,6 +35,8 @@ export interface ProjectWatch {
   readonly unplaced: Map<number, number | null>;
   /** A sweep found what only REST tells before this project's first visit: it goes before the others. */
   urgent: boolean;
+  /** A GraphQL sweep read its live jobs: it is not unread, even before its first visit. */
+  swept: boolean;
 }
 
 /** A pipelines check cut short by its bounds, continued at the next visit. */
@@ -173,5 +175,6 @@ export function newWatch(project: WatchedProject, before?: Departed): ProjectWat
     resync: returning,
     unplaced: new Map(),
     urgent: false,
+    swept: false,
   };
 }

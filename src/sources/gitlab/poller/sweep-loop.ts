@@ -29,6 +29,8 @@ export interface SweepLoopDeps {
   readonly watched: () => readonly WatchedProject[];
   /** The sweep found something only REST can tell (how jobs ended, lists cut short): read this project soon. */
   readonly readByRest: (projectId: number) => void;
+  /** A sweep read the project's live jobs. */
+  readonly swept: (projectId: number) => void;
   readonly clock: GitLabClock;
   readonly log: Logger;
   readonly now: () => number;
@@ -96,6 +98,7 @@ export class SweepLoop {
 
   private apply(swept: SweptProject): void {
     const { jobs } = this.deps;
+    this.deps.swept(swept.projectId);
     const live = new Set<number>();
     for (const job of swept.jobs) {
       live.add(job.id);

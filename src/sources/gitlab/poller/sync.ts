@@ -1,11 +1,10 @@
-import type { ProjectWatch } from "./project-watch.js";
 import type { AnswerTally } from "./sinks.js";
 
 /**
  * Whether what the poller shows is fresh. Requests are counted in windows (a hot poll round
  * closes one); a window in which GitLab answered and nothing failed marks a sync, and so does
- * one with nothing to ask. Readiness (`initialSyncDone`) comes once, after the first complete
- * picture.
+ * one with nothing to ask. Readiness (`initialSyncDone`) comes once, after the first discovery
+ * (and the first sweep, when there is one).
  */
 export class SyncAccounting implements AnswerTally {
   private requests = 0;
@@ -46,15 +45,14 @@ export class SyncAccounting implements AnswerTally {
   }
 
   /**
-   * True once projects were discovered and either a sweep read them all or every one of them
-   * was visited once (or found unreadable), and from then on: later trouble shows as staleness, not as unreadiness, so the
-   * pod stays in its Service and keeps receiving webhooks while the API is down.
+   * True once a discovery answered and, while a GraphQL sweep is first reading every project
+   * (`sweepUnderWay`: seconds), once it ended; and from then on. Projects not read yet are
+   * staleness (`gitlab_ci_exporter_gitlab_projects_unread`), not unreadiness: an unready pod
+   * leaves its Service and would miss the webhooks GitLab does not send again, and later trouble
+   * must not take it out either, as webhooks are the only news left while the API is down.
    */
-  initialSyncDone(watches: Iterable<ProjectWatch>, swept = false): boolean {
-    if (this.synced || !this.discovered) return this.synced;
-    // A sweep read every project at once: first visits may follow behind readiness.
-    if (swept) return (this.synced = true);
-    for (const watch of watches) if (!watch.visited && watch.readable) return false;
+  initialSyncDone(sweepUnderWay = false): boolean {
+    if (this.synced || !this.discovered || sweepUnderWay) return this.synced;
     this.synced = true;
     return true;
   }

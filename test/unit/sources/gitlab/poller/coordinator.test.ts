@@ -35,7 +35,7 @@ function start(prepare: (api: FakeGitLabApi) => void = () => undefined) {
     projects,
     log: pino({ level: "silent" }),
     onSynced: (atMs) => synced.push(atMs - t0),
-    onProjectStates: (hot, idle) => states.push(`${hot}/${idle}`),
+    onProjectStates: (hot, idle, unread) => states.push(`${hot}/${idle}/${unread}`),
   });
   poller.start();
   /** Advances the fake clock to `ms` after the start. */
@@ -57,17 +57,19 @@ describe("GitLabPoller", () => {
     vi.useRealTimers();
   });
 
-  it("visits every project once before it is ready, then polls hot projects every interval and checks every project in turn", async () => {
+  it("is ready once discovery answered, visits every project once, then polls hot projects every interval and checks every project in turn", async () => {
     const { api, poller, projects, synced, states, until } = start();
     stop = () => poller.stop();
+    expect(poller.initialSyncDone).toBe(false);
     await until(50);
     expect(api.take()).toEqual(["group projects group=acme"]);
     expect(projects.calls).toEqual(["replaceAll 1,2"]);
-    expect(poller.initialSyncDone).toBe(false);
+    // Readiness does not wait for the first visits: the projects not read yet show as unread.
+    expect(poller.initialSyncDone).toBe(true);
+    expect(states.at(-1)).toBe("0/2/2");
 
     await until(150);
     expect(api.take()).toEqual(["jobs project=1 page=1 per_page=20", "jobs project=2 page=1 per_page=20"]);
-    expect(poller.initialSyncDone).toBe(true);
 
     await until(3_100);
     const requests = api.take();
@@ -77,7 +79,7 @@ describe("GitLabPoller", () => {
     expect(requests.filter(isCheck).map((r) => r.split(" ")[1])).toEqual(["project=1", "project=2", "project=1", "project=2", "project=1", "project=2"]);
     expect(requests.length).toBe(9);
     expect(synced).toEqual([0, 1_000, 2_000, 3_000]);
-    expect(states.at(-1)).toBe("1/1");
+    expect(states.at(-1)).toBe("1/1/0");
   });
 
   it("scans a project a webhook asked about after the expedite delay, and reads the pipeline of the job it could not place", async () => {

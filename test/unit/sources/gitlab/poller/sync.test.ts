@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { SyncAccounting } from "../../../../../src/sources/gitlab/poller/sync.js";
-import { freshWatch } from "../../../../helpers/fake-poller-world.js";
 
 function accounting() {
   let now = 0;
@@ -49,15 +48,13 @@ describe("SyncAccounting", () => {
     expect(synced).toEqual([1_000]);
   });
 
-  it("is ready once every readable project was visited after the first discovery, and stays ready", () => {
+  it("is ready once the first discovery answered and no first sweep is under way, and stays ready", () => {
     const { sync } = accounting();
-    const watches = [freshWatch(1, { visited: true }), freshWatch(2), freshWatch(3, { readable: false })];
-    expect(sync.initialSyncDone(watches)).toBe(false);
+    expect(sync.initialSyncDone()).toBe(false);
     sync.discoveryDone();
     expect(sync.hasDiscovered).toBe(true);
-    expect(sync.initialSyncDone(watches)).toBe(false);
-    watches[1]!.visited = true;
-    expect(sync.initialSyncDone(watches)).toBe(true);
-    expect(sync.initialSyncDone([freshWatch(4)])).toBe(true);
+    expect(sync.initialSyncDone(true)).toBe(false);
+    expect(sync.initialSyncDone(false)).toBe(true);
+    expect(sync.initialSyncDone(true)).toBe(true);
   });
 });
