@@ -60,4 +60,16 @@ describe("SyncAccounting", () => {
     expect(sync.initialSyncDone(watches)).toBe(true);
     expect(sync.initialSyncDone([freshWatch(4)])).toBe(true);
   });
+
+  it("is ready once a sweep read every project after the first discovery, first visits or not, and stays ready", () => {
+    const { sync } = accounting();
+    const watches = [freshWatch(1), freshWatch(2)];
+    // A sweep before any discovery says nothing of the projects to watch.
+    expect(sync.initialSyncDone(watches, true)).toBe(false);
+    sync.discoveryDone();
+    expect(sync.initialSyncDone(watches, false)).toBe(false);
+    expect(sync.initialSyncDone(watches, true)).toBe(true);
+    // GraphQL gone later (REST alone, nothing swept): readiness stays.
+    expect(sync.initialSyncDone(watches, false)).toBe(true);
+  });
 });
