@@ -45,10 +45,9 @@ export class InstanceSweep {
         const observation = observeGraphqlJob(node, projectId, pipelineId, answer.receivedAtMs, this.rejections);
         if (observation) jobs.push(observation);
       }
-      if (!listed.pageInfo.hasNextPage || !listed.pageInfo.endCursor) {
-        complete = true;
-        break;
-      }
+      // Complete only at the last page: "more, but no cursor to it" leaves jobs unread.
+      if (!listed.pageInfo.hasNextPage) complete = true;
+      if (!listed.pageInfo.hasNextPage || !listed.pageInfo.endCursor) break;
       after = listed.pageInfo.endCursor;
     }
     const projects = new Map<number, SweptProject>();

@@ -22,8 +22,8 @@ export const MAX_SWEEP_FAILURES = 3;
 
 export interface SweepLoopDeps {
   readonly setting: ReadPathSetting;
-  readonly groups: GroupSweep;
-  readonly instance: InstanceSweep;
+  readonly groups: Pick<GroupSweep, "read">;
+  readonly instance: Pick<InstanceSweep, "seesInstance" | "read">;
   readonly jobs: Pick<JobSink, "apply" | "liveJobIds">;
   /** The readable watched projects. */
   readonly watched: () => readonly WatchedProject[];
@@ -74,7 +74,16 @@ export class SweepLoop {
   }
 
   async tick(): Promise<void> {
-    if (this.path === null || (this.path === "rest" && this.deps.setting !== "rest" && this.deps.now() >= this.retryAtMs)) await this.choose();
+    if (this.path === null || (this.path === "rest" && this.deps.setting !== "rest" && this.deps.now() >= this.retryAtMs)) {
+      try {
+        await this.choose();
+      } catch (error) {
+        // The probe failed for a passing reason: counted as a failed sweep, so first visits stop
+        // waiting for it and a GitLab that keeps failing it ends on REST.
+        this.failed("instance", error);
+        throw error;
+      }
+    }
     const path = this.path;
     if (path === null || path === "rest") return;
     const startedAtMs = this.deps.clock.atOrBefore(this.deps.now());

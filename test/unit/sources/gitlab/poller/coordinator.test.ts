@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { GitLabPoller } from "../../../../../src/sources/gitlab/poller/coordinator.js";
+import { GitLabPoller, type PollerDeps } from "../../../../../src/sources/gitlab/poller/coordinator.js";
+import { GitLabRequestError } from "../../../../../src/sources/gitlab/request-error.js";
 import { FakeGitLabApi, RecordingJobSink, RecordingProjectSink } from "../../../../helpers/fake-poller-world.js";
 
 const OPTIONS = {
@@ -14,7 +15,7 @@ const OPTIONS = {
 };
 
 /** Two projects: acme/api (id 1) runs a job, acme/web (id 2) is idle. Time is fake, starting at T0. */
-function start(prepare: (api: FakeGitLabApi) => void = () => undefined) {
+function start(prepare: (api: FakeGitLabApi) => void = () => undefined, extra: Partial<PollerDeps> = {}) {
   vi.useFakeTimers({ now: Date.parse("2026-12-07T12:00:00Z") });
   const t0 = Date.now();
   const api = new FakeGitLabApi(() => Date.now());
@@ -36,6 +37,7 @@ function start(prepare: (api: FakeGitLabApi) => void = () => undefined) {
     log: pino({ level: "silent" }),
     onSynced: (atMs) => synced.push(atMs - t0),
     onProjectStates: (hot, idle, unread) => states.push(`${hot}/${idle}/${unread}`),
+    ...extra,
   });
   poller.start();
   /** Advances the fake clock to `ms` after the start. */
@@ -136,6 +138,28 @@ describe("GitLabPoller", () => {
     expect(poller.initialSyncDone).toBe(true);
     // No window was a sync while discovery failed; the first after it answered is.
     expect(synced).toEqual([7_000]);
+  });
+
+  it("visits every project by REST when GitLab's GraphQL keeps failing for a passing reason, and ends on REST", async () => {
+    let queries = 0;
+    const paths: string[] = [];
+    const graphql: PollerDeps["graphql"] = {
+      query: () => {
+        queries++;
+        return Promise.reject(new GitLabRequestError("POST /graphql: HTTP 502", 502, "http", "/graphql"));
+      },
+    };
+    const { api, poller, until } = start(undefined, { graphql, onReadPath: (path) => paths.push(path) });
+    stop = () => poller.stop();
+    await until(150);
+    // The probe failed: the first visits do not wait for a sweep that may never come.
+    expect(queries).toBe(1);
+    expect(api.take()).toEqual(["group projects group=acme", "jobs project=1 page=1 per_page=20", "jobs project=2 page=1 per_page=20"]);
+    expect(poller.initialSyncDone).toBe(true);
+    await until(2_050);
+    expect(queries).toBe(3);
+    expect(poller.readPath).toBe("rest");
+    expect(paths).toEqual(["rest"]);
   });
 
   it("makes no request once stopped", async () => {

@@ -63,6 +63,39 @@ describe("Schedule", () => {
     expect(s.roundPeriodMs([visited(1), freshWatch(3, { notBeforeMs: 1 })], 0, true)).toBe(250);
   });
 
+  it("takes the first visits a sweep asked for (urgent) before the other first visits, in order, when due", () => {
+    const s = schedule();
+    const watches = [freshWatch(1), visited(2, { resync: true }), freshWatch(3, { urgent: true }), visited(4, { resync: true, urgent: true }), freshWatch(5, { urgent: true, notBeforeMs: 1 }), freshWatch(6, { urgent: true })];
+    s.claim(6, "hot");
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const next = s.nextRoundVisit(watches, 0)!;
+      order.push(`${next.watch.project.id}:${next.kind}`);
+      // Still under way: the next call must pick another project.
+      s.claim(next.watch.project.id, next.kind);
+    }
+    // 5 backs off and 6 is being scanned: not due, urgent or not.
+    expect(order).toEqual(["3:baseline", "4:resync", "1:baseline", "2:resync"]);
+    expect(s.nextRoundVisit([freshWatch(7), freshWatch(5, { urgent: true, notBeforeMs: 1 })], 1)?.watch.project.id).toBe(5);
+  });
+
+  it("with a sweep showing every live job, spaces first visits by the idle rate too, except those it asked for", () => {
+    const s = schedule();
+    const watches = [visited(1), freshWatch(2), visited(3, { resync: true })];
+    expect(s.roundPeriodMs(watches, 0, true, false)).toBe(0);
+    expect(s.roundPeriodMs(watches, 0, true, true)).toBe(250);
+    watches[2]!.urgent = true;
+    expect(s.roundPeriodMs(watches, 0, true, true)).toBe(0);
+    // An urgent one not due (backing off, or being scanned) does not hurry the round.
+    watches[2]!.notBeforeMs = 1;
+    expect(s.roundPeriodMs(watches, 0, true, true)).toBe(250);
+    expect(s.roundPeriodMs(watches, 1, true, true)).toBe(0);
+    const release = s.claim(3, "resync")!;
+    expect(s.roundPeriodMs(watches, 1, true, true)).toBe(250);
+    release();
+    expect(s.roundPeriodMs(watches, 1, false, true)).toBe(NOTHING_TO_VISIT_DELAY_MS);
+  });
+
   it("polls hot projects past their baseline and their backoff; unreadable projects are never hot", () => {
     const active = new Set([1, 5]);
     const s = schedule(active);
