@@ -103,6 +103,46 @@ describe("1,000 projects in groups, no webhooks, the default budget, in real tim
   }, 120_000);
 });
 
+describe("readiness at 5,000 projects in groups, the default budget, in real time", () => {
+  let stack: Stack | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    stack = undefined;
+  });
+
+  function fleet(): GitLabWorld {
+    const world = new GitLabWorld();
+    for (let i = 0; i < 5000; i++) world.addProject(`estate/dept-${i % 20}/team-${i % 13}/app-${i}`);
+    const all = world.projects();
+    for (let i = 0; i < 40; i++) world.createJob(all[i * 111]!.id, { name: `job-${i}`, tags: ["k8s"], status: "pending" });
+    return world;
+  }
+
+  async function readyAfterS(graphql: "enabled" | "disabled"): Promise<{ seconds: number; pending: number; unread: number }> {
+    const started = Date.now();
+    stack = await startStack({ world: fleet(), graphql, env: { GITLAB_GROUPS: "estate", ...DEFAULT_PACE } });
+    await waitReady(stack, 45_000);
+    const seconds = (Date.now() - started) / 1000;
+    const samples = await stack.scrape();
+    return { seconds, pending: sum(samples, "gitlab_ci_jobs_pending"), unread: sum(samples, "gitlab_ci_exporter_gitlab_projects_unread") };
+  }
+
+  it("is ready within 30 s with the GraphQL sweep, knowing every live job", async () => {
+    const { seconds, pending, unread } = await readyAfterS("enabled");
+    console.log(`readiness, 5,000 projects, GraphQL sweep: ${seconds.toFixed(1)} s (discovery 50 pages + 50 sweep requests at 5/s); ${pending} pending jobs known`);
+    expect(seconds).toBeLessThanOrEqual(30);
+    expect(pending).toBe(40);
+    expect(unread).toBe(0);
+  }, 60_000);
+
+  it("is ready within 15 s on REST alone, after discovery, with the projects not read yet shown as unread", async () => {
+    const { seconds, unread } = await readyAfterS("disabled");
+    console.log(`readiness, 5,000 projects, REST alone: ${seconds.toFixed(1)} s (discovery, 50 pages at 5/s); ${unread} projects unread then`);
+    expect(seconds).toBeLessThanOrEqual(15);
+    expect(unread).toBeGreaterThan(4900);
+  }, 60_000);
+});
+
 describe("GitLab's GraphQL refused", () => {
   let stack: Stack | undefined;
   afterEach(async () => {
