@@ -197,6 +197,8 @@ async function main(): Promise<void> {
       KUBECONFIG: kubeconfig,
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "warn",
+      // The benchmark ends the process when it is done: no Service to leave.
+      SHUTDOWN_GRACE_SECONDS: "0",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });

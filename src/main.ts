@@ -19,6 +19,12 @@ import { buildHouse } from "./wiring.js";
 export interface RunningExporter {
   /** Base URL the server listens on, e.g. http://127.0.0.1:9863. */
   readonly url: string;
+  /**
+   * The first step of a stop: `/readyz` fails and every answer closes its connection, so routers
+   * send new traffic elsewhere; webhooks, scrapes and the sources go on until `close`.
+   */
+  leaveService(): void;
+  /** Refuses new connections, waits for the requests in flight, stops the sources. */
   close(): Promise<void>;
 }
 
@@ -42,13 +48,14 @@ export async function startExporter(config: Config, logger: Logger = createLogge
   const shutdown = new AbortController();
   const poller = gitlabSource(config, state, rejections, logger, shutdown.signal);
   const kubernetes = kubernetesSource(config, state, rejections, logger);
+  let leaving = false;
   const app = buildServer({
     metricsBody: () => exposition.buffers(),
     web: config.web,
     limits: config.http,
     metrics: state.health,
     logger,
-    health: { sources: () => [gitlabHealth(config, state, poller), ...(kubernetes ? [kubernetesHealth(kubernetes)] : [])] },
+    health: { sources: () => [gitlabHealth(config, state, poller), ...(kubernetes ? [kubernetesHealth(kubernetes)] : [])], stopping: () => leaving },
     ...webhooks(config, state, poller, rejections),
   });
 
@@ -59,6 +66,9 @@ export async function startExporter(config: Config, logger: Logger = createLogge
 
   return {
     url: address,
+    leaveService() {
+      leaving = true;
+    },
     async close() {
       shutdown.abort();
       await Promise.all([poller.stop(), kubernetes?.stop(), app.close()]);

@@ -89,6 +89,8 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   readonly http: HttpLimits;
   readonly logLevel: string;
+  /** After a stop signal: how long everything is still served, readiness failing, before the drain. */
+  readonly shutdownGraceMs: number;
   readonly maxSeriesPerFamily: number;
   readonly labelValueMaxBytes: number;
 }
@@ -174,6 +176,7 @@ function buildConfig(raw: RawSettings): Config {
     listen: get("LISTEN_ADDRESS", parseListen)!,
     http: httpLimits(number),
     logLevel: get("LOG_LEVEL", parseEnum)!,
+    shutdownGraceMs: number("SHUTDOWN_GRACE_SECONDS") * 1000,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
     labelValueMaxBytes: number("LABEL_VALUE_MAX_BYTES"),
   };

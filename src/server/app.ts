@@ -69,6 +69,7 @@ export function buildServer(deps: ServerDeps) {
   );
 
   const connections = guardConnections(app, limits, { tls: Boolean(tls), ...(deps.logger ? { log: deps.logger } : {}) });
+  closeConnectionsWhileStopping(app, deps.health);
 
   app.get("/", async (_request, reply) => {
     reply.type("text/html; charset=utf-8");
@@ -88,6 +89,22 @@ export function buildServer(deps: ServerDeps) {
     app.register(webhookRoutes, { ...deps.webhooks, metrics: deps.metrics });
   }
   return app;
+}
+
+/**
+ * While the process is stopping, every answer closes its connection: a router that holds a
+ * kept-alive connection to this pod (an ingress controller, a load balancer; kube-proxy keeps an
+ * established connection on its pod) opens its next one through the Service, to a pod that
+ * stays, instead of sending it down a connection the drain is about to close.
+ */
+function closeConnectionsWhileStopping(app: FastifyInstance, health: HealthCheck): void {
+  const stopping = health.stopping;
+  if (!stopping) return;
+  app.addHook("onRequest", (_request, reply, done) => {
+    // Merged into the head whether the route replies through Fastify or writes it itself (/metrics).
+    if (stopping()) reply.raw.setHeader("connection", "close");
+    done();
+  });
 }
 
 /**

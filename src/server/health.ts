@@ -15,13 +15,16 @@ export interface SourceHealth {
 export interface HealthCheck {
   sources(): SourceHealth[];
   now?(): number;
+  /** The process is stopping: it still serves, but should be given no new traffic. */
+  stopping?(): boolean;
 }
 
 /**
  * `/healthz` says the process serves requests. `/readyz` is 200 once every source finished its
  * first sync. A source that goes stale later is reported in the body but keeps readiness: an
  * unready pod leaves the Service, and webhook deliveries would stop exactly while the GitLab
- * API is down and webhooks are the only news left.
+ * API is down and webhooks are the only news left. Once the process is stopping, `/readyz` is
+ * 503 "stopping" whatever its sources, so that routers take it out while it still answers.
  */
 export const healthRoutes: FastifyPluginAsync<{ health: HealthCheck }> = async (app, { health }) => {
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -35,6 +38,10 @@ export const healthRoutes: FastifyPluginAsync<{ health: HealthCheck }> = async (
       stale: source.lastSuccessMs === null || now - source.lastSuccessMs > source.staleAfterMs,
       ...source.detail,
     }));
+    if (health.stopping?.()) {
+      reply.code(503);
+      return { status: "stopping", sources };
+    }
     const ready = sources.every((s) => s.synced);
     reply.code(ready ? 200 : 503);
     return { status: ready ? (sources.some((s) => s.stale) ? "stale" : "ready") : "starting", sources };

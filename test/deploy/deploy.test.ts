@@ -18,6 +18,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../../mixin/render.js";
 import { loadConfig } from "../../src/config/load.js";
 import { SETTINGS } from "../../src/config/settings.js";
+import { DRAIN_LIMIT_SECONDS } from "../../src/shutdown.js";
 import { type K8sObject, kustomize, MODELS } from "./manifests.js";
 
 /** What `kubectl apply -k` takes: the top level (the base) and every directory under overlays/. */
@@ -234,6 +235,13 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     const deployment = one<Deployment>(await kustomize(dir), "Deployment");
     expect(deployment.spec!.replicas).toBe(1);
     expect(deployment.spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  });
+
+  it("gives the pod time for the shutdown grace period, the drain and a margin before the kubelet kills it", async () => {
+    const pod = one<Deployment>(await kustomize(dir), "Deployment").spec!.template.spec!;
+    const env = pod.containers[0]!.env ?? [];
+    const grace = Number(env.find((e) => e.name === "SHUTDOWN_GRACE_SECONDS")?.value ?? SETTINGS.find((s) => s.name === "SHUTDOWN_GRACE_SECONDS")!.default);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(grace + DRAIN_LIMIT_SECONDS + 5);
   });
 
   it("sets no CPU limit", async () => {

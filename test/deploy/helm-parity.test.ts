@@ -56,6 +56,7 @@ function exporterPod(objects: K8sObject[]) {
   return {
     replicas: deployment.spec!.replicas,
     strategy: deployment.spec!.strategy,
+    terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds,
     securityContext: pod.securityContext,
     serviceAccountToken: pod.automountServiceAccountToken,
     container,

@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../../mixin/render.js";
 import { loadConfig } from "../../src/config/load.js";
 import { SETTINGS } from "../../src/config/settings.js";
+import { DRAIN_LIMIT_SECONDS } from "../../src/shutdown.js";
 import { CHART_SETTINGS, settingSchema, typedDefault } from "../../scripts/chart-settings.js";
 import { CHART_DIR, helm, helmTemplate, type K8sObject, validationErrors } from "./manifests.js";
 
@@ -98,6 +99,17 @@ describe("helm template", () => {
     const objects = await defaults;
     expect(objects.map((o) => o.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]);
     expect(containerOf(objects).image).toBe(`ghcr.io/gitlab-ci-k8s-exporter/gitlab-ci-k8s-exporter:${(parse(await readFile(path.join(CHART_DIR, "Chart.yaml"), "utf8")) as { appVersion: string }).appVersion}`);
+  });
+
+  it("waits for the shutdown grace period of the settings, the drain and a margin before the kubelet kills the pod", async () => {
+    const base = { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme" };
+    const grace = (objects: K8sObject[]) => one<Deployment>(objects, "Deployment").spec!.template.spec!.terminationGracePeriodSeconds;
+    const defaultGrace = Number(SETTINGS.find((s) => s.name === "SHUTDOWN_GRACE_SECONDS")!.default);
+    expect(grace(await defaults)).toBe(defaultGrace + DRAIN_LIMIT_SECONDS + 10);
+    for (const [setting, seconds] of [[45, 45], ["2.5", 3], [0, 0]] as const) {
+      const objects = await helmTemplate({ settings: { ...base, SHUTDOWN_GRACE_SECONDS: setting } });
+      expect(grace(objects), String(setting)).toBe(seconds + DRAIN_LIMIT_SECONDS + 10);
+    }
   });
 
   it("takes appVersion from package.json", async () => {

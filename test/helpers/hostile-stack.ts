@@ -71,6 +71,8 @@ export async function startHostilePeers(options: { world?: GitLabWorld; cluster?
     GITLAB_REQUEST_TIMEOUT_SECONDS: "3",
     LABEL_VALUE_MAX_BYTES: "512",
     LOG_LEVEL: "info",
+    // Each scenario ends the process; none tests the grace period, which the rollout test covers.
+    SHUTDOWN_GRACE_SECONDS: "0",
     ...(kube
       ? {
           KUBE_ENABLED: "true",

@@ -211,7 +211,7 @@ async function startCli(): Promise<{ port: number; child: ChildProcess; exited: 
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: "cli-token", GITLAB_GROUPS: "acme", GITLAB_WEBHOOK_SECRET: SECRET, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LISTEN_ADDRESS: `127.0.0.1:${port}`, KUBE_ENABLED: "false", LOG_LEVEL: "info" },
+    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: "cli-token", GITLAB_GROUPS: "acme", GITLAB_WEBHOOK_SECRET: SECRET, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LISTEN_ADDRESS: `127.0.0.1:${port}`, KUBE_ENABLED: "false", LOG_LEVEL: "info", SHUTDOWN_GRACE_SECONDS: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   cleanups.push(() => child.kill("SIGKILL"));

@@ -226,6 +226,7 @@ async function faultyRun(metricsAuth: "basic" | "bearer"): Promise<{ seen: strin
       KUBE_RETRY_MAX_SECONDS: "0.2",
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "trace",
+      SHUTDOWN_GRACE_SECONDS: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

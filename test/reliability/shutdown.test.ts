@@ -1,11 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { request, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import { afterAll, afterEach, describe, expect, it, onTestFailed } from "vitest";
-import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
-import { parseMetrics } from "../helpers/prom.js";
+import { GitLabWorld, jobHookBody, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
+import { spawnExporter, waitFor } from "../helpers/exporter-process.js";
+import { eventually, parseMetrics, sum } from "../helpers/prom.js";
 
-const root = new URL("../../", import.meta.url).pathname;
 const TOKEN = "shutdown-token";
+const HOOK_SECRET = "shutdown-hook-secret";
 let sim: GitLabSimulator | undefined;
 let child: ChildProcess | undefined;
 
@@ -22,28 +24,18 @@ afterAll(() => {
   console.log(`Exporter faults: ${survived.length} SIGTERM scenarios passed (${survived.join("; ")})`);
 });
 
-/** The CLI in its own process; its stdout (pino) and stderr are kept and shown if the test fails. */
-async function startCli(world: GitLabWorld): Promise<{ url: string; port: number; exited: Promise<number | null>; output: () => string }> {
+/**
+ * The CLI in its own process (built once, as in production: a loaded machine starts it in a
+ * fraction of the time on-the-fly compilation takes); its output is shown if the test fails.
+ */
+async function startCli(world: GitLabWorld, extraEnv: Record<string, string> = {}): Promise<{ url: string; port: number; exited: Promise<number | null>; output: () => string }> {
   sim = await startGitLabSimulator({ world, token: TOKEN });
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts"], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", LISTEN_ADDRESS: `127.0.0.1:${port}`, GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "info", KUBE_ENABLED: "false", LABEL_VALUE_MAX_BYTES: "4096" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += `stdout: ${chunk.toString()}`));
-  child.stderr!.on("data", (chunk: Buffer) => (output += `stderr: ${chunk.toString()}`));
-  onTestFailed(() => console.error(`exporter output:\n${output || "(none)"}`));
-  const exited = new Promise<number | null>((resolve) => child!.on("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-    if (ready) return { url, port, exited, output: () => output };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`exporter did not become ready\n${output}`);
+  const exporter = await spawnExporter({ GITLAB_URL: sim.url, GITLAB_TOKEN: TOKEN, GITLAB_GROUPS: "acme", GITLAB_POLL_INTERVAL_SECONDS: "0.2", GITLAB_MAX_REQUESTS_PER_SECOND: "100", LOG_LEVEL: "info", KUBE_ENABLED: "false", LABEL_VALUE_MAX_BYTES: "4096", GITLAB_WEBHOOK_SECRET: HOOK_SECRET, SHUTDOWN_GRACE_SECONDS: "0", ...extraEnv });
+  child = exporter.child;
+  onTestFailed(() => console.error(`exporter output:\n${exporter.output() || "(none)"}`));
+  const exited = exporter.exited.then(({ code, signal }) => code ?? (signal ? -1 : null));
+  await waitFor(exporter, "/readyz", 30_000);
+  return { url: exporter.url, port: exporter.port, exited, output: exporter.output };
 }
 
 function smallWorld(): GitLabWorld {
@@ -114,7 +106,7 @@ function slowScrape(port: number) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("graceful shutdown on SIGTERM", () => {
+describe("graceful shutdown on SIGTERM, without a grace period", () => {
   it("completes a scrape in flight when the signal lands, whole, and exits 0 within 5 s", async () => {
     const { url, port, exited } = await startCli(bigWorld());
     // Wait until every job is shown, so the exposition has its full size.
@@ -216,5 +208,87 @@ describe("graceful shutdown on SIGTERM", () => {
     child!.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(5000);
+  });
+});
+
+/** One request on a connection of its own, so the answer's own `connection` header can be read. */
+function ask(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? "GET", headers: options.headers, agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      response.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+describe("the grace period before the drain", () => {
+  it("fails /readyz at once, keeps answering webhooks, scrapes and /healthz until it ends, then drains and exits 0", async () => {
+    const GRACE_MS = 2000;
+    const world = smallWorld();
+    const { url, exited } = await startCli(world, { SHUTDOWN_GRACE_SECONDS: String(GRACE_MS / 1000) });
+    const project = world.project("acme/svc-0")!;
+    const job = world.createJob(project.id, { name: "deploy", tags: ["prod"], status: "pending" });
+    world.start(job.id, { id: 7, description: "runner-7" });
+    // GitLab's API stops answering: the finish can only be learnt from the webhook below.
+    sim!.faults.hang();
+
+    const signalledAt = Date.now();
+    child!.kill("SIGTERM");
+    let gone = false;
+    void exited.then(() => (gone = true));
+    const ready = await eventually(
+      async () => {
+        const answer = await ask(`${url}/readyz`);
+        expect(answer.status).toBe(503);
+        return answer;
+      },
+      1000,
+      20,
+    );
+    expect(JSON.parse(ready.body)).toMatchObject({ status: "stopping" });
+    expect(Date.now() - signalledAt).toBeLessThan(500);
+
+    // Well inside the grace period: a delivery is read and counted, and a scrape shows it.
+    world.finish(job.id, "success");
+    const delivery = await ask(`${url}/webhooks/gitlab`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-gitlab-event": "Job Hook", "x-gitlab-token": HOOK_SECRET },
+      body: JSON.stringify(jobHookBody(world, world.job(job.id)!)),
+    });
+    expect(delivery.status).toBe(200);
+    expect(JSON.parse(delivery.body)).toMatchObject({ status: "accepted" });
+    // Every answer asks the client to reconnect, through the Service, to a pod that stays.
+    expect(delivery.headers.connection).toBe("close");
+    const metrics = await ask(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.connection).toBe("close");
+    expect(sum(parseMetrics(metrics.body), "gitlab_ci_jobs_finished_total", { project: "acme/svc-0", status: "success" })).toBe(1);
+    expect((await ask(`${url}/healthz`)).status).toBe(200);
+
+    // Still serving near the end of the grace period, gone soon after it.
+    await sleep(GRACE_MS - (Date.now() - signalledAt) - 200);
+    expect(gone).toBe(false);
+    expect((await ask(`${url}/healthz`)).status).toBe(200);
+    expect(await exited).toBe(0);
+    const took = Date.now() - signalledAt;
+    expect(took).toBeGreaterThanOrEqual(GRACE_MS);
+    expect(took).toBeLessThan(GRACE_MS + 3000);
+    await expect(ask(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it("stops at once on a second signal, SIGINT after SIGHUP, with the shell's code for SIGINT", async () => {
+    const { url, exited, output } = await startCli(smallWorld(), { SHUTDOWN_GRACE_SECONDS: "30" });
+    child!.kill("SIGHUP");
+    await eventually(async () => expect((await ask(`${url}/readyz`)).status).toBe(503), 1000, 20);
+    const signalledAt = Date.now();
+    child!.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(Date.now() - signalledAt).toBeLessThan(1000);
+    expect(output()).toContain("second signal");
   });
 });

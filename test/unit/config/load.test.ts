@@ -160,4 +160,11 @@ describe("secrets and credentials fail closed", () => {
     expect(errorOf(() => loadConfig({ ...base, HTTP_HEADERS_TIMEOUT_SECONDS: "60", HTTP_REQUEST_TIMEOUT_SECONDS: "30" })).setting).toBe("HTTP_HEADERS_TIMEOUT_SECONDS");
     expect(errorOf(() => loadConfig({ ...base, HTTP_MAX_CONNECTIONS: "2" })).setting).toBe("HTTP_MAX_CONNECTIONS");
   });
+
+  it("reads the shutdown grace period, 10 s by default, 0 allowed, never negative", () => {
+    expect(loadConfig(base).shutdownGraceMs).toBe(10_000);
+    expect(loadConfig({ ...base, SHUTDOWN_GRACE_SECONDS: "0" }).shutdownGraceMs).toBe(0);
+    expect(loadConfig({ ...base, SHUTDOWN_GRACE_SECONDS: "2.5" }).shutdownGraceMs).toBe(2500);
+    expect(errorOf(() => loadConfig({ ...base, SHUTDOWN_GRACE_SECONDS: "-1" })).setting).toBe("SHUTDOWN_GRACE_SECONDS");
+  });
 });

@@ -25,4 +25,23 @@ describe("/readyz", () => {
     expect(response.json()).toMatchObject({ status: "stale", sources: [{ stale: true, lastSuccess: new Date(1000).toISOString() }] });
     await Promise.all([fresh.close(), stale.close()]);
   });
+
+  it("is 503 \"stopping\" once the process is stopping, synced or not, while /healthz and /metrics still answer, each closing its connection", async () => {
+    let stopping = false;
+    const sources = [{ name: "gitlab", synced: true, lastSuccessMs: 4500, staleAfterMs: 1000 }];
+    const app = buildServer({ metricsBody: async () => [Buffer.from("up 1\n")], metrics: new SelfHealth(), health: { sources: () => sources, now: () => 5000, stopping: () => stopping } });
+    const before = await app.inject({ url: "/readyz" });
+    expect(before.statusCode).toBe(200);
+    expect(before.headers.connection).not.toBe("close");
+    stopping = true;
+    const after = await app.inject({ url: "/readyz" });
+    expect(after.statusCode).toBe(503);
+    expect(after.json()).toMatchObject({ status: "stopping", sources: [{ name: "gitlab", synced: true, stale: false }] });
+    for (const url of ["/healthz", "/metrics"]) {
+      const response = await app.inject({ url });
+      expect(response.statusCode, url).toBe(200);
+      expect(response.headers.connection, url).toBe("close");
+    }
+    await app.close();
+  });
 });

@@ -87,3 +87,16 @@ true
 {{- define "exporter.secretsDir" -}}
 /etc/gitlab-ci-k8s-exporter/secrets
 {{- end -}}
+
+{{/*
+Seconds the kubelet waits after SIGTERM before it kills the pod: the exporter serves on, /readyz
+failing, for SHUTDOWN_GRACE_SECONDS (10 unless set), then drains the requests in flight for at
+most 10 s; 10 s more of margin.
+*/}}
+{{- define "exporter.terminationGracePeriodSeconds" -}}
+{{- $grace := 10.0 -}}
+{{- if hasKey .Values.settings "SHUTDOWN_GRACE_SECONDS" -}}
+{{- $grace = float64 .Values.settings.SHUTDOWN_GRACE_SECONDS -}}
+{{- end -}}
+{{- add (int (ceil $grace)) 20 -}}
+{{- end -}}
