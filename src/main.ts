@@ -84,7 +84,8 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
       health.gitlabRequest(endpoint, code);
       logger.debug({ endpoint, code }, "GitLab request");
     },
-    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
+    onRateLimited: (endpoint, waitMs, ratePerSecond) =>
+      logger.warn({ endpoint, waitMs, ratePerSecond: Number(ratePerSecond.toPrecision(3)) }, "GitLab rate limit reached; pausing requests and slowing down"),
   });
   return new GitLabPoller(gitlab, {
     api: new GitLabApi(gitlab.url, gitlab.token, requester, rejections),

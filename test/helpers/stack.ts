@@ -24,6 +24,8 @@ export async function startStack(
     world?: GitLabWorld;
     env?: Record<string, string>;
     rateLimitPerMinute?: number;
+    /** The project jobs endpoint's own limit a minute (`false`, lifted, unless a test sets it). */
+    projectJobsRateLimitPerMinute?: number | false;
     /** Where the simulator's one-minute rate-limit windows begin; on the minute unless a test sets it. */
     rateLimitWindowStart?: number;
     /** Path of a kubeconfig file: enables the Kubernetes side against that cluster (e.g. the simulator's). */
@@ -33,8 +35,14 @@ export async function startStack(
   } = {},
 ): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
-  // Tests compress minutes into seconds; GitLab's per-minute quota is scaled up to match unless a test sets it.
-  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000, rateLimitWindowStart: options.rateLimitWindowStart });
+  // Tests compress minutes into seconds; GitLab's per-minute quotas are lifted to match unless a test sets them.
+  const gitlab = await startGitLabSimulator({
+    world,
+    token: TOKEN,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000,
+    projectJobsRateLimitPerMinute: options.projectJobsRateLimitPerMinute ?? false,
+    rateLimitWindowStart: options.rateLimitWindowStart,
+  });
   const env: Record<string, string> = {
     GITLAB_URL: gitlab.url,
     GITLAB_TOKEN: TOKEN,
