@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { byLabels, eventually, sum } from "../helpers/prom.js";
 import { startStack, waitReady, type Stack } from "../helpers/stack.js";
 import { durationTruth, finishedTruth, liveTruth, oldestQueuedTruth, startedTruth } from "../helpers/truth.js";
-import { GITLAB_PROFILES, GitLabWorld, jobHookBody, SELF_MANAGED_16_2, WebhookSender, type GitLabProfile } from "../../src/simulator/gitlab/index.js";
+import { GITLAB_PROFILES, GitLabWorld, jobHookBody, SELF_MANAGED_16_2, type GitLabProfile } from "../../src/simulator/gitlab/index.js";
 
 const RUNNERS = [
   { id: 11, description: "eks-spot-runner" },
@@ -114,9 +114,7 @@ describe.each(Object.entries(GITLAB_PROFILES))("GitLab side against the simulato
     });
     await waitReady(stack);
     const readyAt = Date.now();
-    const sender = new WebhookSender(stack.world);
-    sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: "hook-secret", events: { job: true, pipeline: true } });
-    sender.duplicateRatio = 0.3;
+    const sender = stack.webhooks({ duplicateRatio: 0.3 });
 
     const { world } = stack;
     const web = world.project("acme/web")!;
@@ -225,8 +223,7 @@ describe("an old-shape Job Hook (GitLab before 16.3, no project object)", () => 
     const { world } = stack;
     const lint = world.project("tools/lint")!;
     // Every delivery twice with the same Idempotency-Key, as GitLab re-sends a failed one.
-    const sender = new WebhookSender(world, { duplicateRatio: 1 });
-    sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: "hook-secret", events: { job: true }, projectIds: [lint.id] });
+    const sender = stack.webhooks({ duplicateRatio: 1, events: { job: true }, projectIds: [lint.id] });
 
     const job = world.createJob(lint.id, { name: "lint", tags: ["small"], status: "pending" });
     world.start(job.id, RUNNERS[1]!);
