@@ -116,9 +116,9 @@ function kubernetesSource(config: Config, state: MetricsState, rejections: Rejec
 
 /** The webhook endpoint's options, or none when webhooks are off. */
 function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rejections: Rejections): Pick<ServerDeps, "webhooks"> {
-  const { secret, allowUnauthenticated, maxBodyBytes } = config.webhook;
+  const { secret, allowUnauthenticated, maxBodyBytes, maxInflightBytes } = config.webhook;
   if (secret === null && !allowUnauthenticated) return {};
-  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes } };
+  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes, maxInflightBytes } };
 }
 
 function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {

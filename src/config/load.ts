@@ -31,6 +31,8 @@ export interface WebhookConfig {
   readonly secret: Secret | null;
   readonly allowUnauthenticated: boolean;
   readonly maxBodyBytes: number;
+  /** Body bytes read at once over every delivery; past it a delivery is answered unread. */
+  readonly maxInflightBytes: number;
 }
 
 /** Who may read `/metrics`, and whether the listener speaks TLS. */
@@ -159,11 +161,7 @@ function buildConfig(raw: RawSettings): Config {
       maxResponseBytes: number("GITLAB_MAX_RESPONSE_BYTES"),
       hotProjectTtlMs: number("GITLAB_HOT_PROJECT_TTL_SECONDS") * 1000,
     },
-    webhook: {
-      secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),
-      allowUnauthenticated: get("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", parseBoolean)!,
-      maxBodyBytes: number("GITLAB_WEBHOOK_MAX_BODY_BYTES"),
-    },
+    webhook: webhookConfig(raw),
     kube: kubernetesConfig(raw, url),
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
@@ -171,6 +169,22 @@ function buildConfig(raw: RawSettings): Config {
     logLevel: get("LOG_LEVEL", parseEnum)!,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
     labelValueMaxBytes: number("LABEL_VALUE_MAX_BYTES"),
+  };
+}
+
+function webhookConfig(raw: RawSettings): WebhookConfig {
+  const get = settingReader(raw);
+  const maxBodyBytes = get("GITLAB_WEBHOOK_MAX_BODY_BYTES", parseNumber)!;
+  const maxInflightBytes = get("GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES", parseNumber)!;
+  // Below the body limit, the largest deliveries GitLab sends could never be read.
+  if (maxInflightBytes < maxBodyBytes) {
+    throw new ConfigError("GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES", String(maxInflightBytes), `at least GITLAB_WEBHOOK_MAX_BODY_BYTES (${maxBodyBytes})`);
+  }
+  return {
+    secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),
+    allowUnauthenticated: get("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", parseBoolean)!,
+    maxBodyBytes,
+    maxInflightBytes,
   };
 }
 

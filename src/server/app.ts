@@ -23,6 +23,8 @@ export interface ServerDeps {
     /** null: deliveries are accepted without a token (explicitly allowed). */
     readonly secret: Secret | null;
     readonly maxBodyBytes: number;
+    /** Body bytes read at once over every delivery; past it a delivery is answered 202 unread. */
+    readonly maxInflightBytes: number;
   };
   /** `/metrics` authentication and TLS; open plain HTTP when absent. */
   readonly web?: WebConfig;
