@@ -95,7 +95,8 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
       health.gitlabRequest(endpoint, code);
       logger.debug({ endpoint, code }, "GitLab request");
     },
-    onRateLimited: (endpoint, waitMs) => logger.warn({ endpoint, waitMs }, "GitLab rate limit reached; pausing requests"),
+    onRateLimited: (endpoint, waitMs, ratePerSecond) =>
+      logger.warn({ endpoint, waitMs, ratePerSecond: Number(ratePerSecond.toPrecision(3)) }, "GitLab rate limit reached; pausing requests and slowing down"),
   });
   return new GitLabPoller(gitlab, {
     api: new GitLabApi(gitlab.url, gitlab.token, transport.requesterFn, rejections),
@@ -129,9 +130,9 @@ function kubernetesSource(config: Config, state: MetricsState, rejections: Rejec
 
 /** The webhook endpoint's options, or none when webhooks are off. */
 function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rejections: Rejections): Pick<ServerDeps, "webhooks"> {
-  const { secret, allowUnauthenticated, maxBodyBytes } = config.webhook;
+  const { secret, allowUnauthenticated, maxBodyBytes, maxInflightBytes } = config.webhook;
   if (secret === null && !allowUnauthenticated) return {};
-  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes } };
+  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes, maxInflightBytes } };
 }
 
 function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {

@@ -3,10 +3,12 @@ import type { BuilderImage } from "../domain/builder.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
-import { configFileFrom, readConfigFile, readPemFile, type RawSettings } from "./file.js";
+import { configFileFrom, readConfigFile, type RawSettings } from "./file.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
-import { fileSecret, inlineSecret, type Secret } from "./secret.js";
-import { holdsSecret, settingSpec, SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
+import type { Secret } from "./secret.js";
+import { holdsSecret, SETTINGS, type SettingName } from "./settings.js";
+import { secretFrom, settingReader } from "./read.js";
+import { httpLimits, webConfig, webhookConfig, type HttpLimits, type WebConfig, type WebhookConfig } from "./server-config.js";
 
 // The command line reports configuration errors by this class, from here.
 
@@ -29,19 +31,7 @@ export interface GitLabConfig {
   readonly sweepIntervalMs: number;
 }
 
-export interface WebhookConfig {
-  /** null: no token is checked (only with allowUnauthenticated), or the endpoint is disabled. */
-  readonly secret: Secret | null;
-  readonly allowUnauthenticated: boolean;
-  readonly maxBodyBytes: number;
-}
 
-/** Who may read `/metrics`, and whether the listener speaks TLS. */
-export interface WebConfig {
-  readonly bearerToken: Secret | null;
-  readonly basicAuth: { readonly username: string; readonly password: Secret } | null;
-  readonly tls: { readonly cert: string; readonly key: string } | null;
-}
 
 /** The Kubernetes side: where to watch, and how to read pods and nodes. */
 export interface KubernetesConfig {
@@ -70,16 +60,6 @@ export interface KubernetesReadLimits {
   readonly maxListItems: number;
 }
 
-/** Limits that shed slow and abusive HTTP clients. */
-export interface HttpLimits {
-  readonly maxConnections: number;
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-}
-
-/** The limits at their documented defaults, for servers built without a configuration. */
-export const DEFAULT_HTTP_LIMITS: HttpLimits = httpLimits((name) => Number(settingSpec(name).default));
 
 export interface Config {
   readonly gitlab: GitLabConfig;
@@ -166,11 +146,7 @@ function buildConfig(raw: RawSettings): Config {
       readPath: get("GITLAB_READ_PATH", parseEnum) as GitLabConfig["readPath"],
       sweepIntervalMs: number("GITLAB_SWEEP_INTERVAL_SECONDS") * 1000,
     },
-    webhook: {
-      secret: secretFrom(raw, "GITLAB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET_FILE", false),
-      allowUnauthenticated: get("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED", parseBoolean)!,
-      maxBodyBytes: number("GITLAB_WEBHOOK_MAX_BODY_BYTES"),
-    },
+    webhook: webhookConfig(raw),
     kube: kubernetesConfig(raw, url),
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
@@ -182,24 +158,8 @@ function buildConfig(raw: RawSettings): Config {
   };
 }
 
-/** Reads one setting: its value given, else its default, parsed; undefined when neither. */
-function settingReader(raw: RawSettings) {
-  return <T>(name: SettingName, parse: (value: string, spec: SettingSpec) => T): T | undefined => {
-    const spec = settingSpec(name);
-    const value = raw[name] ?? spec.default;
-    return value === undefined ? undefined : parse(value, spec);
-  };
-}
 
-function httpLimits(number: (name: SettingName) => number): HttpLimits {
-  const headersTimeoutMs = number("HTTP_HEADERS_TIMEOUT_SECONDS") * 1000;
-  const requestTimeoutMs = number("HTTP_REQUEST_TIMEOUT_SECONDS") * 1000;
-  // The headers are part of the request: Node refuses a headers timeout above the request timeout.
-  if (headersTimeoutMs > requestTimeoutMs) {
-    throw new ConfigError("HTTP_HEADERS_TIMEOUT_SECONDS", String(headersTimeoutMs / 1000), `at most HTTP_REQUEST_TIMEOUT_SECONDS (${requestTimeoutMs / 1000})`);
-  }
-  return { maxConnections: number("HTTP_MAX_CONNECTIONS"), headersTimeoutMs, requestTimeoutMs, idleTimeoutMs: number("HTTP_IDLE_TIMEOUT_SECONDS") * 1000 };
-}
+
 
 function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
   const setting = settingReader(raw);
@@ -251,42 +211,4 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
   };
 }
 
-function webConfig(raw: RawSettings): WebConfig {
-  const bearerToken = secretFrom(raw, "METRICS_BEARER_TOKEN", "METRICS_BEARER_TOKEN_FILE", false);
-  const username = nonEmpty(raw.METRICS_BASIC_AUTH_USERNAME);
-  const password = secretFrom(raw, "METRICS_BASIC_AUTH_PASSWORD", "METRICS_BASIC_AUTH_PASSWORD_FILE", false);
-  if (username !== undefined && password === null) throw new ConfigError("METRICS_BASIC_AUTH_PASSWORD", undefined, "a password when METRICS_BASIC_AUTH_USERNAME is set");
-  if (username === undefined && password !== null) throw new ConfigError("METRICS_BASIC_AUTH_USERNAME", undefined, "a user name when a basic auth password is set");
-  if (bearerToken && username !== undefined) throw new ConfigError("METRICS_BEARER_TOKEN", '"***"', "either a bearer token or basic auth, not both");
-  const certPath = nonEmpty(raw.TLS_CERT_FILE);
-  const keyPath = nonEmpty(raw.TLS_KEY_FILE);
-  if ((certPath === undefined) !== (keyPath === undefined)) {
-    throw new ConfigError(certPath === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE", undefined, "both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
-  }
-  return {
-    bearerToken,
-    basicAuth: username !== undefined && password ? { username, password } : null,
-    tls: certPath && keyPath ? { cert: readPemFile("TLS_CERT_FILE", certPath), key: readPemFile("TLS_KEY_FILE", keyPath) } : null,
-  };
-}
 
-function secretFrom(raw: RawSettings, inline: SettingName, file: SettingName, required: boolean): Secret | null {
-  const value = nonEmpty(raw[inline]);
-  const path = nonEmpty(raw[file]);
-  if (value !== undefined && path !== undefined) {
-    throw new ConfigError(file, path, `only one of ${inline} and ${file}`);
-  }
-  if (value !== undefined) return inlineSecret(inline, value);
-  if (path !== undefined) {
-    let secret: Secret;
-    try {
-      secret = fileSecret(file, path);
-    } catch (error) {
-      throw new ConfigError(file, path, `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
-    }
-    if (secret.value() === "") throw new ConfigError(file, path, "a file holding a non-empty secret");
-    return secret;
-  }
-  if (required) throw new ConfigError(inline, undefined, `a token with the read_api scope (or set ${file})`);
-  return null;
-}

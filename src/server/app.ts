@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
-import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/load.js";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/server-config.js";
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
 import type { GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
@@ -23,6 +23,8 @@ export interface ServerDeps {
     /** null: deliveries are accepted without a token (explicitly allowed). */
     readonly secret: Secret | null;
     readonly maxBodyBytes: number;
+    /** Body bytes read at once over every delivery; past it a delivery is answered 202 unread. */
+    readonly maxInflightBytes: number;
   };
   /** `/metrics` authentication and TLS; open plain HTTP when absent. */
   readonly web?: WebConfig;

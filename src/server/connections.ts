@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { HttpLimits } from "../config/load.js";
+import type { HttpLimits } from "../config/server-config.js";
 
 /** What a connection is doing: `idle` before its first request or between kept-alive requests. */
 type Phase = "idle" | "receiving" | "answering";

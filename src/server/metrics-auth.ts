@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { WebConfig } from "../config/load.js";
+import type { WebConfig } from "../config/server-config.js";
 import { tokenMatches } from "./webhooks.js";
 
 /**

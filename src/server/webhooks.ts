@@ -1,13 +1,17 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Secret } from "../config/secret.js";
+import { ByteBudget } from "../lib/byte-budget.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
 import { eventLabel, type GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
+import { holdBodiesInBudget, SHED_ERROR_CODE } from "./webhook-body-budget.js";
 
 export interface WebhookRouteOptions {
   readonly source: GitLabWebhookSource;
   readonly secret: Secret | null;
   readonly maxBodyBytes: number;
+  /** Body bytes read at once over every delivery (`GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES`). */
+  readonly maxInflightBytes: number;
   readonly metrics: ExporterMetrics;
 }
 
@@ -18,11 +22,30 @@ export interface WebhookRouteOptions {
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, options) => {
   const { source, secret, metrics } = options;
+  const inflight = new ByteBudget(options.maxInflightBytes);
+
+  /**
+   * Too many body bytes in flight: answered 202 unread (a 4xx or 5xx would count towards GitLab
+   * disabling the hook). The body is not read, so the project it names is unknown: its change
+   * is read by polling, within the bound polling guarantees without webhooks.
+   */
+  const shed = (request: FastifyRequest, reply: FastifyReply) => {
+    const event = eventLabel(header(request.headers["x-gitlab-event"]));
+    metrics.webhookEvent(event, "shed");
+    const reason = `webhook bodies in flight would exceed ${options.maxInflightBytes} bytes (GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES); left to polling`;
+    request.log.warn({ event, outcome: "shed", reason }, "webhook delivery not read; acknowledged");
+    return reply.code(202).send({ status: "shed", reason });
+  };
 
   // Reached only after the token was checked (onRequest runs before the body is read): the
   // delivery is authentic, so it is acknowledged with 200 whatever its body, counted and logged.
   // A 4xx would count towards GitLab disabling the hook.
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    // A body refused before its end is drained and dropped, and the connection kept: closing it
+    // while GitLab still writes would make the acknowledgement a failed delivery.
+    reply.removeHeader("connection");
+    request.raw.resume();
+    if (error.code === SHED_ERROR_CODE) return shed(request, reply);
     const event = eventLabel(header(request.headers["x-gitlab-event"]));
     const tooLarge = error.statusCode === 413;
     const outcome = tooLarge ? "too_large" : "invalid";
@@ -40,6 +63,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app
     "/webhooks/gitlab",
     {
       bodyLimit: options.maxBodyBytes,
+      preParsing: holdBodiesInBudget(inflight, options.maxBodyBytes, shed),
       onRequest: async (request, reply) => {
         if (secret !== null && !tokenMatches(header(request.headers["x-gitlab-token"]), secret.value())) {
           metrics.webhookEvent(eventLabel(header(request.headers["x-gitlab-event"])), "unauthorized");

@@ -47,7 +47,7 @@ export function smallCluster(): KubeWorld {
 
 export async function startHostilePeers(options: { world?: GitLabWorld; cluster?: KubeWorld } = {}): Promise<HostilePeers> {
   const world = options.world ?? smallGitLab();
-  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000 });
+  const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000, projectJobsRateLimitPerMinute: false });
   const gitlabProxy = await startHostileProxy(gitlab.url);
   let kube: HostilePeers["kube"];
   let dir: string | undefined;

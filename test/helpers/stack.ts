@@ -2,11 +2,20 @@ import { pino } from "pino";
 import { loadConfig } from "../../src/config/load.js";
 import { startExporter, type RunningExporter } from "../../src/main.js";
 import type { GraphqlMode } from "../../src/simulator/gitlab/graphql-endpoint.js";
-import { GitLabWorld, startGitLabSimulator, type GitLabSimulator } from "../../src/simulator/gitlab/index.js";
+import { GitLabWorld, startGitLabSimulator, WebhookSender, type GitLabSimulator, type HookHandle, type HookTarget, type WebhookSenderOptions } from "../../src/simulator/gitlab/index.js";
 import { scrape, type Sample } from "./prom.js";
 
 export const TOKEN = "glpat-simulated-token-0123456789";
 export const WEBHOOK_SECRET = "webhook-secret-for-tests";
+
+/** A simulated GitLab's hook to the exporter's `/webhooks/gitlab`. */
+export interface StackHookOptions extends WebhookSenderOptions {
+  /** Job and pipeline events unless told. */
+  readonly events?: HookTarget["events"];
+  readonly projectIds?: readonly number[];
+  /** The token the hook sends: the exporter's `GITLAB_WEBHOOK_SECRET` unless told. */
+  readonly token?: string;
+}
 
 export interface Stack {
   readonly world: GitLabWorld;
@@ -14,8 +23,19 @@ export interface Stack {
   exporter: RunningExporter;
   env: Record<string, string>;
   scrape(): Promise<Sample[]>;
-  /** Stops the exporter and starts a fresh one against the same world (a process restart). */
+  /**
+   * A WebhookSender on the stack's world with one hook to the exporter. Failing hooks are
+   * disabled as on GitLab.com (`autoDisable: "current"`) unless told, whatever the profile, and
+   * `close()` fails the test if the hook was ever disabled: GitLab would have stopped telling
+   * the exporter anything.
+   */
+  webhooks(options?: StackHookOptions): WebhookSender;
+  /**
+   * Stops the exporter and starts a fresh one against the same world (a process restart); the
+   * hooks of `webhooks()` then point at it.
+   */
   restartExporter(): Promise<void>;
+  /** Stops everything; rejects if a hook of `webhooks()` was disabled, unless the stack allows it. */
   close(): Promise<void>;
 }
 
@@ -25,6 +45,8 @@ export async function startStack(
     world?: GitLabWorld;
     env?: Record<string, string>;
     rateLimitPerMinute?: number;
+    /** The project jobs endpoint's own limit a minute (`false`, lifted, unless a test sets it). */
+    projectJobsRateLimitPerMinute?: number | false;
     /** Where the simulator's one-minute rate-limit windows begin; on the minute unless a test sets it. */
     rateLimitWindowStart?: number;
     /** Path of a kubeconfig file: enables the Kubernetes side against that cluster (e.g. the simulator's). */
@@ -37,16 +59,19 @@ export async function startStack(
     adminToken?: string;
     /** Collects the exporter's log lines (JSON, level info and above) instead of silencing them. */
     logs?: string[];
+    /** The test is about a hook being disabled: `close()` does not fail for it. */
+    allowDisabledHooks?: boolean;
   } = {},
 ): Promise<Stack> {
   const world = options.world ?? new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
-  // Tests compress minutes into seconds; GitLab's per-minute quota is scaled up to match unless a test sets it.
+  // Tests compress minutes into seconds; GitLab's per-minute quotas are lifted to match unless a test sets them.
   const gitlab = await startGitLabSimulator({
     world,
     token: TOKEN,
     adminToken: options.adminToken,
     graphql: options.graphql,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000_000,
+    projectJobsRateLimitPerMinute: options.projectJobsRateLimitPerMinute ?? false,
     rateLimitWindowStart: options.rateLimitWindowStart,
   });
   const env: Record<string, string> = {
@@ -67,22 +92,59 @@ export async function startStack(
   const logs = options.logs;
   const logger = logs ? pino({ level: "info" }, { write: (line: string) => void logs.push(line) }) : pino({ level: "silent" });
   const start = () => startExporter(loadConfig(env), logger);
+  const hookTo = (url: string) => `${url}/webhooks/gitlab`;
+  const senders: Array<{ sender: WebhookSender; target: HookTarget; hook: HookHandle }> = [];
   const stack: Stack = {
     world,
     gitlab,
     exporter: await start(),
     env,
     scrape: () => scrape(stack.exporter.url),
+    webhooks(hookOptions = {}) {
+      const { events, projectIds, token, ...senderOptions } = hookOptions;
+      const sender = new WebhookSender(world, { autoDisable: "current", ...senderOptions });
+      const secret = token ?? env.GITLAB_WEBHOOK_SECRET;
+      const target: HookTarget = {
+        url: hookTo(stack.exporter.url),
+        ...(secret === undefined ? {} : { token: secret }),
+        events: events ?? { job: true, pipeline: true },
+        ...(projectIds ? { projectIds } : {}),
+      };
+      senders.push({ sender, target, hook: sender.addHook(target) });
+      return sender;
+    },
     async restartExporter() {
       await stack.exporter.close();
       stack.exporter = await start();
+      // The restarted process listens on another port: the hooks follow it, as a Service would.
+      for (const entry of senders) {
+        entry.hook.remove();
+        entry.hook = entry.sender.addHook({ ...entry.target, url: hookTo(stack.exporter.url) });
+      }
     },
     async close() {
+      for (const { sender } of senders) sender.detach();
+      await Promise.all(senders.map(({ sender }) => sender.flush()));
       await stack.exporter.close();
       await gitlab.close();
+      if (!options.allowDisabledHooks) expectHooksNeverDisabled(senders.map(({ sender }) => sender));
     },
   };
   return stack;
+}
+
+/** Fails with what GitLab would have seen when a hook to the exporter was disabled. */
+function expectHooksNeverDisabled(senders: readonly WebhookSender[]): void {
+  for (const sender of senders) {
+    const disabled = sender.everDisabled();
+    if (disabled.length === 0) continue;
+    const answers = [...sender.stats.statuses].map(([status, count]) => `${count}× ${status}`).join(", ");
+    const first = disabled[0]!;
+    throw new Error(
+      `GitLab would have disabled the exporter's webhook ${first.url}: ${first.status} after ${first.recentFailures} failures in a row ` +
+        `(${disabled.length} disabling(s); answers: ${answers || "none"}; no answer: ${sender.stats.failed})`,
+    );
+  }
 }
 
 export async function waitReady(stack: Stack, timeoutMs = 15_000): Promise<void> {

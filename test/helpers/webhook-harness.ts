@@ -5,7 +5,7 @@ import type { WatchedProject } from "../../src/domain/events.js";
 import { buildHouse } from "../../src/wiring.js";
 
 /** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */
-export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxSeriesPerFamily?: number }) {
+export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxInflightBytes?: number; maxSeriesPerFamily?: number }) {
   const { state, exposition } = buildHouse(options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
   const { jobs, projects } = state;
   projects.replaceAll(options.projects);
@@ -15,7 +15,7 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
     metricsBody: () => exposition.buffers(),
     metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384 },
+    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384, maxInflightBytes: options.maxInflightBytes ?? 64 << 20 },
   });
   // Shaped like a registry so tests read the whole exposition the way a scrape does.
   const registry = { metrics: () => exposition.text() };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { byLabels, eventually, sum } from "../helpers/prom.js";
 import { startStack, waitReady, type Stack } from "../helpers/stack.js";
 import { durationTruth, finishedTruth, liveTruth, oldestQueuedTruth, startedTruth } from "../helpers/truth.js";
-import { GitLabWorld } from "../../src/simulator/gitlab/index.js";
+import { GITLAB_PROFILES, GitLabWorld, jobHookBody, SELF_MANAGED_16_2, type GitLabProfile } from "../../src/simulator/gitlab/index.js";
 
 const RUNNERS = [
   { id: 11, description: "eks-spot-runner" },
@@ -16,8 +16,8 @@ afterEach(async () => {
 });
 
 /** A small fleet with history, live jobs on several tag sets, and two groups with a subgroup. */
-function seededWorld(): GitLabWorld {
-  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
+function seededWorldOf(profile: GitLabProfile): GitLabWorld {
+  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com", profile });
   const api = world.addProject("acme/platform/api");
   const web = world.addProject("acme/web");
   world.addProject("acme/platform/infra/terraform");
@@ -57,7 +57,14 @@ async function expectCountersMatch(s: Stack, sinceMs: number): Promise<void> {
   });
 }
 
-describe("GitLab side against the simulator's ground truth", () => {
+/**
+ * The whole suite runs against every GitLab the simulator plays: GitLab.com, a current
+ * self-managed instance (RateLimit-* only on the 429) and one before 16.3 (Job Hooks without the
+ * `project` object, times as "… UTC").
+ */
+describe.each(Object.entries(GITLAB_PROFILES))("GitLab side against the simulator's ground truth, %s", (_, profile) => {
+  const seededWorld = () => seededWorldOf(profile);
+
   it("exports pending, running, oldest queued, finished counts and histograms that equal the truth (polling only)", async () => {
     stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" } });
     await waitReady(stack);
@@ -107,10 +114,7 @@ describe("GitLab side against the simulator's ground truth", () => {
     });
     await waitReady(stack);
     const readyAt = Date.now();
-    const { WebhookSender } = await import("../../src/simulator/gitlab/index.js");
-    const sender = new WebhookSender(stack.world);
-    sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: "hook-secret", events: { job: true, pipeline: true } });
-    sender.duplicateRatio = 0.3;
+    const sender = stack.webhooks({ duplicateRatio: 0.3 });
 
     const { world } = stack;
     const web = world.project("acme/web")!;
@@ -127,6 +131,8 @@ describe("GitLab side against the simulator's ground truth", () => {
     const samples = await stack.scrape();
     expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { outcome: "accepted" })).toBeGreaterThan(0);
     expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { outcome: "duplicate" })).toBeGreaterThan(0);
+    expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { outcome: "invalid" })).toBe(0);
+    expect([...sender.stats.statuses.keys()]).toEqual([200]);
   });
 
   it("does not replay history into counters after a restart", async () => {
@@ -172,24 +178,72 @@ describe("GitLab side against the simulator's ground truth", () => {
     expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(1);
     await expectLiveGaugesMatch(stack);
   });
+
+  it(
+    profile.deployment === "gitlab.com"
+      ? "slows down when RateLimit-Remaining runs low instead of running into 429s"
+      : "stops at the first 429 until its Retry-After, without RateLimit-* headers to warn it",
+    async () => {
+      // One quota window for the whole test. GitLab's windows start on the minute: a run across a
+      // minute would get a fresh quota halfway and could rightly send more than one window allows.
+      const windowStart = Date.now();
+      stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" }, rateLimitPerMinute: 40, rateLimitWindowStart: windowStart });
+      await waitReady(stack);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const samples = await stack.scrape();
+      const received = stack.gitlab.requests.log;
+      expect(received.at(-1)!.at).toBeLessThan(windowStart + 60_000);
+      const refused = received.filter((r) => r.status === 429);
+      expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(refused.length);
+      if (profile.deployment === "gitlab.com") {
+        expect(refused).toEqual([]);
+        // Without the pause, 0.2 s polls of the hot projects alone would have sent far more.
+        expect(received.length).toBeLessThanOrEqual(40);
+      } else {
+        // A self-managed GitLab says nothing until it refuses: the requests in flight then (four
+        // at most) are refused, and nothing is sent after them until the window ends.
+        expect(refused.length).toBeGreaterThanOrEqual(1);
+        expect(refused.length).toBeLessThanOrEqual(4);
+        expect(received.length).toBeLessThanOrEqual(40 + 4);
+      }
+      await expectLiveGaugesMatch(stack);
+    },
+  );
 });
 
-describe("GitLab rate limit headers", () => {
-  it("slows down when RateLimit-Remaining runs low instead of running into 429s", async () => {
-    // One quota window for the whole test. GitLab's windows start on the minute: a run across a
-    // minute would get a fresh quota halfway and could rightly send more than one window allows.
-    const windowStart = Date.now();
-    stack = await startStack({ world: seededWorld(), env: { GITLAB_GROUPS: "acme,tools" }, rateLimitPerMinute: 40, rateLimitWindowStart: windowStart });
+describe("an old-shape Job Hook (GitLab before 16.3, no project object)", () => {
+  it("counts its job exactly once, whether it arrives once, again with its key, or beside polling", async () => {
+    stack = await startStack({
+      world: seededWorldOf(SELF_MANAGED_16_2),
+      // Idle projects are revisited only every 400 s: the Job Hook is what tells of the job first.
+      env: { GITLAB_GROUPS: "acme,tools", GITLAB_WEBHOOK_SECRET: "hook-secret", GITLAB_IDLE_REQUESTS_PER_SECOND: "0.01" },
+    });
     await waitReady(stack);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const readyAt = Date.now();
+    const { world } = stack;
+    const lint = world.project("tools/lint")!;
+    // Every delivery twice with the same Idempotency-Key, as GitLab re-sends a failed one.
+    const sender = stack.webhooks({ duplicateRatio: 1, events: { job: true }, projectIds: [lint.id] });
+
+    const job = world.createJob(lint.id, { name: "lint", tags: ["small"], status: "pending" });
+    world.start(job.id, RUNNERS[1]!);
+    world.finish(job.id, "failed", "script_failure");
+    const body = jobHookBody(world, job);
+    expect(body).not.toHaveProperty("project");
+    expect(body.build_finished_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    await sender.flush();
+
+    const finished = { project: "tools/lint", status: "failed", failure_reason: "script_failure" };
+    await eventually(async () => expect(sum(await stack!.scrape(), "gitlab_ci_jobs_finished_total", finished)).toBe(1));
+    // The delivery made the project hot: polling now reads the same job, and still counts it once.
+    await eventually(() => expect(stack!.gitlab.requests.log.some((r) => r.projectId === lint.id && r.at > readyAt && r.route === "/projects/:id/jobs")).toBe(true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await expectCountersMatch(stack, readyAt);
     const samples = await stack.scrape();
-    const received = stack.gitlab.requests.log;
-    expect(received.at(-1)!.at).toBeLessThan(windowStart + 60_000);
-    expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total", { code: "429" })).toBe(0);
-    expect(received.filter((r) => r.status === 429)).toEqual([]);
-    // Without the pause, 0.2 s polls of the hot projects alone would have sent far more.
-    expect(sum(samples, "gitlab_ci_exporter_gitlab_requests_total")).toBeLessThanOrEqual(40);
-    expect(received.length).toBeLessThanOrEqual(40);
-    await expectLiveGaugesMatch(stack);
+    expect(sum(samples, "gitlab_ci_jobs_finished_total")).toBe(1);
+    expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { event: "Job Hook", outcome: "accepted" })).toBeGreaterThanOrEqual(1);
+    expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { outcome: "duplicate" })).toBeGreaterThanOrEqual(3);
+    expect(sum(samples, "gitlab_ci_exporter_webhook_events_total", { outcome: "invalid" })).toBe(0);
+    expect([...sender.stats.statuses.keys()]).toEqual([200]);
   });
 });

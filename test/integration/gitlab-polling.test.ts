@@ -1,16 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { byLabels, eventually, sum } from "../helpers/prom.js";
 import { startStack, waitReady, type Stack } from "../helpers/stack.js";
-import { GitLabWorld, WebhookSender, type SimJob } from "../../src/simulator/gitlab/index.js";
+import { GitLabWorld, type SimJob } from "../../src/simulator/gitlab/index.js";
 
 const RUNNER = { id: 21, description: "eks-spot-runner" };
 const SECRET = "hook-secret";
 
 let stack: Stack | undefined;
-let sender: WebhookSender | undefined;
 afterEach(async () => {
-  sender?.detach();
-  sender = undefined;
   await stack?.close();
   stack = undefined;
 });
@@ -48,8 +45,7 @@ describe("counting with webhooks after a restart", () => {
     await waitReady(stack);
     await stack.restartExporter();
     await waitReady(stack);
-    sender = new WebhookSender(world);
-    sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: SECRET, events: { job: true, pipeline: true } });
+    const sender = stack.webhooks();
 
     world.start(deploy.id, RUNNER);
     world.finish(deploy.id, "failed", "script_failure");
@@ -154,8 +150,7 @@ describe("a webhook about a job the exporter cannot place", () => {
     // REST alone: the GraphQL sweep would list the job before the webhook's poll.
     stack = await startStack({ world, env: { GITLAB_GROUPS: "acme", GITLAB_WEBHOOK_SECRET: SECRET, GITLAB_IDLE_REQUESTS_PER_SECOND: "0.01", GITLAB_READ_PATH: "rest" } });
     await waitReady(stack);
-    sender = new WebhookSender(world);
-    sender.addHook({ url: `${stack.exporter.url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
+    const sender = stack.webhooks({ events: { job: true } });
     world.enqueue(manual.id);
     await sender.flush();
     await eventually(async () => expect(await pending(stack!, "acme/api", "deploy")).toBe(1), 5_000);

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as connectTls } from "node:tls";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
-import type { HttpLimits } from "../../src/config/load.js";
+import { eventually } from "../helpers/prom.js";
+import type { HttpLimits } from "../../src/config/server-config.js";
 import { inlineSecret } from "../../src/config/secret.js";
 import { buildServer } from "../../src/server/app.js";
 import { buildHouse } from "../../src/wiring.js";
@@ -22,13 +23,18 @@ afterEach(async () => {
 });
 
 /** The real server on a loopback port, with short limits; `/metrics` answers `exposition`. */
-async function serve(limits: HttpLimits, exposition: Buffer = Buffer.from("up 1\n"), tls?: { cert: string; key: string }): Promise<number> {
+async function serve(
+  limits: HttpLimits,
+  exposition: Buffer = Buffer.from("up 1\n"),
+  tls?: { cert: string; key: string },
+  webhook: { maxBodyBytes: number; maxInflightBytes: number } = { maxBodyBytes: 1 << 20, maxInflightBytes: 64 << 20 },
+): Promise<number> {
   const { state } = buildHouse({ kubernetes: false });
   const app = buildServer({
     metricsBody: async () => [exposition],
     metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { keepHot: () => {}, placeJobsSoon: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), maxBodyBytes: 1 << 20 },
+    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { keepHot: () => {}, placeJobsSoon: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), ...webhook },
     limits,
     ...(tls ? { web: { bearerToken: null, basicAuth: null, tls } } : {}),
   });
@@ -134,6 +140,54 @@ describe("slow clients", () => {
     await stalled.closed;
     // It got what the kernel's buffers held, then the end: the server gave up on it.
     expect(stalled.received().length).toBeLessThan(32 * 2 ** 20);
+  });
+});
+
+describe("webhook bodies in flight", () => {
+  const MiB = 1 << 20;
+  /** A Job Hook for an unwatched project, padded with JSON whitespace to `bytes`. */
+  const body = (bytes: number) => JSON.stringify({ object_kind: "build", build_id: 1, build_status: "success", project_id: 77 }).padEnd(bytes, " ");
+  /** Writes the whole request and waits until the server has taken every byte, as GitLab writes before it reads. */
+  const send = (socket: Socket, request: string) => new Promise<void>((resolve, reject) => socket.write(request, (error) => (error ? reject(error) : resolve())));
+  const answers = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})[\s\S]*?\r\n\r\n(\{[^}]*\})/g)].map((m) => `${m[1]} ${(JSON.parse(m[2]!) as { status: string }).status}`);
+
+  it("answers 202 unread past GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES, drains the body so the connection goes on, and reads again once bodies are answered", async () => {
+    const port = await serve({ ...short, requestTimeoutMs: 20_000, idleTimeoutMs: 20_000 }, undefined, undefined, { maxBodyBytes: 4 * MiB, maxInflightBytes: 8 * MiB });
+    // Two deliveries of 4 MiB under way, a quarter sent: the whole budget is held.
+    const held = [client(port), client(port)];
+    const heldBody = body(4 * MiB);
+    for (const delivery of held) await send(delivery.socket, webhookHead(heldBody.length) + heldBody.slice(0, MiB));
+    await sleep(200);
+
+    // A third writes its 4 MiB whole before reading, twice on one connection.
+    const third = client(port);
+    const started = Date.now();
+    await send(third.socket, webhookHead(heldBody.length) + heldBody);
+    await send(third.socket, webhookHead(heldBody.length) + heldBody);
+    await eventually(() => expect(answers(third.received())).toEqual(["202 shed", "202 shed"]), 5_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(third.closedAfterMs()).toBeNull();
+    // Chunked, of no declared length: cut off when it outgrows the room, the rest drained all the same.
+    const chunked = client(port);
+    const chunkedRequest = () =>
+      webhookHead(0).replace("Content-Length: 0", "Transfer-Encoding: chunked") +
+      Array.from({ length: 8 }, (_, i) => body(MiB / 2).slice(0, i === 0 ? MiB / 2 : MiB / 2)).map((chunk) => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("") +
+      "0\r\n\r\n";
+    await send(chunked.socket, chunkedRequest());
+    await send(chunked.socket, chunkedRequest());
+    await eventually(() => expect(answers(chunked.received())).toEqual(["202 shed", "202 shed"]), 5_000);
+
+    // The held ones finish and are answered; the budget is free again for the third connection.
+    for (const delivery of held) await send(delivery.socket, heldBody.slice(MiB));
+    for (const delivery of held) await eventually(() => expect(answers(delivery.received())).toEqual(["200 ignored"]), 5_000);
+    await send(third.socket, webhookHead(heldBody.length) + heldBody);
+    await eventually(() => expect(answers(third.received())).toEqual(["202 shed", "202 shed", "200 ignored"]), 5_000);
+    // Too large for GITLAB_WEBHOOK_MAX_BODY_BYTES, declared or found out while read: acknowledged, and drained too.
+    const tooLarge = client(port);
+    const oversized = body(5 * MiB);
+    await send(tooLarge.socket, webhookHead(oversized.length) + oversized);
+    await send(tooLarge.socket, chunkedRequest().replace("0\r\n\r\n", "") + `${oversized.length.toString(16)}\r\n${oversized}\r\n0\r\n\r\n`);
+    await eventually(() => expect(answers(tooLarge.received())).toEqual(["200 too_large", "200 too_large"]), 5_000);
   });
 });
 

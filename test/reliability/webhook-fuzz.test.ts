@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { eventLabel } from "../../src/sources/gitlab/webhook-source.js";
+import { Readable } from "node:stream";
+import { eventLabel, KNOWN_EVENTS } from "../../src/sources/gitlab/webhook-source.js";
 import { jobHookSchema, pipelineHookSchema } from "../../src/sources/gitlab/wire.js";
 import { webhookHarness } from "../helpers/webhook-harness.js";
 import jobHook from "../fixtures/gitlab/job-hook.json" with { type: "json" };
@@ -18,19 +19,20 @@ const PAYLOAD_RUNS = 11_000;
 const MIN_VALIDATED = 10_000;
 const HEADER_RUNS = 5_000;
 const TRANSITION_RUNS = 5_000;
+const ANY_RUNS = 4_000;
 
 const JOB_PROJECT = { id: 380, path: "gitlab-org/gitlab-test" };
 const PIPELINE_PROJECT = { id: pipelineHook.project.id, path: "gitlab-org/pipeline-test" };
 const PROJECT_PATHS = new Map([JOB_PROJECT, PIPELINE_PROJECT].map((p) => [p.id, p.path]));
 
-const counts = { payloads: 0, validated: 0, jobHook: 0, pipelineHook: 0, accepted: 0, headers: 0, authentic: 0, headersValidated: 0, transitions: 0 };
+const counts = { payloads: 0, validated: 0, jobHook: 0, pipelineHook: 0, accepted: 0, headers: 0, authentic: 0, headersValidated: 0, transitions: 0, any: 0 };
 
 afterAll(() => {
   console.log(
-    `webhook fuzzing: ${counts.payloads + counts.headers + counts.transitions} deliveries tried; ` +
+    `webhook fuzzing: ${counts.payloads + counts.headers + counts.transitions + counts.any} deliveries tried; ` +
       `payloads: ${counts.payloads} tried, ${counts.validated} reached the payload validator (${counts.jobHook} Job Hook, ${counts.pipelineHook} Pipeline Hook), ${counts.accepted} accepted; ` +
       `headers: ${counts.headers} tried, ${counts.authentic} authentic, ${counts.headersValidated} reached the payload validator; ` +
-      `valid transitions: ${counts.transitions} tried`,
+      `valid transitions: ${counts.transitions} tried; any delivery: ${counts.any} tried`,
   );
 });
 
@@ -477,6 +479,85 @@ describe("webhook headers under fuzzing", () => {
       );
       expect(counts.authentic).toBeGreaterThan(HEADER_RUNS / 4);
       expect(counts.authentic).toBeLessThan(HEADER_RUNS);
+    } finally {
+      await app.close();
+    }
+  }, 300_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Any body
+
+const MAX_BODY_BYTES = 16_384;
+
+/** Bodies of every shape: any JSON value, JSON-like text, bytes, nothing, more than the limit. */
+const anyBody: fc.Arbitrary<string | Buffer> = fc.oneof(
+  { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 6 }).map((value) => JSON.stringify(value) ?? "null") },
+  // A Job Hook's or Pipeline Hook's keys with values of any shape.
+  { weight: 2, arbitrary: fc.dictionary(fc.constantFrom(...Object.keys(jobHook), ...Object.keys(pipelineHook)), fc.jsonValue({ maxDepth: 3 })).map((value) => JSON.stringify(value)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 200, unit: "binary" }) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)) },
+  { weight: 1, arbitrary: fc.constantFrom("", " ", "\ufeff{}", "{", "[", "nul", "1e400", '{"__proto__":{"polluted":1}}', '{"a":1,"a":2}', "\u0000") },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((over) => `{"pad":"${"x".repeat(MAX_BODY_BYTES + over * 1000)}"}`) },
+  { weight: 1, arbitrary: fc.integer({ min: 100, max: 5_000 }).map((depth) => "[".repeat(depth) + "]".repeat(depth)) },
+);
+
+/** Content types as clients send them, right, odd and wrong. */
+const anyContentType = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom("application/json", "application/json; charset=utf-8", "APPLICATION/JSON") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom("text/plain", "application/octet-stream", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/json; charset=utf-16", "application/vnd.api+json", "*/*", "", ";", "json"),
+  },
+  { weight: 1, arbitrary: fc.stringMatching(/^[a-z]{1,10}\/[a-z+.-]{1,12}(; ?[a-z]{1,8}=[a-z0-9-]{0,8})?$/) },
+  { weight: 1, arbitrary: latin1 },
+);
+
+const anyDelivery = fc.record({
+  token: fc.oneof({ weight: 3, arbitrary: fc.constant<string | undefined>(SECRET) }, { weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: latin1.filter((t) => t !== SECRET) }),
+  event: absentOr(fc.oneof(fc.constantFrom(...KNOWN_EVENTS), latin1), 2),
+  contentType: absentOr(anyContentType),
+  contentEncoding: absentOr(fc.constantFrom("gzip", "deflate", "br", "identity", "x-unknown"), 10),
+  idempotencyKey: absentOr(latin1, 4),
+  body: anyBody,
+  // Sent without Content-Length, as a chunked stream, now and then.
+  chunked: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+});
+
+describe("any delivery under fuzzing", () => {
+  it(`answers every authentic delivery 2xx whatever its body, content type or event, and any other 401 (${ANY_RUNS} cases)`, async () => {
+    const { app } = harness();
+    const statuses = new Map<number, number>();
+    const outcomes = new Map<string, number>();
+    try {
+      await fc.assert(
+        fc.asyncProperty(anyDelivery, async (delivery) => {
+          counts.any++;
+          const headers: Record<string, string> = {};
+          if (delivery.token !== undefined) headers["x-gitlab-token"] = delivery.token;
+          if (delivery.event !== undefined) headers["x-gitlab-event"] = delivery.event;
+          if (delivery.contentType !== undefined) headers["content-type"] = delivery.contentType;
+          if (delivery.contentEncoding !== undefined) headers["content-encoding"] = delivery.contentEncoding;
+          if (delivery.idempotencyKey !== undefined) headers["idempotency-key"] = delivery.idempotencyKey;
+          const payload = delivery.chunked ? Readable.from([Buffer.from(delivery.body)]) : delivery.body;
+          const response = await app.inject({ method: "POST", url: "/webhooks/gitlab", headers, payload });
+          statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
+          if (delivery.token === SECRET) {
+            // GitLab disables a hook after failures: an authentic delivery must never get one.
+            expect(response.statusCode, response.body).toBeGreaterThanOrEqual(200);
+            expect(response.statusCode, response.body).toBeLessThan(300);
+            const { status } = response.json() as { status: string };
+            outcomes.set(status, (outcomes.get(status) ?? 0) + 1);
+          } else {
+            expect(response.statusCode, response.body).toBe(401);
+          }
+        }),
+        { numRuns: ANY_RUNS, seed: 16_2026 },
+      );
+      // The generator reached what it is meant to: both sides, every kind of answer.
+      expect(statuses.get(401)).toBeGreaterThan(ANY_RUNS / 10);
+      expect(statuses.get(200)).toBeGreaterThan(ANY_RUNS / 2);
+      for (const outcome of ["invalid", "too_large", "ignored"]) expect(outcomes.get(outcome) ?? 0, `${outcome}: ${JSON.stringify([...outcomes])}`).toBeGreaterThan(10);
     } finally {
       await app.close();
     }

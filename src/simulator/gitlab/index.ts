@@ -25,4 +25,4 @@ export { Dice, seededRandom } from "./random.js";
 export { generateProjectPaths } from "./fleet-shapes.js";
 export { answerGraphql, gitlabSchema, type GraphqlMode } from "./graphql-endpoint.js";
 export { GITLAB_SDL } from "./graphql-schema.js";
-export { atLeast, GITLAB_COM, hasModernJobHook, SELF_MANAGED, sendsJobHook, type GitLabProfile } from "./profile.js";
+export { atLeast, GITLAB_COM, GITLAB_PROFILES, hasModernJobHook, projectJobsRateLimit, SELF_MANAGED, SELF_MANAGED_16_2, sendsJobHook, type GitLabProfile } from "./profile.js";

@@ -17,6 +17,26 @@ export interface GitLabProfile {
 /** The default: current GitLab as GitLab.com serves it. */
 export const GITLAB_COM: GitLabProfile = { version: "18.6", deployment: "gitlab.com" };
 export const SELF_MANAGED: GitLabProfile = { version: "18.6", deployment: "self-managed" };
+/**
+ * A self-managed GitLab before 16.3: Job Hooks without the `project` object and with
+ * `"… UTC"` times, and no limit of its own on the project jobs endpoint (16.5).
+ */
+export const SELF_MANAGED_16_2: GitLabProfile = { version: "16.2", deployment: "self-managed" };
+
+/** Every profile the simulator plays by name, for suites that run against each. */
+export const GITLAB_PROFILES: Readonly<Record<string, GitLabProfile>> = {
+  "GitLab.com": GITLAB_COM,
+  "self-managed": SELF_MANAGED,
+  "self-managed 16.2": SELF_MANAGED_16_2,
+};
+
+/**
+ * `GET /projects/:id/jobs`'s own limit per user and minute (`project_jobs_api_rate_limit`,
+ * `lib/gitlab/application_rate_limiter.rb`): 600 by default from GitLab 16.5, none before.
+ */
+export function projectJobsRateLimit(profile: GitLabProfile): number | undefined {
+  return atLeast(profile, "16.5") ? 600 : undefined;
+}
 
 /** True when the profile's version is `version` or later. */
 export function atLeast(profile: GitLabProfile, version: string): boolean {

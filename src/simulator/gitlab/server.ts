@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { GitLabFaults, type Fault } from "./faults.js";
 import { answerGraphql, graphqlToken, type GraphqlMode } from "./graphql-endpoint.js";
+import { projectJobsRateLimit } from "./profile.js";
 import { FixedWindowRateLimiter, type RateLimitState } from "./rate-limit.js";
 import { projectJobsThrottled, rateLimitHeaders, throttled } from "./throttle-replies.js";
 import { RequestLog, type RequestRecord } from "./request-log.js";
@@ -37,10 +38,11 @@ export interface GitLabSimulatorOptions {
    */
   readonly rateLimitWindowStart?: number;
   /**
-   * `GET /projects/:id/jobs`'s own limit per user and minute (`project_jobs_api_rate_limit`,
-   * GitLab 16.5+, 600 by default on a real instance). Off unless given.
+   * `GET /projects/:id/jobs`'s own limit per user and minute (`project_jobs_api_rate_limit`):
+   * the profile's by default (600 from GitLab 16.5, none before); `false` lifts it, for tests
+   * that compress minutes into seconds.
    */
-  readonly projectJobsRateLimitPerMinute?: number;
+  readonly projectJobsRateLimitPerMinute?: number | false;
   /** Wall clock for rate-limit windows and the request log; real time unless a test injects one. */
   readonly wallClock?: () => number;
   /** Keep the request log bounded in long runs. */
@@ -50,7 +52,8 @@ export interface GitLabSimulatorOptions {
 /**
  * A GitLab REST API over plain node:http, speaking the documented wire format for the endpoints
  * the exporter reads: PRIVATE-TOKEN authentication, offset and keyset pagination headers,
- * RateLimit-* headers with 429 + Retry-After, and switchable faults. Job timestamps and
+ * Rack::Attack's 429 + Retry-After (RateLimit-* headers as the profile sends them), the project
+ * jobs endpoint's own 429 without either, and switchable faults. Job timestamps and
  * durations come from the world's clock.
  */
 export async function startGitLabSimulator(options: GitLabSimulatorOptions): Promise<GitLabSimulator> {
@@ -59,7 +62,8 @@ export async function startGitLabSimulator(options: GitLabSimulatorOptions): Pro
   const faults = new GitLabFaults();
   const requests = new RequestLog(options.maxLoggedRequests);
   const limiter = new FixedWindowRateLimiter(options.rateLimitPerMinute ?? 2000, wallClock, options.rateLimitWindowStart);
-  const jobsLimiter = options.projectJobsRateLimitPerMinute === undefined ? undefined : new FixedWindowRateLimiter(options.projectJobsRateLimitPerMinute, wallClock, options.rateLimitWindowStart);
+  const jobsLimit = options.projectJobsRateLimitPerMinute ?? projectJobsRateLimit(world.profile) ?? false;
+  const jobsLimiter = jobsLimit === false ? undefined : new FixedWindowRateLimiter(jobsLimit, wallClock, options.rateLimitWindowStart);
   const hanging = new Set<ServerResponse>();
   let requestCounter = 0;
   const credentials = { token: options.token, adminToken: options.adminToken };

@@ -111,6 +111,8 @@ export class WebhookSender {
   paused: boolean;
   readonly stats: WebhookStats = { sent: 0, failed: 0, dropped: 0, duplicated: 0, statuses: new Map(), skippedDisabled: 0 };
   private readonly hooks: Hook[] = [];
+  /** Every time a hook went from executable to disabled, the oldest dropped past a thousand. */
+  private readonly disablings: DisabledHook[] = [];
   private readonly draining = new Set<Promise<void>>();
   private readonly concurrency: number;
   private readonly timeoutMs: number;
@@ -165,13 +167,15 @@ export class WebhookSender {
   /** The hooks GitLab would not deliver to now, so a test can assert the exporter's never is. */
   disabledHooks(): DisabledHook[] {
     const now = this.world.now();
-    const disabled: DisabledHook[] = [];
-    for (const hook of this.hooks) {
-      const status = hookStatus(this.autoDisable, hook.health, now);
-      if (status === "executable") continue;
-      disabled.push({ uuid: hook.uuid, url: hook.url, status, recentFailures: hook.health.recentFailures, disabledUntil: status === "disabled" ? null : hook.health.disabledUntil });
-    }
-    return disabled;
+    return this.hooks.map((hook) => this.disabledNow(hook, now)).filter((hook) => hook !== undefined);
+  }
+
+  /**
+   * Every time a hook was disabled, even if it was enabled again since (a temporary disabling
+   * ends after its backoff), as it was at that moment.
+   */
+  everDisabled(): readonly DisabledHook[] {
+    return [...this.disablings];
   }
 
   /** Stops listening to the world; queued deliveries still go out. */
@@ -254,7 +258,19 @@ export class WebhookSender {
         this.stats.failed++;
       }
       hook.health = afterDelivery(this.autoDisable, hook.health, answered, this.world.now());
+      const disabled = this.disabledNow(hook, this.world.now());
+      if (disabled) {
+        if (this.disablings.length >= 1000) this.disablings.shift();
+        this.disablings.push(disabled);
+      }
     }
+  }
+
+  /** The hook as disabled now, or undefined while GitLab would still deliver to it. */
+  private disabledNow(hook: Hook, now: number): DisabledHook | undefined {
+    const status = hookStatus(this.autoDisable, hook.health, now);
+    if (status === "executable") return undefined;
+    return { uuid: hook.uuid, url: hook.url, status, recentFailures: hook.health.recentFailures, disabledUntil: status === "disabled" ? null : hook.health.disabledUntil };
   }
 }
 

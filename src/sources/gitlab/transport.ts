@@ -19,7 +19,8 @@ export interface TransportOptions {
   readonly rejections: Rejections;
   /** Called once per HTTP request sent (retries included), with the route template and outcome. */
   readonly onRequest: (endpoint: string, code: string) => void;
-  readonly onRateLimited?: (endpoint: string, waitMs: number) => void;
+  /** A 429: how long every request now waits, and the request rate the budget slowed to. */
+  readonly onRateLimited?: (endpoint: string, waitMs: number, ratePerSecond: number) => void;
   readonly now?: () => number;
   /** Aborted at shutdown: waits for the budget or a Retry-After end at once. */
   readonly shutdown?: AbortSignal;
@@ -37,8 +38,8 @@ const TRANSIENT_ATTEMPTS = 2;
 const TRANSIENT_BACKOFF_MS = 1000;
 /**
  * A 429 that names no usable wait (GitLab's own jobs-API limit sends no `Retry-After`; a
- * negative, zero or garbled one is no better): 5 s, doubling per 429 in a row, up to the minute
- * GitLab's rate-limit windows last.
+ * negative, zero or garbled one is no better): 5 s, doubling per 429 in a row from the same
+ * route, up to the minute GitLab's rate-limit windows last.
  */
 const RATE_LIMIT_BACKOFF: BackoffOptions = { initialMs: 5_000, maxMs: 60_000 };
 /** Slow down before GitLab has to say no: below this share of the quota, wait for its reset. */
@@ -94,8 +95,12 @@ export class GitLabTransport {
 
 /** The retry policy, over every call of one requester: 429s wait as GitLab asks, transient failures retry once. */
 class RetryingRequests {
-  /** 429 answers in a row, over all calls: GitLab still refusing means waiting longer. */
-  private rateLimitedInARow = 0;
+  /**
+   * Per route, 429 answers in a row over all calls (GitLab still refusing means waiting longer),
+   * and when the last was read. A route's own limit (the jobs endpoint's) refuses it while the
+   * others still answer, so their answers do not end its streak.
+   */
+  private readonly rateLimited = new Map<string, { inARow: number; lastAtMs: number }>();
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly attemptOptions: AttemptOptions;
@@ -123,9 +128,7 @@ class RetryingRequests {
         return outcome.response;
       }
       if (outcome.kind === "rate-limited") {
-        const waitMs = outcome.retryAfterMs ?? backoffMs(this.rateLimitedInARow - 1, this.options.rateLimitBackoff ?? RATE_LIMIT_BACKOFF, this.random);
-        this.options.budget.pauseUntil(this.now() + waitMs);
-        this.options.onRateLimited?.(route, waitMs);
+        this.waitAfterRateLimit(route, outcome.retryAfterMs, outcome.startedAtMs);
         if (++rateLimited >= RATE_LIMITED_ATTEMPTS) throw outcome.error;
         continue;
       }
@@ -137,9 +140,10 @@ class RetryingRequests {
     }
   }
 
-  /** One attempt, once the budget allows, counted. */
-  private async attemptWithinBudget(url: URL, init: AttemptInit, route: string): Promise<Attempt> {
+  /** One attempt, once the budget allows, counted; with the time it started. */
+  private async attemptWithinBudget(url: URL, init: AttemptInit, route: string): Promise<Attempt & { readonly startedAtMs: number }> {
     const release = await this.options.budget.acquire(init.signal);
+    const startedAtMs = this.now();
     let outcome: Attempt;
     try {
       outcome = await attempt(url, init, route, this.attemptOptions);
@@ -147,8 +151,26 @@ class RetryingRequests {
       release();
     }
     this.options.onRequest(route, outcome.code);
-    this.rateLimitedInARow = outcome.kind === "rate-limited" ? this.rateLimitedInARow + 1 : 0;
-    return outcome;
+    if (outcome.kind !== "rate-limited") this.rateLimited.delete(route);
+    return { ...outcome, startedAtMs };
+  }
+
+  /**
+   * Every request waits as long as GitLab asked, or, when it named no wait, for a backoff that
+   * grows with the route's 429s in a row; and the budget slows down. A 429 to a request that
+   * left before the previous 429 came back is the same refusal seen again: it neither lengthens
+   * the backoff nor slows the budget further.
+   */
+  private waitAfterRateLimit(route: string, retryAfterMs: number | undefined, startedAtMs: number): void {
+    const { budget } = this.options;
+    const previous = this.rateLimited.get(route);
+    const fresh = previous === undefined || startedAtMs >= previous.lastAtMs;
+    const inARow = (previous?.inARow ?? 0) + (fresh ? 1 : 0);
+    this.rateLimited.set(route, { inARow, lastAtMs: this.now() });
+    if (fresh) budget.slowDown();
+    const waitMs = retryAfterMs ?? backoffMs(inARow - 1, this.options.rateLimitBackoff ?? RATE_LIMIT_BACKOFF, this.random);
+    budget.pauseUntil(this.now() + waitMs);
+    this.options.onRateLimited?.(route, waitMs, budget.ratePerSecond);
   }
 
   private pauseWhenQuotaLow(headers: Record<string, string>): void {

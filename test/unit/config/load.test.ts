@@ -52,6 +52,14 @@ describe("loadConfig", () => {
     expect(error.message).toContain(JSON.stringify(value));
   });
 
+  it("reads up to 64 MiB of webhook bodies at once by default, and refuses less than one body's limit", () => {
+    expect(loadConfig(base).webhook.maxInflightBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ ...base, GITLAB_WEBHOOK_MAX_BODY_BYTES: "1048576", GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES: "1048576" }).webhook.maxInflightBytes).toBe(1048576);
+    const error = errorOf(() => loadConfig({ ...base, GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES: "10485760" }));
+    expect(error.setting).toBe("GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES");
+    expect(error.message).toBe("invalid configuration: GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES=10485760: expected at least GITLAB_WEBHOOK_MAX_BODY_BYTES (26214400)");
+  });
+
   it.each(["1", "yes", "on", "0", "no"])("takes only true or false for GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED, not %j", (value) => {
     const error = errorOf(() => loadConfig({ ...base, GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED: value }));
     expect(error.setting).toBe("GITLAB_WEBHOOK_ALLOW_UNAUTHENTICATED");

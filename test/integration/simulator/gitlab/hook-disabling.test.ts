@@ -27,7 +27,8 @@ describe("failing hooks", () => {
     await sender.flush();
     expect(receiver.received).toHaveLength(4);
     expect(sender.stats.skippedDisabled).toBe(2);
-    expect(sender.disabledHooks()).toEqual([{ uuid: hook.uuid, url: receiver.url, status: "temporarily_disabled", recentFailures: 4, disabledUntil: clock.now() + 60_000 }]);
+    const disabled = { uuid: hook.uuid, url: receiver.url, status: "temporarily_disabled", recentFailures: 4, disabledUntil: clock.now() + 60_000 };
+    expect(sender.disabledHooks()).toEqual([disabled]);
 
     receiver.status = 200;
     clock.advance(60_001);
@@ -36,6 +37,8 @@ describe("failing hooks", () => {
     await sender.flush();
     expect(receiver.received).toHaveLength(5);
     expect(sender.disabledHooks()).toEqual([]);
+    // Enabled again, but a test can still tell that it was disabled.
+    expect(sender.everDisabled()).toEqual([disabled]);
     sender.detach();
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { GitLabWorld, SELF_MANAGED, startGitLabSimulator, type GitLabSimulator, type GitLabSimulatorOptions } from "../../../../src/simulator/gitlab/index.js";
+import { GitLabWorld, SELF_MANAGED, SELF_MANAGED_16_2, startGitLabSimulator, type GitLabSimulator, type GitLabSimulatorOptions } from "../../../../src/simulator/gitlab/index.js";
 
 const TOKEN = "glpat-limits";
 let sim: GitLabSimulator | undefined;
@@ -54,8 +54,21 @@ describe("the project jobs endpoint's own limit", () => {
     expect((await get(`/projects/${project.id}`)).status).toBe(200);
   });
 
-  it("is off unless configured", async () => {
+  it("is GitLab's 600 a minute by default from 16.5", async () => {
     const { project, get } = await start({}, false);
-    for (let i = 0; i < 5; i++) expect((await get(`/projects/${project.id}/jobs`)).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 601; i++) statuses.push((await get(`/projects/${project.id}/jobs`)).status);
+    expect(statuses.slice(0, 600).every((status) => status === 200)).toBe(true);
+    expect(statuses[600]).toBe(429);
+  });
+
+  it.each([
+    ["before GitLab 16.5", { profile: SELF_MANAGED_16_2 }, {}],
+    ["when lifted", {}, { projectJobsRateLimitPerMinute: false as const }],
+  ])("is off %s", async (_, worldOptions, options) => {
+    const world = new GitLabWorld(worldOptions);
+    const project = world.addProject("acme/api");
+    sim = await startGitLabSimulator({ world, token: TOKEN, rateLimitWindowStart: Date.now(), ...options });
+    for (let i = 0; i < 610; i++) expect((await fetch(`${sim.url}/api/v4/projects/${project.id}/jobs`, { headers: { "private-token": TOKEN } })).status).toBe(200);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { atLeast, GITLAB_COM, hasModernJobHook, sendsJobHook } from "../../../../src/simulator/gitlab/profile.js";
+import { atLeast, GITLAB_COM, hasModernJobHook, projectJobsRateLimit, SELF_MANAGED, sendsJobHook } from "../../../../src/simulator/gitlab/profile.js";
 
 describe("sendsJobHook", () => {
   it("follows Ci::Build's after_transition hooks", () => {
@@ -29,5 +29,12 @@ describe("versions", () => {
   it("gives the Job Hook its project object from 16.3", () => {
     expect(hasModernJobHook(GITLAB_COM)).toBe(true);
     expect(hasModernJobHook({ version: "16.2", deployment: "self-managed" })).toBe(false);
+  });
+
+  it("limits the project jobs endpoint to 600 a minute from 16.5", () => {
+    expect(projectJobsRateLimit(GITLAB_COM)).toBe(600);
+    expect(projectJobsRateLimit(SELF_MANAGED)).toBe(600);
+    expect(projectJobsRateLimit({ version: "16.5", deployment: "self-managed" })).toBe(600);
+    expect(projectJobsRateLimit({ version: "16.4", deployment: "self-managed" })).toBeUndefined();
   });
 });

@@ -52,4 +52,38 @@ describe("RequestBudget", () => {
     const again = await budget.acquire();
     again();
   });
+
+  it("halves its rate after each slow-down, to 1/16 at the slowest, and grows back over five minutes", () => {
+    let now = 1_000_000;
+    const budget = new RequestBudget(8, 4, () => now);
+    expect(budget.ratePerSecond).toBe(8);
+    budget.slowDown();
+    expect(budget.ratePerSecond).toBe(4);
+    for (let i = 0; i < 5; i++) budget.slowDown();
+    expect(budget.ratePerSecond).toBe(0.5);
+    now += 150_000;
+    expect(budget.ratePerSecond).toBeCloseTo(0.5 + 4, 9);
+    // A slow-down halves the rate it finds, not the configured one.
+    budget.slowDown();
+    expect(budget.ratePerSecond).toBeCloseTo(2.25, 9);
+    now += 300_000;
+    expect(budget.ratePerSecond).toBe(8);
+  });
+
+  it("spaces request starts at the slowed rate", async () => {
+    const budget = new RequestBudget(100, 10);
+    budget.slowDown();
+    budget.slowDown();
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const release = await budget.acquire();
+        starts.push(performance.now());
+        release();
+      }),
+    );
+    starts.sort((a, b) => a - b);
+    // 25 a second: 40 ms apart rather than 10.
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(35);
+  });
 });

@@ -3,6 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_LISTING_PAGES } from "../../../../src/sources/gitlab/api.js";
+import { RequestBudget } from "../../../../src/sources/gitlab/budget.js";
 import { retryAfterMs } from "../../../../src/sources/gitlab/retry-after.js";
 import { GitLabRequestError } from "../../../../src/sources/gitlab/request-error.js";
 import { json, loopbackApi, serveLoopback, TOKEN, type LoopbackServer } from "../../../helpers/loopback.js";
@@ -155,6 +156,50 @@ describe("Retry-After", () => {
     expect(waits).toEqual([40, 80, 160, 320]);
     const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]!);
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(waits[i]! - 5));
+  });
+
+  it("absent on one route's own limit: that route's 429s in a row back off further even while other routes answer, and the budget slows", async () => {
+    // GitLab's project jobs limit: a JSON 429 without Retry-After or RateLimit-*, other endpoints fine.
+    const gitlab = await serve((_, response, url) => {
+      if (url.pathname.endsWith("/jobs")) json(response, 429, { message: { error: "This endpoint has been requested too many times. Try again later." } });
+      else json(response, 200, { id: 1, path_with_namespace: "acme/api" });
+    });
+    const budget = new RequestBudget(1000, 4);
+    const waits: number[] = [];
+    const rates: number[] = [];
+    const onRateLimited = (_: string, waitMs: number, rate: number) => {
+      waits.push(waitMs);
+      rates.push(rate);
+    };
+    const { api, codes } = loopbackApi(gitlab.url, { budget, rateLimitBackoff: { initialMs: 20, maxMs: 400 }, random: () => 1, onRateLimited });
+
+    expect((await failure(api.liveJobs(1))).status).toBe(429);
+    expect((await api.project(1)).id).toBe(1);
+    expect((await failure(api.liveJobs(1))).status).toBe(429);
+    expect(codes).toEqual(["429", "429", "429", "429", "200", "429", "429", "429", "429"]);
+    expect(waits).toEqual([20, 40, 80, 160, 320, 400, 400, 400]);
+    // Halved per 429 down to 1/16 of the configured rate (it grows back a little meanwhile).
+    [500, 250, 125, 62.5, 62.5, 62.5, 62.5, 62.5].forEach((rate, i) => {
+      expect(rates[i]).toBeGreaterThanOrEqual(rate);
+      expect(rates[i]).toBeLessThan(rate + 10);
+    });
+  });
+
+  it("is not taken as a longer refusal from requests already on their way when the first 429 came back", async () => {
+    // Four requests reach GitLab together and all get a 429: one refusal, one backoff step.
+    const held: Array<() => void> = [];
+    let served = 0;
+    const gitlab = await serve((_, response) => {
+      if (++served > 4) return json(response, 200, { id: 1, path_with_namespace: "acme/api" });
+      held.push(() => json(response, 429, { message: "429 Too Many Requests" }));
+      if (held.length === 4) for (const answer of held) answer();
+    });
+    const budget = new RequestBudget(1000, 4);
+    const { api, waits } = loopbackApi(gitlab.url, { budget, rateLimitBackoff: { initialMs: 50, maxMs: 400 }, random: () => 1 });
+    const projects = await Promise.all([1, 2, 3, 4].map(() => api.project(1)));
+    expect(projects.map((p) => p.id)).toEqual([1, 1, 1, 1]);
+    expect(waits).toEqual([50, 50, 50, 50]);
+    expect(budget.ratePerSecond).toBeCloseTo(500, 0);
   });
 
   it("is honoured when it names a wait", async () => {
