@@ -3,7 +3,7 @@ import { loadConfig } from "../../src/config/load.js";
 import { startExporter, type RunningExporter } from "../../src/main.js";
 import type { GraphqlMode } from "../../src/simulator/gitlab/graphql-endpoint.js";
 import { GitLabWorld, startGitLabSimulator, WebhookSender, type GitLabSimulator, type HookHandle, type HookTarget, type WebhookSenderOptions } from "../../src/simulator/gitlab/index.js";
-import { scrape, type Sample } from "./prom.js";
+import { scrape, sum, type Sample } from "./prom.js";
 
 export const TOKEN = "glpat-simulated-token-0123456789";
 export const WEBHOOK_SECRET = "webhook-secret-for-tests";
@@ -147,12 +147,24 @@ function expectHooksNeverDisabled(senders: readonly WebhookSender[]): void {
   }
 }
 
-export async function waitReady(stack: Stack, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits for `/readyz` to answer 200 and, unless `allRead` is false, for every watched project to
+ * have been read once (`gitlab_ci_exporter_gitlab_projects_unread` 0): readiness no longer waits
+ * for the REST first visits, and most tests want the whole picture before they act.
+ */
+export async function waitReady(stack: Stack, timeoutMs = 15_000, options: { allRead?: boolean } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
   while (Date.now() < deadline) {
     const response = await fetch(`${stack.exporter.url}/readyz`);
-    if (response.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (response.status === 200) break;
+    await pause();
   }
-  throw new Error("exporter did not become ready");
+  if (Date.now() >= deadline) throw new Error("exporter did not become ready");
+  if (options.allRead === false) return;
+  while (Date.now() < deadline) {
+    if (sum(await stack.scrape(), "gitlab_ci_exporter_gitlab_projects_unread") === 0) return;
+    await pause();
+  }
+  throw new Error("exporter became ready but did not read every project in time");
 }

@@ -143,8 +143,7 @@ export class GitLabPoller implements ActivitySink {
   }
 
   placeJobsSoon(projectId: number, jobs: readonly UnplacedJob[]): void {
-    if (!this.watches.touched(projectId, jobs)) return;
-    if (!this.abort.signal.aborted) this.expedited.add(projectId);
+    this.readByRest(projectId, jobs);
   }
 
   private async discover(): Promise<void> {
@@ -247,10 +246,13 @@ export class GitLabPoller implements ActivitySink {
     await repeat("sweep", () => sweeper.tick(), () => intervalMs, { signal, now: this.now, log: this.deps.log, immediate: true });
   }
 
-  /** The sweep saw what only REST tells (how jobs ended): a scan soon, or a first visit before the others. */
-  private readByRest(projectId: number): void {
+  /**
+   * A webhook or the sweep told of something only REST reads in full (how jobs ended, a job to
+   * place): a scan soon, or, before the project's first visit, that visit ahead of the others.
+   */
+  private readByRest(projectId: number, unplaced: readonly UnplacedJob[] = []): void {
     const watch = this.watches.get(projectId);
-    if (!watch || !this.watches.touched(projectId, [])) return;
+    if (!watch || !this.watches.touched(projectId, unplaced)) return;
     if (watch.watermark === null || watch.resync) watch.urgent = true;
     else if (!this.abort.signal.aborted) this.expedited.add(projectId);
   }
