@@ -152,7 +152,7 @@ describe("webhook bodies in flight", () => {
   const answers = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})[\s\S]*?\r\n\r\n(\{[^}]*\})/g)].map((m) => `${m[1]} ${(JSON.parse(m[2]!) as { status: string }).status}`);
 
   it("answers 202 unread past GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES, drains the body so the connection goes on, and reads again once bodies are answered", async () => {
-    const port = await serve({ ...short, requestTimeoutMs: 20_000, idleTimeoutMs: 20_000 }, undefined, undefined, { maxBodyBytes: 4 * MiB, maxInflightBytes: 8 * MiB });
+    const port = await serve({ ...short, headersTimeoutMs: 10_000, requestTimeoutMs: 20_000, idleTimeoutMs: 20_000 }, undefined, undefined, { maxBodyBytes: 4 * MiB, maxInflightBytes: 8 * MiB });
     // Two deliveries of 4 MiB under way, a quarter sent: the whole budget is held.
     const held = [client(port), client(port)];
     const heldBody = body(4 * MiB);
