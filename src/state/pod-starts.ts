@@ -114,9 +114,8 @@ export class JobPodStarts {
   }
 
   private setWaiting(uid: string, pod: PodSnapshot | undefined): void {
-    const reason = pod === undefined ? null : waitingReason(pod);
     const before = this.waiting.get(uid);
-    const after: Waiting | undefined = reason === null ? undefined : { project: pod!.job!.project, reason, sinceMs: pod!.start!.createdAtMs };
+    const after = pod === undefined ? undefined : waitingOf(pod);
     if (before?.project === after?.project && before?.reason === after?.reason && before?.sinceMs === after?.sinceMs) return;
     if (before) this.count(before, -1);
     if (after) {
@@ -134,4 +133,10 @@ export class JobPodStarts {
     if (group.count <= 0) this.groups.delete(key);
     else this.groups.set(key, group);
   }
+}
+
+/** The series a waiting job pod counts in; undefined when it does not wait. */
+function waitingOf(pod: PodSnapshot): Waiting | undefined {
+  const reason = waitingReason(pod);
+  return reason === null ? undefined : { project: pod.job?.project ?? "", reason, sinceMs: pod.start?.createdAtMs ?? null };
 }
