@@ -15,6 +15,14 @@
     // ... for this long.
     pendingJobsFor: '15m',
 
+    // Job pods that cannot start: page when more than this many CI job pods wait for one of these
+    // reasons (the `reason` values of gitlab_ci_job_pods_waiting: no node fits them, or their
+    // containers are still being created on a node) ...
+    jobPodsWaitingThreshold: 10,
+    jobPodsWaitingReasons: ['unschedulable', 'container_creating'],
+    // ... for this long: well beyond a scale-up (a spot node takes 2 to 4 minutes to be Ready).
+    jobPodsWaitingFor: '10m',
+
     // A single job waiting in the queue longer than this many seconds.
     jobQueuedTooLongSeconds: 1800,
     jobQueuedTooLongFor: '2m',

@@ -3,6 +3,7 @@ import type { Exposition } from "./metrics/exposition/renderer.js";
 import { JobLinks } from "./state/job-links.js";
 import { JobStore } from "./state/jobs.js";
 import { NodeStore } from "./state/nodes.js";
+import { JobPodStarts } from "./state/pod-starts.js";
 import { PodStore } from "./state/pods.js";
 import { ProjectRegistry } from "./state/projects.js";
 import { SelfHealth } from "./state/self-health.js";
@@ -39,7 +40,9 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     const links = new JobLinks(jobs);
     const nodes = new NodeStore();
     const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0 });
-    kube = { nodes, pods, links };
+    // The spot node families exist exactly when nodes are watched.
+    const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
+    kube = { nodes, pods, links, starts };
   }
   return { health: new SelfHealth(), jobs, projects: new ProjectRegistry(), kube };
 }

@@ -34,6 +34,16 @@ local counters = import '../lib/counters.libsonnet';
       c.systemFailureRatioThreshold * 100,
       w,
     ],
+  local waiting = 'job_reason:gitlab_ci_job_pods_waiting:sum',
+  local waitingReasons = 'reason=~"%s"' % std.join('|', c.jobPodsWaitingReasons),
+  // Every job pod waiting now, by reason: `3 container_creating, 2 image_pull, 14 unschedulable`.
+  local waitingByReason =
+    '{{ range $i, $r := %s | sortByLabel "reason" }}{{ if $i }}, {{ end }}{{ $r.Value | printf "%%.0f" }} {{ $r.Labels.reason }}{{ end }}' %
+    queryInGroup(waiting, [], ' > 0'),
+  // How long the longest-waiting of the pods the alert counts has waited, when the exporter tells.
+  local longestWait =
+    '{{ with %s }}; the longest has waited {{ . | first | value | humanizeDuration }}{{ end }}' %
+    queryInGroup('time() - min(gitlab_ci_job_pods_waiting_oldest_timestamp_seconds', [waitingReasons], ')'),
   local alert(name, severity, forDuration, expr, summary, description) = {
     alert: name,
     expr: expr,
@@ -58,6 +68,14 @@ local counters = import '../lib/counters.libsonnet';
             'sum by (%s) (gitlab_ci_jobs_pending{%s}) > %d' % [c.groupLabels, sel, c.pendingJobsThreshold],
             'Many CI jobs are waiting for a runner.',
             'The number of pending jobs in %s has stayed above %d for %s; it is {{ $value | printf "%%.0f" }} now: runners or the nodes they need are missing.' % [group, c.pendingJobsThreshold, c.pendingJobsFor],
+          ),
+          alert(
+            'GitLabCIJobPodsCannotGetNodes',
+            'critical',
+            c.jobPodsWaitingFor,
+            'sum by (%s) (%s{%s}) > %d' % [c.groupLabels, waiting, waitingReasons, c.jobPodsWaitingThreshold],
+            'CI job pods are stuck waiting for a node or for their containers.',
+            '{{ $value | printf "%%.0f" }} CI job pods in %s have stayed %s for %s (threshold %d)%s. All waiting pods by reason: %s. GitLab counts their jobs as running: the pending count rises only once the runners are at their concurrency limit.' % [group, std.join(' or ', c.jobPodsWaitingReasons), c.jobPodsWaitingFor, c.jobPodsWaitingThreshold, longestWait, waitingByReason],
           ),
           alert(
             'GitLabCISystemFailureRatioHigh',

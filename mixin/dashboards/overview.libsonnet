@@ -13,6 +13,14 @@ local g = import '../lib/grafana.libsonnet';
     counters.sumIncrease(c, '', finished(extra), '$__rate_interval'),
     counters.sumIncrease(c, '', finished(), '$__rate_interval'),
   ],
+  local pods = '%s, project=~"$project"' % c.exporterSelector,
+  local waiting(reasons) = 'sum(gitlab_ci_job_pods_waiting{%s, reason=~"%s"})' % [pods, reasons],
+  local startup(kind) = 'gitlab_ci_job_pod_%s_duration_seconds' % kind,
+  local startupQuantiles(kind) = [
+    g.target('histogram_quantile(%s, sum by (le, nodegroup, new_node) (rate(%s_bucket{%s}[$__rate_interval])))' % [q, startup(kind), c.exporterSelector], '%s {{nodegroup}} new node {{new_node}}' % g.percentileName(q))
+    for q in ['0.5', '0.9']
+  ],
+  local startsInRange(matchers) = counters.sumIncrease(c, '', '%s_count{%s%s}' % [startup('startup'), c.exporterSelector, matchers], '$__range'),
   local quantiles(metric, by, legend) = [
     g.target('histogram_quantile(%s, sum by (le%s) (rate(%s_bucket{%s}[$__rate_interval])))' % [q, by, metric, sel], g.percentileName(q) + legend)
     for q in g.percentiles
@@ -39,6 +47,24 @@ local g = import '../lib/grafana.libsonnet';
         g.timeseries('Pending jobs by project (top 10)', 'The ten projects with the most pending jobs.', [g.target('topk(10, sum by (project) (gitlab_ci_jobs_pending{%s}))' % queue, '{{project}}')]),
         g.timeseries('Running jobs by project (top 10)', 'The ten projects with the most jobs running.', [g.target('topk(10, sum by (project) (gitlab_ci_jobs_running{%s}))' % queue, '{{project}}')]),
         g.timeseries('Longest wait by project and tags', 'Time since the longest-waiting pending job of each project and tag set entered the queue.', [g.target('time() - min by (project, tags) (gitlab_ci_jobs_pending_oldest_queued_timestamp_seconds{%s})' % queue, '{{project}} [{{tags}}]')], unit='s', width=24),
+
+        g.row('Where jobs wait'),
+        g.timeseries('Where jobs wait', 'Jobs pending in GitLab\'s queue, and job pods a runner created: waiting for a node (unschedulable, or no scheduler verdict yet), creating containers on a node, failing to pull an image, waiting for another reason, and running. GitLab counts the pods\' jobs as running from the moment the pod is created, so capacity trouble shows here long before the pending count rises.', [
+          g.target('sum(gitlab_ci_jobs_pending{%s})' % queue, 'pending in GitLab'),
+          g.target(waiting('unschedulable|scheduling'), 'waiting for a node'),
+          g.target(waiting('container_creating'), 'creating containers'),
+          g.target(waiting('image_pull'), 'image pull failing'),
+          g.target(waiting('other'), 'other waiting reason'),
+          g.target('count(gitlab_ci_job_pod_info{%s}) - (sum(gitlab_ci_job_pods_waiting{%s}) or vector(0))' % [pods, pods], 'running'),
+        ], stack=true, width=24),
+        g.stat('Job pods waiting for a node', 'Unschedulable job pods, or not scheduled yet.', [g.target(waiting('unschedulable|scheduling'))], thresholds=[[c.jobPodsWaitingThreshold, 'red']]),
+        g.stat('Job pods creating containers', 'Job pods on a node whose containers are being created (ContainerCreating, PodInitializing: mostly image pulls).', [g.target(waiting('container_creating'))], thresholds=[[c.jobPodsWaitingThreshold, 'red']]),
+        g.stat('Longest job pod wait', 'Time since the longest-waiting job pod that is unschedulable or creating containers was created.', [g.target('time() - min(gitlab_ci_job_pods_waiting_oldest_timestamp_seconds{%s, reason=~"%s"})' % [c.exporterSelector, std.join('|', c.jobPodsWaitingReasons)])], unit='s', thresholds=[[counters.seconds(c.jobPodsWaitingFor), 'red']]),
+        g.stat('CI time spent waiting for new nodes', 'Over the time range: the startup time of the job pods that landed on a node created after them (they waited for a scale-up), summed.', [g.target(counters.sumIncrease(c, '', '%s_sum{%s, new_node="true"}' % [startup('startup'), c.exporterSelector], '$__range'))], unit='s'),
+        g.timeseries('Job pod startup by node group, new against warm nodes', 'From a job pod\'s creation to its build container running, p50 and p90 by node group; new node true: the pod waited for a node created after it (a scale-up), false: it landed on a node that was there.', startupQuantiles('startup'), unit='s'),
+        g.timeseries('Scheduling part of the startup', 'From a job pod\'s creation to its binding to a node, p50 and p90: on new nodes, the scale-up; the rest of the startup is image pulls and container creation.', startupQuantiles('scheduling'), unit='s'),
+        g.stat('Starts on new nodes in range', 'Share of the job pods started over the time range that waited for a new node.', [g.target('%s\n/\n%s' % [startsInRange(', new_node="true"'), startsInRange('')])], unit='percentunit', width=8),
+        g.timeseries('Job pods waiting by project and reason (top 10)', 'The project and waiting reason pairs with the most job pods waiting.', [g.target('topk(10, sum by (project, reason) (gitlab_ci_job_pods_waiting{%s}))' % pods, '{{project}} {{reason}}')], width=16),
 
         g.row('Throughput and failures'),
         g.timeseries('Finished jobs per minute', 'Jobs that reached success, failed or canceled.', [g.target('sum by (status) (rate(%s[$__rate_interval])) * 60' % finished(), '{{status}}')], unit='short', stack=true),

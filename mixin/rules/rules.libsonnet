@@ -77,6 +77,12 @@ local counters = import '../lib/counters.libsonnet';
             record: 'job:gitlab_ci_jobs_pending:sum',
             expr: 'sum by (%s) (gitlab_ci_jobs_pending{%s})' % [c.groupLabels, c.exporterSelector],
           },
+          {
+            // Every waiting reason; the alert on pods that cannot get nodes picks its reasons from
+            // it and breaks the waiting pods down by all of them.
+            record: 'job_reason:gitlab_ci_job_pods_waiting:sum',
+            expr: 'sum by (%s, reason) (gitlab_ci_job_pods_waiting{%s})' % [c.groupLabels, c.exporterSelector],
+          },
         ],
       },
       {

@@ -1,6 +1,6 @@
 import type { FinishedStatus } from "./job.js";
 import type { RemovalReason } from "./node.js";
-import type { NodeSnapshot, PodSnapshot } from "./pod.js";
+import type { JobPodStartup, NodeSnapshot, PodSnapshot } from "./pod.js";
 
 /**
  * The facts that travel between the layers. Sources tell what they saw (a job observation, a pod
@@ -73,7 +73,15 @@ export interface PipelineNamed {
 export interface JobPodChanged {
   readonly previous: PodSnapshot | undefined;
   readonly next: PodSnapshot | undefined;
+  /**
+   * `next` comes from the first list after start-up: what it shows had happened may have happened
+   * before the exporter watched (and been observed by its previous run), so it is not observed.
+   */
+  readonly fromFirstList: boolean;
 }
+
+/** A CI job pod's build container started under the exporter's watch: observed once per pod. */
+export type JobPodStarted = JobPodStartup;
 
 /** A spot node appeared, changed its labels or went away (`next` undefined). */
 export interface SpotNodeChanged {

@@ -1,6 +1,7 @@
 import type { JobLinks } from "../state/job-links.js";
 import type { JobStore } from "../state/jobs.js";
 import type { NodeStore } from "../state/nodes.js";
+import type { JobPodStarts } from "../state/pod-starts.js";
 import type { PodStore } from "../state/pods.js";
 import type { ProjectRegistry } from "../state/projects.js";
 import type { SelfHealth } from "../state/self-health.js";
@@ -23,7 +24,7 @@ export interface MetricsState {
   readonly health: SelfHealth;
   readonly jobs: JobStore;
   readonly projects: ProjectRegistry;
-  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks } | null;
+  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts } | null;
 }
 
 export interface ExpositionOptions {

@@ -95,14 +95,14 @@ export class PodStore {
     if (!tracked) {
       const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
       this.pods.set(snapshot.uid, pod);
-      if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot });
+      if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot, fromFirstList: !options.observeEndedBuilds });
       this.observeBuilds(pod, options.observeEndedBuilds);
       this.noteBuildJob(snapshot);
       return;
     }
     const previous = tracked.snapshot;
     tracked.snapshot = snapshot;
-    if (previous.job || snapshot.job) this.onJobPodChanged.emit({ previous: previous.job ? previous : undefined, next: snapshot.job ? snapshot : undefined });
+    if (previous.job || snapshot.job) this.onJobPodChanged.emit({ previous: previous.job ? previous : undefined, next: snapshot.job ? snapshot : undefined, fromFirstList: !options.observeEndedBuilds });
     this.observeBuilds(tracked, true);
     this.noteBuildJob(snapshot);
   }
@@ -174,7 +174,7 @@ export class PodStore {
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.unindex(pod);
-    this.onJobPodChanged.emit({ previous: pod, next: undefined });
+    this.onJobPodChanged.emit({ previous: pod, next: undefined, fromFirstList: false });
     const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: how === "deleted" });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
@@ -207,7 +207,7 @@ export class PodStore {
     this.pods.delete(tracked.snapshot.uid);
     if (tracked.snapshot.job) {
       this.unindex(tracked.snapshot);
-      this.onJobPodChanged.emit({ previous: tracked.snapshot, next: undefined });
+      this.onJobPodChanged.emit({ previous: tracked.snapshot, next: undefined, fromFirstList: false });
     }
   }
 
@@ -229,7 +229,7 @@ export class PodStore {
     const previous = tracked?.snapshot;
     if (!tracked || !previous?.job || previous.job.pipelineId !== "") return;
     tracked.snapshot = { ...previous, job: { ...previous.job, pipelineId: String(pipelineId) } };
-    this.onJobPodChanged.emit({ previous, next: tracked.snapshot });
+    this.onJobPodChanged.emit({ previous, next: tracked.snapshot, fromFirstList: false });
   }
 
   /** A CI job pod whose `build` container runs a builder: the job's end tells the build's. */

@@ -6,7 +6,20 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateMixin, mixinFiles } from "../../mixin/render.js";
 import { GitLabWorld, type SimRunner } from "../../src/simulator/gitlab/index.js";
-import { addDisruptionTarget, buildRunnerJobPod, buildSpotNode, KubeWorld, NODE_TAINTS, podRunning, startKubeSimulator, taintNode, type KubeSimulator } from "../../src/simulator/kube/index.js";
+import {
+  addDisruptionTarget,
+  buildRunnerJobPod,
+  buildSpotNode,
+  ClusterCapacity,
+  KubeWorld,
+  NODE_TAINTS,
+  nodePool,
+  podRunning,
+  RealTimeline,
+  startKubeSimulator,
+  taintNode,
+  type KubeSimulator,
+} from "../../src/simulator/kube/index.js";
 import { eventually } from "../helpers/prom.js";
 import { query, startAlertmanager, startPrometheus, type Daemon } from "../helpers/prometheus.js";
 import { startStack, waitReady, type Stack } from "../helpers/stack.js";
@@ -25,6 +38,8 @@ const OVERRIDES = {
   failureRatioWindow: "30s",
   interruptedJobsThreshold: 3,
   interruptedJobsWindow: "1m",
+  jobPodsWaitingThreshold: 3,
+  jobPodsWaitingFor: "5s",
   cadvisorRateWindow: "10s",
 };
 const RUNNER: SimRunner = { id: 7, description: "eks-spot-runner" };
@@ -47,6 +62,14 @@ let kubeconfigDir: string;
 let trickle: NodeJS.Timeout;
 const received: ReceivedAlert[] = [];
 const kubeWorld = new KubeWorld();
+// The cluster's scheduler, autoscaler and registry, minutes pressed into fractions of a second.
+const timeline = new RealTimeline();
+const capacity = new ClusterCapacity({
+  kube: kubeWorld,
+  timeline,
+  pools: [nodePool({ name: "ci-spot-e2e", capacityType: "spot", podsPerNode: 4 })],
+  timing: { scheduleMs: 100, provisionMs: 700, nodeReadyMs: 500, warmStartMs: 200, coldPullMs: 400, pullRetryMs: 300 },
+});
 const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
 world.addGroup("acme");
 const api = world.addProject("acme/api");
@@ -74,6 +97,10 @@ function cadvisorMetrics(): string {
 
 function firing(alertname: string): ReceivedAlert | undefined {
   return received.find((a) => a.labels.alertname === alertname && a.status === "firing");
+}
+
+function resolved(alertname: string): ReceivedAlert | undefined {
+  return received.find((a) => a.labels.alertname === alertname && a.status === "resolved");
 }
 
 beforeAll(async () => {
@@ -116,6 +143,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(trickle);
+  timeline.dispose();
+  capacity.dispose();
   await Promise.allSettled([prometheus?.stop(), alertmanager?.stop()]);
   await stack?.close();
   await kube?.close();
@@ -201,6 +230,34 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
     expect(Number(interrupted[0]!.value[1])).toBe(running.length);
     const lifetimes = await query(prometheus, 'sum(gitlab_ci_spot_node_lifetime_seconds_count{reason="spot_interruption"})');
     expect(Number(lifetimes[0]!.value[1])).toBe(nodes.length);
+  }, 120_000);
+
+  it("capacity withheld: GitLabCIJobPodsCannotGetNodes pages while no node comes, and resolves when nodes come", async () => {
+    // Runners picked five jobs (GitLab: running) and created their pods; the spot group gets no node.
+    capacity.withhold("ci-spot-e2e");
+    const jobs = Array.from({ length: 5 }, (_, i) => world.createJob(api.id, { name: `integration-${i}`, tags: ["docker", "spot"], status: "pending" }));
+    for (const job of jobs) {
+      world.start(job.id, RUNNER);
+      capacity.launch({ projectId: api.id, projectPath: "acme/api", gitlabUrl: "https://gitlab.example.com", jobId: job.id, jobName: job.name, ref: "main", runnerName: RUNNER.description }, { pool: "ci-spot-e2e" });
+    }
+    const alert = await eventually(() => firing("GitLabCIJobPodsCannotGetNodes") ?? Promise.reject(new Error("not yet")), 45_000, 200);
+    expect(alert.labels).toMatchObject({ severity: "critical", job: "gitlab-ci-k8s-exporter" });
+    expect(alert.annotations.description).toMatch(
+      /^5 CI job pods in gitlab-ci-k8s-exporter have stayed unschedulable or container_creating for 5s \(threshold 3\); the longest has waited \d+(\.\d+)?s\. All waiting pods by reason: 5 unschedulable\. GitLab counts their jobs as running/,
+    );
+    expect(capacity.waiting().map((w) => w.reason)).toEqual(Array(5).fill("unschedulable"));
+    // What the page is about: GitLab sees the jobs running.
+    const running = await query(prometheus, 'sum(gitlab_ci_jobs_running{project="acme/api"})');
+    expect(Number(running[0]!.value[1])).toBeGreaterThanOrEqual(5);
+
+    // The capacity comes: two nodes, Ready, the pods pull their images and run; the page resolves.
+    capacity.restore("ci-spot-e2e");
+    await eventually(() => expect(capacity.waiting()).toEqual([]), 10_000, 100);
+    await eventually(() => resolved("GitLabCIJobPodsCannotGetNodes") ?? Promise.reject(new Error("not resolved yet")), 45_000, 200);
+    expect(await query(prometheus, 'ALERTS{alertname="GitLabCIJobPodsCannotGetNodes"}')).toEqual([]);
+    // Each pod's start observed once, on a node created after it.
+    const starts = await query(prometheus, 'sum by (nodegroup, capacity_type, new_node) (gitlab_ci_job_pod_startup_duration_seconds_count{nodegroup="ci-spot-e2e"})');
+    expect(starts.map((s) => [s.metric, Number(s.value[1])])).toEqual([[{ nodegroup: "ci-spot-e2e", capacity_type: "spot", new_node: "true" }, 5]]);
   }, 120_000);
 
   it("never paged for what did not happen", () => {

@@ -64,11 +64,11 @@ async function startDaemon(name: string, command: string, args: (dir: string, po
   }
 }
 
-/** A real Alertmanager on loopback, clustering off, delivering to the given webhook. */
+/** A real Alertmanager on loopback, clustering off, delivering to the given webhook: firing alerts and, once they end, resolved ones. */
 export function startAlertmanager(webhookUrl: string): Promise<Daemon> {
   const config = {
     route: { receiver: "test", group_by: ["alertname"], group_wait: "1s", group_interval: "1s", repeat_interval: "1h" },
-    receivers: [{ name: "test", webhook_configs: [{ url: webhookUrl, send_resolved: false }] }],
+    receivers: [{ name: "test", webhook_configs: [{ url: webhookUrl, send_resolved: true }] }],
   };
   return startDaemon(
     "alertmanager",

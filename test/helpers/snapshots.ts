@@ -1,4 +1,4 @@
-import type { ContainerSnapshot, PodSnapshot } from "../../src/domain/pod.js";
+import type { ContainerSnapshot, PodSnapshot, PodStart } from "../../src/domain/pod.js";
 
 /** A container snapshot with requests and limits set and no builder, as most job pod containers. */
 export function container(name: string, overrides: Partial<ContainerSnapshot> = {}): ContainerSnapshot {
@@ -19,6 +19,17 @@ export function jobPod(name: string, overrides: Partial<PodSnapshot> = {}): PodS
     deletionRequestedAtMs: null,
     job: { jobId: "1", project: "acme/api", ref: "main", jobName: "build", pipelineId: "", runner: "r" },
     containers: [container("build"), container("helper")],
+    start: started(),
     ...overrides,
   };
+}
+
+/** A job pod's way to running: every container started, no times told unless given. */
+export function started(overrides: Partial<PodStart> = {}): PodStart {
+  return { createdAtMs: null, unschedulable: false, waitingReasons: [], allStarted: true, startupSeconds: null, schedulingSeconds: null, ...overrides };
+}
+
+/** A job pod's way to running while it waits: nothing started yet. */
+export function waiting(overrides: Partial<PodStart> = {}): PodStart {
+  return started({ allStarted: false, ...overrides });
 }

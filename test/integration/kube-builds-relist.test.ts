@@ -69,6 +69,8 @@ describe("image builds across re-lists and restarts", () => {
     for (let i = 0; i < 2; i++) {
       const podLists = () => kube.requests.count((r) => r.kind === "list" && r.path === "/api/v1/pods" && r.status === 200);
       const listsBefore = podLists();
+      // Only an open watch can be dropped: right after a list, the next watch may not be open yet.
+      await eventually(() => expect(kube.requests.log.some((r) => r.kind === "watch" && r.path === "/api/v1/pods" && r.status === 200 && !r.ended)).toBe(true));
       kube.faults.dropStreams();
       await eventually(() => expect(podLists()).toBeGreaterThan(listsBefore), 10_000, 50);
       await sleep(300);

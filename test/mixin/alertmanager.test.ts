@@ -70,10 +70,13 @@ describe("the example Alertmanager configuration", () => {
     const down = inhibitedBy(config.inhibit_rules, { alertname: "GitLabCIExporterDown", severity: "critical", job }, alerts);
     const absent = inhibitedBy(config.inhibit_rules, { alertname: "GitLabCIExporterAbsent", severity: "critical", job }, alerts);
     expect(down).toContain("GitLabCIPendingJobsHigh");
+    expect(down).toContain("GitLabCIJobPodsCannotGetNodes");
     expect(down).toContain("GitLabCIExporterGitLabSyncStale");
     expect(down).not.toContain("GitLabCIExporterDown");
     expect(down).not.toContain("GitLabCIExporterAbsent");
     expect(absent).toEqual(down);
+    // A stale pod watch holds back the alert on waiting pods it would raise, and nothing else.
+    expect(inhibitedBy(config.inhibit_rules, { alertname: "GitLabCIExporterKubernetesWatchStale", severity: "warning", job }, alerts)).toEqual(["GitLabCIJobPodsCannotGetNodes"]);
     // Another exporter's alerts are not inhibited.
     expect(inhibitedBy(config.inhibit_rules, { alertname: "GitLabCIExporterAbsent", severity: "critical", job: "other" }, alerts)).toEqual([]);
   });

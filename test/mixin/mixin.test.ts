@@ -405,6 +405,12 @@ describe("dashboards", () => {
     shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_running\{/);
     shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_pending\{/);
     shows("gitlab-ci-overview", /\bup\{/);
+    // Where jobs wait: the queue, pods waiting for a node, pods creating containers; startups cold against warm.
+    shows("gitlab-ci-overview", /sum\(gitlab_ci_job_pods_waiting\{[^}]*reason=~"unschedulable\|scheduling"\}\)/);
+    shows("gitlab-ci-overview", /sum\(gitlab_ci_job_pods_waiting\{[^}]*reason=~"container_creating"\}\)/);
+    for (const kind of ["startup", "scheduling"]) {
+      for (const q of ["0.5", "0.9"]) shows("gitlab-ci-overview", new RegExp(`histogram_quantile\\(${q}, sum by \\(le, nodegroup, new_node\\) \\(rate\\(gitlab_ci_job_pod_${kind}_duration_seconds_bucket\\{`));
+    }
     for (const by of ["project", "builder"]) {
       for (const q of ["0.5", "0.9", "0.99"]) shows("gitlab-ci-image-builds", new RegExp(`histogram_quantile\\(${q}, sum by \\(le, ${by}\\) \\(rate\\(gitlab_ci_image_build_duration_seconds_bucket\\{`));
     }

@@ -1,10 +1,18 @@
-import type { PodSnapshot } from "../../domain/pod.js";
+import { WAITING_REASONS, type JobPodStartup, type PodSnapshot } from "../../domain/pod.js";
+import type { JobPodStarts } from "../../state/pod-starts.js";
 import type { PodStore } from "../../state/pods.js";
 import type { Labels } from "../exposition/family.js";
-import { counter, objectGauge, type FamilyGenerator } from "../exposition/generator.js";
+import { counter, histogram, objectGauge, scrapeGauge, type FamilyGenerator } from "../exposition/generator.js";
+
+/**
+ * Seconds; from a pod started at once on a warm node with its image cached, through an image
+ * pull, to a spot node provisioned for it (minutes) and capacity that did not come.
+ */
+export const JOB_POD_STARTUP_BUCKETS = [1, 5, 10, 20, 30, 60, 90, 120, 180, 240, 300, 600, 1800, 3600];
 
 export interface JobPodState {
   readonly pods: PodStore;
+  readonly starts: JobPodStarts;
 }
 
 type InfoLabel = "namespace" | "pod" | "node" | "project" | "ref" | "job_name" | "job_id" | "pipeline_id" | "runner";
@@ -34,7 +42,48 @@ export const JOB_POD_FAMILIES: readonly FamilyGenerator<JobPodState>[] = [
     labels: ["project", "reason"],
     connect: ({ pods }, family) => pods.onInterrupted.add(({ project, reason }) => family.inc({ project, reason })),
   }),
+  scrapeGauge({
+    name: "gitlab_ci_job_pods_waiting",
+    help: "CI job pods not all of whose containers run yet, by why they wait: unschedulable (no node fits, PodScheduled False/Unschedulable), scheduling (no verdict yet), container_creating (on a node, ContainerCreating or PodInitializing), image_pull (ErrImagePull, ImagePullBackOff), other (any other waiting reason).",
+    labels: ["project", "reason"],
+    samples: ({ starts }) => [...starts.waitingGroups()].map(({ project, reason, count }) => [{ project, reason }, count] as const),
+  }),
+  scrapeGauge({
+    name: "gitlab_ci_job_pods_waiting_oldest_timestamp_seconds",
+    help: "Unix time at which the longest-waiting CI job pod now waiting for this reason was created; absent when none waits for it.",
+    labels: ["reason"],
+    samples: ({ starts }) => {
+      const oldest = starts.oldestWaiting();
+      return WAITING_REASONS.filter((reason) => oldest.has(reason)).map((reason) => [{ reason }, oldest.get(reason)! / 1000] as const);
+    },
+    combine: Math.min,
+  }),
+  startupHistogram(
+    "gitlab_ci_job_pod_startup_duration_seconds",
+    "Time from each CI job pod's creation to its build container running, observed once per pod, by the node it landed on; new_node is true when that node was created after the pod (the pod waited for a scale-up).",
+    (startup) => startup.startupSeconds,
+  ),
+  startupHistogram(
+    "gitlab_ci_job_pod_scheduling_duration_seconds",
+    "The scheduling part of each observed start: from the pod's creation to its binding to a node (PodScheduled True); the rest of the startup is image pulls and container creation.",
+    (startup) => startup.schedulingSeconds,
+  ),
 ];
+
+/** A histogram of each job pod's start, by the node it landed on. */
+function startupHistogram(name: string, help: string, seconds: (startup: JobPodStartup) => number | null): FamilyGenerator<JobPodState> {
+  return histogram({
+    name,
+    help,
+    labels: ["nodegroup", "capacity_type", "new_node"],
+    buckets: JOB_POD_STARTUP_BUCKETS,
+    connect: ({ starts }, family) =>
+      starts.onStarted.add((startup) => {
+        const value = seconds(startup);
+        if (value !== null) family.observe({ nodegroup: startup.nodegroup, capacity_type: startup.capacityType, new_node: startup.newNode }, value);
+      }),
+  });
+}
 
 /** Requests and limits alike: one series per container and resource of each live job pod. */
 function containerResources(kind: "requests" | "limits", help: string): FamilyGenerator<JobPodState> {

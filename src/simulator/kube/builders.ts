@@ -1,4 +1,4 @@
-import type { V1Container, V1Node, V1Pod, V1ResourceRequirements, V1Taint } from "@kubernetes/client-node";
+import type { V1Container, V1ContainerStatus, V1Node, V1Pod, V1ResourceRequirements, V1Taint } from "@kubernetes/client-node";
 
 /**
  * Objects shaped like the ones a cluster holds: EKS/Karpenter/GKE/AKS/kops spot nodes, and job
@@ -27,12 +27,20 @@ export interface NodeOptions {
 
 export function buildSpotNode(options: NodeOptions & { provider?: SpotProvider }): V1Node {
   const [capacityKey, capacityValue, groupKey] = CAPACITY_LABELS[options.provider ?? "eks"];
-  const node = buildOnDemandNode(options);
+  const node = buildOnDemandNode({ ...options, nodegroup: undefined });
   node.metadata!.labels![capacityKey] = capacityValue;
   node.metadata!.labels![groupKey] = options.nodegroup ?? "ci-spot";
   return node;
 }
 
+/** The node group a node belongs to, by the label its provider sets; undefined when none. */
+export function nodeGroupOf(node: V1Node): string | undefined {
+  const labels = node.metadata?.labels ?? {};
+  for (const [, , groupKey] of Object.values(CAPACITY_LABELS)) if (labels[groupKey] !== undefined) return labels[groupKey];
+  return undefined;
+}
+
+/** An on-demand node; with a `nodegroup`, one of an EKS managed node group of on-demand capacity. */
 export function buildOnDemandNode(options: NodeOptions): V1Node {
   const zone = options.zone ?? "us-west-2a";
   const instanceType = options.instanceType ?? "m6i.2xlarge";
@@ -41,6 +49,7 @@ export function buildOnDemandNode(options: NodeOptions): V1Node {
       name: options.name,
       ...(options.createdAt ? { creationTimestamp: options.createdAt } : {}),
       labels: {
+        ...(options.nodegroup ? { "eks.amazonaws.com/nodegroup": options.nodegroup, "eks.amazonaws.com/capacityType": "ON_DEMAND" } : {}),
         "kubernetes.io/hostname": options.name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
@@ -185,26 +194,73 @@ export function buildKubernetesJobPod(options: { namespace: string; jobName: str
   };
 }
 
-/** Scheduled, containers starting: what pods look like while the node pulls images. */
-export function podCreating(pod: V1Pod, nodeName: string): void {
+/**
+ * Bound to a node (at `at`, the `PodScheduled` condition's transition), its containers waiting
+ * while the kubelet pulls their images and creates them: `ContainerCreating`, or with init
+ * containers, `PodInitializing` until they are done.
+ */
+export function podCreating(pod: V1Pod, nodeName: string, at?: Date): void {
   pod.spec!.nodeName = nodeName;
+  const initContainers = pod.spec!.initContainers ?? [];
+  const reason = initContainers.length > 0 ? "PodInitializing" : "ContainerCreating";
   pod.status = {
     phase: "Pending",
     qosClass: "Burstable",
-    conditions: [{ type: "PodScheduled", status: "True" }],
-    containerStatuses: pod.spec!.containers.map((c) => ({ name: c.name, image: c.image ?? "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } })),
+    conditions: [{ type: "PodScheduled", status: "True", ...(at ? { lastTransitionTime: at } : {}) }],
+    ...(initContainers.length > 0 ? { initContainerStatuses: initContainers.map((c) => waitingStatus(c, "PodInitializing")) } : {}),
+    containerStatuses: pod.spec!.containers.map((c) => waitingStatus(c, reason)),
   };
 }
 
+/**
+ * No node fits the pod: the scheduler's verdict, as kube-scheduler records it (`PodScheduled`
+ * False, reason `Unschedulable`, the FailedScheduling message), and no node name.
+ */
+export function podUnschedulable(pod: V1Pod, message: string, at: Date): void {
+  delete pod.spec!.nodeName;
+  const previous = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  pod.status = {
+    phase: "Pending",
+    qosClass: "Burstable",
+    conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message, lastTransitionTime: previous?.lastTransitionTime ?? at }],
+  };
+}
+
+/** One container (init or not) of a bound pod waits for this reason: `ErrImagePull`, `ImagePullBackOff`, `CreateContainerConfigError`, ... */
+export function podContainerWaiting(pod: V1Pod, containerName: string, reason: string, message: string): void {
+  for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    if (status.name === containerName) status.state = { waiting: { reason, message } };
+  }
+}
+
+/** The kubelet's messages for an image it cannot pull (a registry answering 429), first and while it backs off. */
+export function imagePullMessage(image: string, reason: "ErrImagePull" | "ImagePullBackOff"): string {
+  if (reason === "ImagePullBackOff") return `Back-off pulling image "${image}"`;
+  return `failed to pull and unpack image "${image}": failed to copy: httpReadSeeker: failed open: unexpected status code: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.`;
+}
+
+function waitingStatus(container: V1Container, reason: string): V1ContainerStatus {
+  return { name: container.name, image: container.image ?? "", imageID: "", ready: false, restartCount: 0, started: false, state: { waiting: { reason } } };
+}
+
+/**
+ * Every container running since `startedAt` (init containers done just before), keeping the time
+ * the pod was bound when it has one.
+ */
 export function podRunning(pod: V1Pod, startedAt: Date): void {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "True");
+  const initContainers = pod.spec!.initContainers ?? [];
   pod.status = {
     phase: "Running",
     qosClass: "Burstable",
     startTime: startedAt,
     conditions: [
-      { type: "PodScheduled", status: "True" },
+      scheduled ?? { type: "PodScheduled", status: "True" },
       { type: "Ready", status: "True" },
     ],
+    ...(initContainers.length > 0
+      ? { initContainerStatuses: initContainers.map((c) => ({ name: c.name, image: c.image ?? "", imageID: "", ready: true, restartCount: 0, state: { terminated: { exitCode: 0, reason: "Completed", startedAt, finishedAt: startedAt } } })) }
+      : {}),
     containerStatuses: pod.spec!.containers.map((c) => ({ name: c.name, image: c.image ?? "", imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt } } })),
   };
 }
@@ -259,6 +315,27 @@ export const NODE_TAINTS = {
   karpenterDisrupted: { key: "karpenter.sh/disrupted", effect: "NoSchedule" },
   gceImpendingTermination: { key: "cloud.google.com/impending-node-termination", effect: "NoSchedule" },
 } as const satisfies Record<string, V1Taint>;
+
+/** The taint a node carries until its kubelet reports Ready (the node lifecycle controller's). */
+export const NOT_READY_TAINT = { key: "node.kubernetes.io/not-ready", effect: "NoSchedule" } as const satisfies V1Taint;
+
+/** A node just registered: not Ready (its network not up yet) and tainted so, since `at`. */
+export function nodeNotReady(node: V1Node, at: Date): void {
+  node.spec ??= {};
+  node.spec.taints = [...(node.spec.taints ?? []).filter((t) => t.key !== NOT_READY_TAINT.key), { ...NOT_READY_TAINT, timeAdded: at }];
+  node.status ??= {};
+  node.status.conditions = [
+    { type: "Ready", status: "False", reason: "KubeletNotReady", message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized", lastTransitionTime: at },
+  ];
+}
+
+/** The node's kubelet reports Ready since `at`; the not-ready taint goes. */
+export function nodeReady(node: V1Node, at: Date): void {
+  node.spec ??= {};
+  node.spec.taints = (node.spec.taints ?? []).filter((t) => t.key !== NOT_READY_TAINT.key);
+  node.status ??= {};
+  node.status.conditions = [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastTransitionTime: at }];
+}
 
 export function taintNode(node: V1Node, taint: V1Taint): void {
   node.spec ??= {};

@@ -8,9 +8,11 @@ import {
   buildRunnerJobPod,
   buildSpotNode,
   podRunning,
+  type RunnerJobPodOptions,
   podTerminated,
   taintNode,
 } from "./builders.js";
+import { ClusterCapacity, nodePool, type CapacityTiming } from "./capacity.js";
 import type { KubeWorld } from "./world.js";
 
 export interface KubeFleetOptions {
@@ -25,6 +27,12 @@ export interface KubeFleetOptions {
   /** Jobs whose name or tags mention these run the Kaniko executor image. */
   readonly kanikoImage?: string;
   readonly namespace?: string;
+  /**
+   * Pods go through scheduling and image pulls (`ClusterCapacity`) instead of running at once:
+   * each node takes `podsPerNode` job pods, and a pool that is full waits for the autoscaler.
+   * Node groups are then grown by the autoscaler, not replaced at once after a spot interruption.
+   */
+  readonly capacity?: { readonly podsPerNode: number; readonly timing?: Partial<CapacityTiming> };
 }
 
 /** How long after its job ends gitlab-runner deletes the pod. */
@@ -36,6 +44,9 @@ const ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"];
 const SPOT_TYPES = ["m6i.2xlarge", "c6i.4xlarge", "m5.2xlarge"];
 
 type Pool = "spot" | "karpenter" | "ondemand";
+
+/** The node group of each pool, as its nodes' labels name it. */
+const NODEGROUPS: Record<Pool, string> = { spot: "ci-spot", karpenter: "ci-burst", ondemand: "ci-ondemand" };
 
 /**
  * The ways a node leaves the fleet: the taint its remover puts on it first, and whether capacity
@@ -70,9 +81,24 @@ export class KubeFleet {
   private placements = 0;
   private readonly namespace: string;
   private detach: (() => void) | undefined;
+  /** The scheduler, autoscaler and registry, when pods go through them. */
+  readonly capacity: ClusterCapacity | undefined;
 
   constructor(private readonly options: KubeFleetOptions) {
     this.namespace = options.namespace ?? "gitlab-runner";
+    if (options.capacity) {
+      const { podsPerNode, timing } = options.capacity;
+      this.capacity = new ClusterCapacity({
+        kube: options.kube,
+        timeline: { now: () => options.kube.now, schedule: (delayMs, action) => options.scenario.schedule(delayMs, action) },
+        ...(timing ? { timing } : {}),
+        pools: [
+          nodePool({ name: NODEGROUPS.spot, capacityType: "spot", podsPerNode, provider: "eks", instanceType: "m6i.2xlarge" }),
+          nodePool({ name: NODEGROUPS.karpenter, capacityType: "spot", podsPerNode, provider: "karpenter", instanceType: "c6i.4xlarge" }),
+          nodePool({ name: NODEGROUPS.ondemand, capacityType: "on_demand", podsPerNode, instanceType: "m6i.xlarge" }),
+        ],
+      });
+    }
     for (let i = 0; i < options.spotNodes; i++) this.addNode("spot");
     for (let i = 0; i < (options.karpenterNodes ?? 0); i++) this.addNode("karpenter");
     for (let i = 0; i < options.onDemandNodes; i++) this.addNode("ondemand");
@@ -85,6 +111,26 @@ export class KubeFleet {
   dispose(): void {
     this.detach?.();
     this.detach = undefined;
+    this.capacity?.dispose();
+  }
+
+  /**
+   * A stuck queue: the cloud reclaims `nodes` spot nodes of the managed group and has no spot
+   * capacity left, so for `forMs` the group gets no node; job pods stay Unschedulable (GitLab
+   * calls their jobs running), and once the runners are at their concurrency limit the jobs
+   * with `stalledTags` stay pending, from `runnersFullAfterMs` on. Needs `capacity`.
+   */
+  capacityOutage(options: { nodes: number; forMs: number; runnersFullAfterMs: number; stalledTags: readonly string[] }): void {
+    const { scenario } = this.options;
+    const capacity = this.capacity;
+    if (!capacity) throw new Error("a capacity outage needs the fleet's capacity option");
+    capacity.withhold(NODEGROUPS.spot);
+    for (const name of this.nodesOf("spot").slice(0, options.nodes)) this.spotInterruption(name);
+    scenario.schedule(options.runnersFullAfterMs, () => scenario.stall(options.stalledTags));
+    scenario.schedule(options.forMs, () => {
+      scenario.unstall(options.stalledTags);
+      capacity.restore(NODEGROUPS.spot);
+    });
   }
 
   /** cluster-autoscaler removes an underused node: tainted, its pods evicted, then it goes. */
@@ -120,7 +166,7 @@ export class KubeFleet {
     const { taint, replaced } = NODE_REMOVALS[way];
     kube.updateNode(nodeName, (n) => taintNode(n, taint));
     for (const [jobId, pod] of [...this.podOfJob]) {
-      if (pod.node !== nodeName) continue;
+      if ((kube.pod(pod.namespace, pod.name)?.spec?.nodeName ?? pod.node) !== nodeName) continue;
       // The eviction API marks the pod, then deletes it; the runner sees its pod gone.
       kube.updatePod(pod.namespace, pod.name, (p) => addDisruptionTarget(p, "EvictionByEvictionAPI"));
       this.podOfJob.delete(jobId);
@@ -129,7 +175,8 @@ export class KubeFleet {
     }
     scenario.schedule(NODE_REMOVAL_MS, () => {
       if (kube.node(nodeName)) kube.deleteNode(nodeName);
-      if (replaced) this.addNode(pool);
+      // With simulated capacity, the autoscaler brings nodes when pods need them.
+      if (replaced && !this.capacity) this.addNode(pool);
     });
   }
 
@@ -165,23 +212,26 @@ export class KubeFleet {
     const turn = this.placements++;
     const spot = job.tags.includes("spot") || turn % 3 !== 0;
     const pool: Pool = !spot ? "ondemand" : turn % 4 === 0 && this.nodesOf("karpenter").length > 0 ? "karpenter" : "spot";
+    const podOptions: RunnerJobPodOptions = {
+      namespace: this.namespace,
+      projectId: project.id,
+      projectPath: project.pathWithNamespace,
+      gitlabUrl: this.options.gitlabUrl,
+      jobId: job.id,
+      jobName: job.name,
+      ref: job.ref,
+      runnerName: job.runner?.description ?? "eks-spot-runner",
+      buildImage: kaniko ? (this.options.kanikoImage ?? "gcr.io/kaniko-project/executor:v1.23.2-debug") : "node:22-alpine",
+      requests: kaniko ? { cpu: "2", memory: "4Gi" } : { cpu: "500m", memory: "1Gi" },
+      limits: kaniko ? { cpu: "4", memory: "8Gi" } : { memory: "2Gi" },
+    };
+    if (this.capacity) {
+      const name = this.capacity.launch(podOptions, { pool: NODEGROUPS[pool] });
+      this.podOfJob.set(job.id, { namespace: this.namespace, name, node: "" });
+      return;
+    }
     const node = this.pickNode(pool);
-    const pod = kube.addPod(
-      buildRunnerJobPod({
-        namespace: this.namespace,
-        projectId: project.id,
-        projectPath: project.pathWithNamespace,
-        gitlabUrl: this.options.gitlabUrl,
-        jobId: job.id,
-        jobName: job.name,
-        ref: job.ref,
-        nodeName: node,
-        runnerName: job.runner?.description ?? "eks-spot-runner",
-        buildImage: kaniko ? (this.options.kanikoImage ?? "gcr.io/kaniko-project/executor:v1.23.2-debug") : "node:22-alpine",
-        requests: kaniko ? { cpu: "2", memory: "4Gi" } : { cpu: "500m", memory: "1Gi" },
-        limits: kaniko ? { cpu: "4", memory: "8Gi" } : { memory: "2Gi" },
-      }),
-    );
+    const pod = kube.addPod(buildRunnerJobPod({ ...podOptions, nodeName: node }));
     const name = pod.metadata!.name!;
     this.podOfJob.set(job.id, { namespace: this.namespace, name, node });
     kube.updatePod(this.namespace, name, (p) => podRunning(p, new Date(kube.now)));
@@ -230,10 +280,10 @@ export class KubeFleet {
     const spotType = SPOT_TYPES[serial % SPOT_TYPES.length]!;
     const node =
       pool === "spot"
-        ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: "ci-spot", createdAt, provider: "eks" })
+        ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: NODEGROUPS.spot, createdAt, provider: "eks" })
         : pool === "karpenter"
-          ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: "ci-burst", createdAt, provider: "karpenter" })
-          : buildOnDemandNode({ name, zone, instanceType: "m6i.xlarge", nodegroup: "ci-ondemand", createdAt });
+          ? buildSpotNode({ name, zone, instanceType: spotType, nodegroup: NODEGROUPS.karpenter, createdAt, provider: "karpenter" })
+          : buildOnDemandNode({ name, zone, instanceType: "m6i.xlarge", nodegroup: NODEGROUPS.ondemand, createdAt });
     this.options.kube.addNode(node);
     return name;
   }

@@ -7,6 +7,7 @@ import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label
 import { FieldChecks } from "../../domain/plausibility.js";
 import { parseQuantity } from "../../domain/quantity.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
+import { containerStatus, podStart, timeMs, type containerState } from "./pod-start.js";
 
 /**
  * Pods and Nodes as they arrive (the list API hands over client-node's typed objects with Date
@@ -29,7 +30,6 @@ const metadata = z.object({
   ownerReferences: z.array(z.object({ kind: z.string() })).nullish(),
 });
 
-const containerState = z.object({ terminated: z.object({ exitCode: z.number(), startedAt: timestamp, finishedAt: timestamp }).nullish() }).nullish();
 
 const podSchema = z.object({
   metadata,
@@ -52,7 +52,8 @@ const podSchema = z.object({
       phase: z.string().nullish(),
       reason: z.string().nullish(),
       conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().nullish(), lastTransitionTime: timestamp })).nullish(),
-      containerStatuses: z.array(z.object({ name: z.string(), state: containerState, lastState: containerState })).nullish(),
+      initContainerStatuses: z.array(containerStatus).nullish(),
+      containerStatuses: z.array(containerStatus).nullish(),
     })
     .nullish(),
 });
@@ -138,6 +139,16 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     deletionRequestedAtMs: deletionRequestedAtMs(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
     containers,
+    start:
+      job === null
+        ? null
+        : podStart(times, {
+            creationTimestamp: meta.creationTimestamp,
+            containers: (spec?.containers ?? []).map((c) => c.name),
+            conditions: status?.conditions ?? [],
+            initContainerStatuses: status?.initContainerStatuses ?? [],
+            containerStatuses: statuses,
+          }),
   };
 }
 
@@ -242,12 +253,6 @@ function deletionRequestedAtMs(times: FieldChecks, deletionTimestamp: string | D
 
 function later(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
-}
-
-/** Unix ms; NaN when the value is there but names no moment, so the check can count it. */
-function timeMs(value: string | Date | null | undefined): number | null {
-  if (value === null || value === undefined) return null;
-  return value instanceof Date ? value.getTime() : Date.parse(value);
 }
 
 /** The timestamp checks of one object, each refusal reported with the object's name. */

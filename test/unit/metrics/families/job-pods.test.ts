@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { NodeSnapshot } from "../../../../src/domain/pod.js";
 import { JOB_POD_FAMILIES } from "../../../../src/metrics/families/job-pods.js";
 import { NodeStore } from "../../../../src/state/nodes.js";
+import { JobPodStarts } from "../../../../src/state/pod-starts.js";
 import { PodStore } from "../../../../src/state/pods.js";
 import { familiesOf } from "../../../helpers/families.js";
-import { container, jobPod } from "../../../helpers/snapshots.js";
+import { container, jobPod, started, waiting } from "../../../helpers/snapshots.js";
 
 const T0 = Date.parse("2026-03-10T09:00:00Z");
 const live = { nowMs: T0 + 60_000, observeEndedBuilds: true };
@@ -16,7 +17,8 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
 function setup(maxPerFamily?: number) {
   const nodes = new NodeStore();
   const pods = new PodStore(nodes);
-  return { nodes, pods, ...familiesOf(JOB_POD_FAMILIES, { pods }, maxPerFamily) };
+  const starts = new JobPodStarts(pods, nodes);
+  return { nodes, pods, ...familiesOf(JOB_POD_FAMILIES, { pods, starts }, maxPerFamily) };
 }
 
 describe("job pod families", () => {
@@ -52,6 +54,61 @@ describe("job pod families", () => {
     pods.remove(jobPod("p1"), live.nowMs);
     pods.remove(jobPod("p1"), live.nowMs);
     expect(series("gitlab_ci_job_pods_interrupted_total")).toEqual([[{ project: "acme/api", reason: "spot_interruption" }, 1]]);
+  });
+
+  it("count waiting pods by project and reason, with the oldest creation per reason, and drop each pod once it runs or goes", () => {
+    const { pods, series } = setup();
+    const created = (minute: number) => T0 + minute * 60_000;
+    const unschedulable = (name: string, minute: number, project = "acme/api") =>
+      jobPod(name, { nodeName: "", phase: "Pending", job: { ...jobPod(name).job!, project }, start: waiting({ createdAtMs: created(minute), unschedulable: true }) });
+    pods.upsert(unschedulable("a", 3), live);
+    pods.upsert(unschedulable("b", 1), live);
+    pods.upsert(unschedulable("c", 2, "acme/web"), live);
+    pods.upsert(jobPod("d", { phase: "Pending", start: waiting({ createdAtMs: created(4), waitingReasons: ["ImagePullBackOff"] }) }), live);
+    expect(series("gitlab_ci_job_pods_waiting")).toEqual([
+      [{ project: "acme/api", reason: "unschedulable" }, 2],
+      [{ project: "acme/web", reason: "unschedulable" }, 1],
+      [{ project: "acme/api", reason: "image_pull" }, 1],
+    ]);
+    // In the order of the reasons: unschedulable, scheduling, container_creating, image_pull, other.
+    expect(series("gitlab_ci_job_pods_waiting_oldest_timestamp_seconds")).toEqual([
+      [{ reason: "unschedulable" }, created(1) / 1000],
+      [{ reason: "image_pull" }, created(4) / 1000],
+    ]);
+    // b lands on a node, a goes, d runs.
+    pods.upsert(jobPod("b", { phase: "Pending", start: waiting({ createdAtMs: created(1), waitingReasons: ["ContainerCreating"] }) }), live);
+    pods.remove(unschedulable("a", 3), live.nowMs);
+    pods.upsert(jobPod("d", { start: started({ createdAtMs: created(4), startupSeconds: 30 }) }), live);
+    expect(series("gitlab_ci_job_pods_waiting")).toEqual([
+      [{ project: "acme/web", reason: "unschedulable" }, 1],
+      [{ project: "acme/api", reason: "container_creating" }, 1],
+    ]);
+    expect(series("gitlab_ci_job_pods_waiting_oldest_timestamp_seconds")).toEqual([
+      [{ reason: "unschedulable" }, created(2) / 1000],
+      [{ reason: "container_creating" }, created(1) / 1000],
+    ]);
+  });
+
+  it("observe each pod's startup and scheduling once, by node group, capacity type and whether its node is newer than the pod", () => {
+    const { nodes, pods, series, value } = setup();
+    nodes.upsert(node("warm", { createdAtMs: T0 - 3_600_000 }), T0);
+    nodes.upsert(node("cold", { createdAtMs: T0 + 60_000, spot: false, nodegroup: "ci-ondemand" }), T0);
+    const startedOn = (name: string, nodeName: string, startupSeconds: number, schedulingSeconds: number) =>
+      jobPod(name, { nodeName, start: started({ createdAtMs: T0, startupSeconds, schedulingSeconds }) });
+    pods.upsert(startedOn("p1", "warm", 4, 1), live);
+    pods.upsert(startedOn("p1", "warm", 4, 1), live);
+    pods.upsert(startedOn("p2", "warm", 12, 2), live);
+    pods.upsert(startedOn("p3", "cold", 140, 95), live);
+    expect(series("gitlab_ci_job_pod_startup_duration_seconds_count")).toEqual([
+      [{ nodegroup: "ci", capacity_type: "spot", new_node: "false" }, 2],
+      [{ nodegroup: "ci-ondemand", capacity_type: "on_demand", new_node: "true" }, 1],
+    ]);
+    expect(value("gitlab_ci_job_pod_startup_duration_seconds_sum", { new_node: "false" })).toBe(16);
+    expect(value("gitlab_ci_job_pod_startup_duration_seconds_bucket", { new_node: "false", le: "5" })).toBe(1);
+    expect(value("gitlab_ci_job_pod_startup_duration_seconds_bucket", { new_node: "true", le: "120" })).toBe(0);
+    expect(value("gitlab_ci_job_pod_startup_duration_seconds_bucket", { new_node: "true", le: "180" })).toBe(1);
+    expect(value("gitlab_ci_job_pod_scheduling_duration_seconds_sum", { new_node: "true" })).toBe(95);
+    expect(value("gitlab_ci_job_pod_scheduling_duration_seconds_count", { new_node: "false" })).toBe(2);
   });
 
   it("refuse pods past the cap and count what each family left out", () => {

@@ -133,3 +133,66 @@ describe("the simulated fleet", () => {
     expect([...untagged.values()].filter((count) => count === 0)).toEqual([]);
   });
 });
+
+describe("the simulated fleet with capacity: pods scheduled, nodes launched, a capacity outage", () => {
+  const clock = new ManualClock(START);
+  const gitlab = new GitLabWorld({ now: clock.now });
+  const scenario = new CiFleetScenario({
+    world: gitlab,
+    clock,
+    seed: 11,
+    projects: 20,
+    activeProjects: 8,
+    tagSets: [["docker", "spot"], ["docker", "linux"], []],
+    runners: [{ id: 1, description: "eks-spot-runner" }],
+    jobsPerMinute: 30,
+    meanQueueSeconds: 5,
+    meanRunSeconds: 180,
+    scriptFailureRatio: 0.1,
+    systemFailureRatio: 0,
+  });
+  const kube = new KubeWorld({ now: clock.now, historySize: 1_000_000 });
+  const fleet = new KubeFleet({ kube, scenario, gitlabUrl: "https://gitlab.example.com", spotNodes: 8, onDemandNodes: 4, capacity: { podsPerNode: 8 } });
+  const capacity = fleet.capacity!;
+  const seen: Record<string, unknown> = {};
+  const spotNodesCreatedAfter = (ms: number) => kube.nodes().filter((n) => groupOf(n) === "ci-spot" && new Date(n.metadata!.creationTimestamp!).getTime() > ms).length;
+  const pendingSpotJobs = () => gitlab.jobs().filter((j) => j.status === "pending" && j.tags.includes("spot")).length;
+  const outageAt = START + 15 * MINUTE;
+  for (let minute = 0; minute < 45; minute++) {
+    if (minute === 15) {
+      seen.startsBefore = capacity.startups.length;
+      fleet.capacityOutage({ nodes: 6, forMs: 12 * MINUTE, runnersFullAfterMs: 4 * MINUTE, stalledTags: ["docker", "spot"] });
+    }
+    if (minute === 18) seen.unschedulable = capacity.waiting().filter((w) => w.reason === "unschedulable").length;
+    if (minute === 25) {
+      seen.newSpotNodesDuringOutage = spotNodesCreatedAfter(outageAt);
+      seen.pendingSpot = pendingSpotJobs();
+    }
+    for (let slice = 0; slice < 6; slice++) scenario.step(MINUTE / 6);
+  }
+  fleet.dispose();
+  scenario.dispose();
+
+  it("starts pods on warm nodes at first, the startups of each observed", () => {
+    expect(seen.startsBefore).toBeGreaterThan(300);
+    expect(capacity.startups.slice(0, seen.startsBefore as number).filter((s) => s.newNode)).toEqual([]);
+  });
+
+  it("leaves spot pods Unschedulable while the group gets no node, and the spot-tagged jobs pending once the runners are full", () => {
+    expect(seen.unschedulable).toBeGreaterThan(5);
+    expect(seen.newSpotNodesDuringOutage).toBe(0);
+    expect(seen.pendingSpot).toBeGreaterThan(5);
+  });
+
+  it("launches spot nodes once capacity is back, and the pods that waited start on them", () => {
+    expect(spotNodesCreatedAfter(outageAt)).toBeGreaterThan(0);
+    const cold = capacity.startups.filter((s) => s.newNode && s.nodegroup === "ci-spot");
+    expect(cold.length).toBeGreaterThan(5);
+    // Bound no sooner than the node was Ready, 30 s after it was created (after the pod).
+    expect(Math.min(...cold.map((s) => s.schedulingSeconds))).toBeGreaterThanOrEqual(30);
+    expect(capacity.waiting().filter((w) => w.reason === "unschedulable")).toEqual([]);
+    // Every running job still has its pod.
+    const podJobs = new Set(kube.pods().filter((p) => p.metadata?.namespace === "gitlab-runner").map(jobIdOf));
+    for (const job of gitlab.jobs()) if (job.status === "running") expect(podJobs.has(job.id), `pod of running job ${job.id}`).toBe(true);
+  });
+});

@@ -96,6 +96,49 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionRequestedAtMs).toBe(Date.parse("2026-03-10T09:27:02Z"));
   });
 
+  it("follow a job pod's way to running: created, then started 4 s later on a node it was bound to at once", () => {
+    expect(toPodSnapshot(watchEvents[0]!.object, recognition)!.start).toEqual({
+      createdAtMs: Date.parse("2026-03-10T09:20:31Z"),
+      unschedulable: false,
+      waitingReasons: [],
+      allStarted: false,
+      startupSeconds: null,
+      schedulingSeconds: null,
+    });
+    expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.start).toEqual({
+      createdAtMs: Date.parse("2026-03-10T09:20:31Z"),
+      unschedulable: false,
+      waitingReasons: [],
+      allStarted: true,
+      startupSeconds: 4,
+      schedulingSeconds: 0,
+    });
+  });
+
+  it("read the scheduler's Unschedulable verdict, and the waiting reasons of init and other containers", () => {
+    const unschedulable = structuredClone(watchEvents[0]!.object);
+    unschedulable.status.conditions = [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/12 nodes are available: 12 Insufficient cpu.", lastTransitionTime: "2026-03-10T09:20:31Z" }];
+    expect(toPodSnapshot(unschedulable, recognition)!.start).toMatchObject({ unschedulable: true, waitingReasons: [], allStarted: false });
+    const pulling = structuredClone(podYaml);
+    pulling.status.phase = "Pending";
+    pulling.status.initContainerStatuses[0].state = { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.gitlab.com/..."' } };
+    pulling.status.containerStatuses[0].state = { waiting: { reason: "PodInitializing" } };
+    pulling.status.containerStatuses[1].state = { waiting: {} };
+    expect(toPodSnapshot(pulling, recognition)!.start).toMatchObject({ waitingReasons: ["ImagePullBackOff", "PodInitializing", ""], allStarted: false, startupSeconds: null, schedulingSeconds: 0 });
+    // The build container runs, the helper still waits: started up, not all started.
+    pulling.status.containerStatuses[0].state = { running: { startedAt: "2026-03-10T09:22:01Z" } };
+    expect(toPodSnapshot(pulling, recognition)!.start).toMatchObject({ allStarted: false, startupSeconds: 90 });
+    // A pod that is no CI job pod is not followed.
+    expect(toPodSnapshot({ ...pulling, metadata: { name: "web", namespace: "app", uid: "u-web" } }, recognition)!.start).toBeNull();
+  });
+
+  it("time a start from the build container's first run, and take a container that ran and ended for started", () => {
+    const ended = structuredClone(podYaml);
+    ended.status.containerStatuses[0].state = { terminated: { exitCode: 0, startedAt: "2026-03-10T09:20:45Z", finishedAt: "2026-03-10T09:30:00Z" } };
+    ended.status.containerStatuses[0].lastState = { terminated: { exitCode: 1, startedAt: "2026-03-10T09:20:41Z", finishedAt: "2026-03-10T09:20:44Z" } };
+    expect(toPodSnapshot(ended, recognition)!.start).toMatchObject({ allStarted: true, startupSeconds: 10 });
+  });
+
   it("are null for objects that are not pods", () => {
     expect(toPodSnapshot({ kind: "Status", code: 410 }, recognition)).toBeNull();
     expect(toPodSnapshot(null, recognition)).toBeNull();
@@ -140,6 +183,14 @@ describe("implausible timestamps", () => {
     const build = toPodSnapshot(object, { ...recognition, rejections, now: () => NOW })!.containers[0]!;
     expect(build.finishedRuns).toEqual([{ startedAtMs: Date.parse("2026-03-10T09:20:35Z"), finishedAtMs: Date.parse("2026-03-10T09:24:35Z"), exitCode: 0 }]);
     expect(refused).toEqual(["kube_pods:invalid_timestamp:terminated.finishedAt"]);
+  });
+
+  it("refuse a start an hour before the pod's creation, keeping the pod waiting for nothing", () => {
+    const { refused, rejections } = collecting();
+    const object = structuredClone(podYaml);
+    object.status.containerStatuses[0].state = { running: { startedAt: "2026-03-10T08:20:35Z" } };
+    expect(toPodSnapshot(object, { ...recognition, rejections, now: () => NOW })!.start).toMatchObject({ allStarted: true, startupSeconds: null, schedulingSeconds: 0 });
+    expect(refused).toEqual(["kube_pods:negative_duration:startupSeconds"]);
   });
 });
 
