@@ -9,6 +9,7 @@ import type { Secret } from "./secret.js";
 import { holdsSecret, SETTINGS, type SettingName } from "./settings.js";
 import { secretFrom, settingReader } from "./read.js";
 import { httpLimits, webConfig, webhookConfig, type HttpLimits, type WebConfig, type WebhookConfig } from "./server-config.js";
+import { shardingConfig, shardTokenFile, type ShardingConfig } from "./sharding.js";
 
 // The command line reports configuration errors by this class, from here.
 
@@ -73,6 +74,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   readonly maxSeriesPerFamily: number;
   readonly labelValueMaxBytes: number;
+  /** This replica's part of the work (`SHARD`, `TOTAL_SHARDS`, `SHARD_REPLICAS`). */
+  readonly sharding: ShardingConfig;
 }
 
 
@@ -113,7 +116,10 @@ function buildConfig(raw: RawSettings): Config {
 
   const url = get("GITLAB_URL", parseUrl);
   if (url === undefined) throw new ConfigError("GITLAB_URL", undefined, "the base URL of your GitLab, e.g. https://gitlab.example.com");
-  const token = secretFrom(raw, "GITLAB_TOKEN", "GITLAB_TOKEN_FILE", true)!;
+  const webhook = webhookConfig(raw);
+  const sharding = shardingConfig(raw, { kubeEnabled: get("KUBE_ENABLED", parseBoolean)!, webhooks: webhook.secret !== null || webhook.allowUnauthenticated });
+  // A token file naming {shard} is each shard's own.
+  const token = secretFrom({ ...raw, GITLAB_TOKEN_FILE: shardTokenFile(raw.GITLAB_TOKEN_FILE, sharding.shard) }, "GITLAB_TOKEN", "GITLAB_TOKEN_FILE", true)!;
   const projects = get("GITLAB_PROJECTS", parseList) ?? [];
   const groups = get("GITLAB_GROUPS", parseList) ?? [];
   if (projects.length === 0 && groups.length === 0) {
@@ -146,7 +152,7 @@ function buildConfig(raw: RawSettings): Config {
       readPath: get("GITLAB_READ_PATH", parseEnum) as GitLabConfig["readPath"],
       sweepIntervalMs: number("GITLAB_SWEEP_INTERVAL_SECONDS") * 1000,
     },
-    webhook: webhookConfig(raw),
+    webhook,
     kube: kubernetesConfig(raw, url),
     web: webConfig(raw),
     listen: get("LISTEN_ADDRESS", parseListen)!,
@@ -155,6 +161,7 @@ function buildConfig(raw: RawSettings): Config {
     shutdownGraceMs: number("SHUTDOWN_GRACE_SECONDS") * 1000,
     maxSeriesPerFamily: number("MAX_SERIES_PER_FAMILY"),
     labelValueMaxBytes: number("LABEL_VALUE_MAX_BYTES"),
+    sharding,
   };
 }
 
