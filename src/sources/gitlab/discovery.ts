@@ -13,6 +13,11 @@ export interface DirectoryOptions {
   readonly discoveryIntervalMs: number;
   /** Each listed project is resolved again about this often (default 6 hours). */
   readonly listedRefreshMs?: number;
+  /**
+   * Whether this shard watches the project; all when absent. A listed id of another shard is
+   * not even resolved; a listed path is, as only its answer tells its id.
+   */
+  readonly owns?: (projectId: number) => boolean;
   readonly now?: () => number;
 }
 
@@ -63,10 +68,13 @@ export class ProjectDirectory {
   ) {
     this.refreshMs = options.listedRefreshMs ?? LISTED_REFRESH_MS;
     this.now = options.now ?? Date.now;
-    this.listed = [...new Set(options.projects)].map((ref) => ({ ref, project: null, archived: false, tried: false, failures: 0, dueAtMs: 0 }));
+    const owns = options.owns ?? (() => true);
+    this.listed = [...new Set(options.projects)]
+      .filter((ref) => !/^\d+$/.test(ref) || owns(Number(ref)))
+      .map((ref) => ({ ref, project: null, archived: false, tried: false, failures: 0, dueAtMs: 0 }));
   }
 
-  /** The projects to watch now, sorted by id. */
+  /** The projects to watch now, every shard's, sorted by id. */
   async discover(): Promise<WatchedProject[]> {
     const found = new Map<number, WatchedProject>();
     for (const group of this.options.groups) {

@@ -23,7 +23,13 @@ export type PollerOptions = Pick<
   GitLabConfig,
   "projects" | "groups" | "pollIntervalMs" | "discoveryIntervalMs" | "idleRequestsPerSecond" | "hotProjectTtlMs" | "maxConcurrentRequests"
 > &
-  Partial<Pick<GitLabConfig, "readPath" | "sweepIntervalMs">>;
+  Partial<Pick<GitLabConfig, "readPath" | "sweepIntervalMs">> & {
+    /**
+     * The projects of this shard; every project when absent. A shard discovers every project
+     * (to know each path's id) but watches, polls and sweeps its own alone, by id.
+     */
+    readonly owns?: (projectId: number) => boolean;
+  };
 
 export interface PollerDeps {
   /** Discovery's endpoints and the poller's. */
@@ -81,6 +87,9 @@ export class GitLabPoller implements ActivitySink {
   private readonly sweeper: SweepLoop | null;
   private discovered!: () => void;
   private readonly firstDiscovery = new Promise<void>((resolve) => (this.discovered = resolve));
+  /** Every discovered project's id by path, every shard's: pods that tell their project by path are placed by it. */
+  private fleet = new Map<string, number>();
+  private polling = false;
 
   constructor(
     private readonly options: PollerOptions,
@@ -90,7 +99,7 @@ export class GitLabPoller implements ActivitySink {
     const now = this.now;
     const { api, jobs, projects, log } = deps;
     const clock = deps.clock ?? new GitLabClock(now);
-    this.directory = new ProjectDirectory(api, { projects: options.projects, groups: options.groups, discoveryIntervalMs: options.discoveryIntervalMs, now }, log);
+    this.directory = new ProjectDirectory(api, { projects: options.projects, groups: options.groups, discoveryIntervalMs: options.discoveryIntervalMs, now, ...(options.owns ? { owns: options.owns } : {}) }, log);
     this.watches = new ProjectWatches({ jobs, projects, now });
     this.schedule = new Schedule(options, jobs);
     this.sync = new SyncAccounting(deps.onSynced, now);
@@ -117,17 +126,34 @@ export class GitLabPoller implements ActivitySink {
     return this.sweeper ? this.sweeper.readPath : "rest";
   }
 
-  /** See `SyncAccounting.initialSyncDone`: once true, it stays true. */
+  /**
+   * See `SyncAccounting.initialSyncDone`: once true, it stays true. A poller that does not poll
+   * (a standby's) is synced once discovery answered.
+   */
   get initialSyncDone(): boolean {
-    return this.sync.initialSyncDone(this.sweeper?.settling ?? false);
+    return this.polling ? this.sync.initialSyncDone(this.sweeper?.settling ?? false) : this.sync.hasDiscovered;
   }
 
-  start(): void {
+  /** The id of a discovered project, any shard's, by its path. */
+  projectIdOf(path: string): number | undefined {
+    return this.fleet.get(path);
+  }
+
+  /** Discovery, and with `polling` (else at `startPolling`) the hot polls, the round and the sweep. */
+  start(options: { readonly polling: boolean } = { polling: true }): void {
     const { signal } = this.abort;
     const { now } = this;
     const { log } = this.deps;
     this.running.push(repeat("discovery", () => this.discover(), () => this.schedule.discoveryDelayMs(this.discoveryFailures), { signal, now, log, immediate: true }));
-    this.running.push(repeat("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, { signal, now, log, immediate: false }));
+    if (options.polling) this.startPolling();
+  }
+
+  /** Starts reading the watched projects' jobs: a standby that took over calls it. */
+  startPolling(): void {
+    if (this.polling || this.abort.signal.aborted) return;
+    this.polling = true;
+    const { signal } = this.abort;
+    this.running.push(repeat("hot poll", () => this.pollHotProjects(), () => this.options.pollIntervalMs, { signal, now: this.now, log: this.deps.log, immediate: false }));
     this.running.push(this.roundLoop());
     if (this.sweeper) this.running.push(this.sweepRepeatedly(this.sweeper));
   }
@@ -157,8 +183,11 @@ export class GitLabPoller implements ActivitySink {
       this.discoveryFailures++;
       throw error;
     }
-    const added = this.watches.reconcile(found);
-    if (added > 0 || !this.sync.hasDiscovered) this.deps.log.info({ projects: found.length, added }, "GitLab projects discovered");
+    this.fleet = new Map(found.map((p) => [p.path, p.id]));
+    const owns = this.options.owns;
+    const owned = owns ? found.filter((p) => owns(p.id)) : found;
+    const added = this.watches.reconcile(owned);
+    if (added > 0 || !this.sync.hasDiscovered) this.deps.log.info({ projects: owned.length, ...(owns ? { fleet: found.length } : {}), added }, "GitLab projects discovered");
     this.sync.discoveryDone();
     this.discovered();
     this.publishProjectStates();
@@ -218,7 +247,8 @@ export class GitLabPoller implements ActivitySink {
     const { log } = this.deps;
     return new SweepLoop({
       setting: this.options.readPath ?? "auto",
-      groups: new GroupSweep(graphql, this.options.groups, rejections, log),
+      // A shard sweeps its own projects by id, 50 a request: a group's pages would list every shard's.
+      groups: new GroupSweep(graphql, this.options.owns ? [] : this.options.groups, rejections, log),
       instance: new InstanceSweep(graphql, rejections),
       jobs: this.deps.jobs,
       watched: () => this.watches.all().filter((w) => w.readable).map((w) => w.project),

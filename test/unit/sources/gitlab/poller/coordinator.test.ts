@@ -171,4 +171,44 @@ describe("GitLabPoller", () => {
     await until(10_000);
     expect(api.take()).toEqual([]);
   });
+
+  it("as one shard, watches its own projects alone but knows every discovered project's id", async () => {
+    vi.useFakeTimers({ now: Date.parse("2026-12-07T12:00:00Z") });
+    const api = new FakeGitLabApi(() => Date.now());
+    api.groupMembers = [
+      { id: 1, path_with_namespace: "acme/api" },
+      { id: 2, path_with_namespace: "acme/web" },
+    ];
+    api.addJob(1, 10, "running");
+    api.addJob(2, 20, "running");
+    const projects = new RecordingProjectSink();
+    const poller = new GitLabPoller({ ...OPTIONS, projects: ["1", "2"], groups: [], owns: (id) => id === 2 }, { api, jobs: new RecordingJobSink(), projects, log: pino({ level: "silent" }), onSynced: () => undefined, onProjectStates: () => undefined });
+    stop = () => poller.stop();
+    poller.start();
+    await vi.advanceTimersByTimeAsync(1_100);
+    // The listed id of the other shard is not even resolved; only project 2 is read.
+    expect(brief(api.take()).filter((r) => !r.startsWith("pipelines"))).toEqual(["project ref=2", "jobs project=2", "jobs project=2"]);
+    expect(projects.calls).toEqual(["replaceAll 2"]);
+    expect(poller.projectIdOf("acme/web")).toBe(2);
+  });
+
+  it("as a standby, discovers but reads no job until it starts polling", async () => {
+    const { api, poller, until } = start();
+    await poller.stop();
+    vi.useRealTimers();
+    vi.useFakeTimers({ now: Date.parse("2026-12-07T12:00:00Z") });
+    const t0 = Date.now();
+    const standby = new GitLabPoller(OPTIONS, { api, jobs: new RecordingJobSink(), projects: new RecordingProjectSink(), log: pino({ level: "silent" }), onSynced: () => undefined, onProjectStates: () => undefined });
+    stop = () => standby.stop();
+    api.take();
+    standby.start({ polling: false });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(api.take()).toEqual(["group projects group=acme"]);
+    expect(standby.initialSyncDone).toBe(true);
+    expect(standby.projectIdOf("acme/api")).toBe(1);
+    standby.startPolling();
+    await vi.advanceTimersByTimeAsync(t0 + 5_200 - Date.now());
+    expect(scans(api.take())).toEqual(expect.arrayContaining(["jobs project=1 page=1 per_page=20", "jobs project=2 page=1 per_page=20"]));
+    void until;
+  });
 });
