@@ -1,3 +1,4 @@
+import { ownsNode, ownsPod, UNSHARDED, type Sharding } from "./domain/shard.js";
 import { buildExposition, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
 import type { Exposition } from "./metrics/exposition/renderer.js";
 import { JobLinks } from "./state/job-links.js";
@@ -20,6 +21,8 @@ export interface HouseOptions extends ExpositionOptions {
   readonly kubernetes?: boolean;
   /** `KUBE_INTERRUPTION_SETTLE_SECONDS`, in ms. */
   readonly interruptionSettleMs?: number;
+  /** This replica's shard: the pods it tracks and the nodes it exports; the whole work when absent. */
+  readonly sharding?: Sharding;
 }
 
 export interface House {
@@ -38,8 +41,9 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
     // outcome of builds run in job pods, which only the job's end tells.
     const links = new JobLinks(jobs);
-    const nodes = new NodeStore();
-    const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0 });
+    const sharding = options.sharding ?? UNSHARDED;
+    const nodes = new NodeStore({ exports: (name) => ownsNode(sharding, name) });
+    const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0, owns: (pod) => ownsPod(sharding, pod) });
     // The spot node families exist exactly when nodes are watched.
     const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
     kube = { nodes, pods, links, starts };

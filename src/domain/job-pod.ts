@@ -60,6 +60,19 @@ export interface JobPodIdentity {
 /** The path of a project by its id, as far as it is known; undefined otherwise. */
 export type ProjectPathLookup = (projectId: number) => string | undefined;
 
+/** The id of a project by its path, as far as it is known; undefined otherwise. */
+export type ProjectIdLookup = (path: string) => number | undefined;
+
+/**
+ * The id of a CI job pod's project: its project id key, else the id of the project it names by
+ * path (job URL or path key) through `projectIdOf`; null when neither tells.
+ */
+export function jobPodProjectId(meta: PodMeta, keys: JobPodKeys, project: string, projectIdOf?: ProjectIdLookup): number | null {
+  const id = lookup(meta, keys.projectId).trim();
+  if (/^\d{1,15}$/.test(id)) return Number(id);
+  return project === "" ? null : (projectIdOf?.(project) ?? null);
+}
+
 /**
  * The job a pod runs, or null when the pod is not a CI job pod. A pod is one when a job id key
  * holds a number, or when its job URL ends in `/-/jobs/<id>`. The project comes from the job URL,

@@ -26,6 +26,12 @@ export interface PodSnapshot {
   readonly deletionRequestedAtMs: number | null;
   /** Set for CI job pods. */
   readonly job: JobPodIdentity | null;
+  /**
+   * The id of a CI job pod's project, when the pod tells it (`KUBE_PROJECT_ID_KEYS`) or its
+   * project's path is a discovered project's: the pod's shard is its project's. Absent or null
+   * otherwise.
+   */
+  readonly projectId?: number | null;
   readonly containers: readonly ContainerSnapshot[];
   /** How far a CI job pod got towards running; null for other pods. */
   readonly start: PodStart | null;

@@ -35,8 +35,8 @@ export function shardOfProject(projectId: number, total: number): number {
 }
 
 /** The shard of a pod: its project's when it names one, else its own UID's. */
-export function shardOfPod(pod: { readonly uid: string; readonly projectId: number | null }, total: number): number {
-  return pod.projectId === null ? shardOfKey(pod.uid, total) : shardOfProject(pod.projectId, total);
+export function shardOfPod(pod: { readonly uid: string; readonly projectId?: number | null }, total: number): number {
+  return pod.projectId === null || pod.projectId === undefined ? shardOfKey(pod.uid, total) : shardOfProject(pod.projectId, total);
 }
 
 /** The shard exporting a node's series: every shard watches every node, one exports it. */
@@ -48,7 +48,7 @@ export function ownsProject(sharding: Sharding, projectId: number): boolean {
   return shardOfProject(projectId, sharding.total) === sharding.shard;
 }
 
-export function ownsPod(sharding: Sharding, pod: { readonly uid: string; readonly projectId: number | null }): boolean {
+export function ownsPod(sharding: Sharding, pod: { readonly uid: string; readonly projectId?: number | null }): boolean {
   return shardOfPod(pod, sharding.total) === sharding.shard;
 }
 

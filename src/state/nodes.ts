@@ -35,6 +35,11 @@ export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
 export class NodeStore {
   private readonly nodes = new Map<string, NodeRecord>();
   /**
+   * Whether this shard exports the node's series (every node when absent): every shard keeps
+   * every node, for its pods' sake, and tells of a spot node only when it exports it.
+   */
+  private readonly exports: (name: string) => boolean;
+  /**
    * Recently removed nodes → the reason they went, for pods deleted after their node, and whether
    * the removal was seen as it happened or only found missing at a re-list.
    */
@@ -48,6 +53,10 @@ export class NodeStore {
    * just arrived may decide interruptions waiting on it. Once per call, after the change.
    */
   readonly onChanged = new Listeners<number>();
+
+  constructor(options: { readonly exports?: (name: string) => boolean } = {}) {
+    this.exports = options.exports ?? (() => true);
+  }
 
   upsert(snapshot: NodeSnapshot, nowMs: number): void {
     this.apply(snapshot, nowMs);
@@ -126,12 +135,12 @@ export class NodeStore {
     if (!record) {
       this.removed.delete(snapshot.name);
       this.nodes.set(snapshot.name, { snapshot, podSign: null });
-      if (snapshot.spot) this.onSpotNodeChanged.emit({ previous: undefined, next: snapshot });
+      if (snapshot.spot && this.exports(snapshot.name)) this.onSpotNodeChanged.emit({ previous: undefined, next: snapshot });
       return;
     }
     const previous = record.snapshot;
     record.snapshot = snapshot;
-    if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot)) {
+    if ((previous.spot || snapshot.spot) && seriesDiffer(previous, snapshot) && this.exports(snapshot.name)) {
       this.onSpotNodeChanged.emit({ previous: previous.spot ? previous : undefined, next: snapshot.spot ? snapshot : undefined });
     }
   }
@@ -143,7 +152,7 @@ export class NodeStore {
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
     this.removed.set(node.name, { reason, atMs: nowMs, seen });
-    if (!node.spot) return;
+    if (!node.spot || !this.exports(node.name)) return;
     this.onSpotNodeChanged.emit({ previous: node, next: undefined });
     const removedAtMs = node.deletingSinceMs ?? nowMs;
     const lifetimeSeconds = node.createdAtMs === null ? null : Math.max(0, (removedAtMs - node.createdAtMs) / 1000);

@@ -21,6 +21,11 @@ export interface PodStoreOptions {
   readonly links?: JobLinks;
   /** The clock of the settle timer; `Date.now` when absent. */
   readonly now?: () => number;
+  /**
+   * Whether this shard tracks the pod (every pod when absent). A pod not its own still tells its
+   * node's signs; one tracked stays tracked until it goes, so its series never hop shards.
+   */
+  readonly owns?: (pod: PodSnapshot) => boolean;
 }
 
 export interface ApplyOptions {
@@ -62,6 +67,7 @@ export class PodStore {
   private readonly settleMs: number;
   private readonly links: JobLinks | undefined;
   private readonly now: () => number;
+  private readonly owns: (pod: PodSnapshot) => boolean;
   /** A CI job pod appeared, changed (its pipeline learned included) or went away. */
   readonly onJobPodChanged = new Listeners<JobPodChanged>();
   /** A CI job pod went away because its node did, or was evicted: once per pod. */
@@ -76,6 +82,7 @@ export class PodStore {
     this.settleMs = options.settleMs ?? 0;
     this.links = options.links;
     this.now = options.now ?? (() => Date.now());
+    this.owns = options.owns ?? (() => true);
     this.links?.onPipeline.add((named) => this.pipelineLearned(named));
     // A node's removal sign may decide the interruptions its pods are waiting on.
     nodes.onChanged.add((nowMs) => this.decideWaitingInterruptions(nowMs));
@@ -84,6 +91,7 @@ export class PodStore {
   upsert(received: PodSnapshot, options: ApplyOptions): void {
     this.noteNodeEvidence(received, options.nowMs);
     const tracked = this.pods.get(received.uid);
+    if (!tracked && !this.owns(received)) return;
     if (!isTracked(received)) {
       // Labels changed so that it no longer is a job pod: forget it, it was not interrupted.
       if (tracked) this.forget(tracked);

@@ -1,7 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubernetesConfig } from "../../config/load.js";
-import type { ProjectPathLookup } from "../../domain/job-pod.js";
+import type { ProjectIdLookup, ProjectPathLookup } from "../../domain/job-pod.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import { lister, NODE_PATH, podPath, watchOpener } from "./client.js";
@@ -26,6 +26,8 @@ export interface KubernetesSourceDeps {
   readonly rejections: Rejections;
   /** The watched projects' paths by id (the GitLab side's), for job pods that tell only the id. */
   readonly projectPathOf?: ProjectPathLookup;
+  /** Every discovered project's id by path (the GitLab side's), to place pods that tell their project by path alone. */
+  readonly projectIdOf?: ProjectIdLookup;
   /** `LABEL_VALUE_MAX_BYTES`: what a live pod or node keeps for its labels is cut to it. */
   readonly labelValueMaxBytes?: number;
 }
@@ -135,8 +137,8 @@ export class KubernetesSource {
 
   /** The pods of one namespace, or of all when `namespace` is null. */
   private podInformer(config: KubernetesConfig, namespace: string | null): Informer<PodSnapshot> {
-    const { kubeConfig, pods, rejections, labelValueMaxBytes, projectPathOf } = this.deps;
-    const recognition = { ...config.pods, rejections, labelValueMaxBytes, projectPathOf };
+    const { kubeConfig, pods, rejections, labelValueMaxBytes, projectPathOf, projectIdOf } = this.deps;
+    const recognition = { ...config.pods, rejections, labelValueMaxBytes, projectPathOf, projectIdOf };
     return new Informer<PodSnapshot>({
       ...this.commonOptions(config, "pods", "kube_pods"),
       namespace: namespace ?? "",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { detectBuilder, RUNNER_BUILD_CONTAINER, type BuilderImage } from "../../domain/builder.js";
-import { recogniseJobPod, type JobPodIdentity, type JobPodOptions, type ProjectPathLookup } from "../../domain/job-pod.js";
+import { jobPodProjectId, recogniseJobPod, type JobPodIdentity, type JobPodOptions, type ProjectIdLookup, type ProjectPathLookup } from "../../domain/job-pod.js";
 import { evidenceFromTaints, instanceTypeOf, isSpotNode, nodeGroupOf, zoneOf, type LabelSelector } from "../../domain/node.js";
 import type { ContainerRun, ContainerSnapshot, NodeSnapshot, PodSnapshot, ResourceAmounts } from "../../domain/pod.js";
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label-value.js";
@@ -86,6 +86,8 @@ export interface PodRecognition extends TimestampChecking {
   readonly builders: readonly BuilderImage[];
   /** The watched projects' paths by id, for pods that tell only their project's id. */
   readonly projectPathOf?: ProjectPathLookup;
+  /** Every discovered project's id by path, for pods that tell their project by path alone. */
+  readonly projectIdOf?: ProjectIdLookup;
 }
 
 export interface NodeRecognition extends TimestampChecking {
@@ -105,10 +107,9 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
   if (!parsed.success) return null;
   const { metadata: meta, spec, status } = parsed.data;
   const times = timeChecks(recognition, "kube_pods", meta);
-  const job = boundedIdentity(
-    recogniseJobPod({ labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined }, recognition.jobPod, recognition.projectPathOf),
-    recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES,
-  );
+  const podMeta = { labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined };
+  const identity = recogniseJobPod(podMeta, recognition.jobPod, recognition.projectPathOf);
+  const job = boundedIdentity(identity, recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES);
   const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
   const statuses = status?.containerStatuses ?? [];
   const containers: ContainerSnapshot[] = [];
@@ -138,6 +139,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(times, statuses, status?.conditions ?? []) : null,
     deletionRequestedAtMs: deletionRequestedAtMs(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
+    projectId: identity === null ? null : jobPodProjectId(podMeta, recognition.jobPod.keys, identity.project, recognition.projectIdOf),
     containers,
     start:
       job === null

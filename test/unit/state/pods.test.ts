@@ -382,3 +382,47 @@ describe("interrupted job pods", () => {
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total")).toBe(0);
   });
 });
+
+describe("one shard of several", () => {
+  /** Shard `shard` of 2: the pods and nodes that hash to it are its own. */
+  function shard(shard: number) {
+    const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, processMetrics: false, sharding: { shard, total: 2 } });
+    const samples = (): Sample[] => parseMetrics(exposition.families.map((f) => f.render()).join(""));
+    return { ...state.kube!, samples };
+  }
+
+  it("tracks the job pods of its own projects and the other pods of its own UIDs, and together the shards track each once", () => {
+    const shards = [shard(0), shard(1)];
+    const pods = [
+      ...Array.from({ length: 20 }, (_, i) => jobPod(`job-${i}`, { projectId: 100 + i, job: { jobId: String(i), project: `acme/p${i}`, ref: "main", jobName: "build", pipelineId: "", runner: "r" } })),
+      ...Array.from({ length: 20 }, (_, i) => jobPod(`unplaced-${i}`, { projectId: null })),
+    ];
+    for (const s of shards) s.pods.replace(null, pods, live);
+    const tracked = shards.map((s) => s.samples().filter((x) => x.name === "gitlab_ci_job_pod_info").map((x) => x.labels.pod!));
+    expect(tracked[0]!.length).toBeGreaterThan(0);
+    expect(tracked[1]!.length).toBeGreaterThan(0);
+    expect([...tracked[0]!, ...tracked[1]!].sort()).toEqual(pods.map((p) => p.name).sort());
+    expect(shards.map((s) => s.pods.size).reduce((a, b) => a + b)).toBe(40);
+  });
+
+  it("keeps every node, exports the spot nodes whose name is its own, and counts a pod's interruption on the pod's shard", () => {
+    const shards = [shard(0), shard(1)];
+    const names = Array.from({ length: 10 }, (_, i) => `spot-${i}`);
+    for (const s of shards) s.nodes.replaceAll(names.map((n) => node(n)), T0);
+    expect(shards.map((s) => s.nodes.size)).toEqual([10, 10]);
+    const exported = shards.map((s) => s.samples().filter((x) => x.name === "gitlab_ci_spot_node_created_timestamp_seconds").map((x) => x.labels.node!));
+    expect([...exported[0]!, ...exported[1]!].sort()).toEqual([...names].sort());
+    expect(shards.map((s) => sum(s.samples(), "gitlab_ci_spot_nodes")).reduce((a, b) => a + b)).toBe(10);
+
+    // A job pod of one shard on a node another exports: its node's removal decides the reason on both.
+    const pod = jobPod("victim", { nodeName: "spot-3", projectId: 7 });
+    for (const s of shards) s.pods.upsert(pod, live);
+    for (const s of shards) {
+      s.nodes.upsert(node("spot-3", { evidence: "spot_interruption" }), T0 + 1000);
+      s.pods.remove(pod, T0 + 2000);
+      s.nodes.remove(node("spot-3", { evidence: "spot_interruption", deletingSinceMs: T0 + 3000 }), T0 + 3000);
+    }
+    expect(shards.map((s) => sum(s.samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "spot_interruption" })).sort()).toEqual([0, 1]);
+    expect(shards.map((s) => sum(s.samples(), "gitlab_ci_spot_node_lifetime_seconds_count")).sort()).toEqual([0, 1]);
+  });
+});

@@ -37,6 +37,20 @@ describe("pod snapshots", () => {
     expect(pod.containers[0]!.finishedRuns).toEqual([]);
   });
 
+  it("tell the id of the job's project, for its shard: the project id label, else the discovered id of the job URL's path", () => {
+    expect(toPodSnapshot(podYaml, recognition)!.projectId).toBe(Number(podYaml.metadata.labels["project.runner.gitlab.com/id"]));
+    const older = structuredClone(podYaml);
+    delete older.metadata.labels["project.runner.gitlab.com/id"];
+    delete older.metadata.annotations["project.runner.gitlab.com/id"];
+    expect(toPodSnapshot(older, recognition)!.projectId).toBeNull();
+    const projectIdOf = (path: string) => (path === "acme/platform/backend-api" ? 4217 : undefined);
+    expect(toPodSnapshot(older, { ...recognition, projectIdOf })!.projectId).toBe(4217);
+    const plain = structuredClone(podYaml);
+    plain.metadata.labels = {};
+    plain.metadata.annotations = {};
+    expect(toPodSnapshot(plain, { ...recognition, projectIdOf })!.projectId).toBeNull();
+  });
+
   it("read the same from the watch stream's JSON as from the list's typed objects", () => {
     const listed = toPodSnapshot({ ...podYaml, metadata: { ...podYaml.metadata, creationTimestamp: new Date(podYaml.metadata.creationTimestamp) } }, recognition);
     const watched = toPodSnapshot(watchEvents[1]!.object, recognition);
