@@ -1,4 +1,5 @@
 export { KubeWorld, podKey, withKind, type ChangeListener, type Resource, type WatchEvent, type WatchEventType } from "./world.js";
+export { ClusterObjects } from "./objects.js";
 export { startKubeSimulator, KubeFaults, type FaultScope, type KubeRequestRecord, type KubeSimulator, type ServedFault, type WatchEndCause } from "./server.js";
 export {
   NODE_TAINTS,

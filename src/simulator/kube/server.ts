@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { KubeFaults, type ServedFault } from "./faults.js";
+import { ClusterObjects } from "./objects.js";
 import { filter, list, matchRoute, status, tooLarge } from "./routes.js";
 import { WatchStream, type KubeRequestRecord } from "./watch-stream.js";
 import { withKind, type KubeWorld, type WatchEvent } from "./world.js";
@@ -12,6 +13,8 @@ export type { KubeRequestRecord, WatchEndCause } from "./watch-stream.js";
 export interface KubeSimulator {
   readonly url: string;
   readonly faults: KubeFaults;
+  /** StatefulSets and Leases. */
+  readonly objects: ClusterObjects;
   readonly requests: { readonly log: KubeRequestRecord[]; count(filter?: (r: KubeRequestRecord) => boolean): number; clear(): void };
   /** A kubeconfig for client-node pointing at this server. */
   kubeconfig(): string;
@@ -26,8 +29,9 @@ export interface KubeSimulator {
  * that stays silent until the revision passes it. Enough of the real wire format for
  * client-node's list and Watch.
  */
-export async function startKubeSimulator(options: { world: KubeWorld; host?: string; port?: number; token?: string; bookmarkIntervalMs?: number }): Promise<KubeSimulator> {
+export async function startKubeSimulator(options: { world: KubeWorld; host?: string; port?: number; token?: string; bookmarkIntervalMs?: number; objects?: ClusterObjects }): Promise<KubeSimulator> {
   const { world } = options;
+  const clusterObjects = options.objects ?? new ClusterObjects();
   const streams = new Set<WatchStream>();
   const faults = new KubeFaults(streams);
   const log: KubeRequestRecord[] = [];
@@ -59,6 +63,10 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
     };
     if (options.token && request.headers.authorization !== `Bearer ${options.token}`) return respond(401, status(401, "Unauthorized", "Unauthorized"));
     if (url.pathname === "/version") return respond(200, { major: "1", minor: "31", gitVersion: "v1.31.0-sim" });
+    if (url.pathname.startsWith("/apis/")) {
+      void clusterObjects.handle(request, url.pathname).then((answer) => (answer ? respond(answer.status, answer.body) : respond(404, status(404, "NotFound", "the server could not find the requested resource"))));
+      return;
+    }
     if (!route) return respond(404, status(404, "NotFound", "the server could not find the requested resource"));
 
     if (faults.isForbidden(url.pathname)) return respond(403, status(403, "Forbidden", `${route.resource} is forbidden: User "system:serviceaccount:monitoring:gitlab-ci-k8s-exporter" cannot ${watch ? "watch" : "list"} resource "${route.resource}"`));
@@ -132,6 +140,7 @@ export async function startKubeSimulator(options: { world: KubeWorld; host?: str
   return {
     url,
     faults,
+    objects: clusterObjects,
     requests: { log, count: (f = () => true) => log.filter(f).length, clear: () => void log.splice(0) },
     kubeconfig: () =>
       [
