@@ -5,12 +5,14 @@ import type { JobPodStarts } from "../state/pod-starts.js";
 import type { PodStore } from "../state/pods.js";
 import type { ProjectRegistry } from "../state/projects.js";
 import type { SelfHealth } from "../state/self-health.js";
+import type { CountingGate } from "../lib/counting-gate.js";
 import type { FamilyOptions, TextFamily } from "./exposition/family.js";
 import { buildFamilies, seriesLimit } from "./exposition/generator.js";
 import { processMetrics } from "./exposition/process.js";
 import { Exposition } from "./exposition/renderer.js";
 import { EXPORTER_FAMILIES, seriesDroppedFamily } from "./families/exporter.js";
-import { EXPORTER_GITLAB_FAMILIES } from "./families/exporter-gitlab.js";
+import { EXPORTER_GITLAB_FAMILIES, EXPORTER_GITLAB_POLL_FAMILIES } from "./families/exporter-gitlab.js";
+import { EXPORTER_SHARD_FAMILIES } from "./families/exporter-shard.js";
 import { EXPORTER_KUBE_FAMILIES } from "./families/exporter-kube.js";
 import { GITLAB_JOB_FAMILIES } from "./families/gitlab-jobs.js";
 import { IMAGE_BUILD_FAMILIES } from "./families/image-builds.js";
@@ -34,6 +36,13 @@ export interface ExpositionOptions {
   readonly spotNodes?: boolean;
   /** Whether the process metrics head the exposition; true when absent. */
   readonly processMetrics?: boolean;
+  /**
+   * While true, this replica stands by: the shard's series (jobs, job pods, builds, spot nodes,
+   * the poller's view) are left out, and the counts of its counters and histograms held back by
+   * `gate` until it takes over. Never when absent.
+   */
+  readonly standby?: () => boolean;
+  readonly gate?: CountingGate;
 }
 
 /**
@@ -48,20 +57,29 @@ export function buildExposition(state: MetricsState, options: ExpositionOptions 
     limit: seriesLimit(options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY, dropped),
   };
   const { health, kube } = state;
+  const shardOptions: FamilyOptions = { ...familyOptions, ...(options.gate ? { gate: options.gate } : {}) };
+  const shardFamilies = new Set<TextFamily>();
+  const ofShard = (built: TextFamily[]) => {
+    for (const family of built) shardFamilies.add(family);
+    return built;
+  };
   const families: TextFamily[] = [
     ...buildFamilies(EXPORTER_GITLAB_FAMILIES, familyOptions, { health }),
+    ...ofShard(buildFamilies(EXPORTER_GITLAB_POLL_FAMILIES, familyOptions, { health })),
     ...buildFamilies(EXPORTER_FAMILIES, familyOptions, { health }),
-    ...buildFamilies(GITLAB_JOB_FAMILIES, familyOptions, state),
+    ...buildFamilies(EXPORTER_SHARD_FAMILIES, familyOptions, { health }),
+    ...ofShard(buildFamilies(GITLAB_JOB_FAMILIES, shardOptions, state)),
   ];
   if (kube) {
     families.push(
-      ...buildFamilies(JOB_POD_FAMILIES, familyOptions, kube),
-      ...buildFamilies(IMAGE_BUILD_FAMILIES, familyOptions, { builds: [kube.pods, kube.links] }),
-      ...(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, familyOptions, kube)),
+      ...ofShard(buildFamilies(JOB_POD_FAMILIES, shardOptions, kube)),
+      ...ofShard(buildFamilies(IMAGE_BUILD_FAMILIES, shardOptions, { builds: [kube.pods, kube.links] })),
+      ...ofShard(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, shardOptions, kube)),
       ...buildFamilies(EXPORTER_KUBE_FAMILIES, familyOptions, { health }),
     );
   }
   // Last: scrape-time families that leave series out in a scrape count them in the same scrape.
   families.push(dropped);
-  return new Exposition(families, options.processMetrics === false ? undefined : processMetrics());
+  const standby = options.standby;
+  return new Exposition(families, options.processMetrics === false ? undefined : processMetrics(), standby ? { families: shardFamilies, when: standby } : undefined);
 }

@@ -89,7 +89,7 @@ export class JobStore {
   /** The newest `finished_at` among counted ids the set has forgotten. */
   private forgottenUpToMs = Number.NEGATIVE_INFINITY;
   private readonly groups = new JobGroups();
-  private readonly sinceMs: number;
+  private sinceMs: number;
   private readonly now: () => number;
   private readonly tagsMaxBytes: number;
   /** A job left the queue under the exporter's watch: once per job. */
@@ -124,6 +124,15 @@ export class JobStore {
       return "changed";
     }
     return known ? this.applyProgress(observation, known) : this.track(observation, report);
+  }
+
+  /**
+   * Counts only finishes (and starts) from `sinceMs` on, of jobs first seen past them: a standby
+   * taking over counts from its predecessor's last sign of life, not from its own start. The
+   * moment only ever moves later.
+   */
+  countFrom(sinceMs: number): void {
+    this.sinceMs = Math.max(this.sinceMs, sinceMs);
   }
 
   /** Ids of the project's live jobs (any non-terminal, non-dormant status). */

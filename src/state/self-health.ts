@@ -44,9 +44,20 @@ export class SelfHealth {
   readonly sweeps = new PairCounts("path", "outcome");
   /** The last sweep that read every project: when, and in how many requests. */
   lastSweep: { readonly atMs: number; readonly requests: number } | null = null;
+  /** This replica's shard, of how many, and whether it does the shard's work now. */
+  replica: { readonly shard: number; readonly totalShards: number; readonly active: boolean } = { shard: 0, totalShards: 1, active: true };
+  /** Deliveries sent on to the replica that applies them, by outcome; both at zero from the start. */
+  readonly webhookForwards = new Map<"delivered" | "failed", number>([
+    ["delivered", 0],
+    ["failed", 0],
+  ]);
 
   gitlabRequest(endpoint: string, code: string): void {
     this.gitlabRequests.add(endpoint, code);
+  }
+
+  webhookForwarded(outcome: "delivered" | "failed"): void {
+    this.webhookForwards.set(outcome, (this.webhookForwards.get(outcome) ?? 0) + 1);
   }
 
   webhookEvent(event: string, outcome: WebhookOutcome): void {

@@ -1,4 +1,5 @@
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label-value.js";
+import type { CountingGate } from "../../lib/counting-gate.js";
 
 /**
  * Metric families that keep their exposition text ready, in the manner of kube-state-metrics:
@@ -29,6 +30,8 @@ export interface FamilyOptions {
   readonly labelValueMaxBytes?: number;
   /** The series cap; unbounded when absent. */
   readonly limit?: SeriesLimit;
+  /** Holds the counts of counters and histograms back while the replica stands by; none when absent. */
+  readonly gate?: CountingGate;
 }
 
 export abstract class TextFamily<L extends string = string> {

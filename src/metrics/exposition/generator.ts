@@ -25,21 +25,27 @@ interface Declaration<L extends string> {
 
 type Samples<L extends string> = Iterable<readonly [Labels<L>, number]>;
 
+/** What a counter's `connect` moves: its counts (through the gate, when there is one) and its series. */
+export type CounterSink<L extends string> = Pick<CounterFamily<L>, "inc" | "removeMatching">;
+export type HistogramSink<L extends string> = Pick<HistogramFamily<L>, "observe" | "removeMatching">;
+
 /** A counter moved by what the state tells (`connect` subscribes it). */
-export function counter<S, const L extends string>(d: Declaration<L> & { connect(state: S, family: CounterFamily<L>): void }): FamilyGenerator<S> {
+export function counter<S, const L extends string>(d: Declaration<L> & { connect(state: S, family: CounterSink<L>): void }): FamilyGenerator<S> {
   return generator(d, "counter", (options, state) => {
     const family = new CounterFamily(d.name, d.help, d.labels, options);
-    d.connect(state, family);
+    const gate = options.gate;
+    d.connect(state, gate ? { inc: (labels, by) => gate.pass(() => family.inc(labels, by)), removeMatching: (values) => family.removeMatching(values) } : family);
     return family;
   });
 }
 
 export function histogram<S, const L extends string>(
-  d: Declaration<L> & { readonly buckets: readonly number[]; connect(state: S, family: HistogramFamily<L>): void },
+  d: Declaration<L> & { readonly buckets: readonly number[]; connect(state: S, family: HistogramSink<L>): void },
 ): FamilyGenerator<S> {
   return generator(d, "histogram", (options, state) => {
     const family = new HistogramFamily(d.name, d.help, d.labels, d.buckets, options);
-    d.connect(state, family);
+    const gate = options.gate;
+    d.connect(state, gate ? { observe: (labels, value) => gate.pass(() => family.observe(labels, value)), removeMatching: (values) => family.removeMatching(values) } : family);
     return family;
   });
 }

@@ -11,10 +11,13 @@ export class Exposition {
   constructor(
     readonly families: readonly TextFamily[],
     private readonly head: () => Promise<string> = async () => "",
+    /** Families left out while `when()` holds: a standby's shard series, which the active replica exports. */
+    private readonly withheld?: { readonly families: ReadonlySet<TextFamily>; readonly when: () => boolean },
   ) {}
 
   async buffers(): Promise<Buffer[]> {
-    const bodies = this.families.flatMap((family) => family.buffers());
+    const withheld = this.withheld?.when() ? this.withheld.families : null;
+    const bodies = (withheld ? this.families.filter((family) => !withheld.has(family)) : this.families).flatMap((family) => family.buffers());
     const head = await this.head();
     return head === "" ? bodies : [Buffer.from(head), ...bodies];
   }

@@ -26,6 +26,13 @@ export const EXPORTER_GITLAB_FAMILIES: readonly FamilyGenerator<ExporterGitLabSt
     labels: ["event", "outcome"],
     samples: ({ health }) => health.webhookEvents.entries(),
   }),
+];
+
+/**
+ * The poller's view of its projects: exported by the replica that polls (a standby's shard is
+ * polled by its active replica, and these would say nothing of it).
+ */
+export const EXPORTER_GITLAB_POLL_FAMILIES: readonly FamilyGenerator<ExporterGitLabState>[] = [
   scrapeGauge({
     name: "gitlab_ci_exporter_gitlab_last_success_timestamp_seconds",
     help: "Unix time of the last poll cycle in which every GitLab request succeeded.",

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import packageJson from "../../../../package.json" with { type: "json" };
-import { EXPORTER_GITLAB_FAMILIES } from "../../../../src/metrics/families/exporter-gitlab.js";
+import { EXPORTER_GITLAB_FAMILIES, EXPORTER_GITLAB_POLL_FAMILIES } from "../../../../src/metrics/families/exporter-gitlab.js";
 import { SelfHealth } from "../../../../src/state/self-health.js";
 import { familiesOf } from "../../../helpers/families.js";
 
 function setup() {
   const health = new SelfHealth();
-  return { health, ...familiesOf(EXPORTER_GITLAB_FAMILIES, { health }) };
+  return { health, ...familiesOf([...EXPORTER_GITLAB_FAMILIES, ...EXPORTER_GITLAB_POLL_FAMILIES], { health }) };
 }
 
 describe("the exporter's GitLab families", () => {
