@@ -90,4 +90,4 @@ export interface SpotNodeChanged {
 }
 
 /** How the exporter answered a webhook delivery. */
-export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large" | "shed";
+export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "unauthorized" | "invalid" | "too_large" | "shed" | "unforwarded";

@@ -5,12 +5,12 @@ import { Registry } from "prom-client";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits, type WebConfig } from "../config/server-config.js";
 import type { Secret } from "../config/secret.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
-import type { GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
+import type { WebhookReceiver } from "../sources/gitlab/webhook-source.js";
 import { guardConnections } from "./connections.js";
 import { healthRoutes, type HealthCheck } from "./health.js";
 import { indexPage } from "./index-page.js";
 import { metricsGuard } from "./metrics-auth.js";
-import { webhookRoutes } from "./webhooks.js";
+import { webhookRoutes, type WebhookShards } from "./webhooks.js";
 
 export interface ServerDeps {
   /** Renders the whole exposition, as buffers written out in order. */
@@ -19,7 +19,9 @@ export interface ServerDeps {
   readonly metrics: ExporterMetrics;
   /** Absent: the webhook endpoint is disabled. */
   readonly webhooks?: {
-    readonly source: GitLabWebhookSource;
+    readonly source: WebhookReceiver;
+    /** Where deliveries of other shards' projects go; absent when one replica does all the work. */
+    readonly shards?: WebhookShards;
     /** null: deliveries are accepted without a token (explicitly allowed). */
     readonly secret: Secret | null;
     readonly maxBodyBytes: number;

@@ -3,11 +3,21 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Secret } from "../config/secret.js";
 import { ByteBudget } from "../lib/byte-budget.js";
 import type { ExporterMetrics } from "../metrics/exporter.js";
-import { eventLabel, type GitLabWebhookSource } from "../sources/gitlab/webhook-source.js";
+import { eventLabel, projectIdOf, type WebhookReceiver } from "../sources/gitlab/webhook-source.js";
 import { holdBodiesInBudget, SHED_ERROR_CODE } from "./webhook-body-budget.js";
+import { FORWARDED_HEADER, placementOf, type ShardRouting, type WebhookForwarder } from "./webhook-forward.js";
+
+/** Where deliveries of other shards' projects go: absent when one replica does all the work. */
+export interface WebhookShards {
+  readonly routing: ShardRouting;
+  readonly forwarder: Pick<WebhookForwarder, "forward">;
+  /** Counts each delivery sent on, delivered or not. */
+  forwarded(outcome: "delivered" | "failed"): void;
+}
 
 export interface WebhookRouteOptions {
-  readonly source: GitLabWebhookSource;
+  readonly source: WebhookReceiver;
+  readonly shards?: WebhookShards;
   readonly secret: Secret | null;
   readonly maxBodyBytes: number;
   /** Body bytes read at once over every delivery (`GITLAB_WEBHOOK_MAX_INFLIGHT_BYTES`). */
@@ -21,7 +31,7 @@ export interface WebhookRouteOptions {
  * never fails on what a client sends.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, options) => {
-  const { source, secret, metrics } = options;
+  const { secret, metrics } = options;
   const inflight = new ByteBudget(options.maxInflightBytes);
 
   /**
@@ -71,15 +81,46 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app
         }
       },
     },
-    async (request, reply) => {
-      const event = header(request.headers["x-gitlab-event"]);
-      const result = source.receive(event, request.body, header(request.headers["idempotency-key"]));
-      metrics.webhookEvent(eventLabel(event), result.outcome);
-      reply.code(result.status);
-      return result.status < 300 ? { status: result.outcome, reason: result.reason } : { error: result.reason };
-    },
+    deliveryHandler(options),
   );
 };
+
+/** An authentic delivery: applied here, or sent on to the replica that applies its project's. */
+function deliveryHandler({ source, shards, metrics }: WebhookRouteOptions) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const event = header(request.headers["x-gitlab-event"]);
+    const routed = shards ? await routeToShard(shards, event, request, metrics) : null;
+    if (routed) return reply.code(routed.status).send(routed.body);
+    const result = source.receive(event, request.body, header(request.headers["idempotency-key"]));
+    metrics.webhookEvent(eventLabel(event), result.outcome);
+    reply.code(result.status);
+    return result.status < 300 ? { status: result.outcome, reason: result.reason } : { error: result.reason };
+  };
+}
+
+/**
+ * A delivery about a project another replica applies: sent on to it, answered 200 once it
+ * applied it (and counted there, not here), else 202 and counted here as `unforwarded` (its
+ * change is read by polling). A delivery sent on by another replica is applied here or refused
+ * with 421, so the sender tries the shard's next replica. A standby whose active replica does not
+ * answer applies its own shard's deliveries itself. Null: apply here.
+ */
+async function routeToShard(shards: WebhookShards, event: string | undefined, request: FastifyRequest, metrics: ExporterMetrics): Promise<{ status: number; body: object } | null> {
+  const projectId = event === "Job Hook" || event === "Pipeline Hook" ? projectIdOf(request.body) : undefined;
+  if (projectId === undefined) return null;
+  const placement = placementOf(shards.routing, projectId);
+  if (placement === "here") return null;
+  if (request.headers[FORWARDED_HEADER] !== undefined) {
+    return { status: 421, body: { status: "misdirected", reason: `this replica does not apply project ${projectId}'s deliveries now` } };
+  }
+  const delivered = await shards.forwarder.forward(projectId, request.headers, request.body);
+  shards.forwarded(delivered ? "delivered" : "failed");
+  if (delivered) return { status: 200, body: { status: "forwarded", reason: `applied by shard ${shards.routing.shardOf(projectId)}` } };
+  if (placement === "own-shard") return null;
+  metrics.webhookEvent(eventLabel(event), "unforwarded");
+  request.log.warn({ event, projectId, shard: shards.routing.shardOf(projectId) }, "no replica of the project's shard took the webhook delivery; acknowledged, left to polling");
+  return { status: 202, body: { status: "unforwarded", reason: `no replica of shard ${shards.routing.shardOf(projectId)} answered; left to polling` } };
+}
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

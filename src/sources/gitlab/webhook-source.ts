@@ -88,7 +88,12 @@ export function idempotencyDigest(key: string): string {
  * a job it cannot place (its tags are not in the payload) only makes the poller look at the
  * project soon, which costs one request per project, not one per event.
  */
-export class GitLabWebhookSource {
+/** What the webhook endpoint hands authentic deliveries to. */
+export interface WebhookReceiver {
+  receive(event: string | undefined, body: unknown, idempotencyKey: string | undefined): WebhookResult;
+}
+
+export class GitLabWebhookSource implements WebhookReceiver {
   /** Digests of the idempotency keys seen, the oldest forgotten first. */
   private readonly seenKeys = new BoundedMap<string, true>(IDEMPOTENCY_KEYS_CAPACITY);
 
@@ -170,7 +175,7 @@ export class GitLabWebhookSource {
 }
 
 /** The project a delivery names, if it names one plainly: `project_id` (Job Hook) or `project.id`. */
-function projectIdOf(body: unknown): number | undefined {
+export function projectIdOf(body: unknown): number | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const { project_id: id, project } = body as { project_id?: unknown; project?: unknown };
   const candidate = typeof id === "number" ? id : typeof project === "object" && project !== null ? (project as { id?: unknown }).id : undefined;
