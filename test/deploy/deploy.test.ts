@@ -5,6 +5,8 @@ import path from "node:path";
 import type { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import type { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import type { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import type { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { Service } from "kubernetes-models/v1/Service";
 import { Secret } from "kubernetes-models/v1/Secret";
 import type { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -19,7 +21,7 @@ import { ROOT } from "../../mixin/render.js";
 import { loadConfig } from "../../src/config/load.js";
 import { SETTINGS } from "../../src/config/settings.js";
 import { DRAIN_LIMIT_SECONDS } from "../../src/shutdown.js";
-import { type K8sObject, kustomize, MODELS } from "./manifests.js";
+import { type K8sObject, kustomize, MODELS, podEnv, workloadOf } from "./manifests.js";
 
 /** What `kubectl apply -k` takes: the top level (the base) and every directory under overlays/. */
 const OVERLAYS = readdirSync(path.join(ROOT, "deploy/kubernetes/overlays"), { withFileTypes: true })
@@ -87,7 +89,7 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
 
   it("runs a hardened exporter whose env and files the config schema accepts", async () => {
     const objects = await kustomize(dir);
-    const deployment = one<Deployment>(objects, "Deployment");
+    const deployment = workloadOf(objects);
     const pod = deployment.spec!.template.spec!;
     const container = pod.containers[0]!;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
@@ -97,7 +99,7 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     expect(container.livenessProbe?.httpGet).toMatchObject({ path: "/healthz", port: "metrics" });
     expect(container.readinessProbe?.httpGet).toMatchObject({ path: "/readyz", port: "metrics" });
 
-    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? ""]));
+    const env = podEnv(deployment);
     const known = new Set<string>(SETTINGS.map((s) => s.name));
     expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
     // Secrets come from files on a mounted volume, never from plain env values.
@@ -145,8 +147,8 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
 
   it("exposes the named metrics port to a ServiceMonitor that selects the Service", async () => {
     const objects = await kustomize(dir);
-    const deployment = one<Deployment>(objects, "Deployment");
-    const service = one<Service>(objects, "Service");
+    const deployment = workloadOf(objects);
+    const service = one<Service>(objects, "Service", "gitlab-ci-k8s-exporter");
     const monitor = one<ServiceMonitor>(objects, "ServiceMonitor");
     const port = deployment.spec!.template.spec!.containers[0]!.ports!.find((p) => p.name === "metrics")!;
     expect(port.containerPort).toBe(9863);
@@ -175,7 +177,7 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
   it("binds its roles, and only those, to the exporter's ServiceAccount", async () => {
     const objects = await kustomize(dir);
     const account = one<ServiceAccount>(objects, "ServiceAccount");
-    const deployment = one<Deployment>(objects, "Deployment");
+    const deployment = workloadOf(objects);
     expect(deployment.spec!.template.spec!.serviceAccountName).toBe(account.metadata!.name);
     expect(account.metadata!.namespace).toBe(deployment.metadata!.namespace);
     const subject = { kind: "ServiceAccount", name: account.metadata!.name, namespace: account.metadata!.namespace };
@@ -202,9 +204,10 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
     // namespace, none elsewhere; without KUBE_NAMESPACES the ClusterRole covers pods.
     const env = deployment.spec!.template.spec!.containers[0]!.env ?? [];
     const namespaces = (env.find((e) => e.name === "KUBE_NAMESPACES")?.value ?? "").split(",").map((n) => n.trim()).filter(Boolean).sort();
-    const namespacesOf = (kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.namespace).sort();
-    expect(namespacesOf("Role")).toEqual(namespaces);
-    expect(namespacesOf("RoleBinding")).toEqual(namespaces);
+    const podRoles = (objects.filter((o) => o.kind === "Role") as unknown as Role[]).filter((r) => (r.rules ?? []).some((rule) => rule.resources?.includes("pods")));
+    const podRoleKeys = new Set(podRoles.map((r) => `${r.metadata!.namespace}/${r.metadata!.name}`));
+    expect(podRoles.map((r) => r.metadata!.namespace).sort()).toEqual(namespaces);
+    expect(roleBindings.filter((b) => podRoleKeys.has(`${b.metadata!.namespace}/${b.roleRef.name}`)).map((b) => b.metadata!.namespace).sort()).toEqual(namespaces);
     const clusterRoles = objects.filter((o) => o.kind === "ClusterRole") as unknown as ClusterRole[];
     const clusterPods = clusterRoles.some((r) => (r.rules ?? []).some((rule) => rule.resources?.includes("pods")));
     expect(clusterPods).toBe(namespaces.length === 0);
@@ -212,7 +215,7 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
 
   it("requests memory for the benchmark's soak RSS plus 25%, with a limit at least twice the request", async () => {
     const objects = await kustomize(dir);
-    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    const resources = workloadOf(objects).spec!.template.spec!.containers[0]!.resources!;
     const bench = JSON.parse(await readFile(path.join(ROOT, "bench/results/default.json"), "utf8")) as { rss_soak_mib?: unknown };
     expect(typeof bench.rss_soak_mib, "bench/results/default.json has no rss_soak_mib").toBe("number");
     const soak = bench.rss_soak_mib as number;
@@ -224,21 +227,26 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
 
   it("requests at least the CPU the benchmark's steady window used", async () => {
     const objects = await kustomize(dir);
-    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    const resources = workloadOf(objects).spec!.template.spec!.containers[0]!.resources!;
     expect(BENCH_CPU_STEADY, "bench/results/default.json holds cpu_steady_cores").toBeTypeOf("number");
     const steady = BENCH_CPU_STEADY as number;
     const request = cores(resources.requests!.cpu as string);
     expect(request, `CPU request ${request} cores is below the benchmark's steady ${steady.toFixed(3)} cores`).toBeGreaterThanOrEqual(steady);
   });
 
-  it("rolls out with the new pod ready before the old one stops, so webhooks always have an endpoint", async () => {
-    const deployment = one<Deployment>(await kustomize(dir), "Deployment");
-    expect(deployment.spec!.replicas).toBe(1);
-    expect(deployment.spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  it("rolls out with the new pod ready before the old one stops, or one replica of a shard at a time, so webhooks always have an endpoint", async () => {
+    const objects = await kustomize(dir);
+    const workload = workloadOf(objects);
+    if (workload.kind === "Deployment") {
+      expect(workload.spec!.replicas).toBe(1);
+      expect((workload as Deployment).spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+      return;
+    }
+    expectShardedWorkload(objects);
   });
 
   it("gives the pod time for the shutdown grace period, the drain and a margin before the kubelet kills it", async () => {
-    const pod = one<Deployment>(await kustomize(dir), "Deployment").spec!.template.spec!;
+    const pod = workloadOf(await kustomize(dir)).spec!.template.spec!;
     const env = pod.containers[0]!.env ?? [];
     const grace = Number(env.find((e) => e.name === "SHUTDOWN_GRACE_SECONDS")?.value ?? SETTINGS.find((s) => s.name === "SHUTDOWN_GRACE_SECONDS")!.default);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(grace + DRAIN_LIMIT_SECONDS + 5);
@@ -246,9 +254,56 @@ describe.each(TREES)("kubectl kustomize %s", (dir) => {
 
   it("sets no CPU limit", async () => {
     const objects = await kustomize(dir);
-    const resources = one<Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!.resources!;
+    const resources = workloadOf(objects).spec!.template.spec!.containers[0]!.resources!;
     // A CFS quota would throttle the scrapes' and start-up's bursts into latency (see deployment.yaml).
     expect(resources.limits?.cpu, "CPU limit").toBeUndefined();
+  });
+});
+
+/** The StatefulSet variant: shards of SHARD_REPLICAS replicas, peers by a headless Service, one replica down at a time, spread over nodes. */
+function expectShardedWorkload(objects: K8sObject[]): void {
+  const workload = workloadOf(objects) as StatefulSet;
+  expect(workload.kind).toBe("StatefulSet");
+  const env = podEnv(workload);
+  const perShard = Number(env.SHARD_REPLICAS ?? "1");
+  expect(env).toMatchObject({ SHARD: "auto", TOTAL_SHARDS: "auto", POD_NAME: `${workload.metadata!.name}-0`, POD_NAMESPACE: workload.metadata!.namespace });
+  expect(workload.spec!.replicas! % perShard).toBe(0);
+  expect(workload.spec!.replicas! / perShard).toBeGreaterThanOrEqual(2);
+  expect(workload.spec!.podManagementPolicy).toBe("Parallel");
+  expect(workload.spec!.updateStrategy).toEqual({ type: "RollingUpdate" });
+  const podLabels = workload.spec!.template.metadata!.labels!;
+  const selects = (selector: Record<string, string> | undefined) => Object.entries(selector ?? {}).length > 0 && Object.entries(selector ?? {}).every(([k, v]) => podLabels[k] === v);
+  const peers = one<Service>(objects, "Service", workload.spec!.serviceName);
+  expect(peers.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true, ports: [{ name: "metrics", targetPort: "metrics" }] });
+  expect(selects(peers.spec!.selector)).toBe(true);
+  const budget = one<PodDisruptionBudget>(objects, "PodDisruptionBudget");
+  expect(budget.spec!.maxUnavailable).toBe(1);
+  expect(selects(budget.spec!.selector!.matchLabels)).toBe(true);
+  const antiAffinity = workload.spec!.template.spec!.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  expect(antiAffinity.map((term) => term.podAffinityTerm.topologyKey)).toEqual(["kubernetes.io/hostname"]);
+  expect(selects(antiAffinity[0]!.podAffinityTerm.labelSelector!.matchLabels)).toBe(true);
+  // Leases and the StatefulSet, in the exporter's namespace only.
+  const role = (objects.filter((o) => o.kind === "Role") as unknown as Role[]).find((r) => r.metadata!.namespace === workload.metadata!.namespace)!;
+  expect(role.rules).toEqual([
+    { apiGroups: ["apps"], resources: ["statefulsets"], resourceNames: [workload.metadata!.name], verbs: ["get"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update"] },
+  ]);
+  const binding = (objects.filter((o) => o.kind === "RoleBinding") as unknown as RoleBinding[]).find((b) => b.roleRef.name === role.metadata!.name)!;
+  expect(binding.metadata!.namespace).toBe(role.metadata!.namespace);
+}
+
+describe("the sharded overlay", () => {
+  it("runs the base's pod as a StatefulSet of shards, with only the sharding settings and the spread over nodes added", async () => {
+    const objects = await kustomize("deploy/kubernetes/overlays/sharded");
+    expectShardedWorkload(objects);
+    const base = workloadOf(await kustomize("deploy/kubernetes")).spec!.template;
+    const sharded = structuredClone(workloadOf(objects).spec!.template);
+    const sharding = new Set(["SHARD", "TOTAL_SHARDS", "SHARD_REPLICAS", "POD_NAME", "POD_NAMESPACE"]);
+    const container = sharded.spec!.containers[0]!;
+    container.env = container.env!.filter((e) => !sharding.has(e.name));
+    delete sharded.spec!.affinity;
+    expect(sharded).toEqual(base);
   });
 });
 

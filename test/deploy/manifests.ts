@@ -10,6 +10,8 @@ import { promisify } from "node:util";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
@@ -31,6 +33,8 @@ export type K8sObject = { apiVersion: string; kind: string; metadata: { name: st
 /** The schema of every kind the manifests and the chart may render. */
 export const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   Deployment,
+  StatefulSet,
+  PodDisruptionBudget,
   Service,
   ServiceAccount,
   ClusterRole,
@@ -114,4 +118,24 @@ export function validationErrors(objects: K8sObject[]): string[] {
     }
   }
   return errors;
+}
+
+/** The exporter's workload: the Deployment, or the StatefulSet of the sharded variants. */
+export type Workload = Deployment | StatefulSet;
+
+/** The one Deployment or StatefulSet among the objects; fails unless there is exactly one. */
+export function workloadOf(objects: K8sObject[]): Workload {
+  const found = objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
+  if (found.length !== 1) throw new Error(`expected one Deployment or StatefulSet, found ${found.map((o) => `${o.kind} ${o.metadata.name}`).join(", ") || "none"}`);
+  return found[0] as unknown as Workload;
+}
+
+/**
+ * The container's environment as the exporter sees it in pod `<workload>-0`: plain values, and
+ * the downward API's name and namespace filled in.
+ */
+export function podEnv(workload: Workload): Record<string, string> {
+  const container = workload.spec!.template.spec!.containers[0]!;
+  const field = (path: string | undefined) => (path === "metadata.name" ? `${workload.metadata!.name}-0` : path === "metadata.namespace" ? (workload.metadata!.namespace ?? "") : "");
+  return Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? field(e.valueFrom?.fieldRef?.fieldPath)]));
 }
