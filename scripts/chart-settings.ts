@@ -4,8 +4,8 @@
  */
 import { SETTINGS, type SettingSpec } from "../src/config/settings.js";
 
-/** Set by the chart from its own values: the port, and the files of the mounted Secrets. */
-export const CHART_MANAGED = ["LISTEN_ADDRESS", "GITLAB_TOKEN_FILE", "GITLAB_WEBHOOK_SECRET_FILE"] as const;
+/** Set by the chart from its own values: the port, the files of the mounted Secrets, and the sharding (`shards`, `replicasPerShard`). */
+export const CHART_MANAGED = ["LISTEN_ADDRESS", "GITLAB_TOKEN_FILE", "GITLAB_WEBHOOK_SECRET_FILE", "SHARD", "TOTAL_SHARDS", "SHARD_REPLICAS", "POD_NAME", "POD_NAMESPACE"] as const;
 
 /** Secrets in plain text would sit in the pod spec: the chart takes their *_FILE settings instead. */
 export const PLAIN_SECRETS: readonly string[] = SETTINGS.filter((s) => s.kind === "secret").map((s) => s.name);

@@ -9,13 +9,16 @@ import type { ServiceMonitor } from "@kubernetes-models/prometheus-operator/moni
 import type { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import type { Service } from "kubernetes-models/v1/Service";
 import { describe, expect, it } from "vitest";
-import { helmTemplate, type K8sObject, kustomize } from "./manifests.js";
+import type { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { helmTemplate, type K8sObject, kustomize, podEnv, workloadOf } from "./manifests.js";
 
 const MONITORING_KINDS = ["PrometheusRule", "ServiceMonitor"];
 const PROMETHEUS_OPERATOR = { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } };
 
 const helmDefaults = helmTemplate();
 const helmWithMonitoring = helmTemplate(PROMETHEUS_OPERATOR);
+const helmSharded = helmTemplate({ ...PROMETHEUS_OPERATOR, shards: 3, replicasPerShard: 2 });
 const helmNamespaced = helmTemplate({
   ...PROMETHEUS_OPERATOR,
   rbac: { namespaced: true },
@@ -30,20 +33,23 @@ function one<T>(objects: K8sObject[], kind: string): T {
   return found[0] as T;
 }
 
-/** Each RBAC object's kind, namespace and rules; names differ between the two. */
+/** Each RBAC object's kind, namespace and rules; names differ between the two (and so do the StatefulSet's, named in a rule). */
 function permissions(objects: K8sObject[]) {
+  const workload = workloadOf(objects).metadata!.name;
+  const unnamed = (rules: unknown) => JSON.parse(JSON.stringify(rules ?? []).replaceAll(`"${workload}"`, '"<workload>"')) as unknown;
   return objects
     .filter((o) => o.kind === "ClusterRole" || o.kind === "Role")
-    .map((o) => ({ kind: o.kind, namespace: o.metadata.namespace, rules: o.rules }))
+    .map((o) => ({ kind: o.kind, namespace: o.metadata.namespace, rules: unnamed(o.rules) }))
     .sort((a, b) => `${a.kind}/${a.namespace}`.localeCompare(`${b.kind}/${b.namespace}`));
 }
 
 /** The pod as the exporter sees it: env by name, each mounted file by Secret and key, the pod's settings. */
 function exporterPod(objects: K8sObject[]) {
-  const deployment = one<Deployment>(objects, "Deployment");
+  const deployment = workloadOf(objects);
   const pod = deployment.spec!.template.spec!;
-  const { env: envVars, volumeMounts, ...container } = pod.containers[0]!;
-  const env = Object.fromEntries((envVars ?? []).map((e) => [e.name, e.value ?? ""]));
+  const { env: _, volumeMounts, ...container } = pod.containers[0]!;
+  // The pod's own name differs as the workloads' names do.
+  const env = Object.fromEntries(Object.entries(podEnv(deployment)).map(([name, value]) => [name, name === "POD_NAME" ? "<workload>-0" : value]));
   const mount = volumeMounts!.find((m) => m.name === "secrets")!;
   const volume = pod.volumes!.find((v) => v.name === "secrets")!;
   const sources = volume.secret ? [{ name: volume.secret.secretName!, items: volume.secret.items }] : volume.projected!.sources!.map((s) => s.secret!);
@@ -53,9 +59,12 @@ function exporterPod(objects: K8sObject[]) {
     const entries = items ?? Object.values(env).filter((v) => v.startsWith(`${mount.mountPath}/`)).map((v) => ({ key: path.basename(v), path: path.basename(v) }));
     for (const item of entries) files[`${mount.mountPath}/${item.path}`] = `${name}/${item.key}`;
   }
+  const statefulSet = deployment.kind === "StatefulSet" ? (deployment as StatefulSet).spec! : null;
   return {
+    kind: deployment.kind,
     replicas: deployment.spec!.replicas,
-    strategy: deployment.spec!.strategy,
+    strategy: statefulSet ? { updateStrategy: statefulSet.updateStrategy, podManagementPolicy: statefulSet.podManagementPolicy } : (deployment as Deployment).spec!.strategy,
+    spreadOver: pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.map((term) => term.podAffinityTerm.topologyKey),
     terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds,
     securityContext: pod.securityContext,
     serviceAccountToken: pod.automountServiceAccountToken,
@@ -89,10 +98,21 @@ describe("the Helm chart against the kustomize base", () => {
     }
   });
 
+  it("installs the same shards as the sharded overlay: StatefulSet, peers' Service, disruption budget, Lease rights", async () => {
+    const [chart, base] = [await helmSharded, await kustomize("deploy/kubernetes/overlays/sharded")];
+    expect(kinds(chart)).toEqual(kinds(base));
+    expect(permissions(chart)).toEqual(permissions(base));
+    expect(exporterPod(chart)).toEqual(exporterPod(base));
+    const peers = (objects: K8sObject[]) => objects.find((o) => o.kind === "Service" && o.metadata.name === (workloadOf(objects) as StatefulSet).spec!.serviceName) as Service | undefined;
+    expect(peers(chart)?.spec).toEqual(expect.objectContaining({ clusterIP: "None", publishNotReadyAddresses: true, ports: peers(base)!.spec!.ports }));
+    expect(one<PodDisruptionBudget>(chart, "PodDisruptionBudget").spec!.maxUnavailable).toBe(one<PodDisruptionBudget>(base, "PodDisruptionBudget").spec!.maxUnavailable);
+  });
+
   it("exposes the same port, scrapes it the same way and carries the same rules", async () => {
     const chart = await helmWithMonitoring;
     const base = await kustomize("deploy/kubernetes");
     expect(one<Service>(chart, "Service").spec!.ports).toEqual(one<Service>(base, "Service").spec!.ports);
+    void helmSharded;
     expect(one<ServiceMonitor>(chart, "ServiceMonitor").spec.endpoints).toEqual(one<ServiceMonitor>(base, "ServiceMonitor").spec.endpoints);
     expect(one<PrometheusRule>(chart, "PrometheusRule").spec).toEqual(one<PrometheusRule>(base, "PrometheusRule").spec);
   });

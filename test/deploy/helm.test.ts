@@ -112,6 +112,24 @@ describe("helm template", () => {
     }
   });
 
+  it("runs shards × replicasPerShard pods of a StatefulSet in place of the Deployment, each taking its shard from its ordinal", async () => {
+    const objects = await helmTemplate({ shards: 4, replicasPerShard: 2, serviceMonitor: { enabled: true } }, { release: "ci" });
+    expect(validationErrors(objects)).toEqual([]);
+    expect(all(objects, "Deployment")).toEqual([]);
+    const statefulSet = one<K8sObject & { spec: { replicas: number; serviceName: string; template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } }>(objects, "StatefulSet");
+    expect(statefulSet.spec.replicas).toBe(8);
+    const env = Object.fromEntries(statefulSet.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ SHARD: "auto", TOTAL_SHARDS: "auto", SHARD_REPLICAS: "2" });
+    expect(all<Service>(objects, "Service").map((svc) => svc.metadata!.name).sort()).toEqual(["ci-gitlab-ci-k8s-exporter", statefulSet.spec.serviceName].sort());
+    const role = one<Role>(objects, "Role");
+    expect(role.rules!.find((rule) => rule.resources?.includes("statefulsets"))!.resourceNames).toEqual([statefulSet.metadata.name]);
+    // The ServiceMonitor scrapes every replica through the Service, which selects them all.
+    const monitor = one<ServiceMonitor>(objects, "ServiceMonitor");
+    expect(monitor.spec.selector.matchLabels).toMatchObject({ "app.kubernetes.io/name": "gitlab-ci-k8s-exporter" });
+    await expect(helmTemplate({ settings: { GITLAB_URL: "https://gitlab.acme.test", GITLAB_GROUPS: "acme", TOTAL_SHARDS: 3 } })).rejects.toThrow(/TOTAL_SHARDS/);
+    await expect(helmTemplate({ shards: 0 })).rejects.toThrow(/shards/);
+  });
+
   it("takes appVersion from package.json", async () => {
     const chart = parse(await readFile(path.join(CHART_DIR, "Chart.yaml"), "utf8")) as { apiVersion: string; appVersion: string };
     const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as { version: string };

@@ -100,3 +100,13 @@ most 10 s; 10 s more of margin.
 {{- end -}}
 {{- add (int (ceil $grace)) 20 -}}
 {{- end -}}
+
+{{/* "true" when the install is sharded: a StatefulSet of shards × replicasPerShard pods in place of the Deployment. */}}
+{{- define "exporter.sharded" -}}
+{{- or (gt (int .Values.shards) 1) (gt (int .Values.replicasPerShard) 1) -}}
+{{- end -}}
+
+{{/* The headless Service that names each replica of the sharded install, for the webhook deliveries it is forwarded. */}}
+{{- define "exporter.peersName" -}}
+{{- printf "%s-peers" (include "exporter.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
