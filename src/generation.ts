@@ -79,9 +79,19 @@ export class Generation {
     return this.activeNow;
   }
 
+  /**
+   * Starts discovery (and polling when active) and the watches. A shard lists pods once discovery
+   * answered: a pod that tells its project by path alone is then placed by the project's id, as
+   * every other shard places it.
+   */
   start(): void {
     this.poller.start({ polling: this.activeNow });
-    this.kubernetes?.start();
+    const kubernetes = this.kubernetes;
+    if (!kubernetes) return;
+    if (this.options.sharding.total <= 1) return kubernetes.start();
+    void this.poller.firstDiscovery.then(() => {
+      if (!this.shutdown.signal.aborted) kubernetes.start();
+    });
   }
 
   /**

@@ -15,6 +15,9 @@ import { readStatefulSet, serviceAccountNamespace } from "./sources/kube/statefu
 export const STATEFULSET_RECHECK_MS = 30_000;
 /** The longest wait for one replica to take a forwarded delivery. */
 const FORWARD_TIMEOUT_MS = 2_000;
+/** Deliveries no replica of their shard took are tried again this long, within this many bytes. */
+const FORWARD_HOLD_MS = 60_000;
+const FORWARD_HOLD_BYTES = 32 * 1024 * 1024;
 
 /** The split as this replica knows it now: its shard of how many, and every replica's address by ordinal. */
 export interface Topology {
@@ -33,6 +36,7 @@ export class ShardReplica {
   private readonly elector: LeaseElector | null;
   private readonly abort = new AbortController();
   private watching: Promise<void> | null = null;
+  private forwarder: WebhookForwarder | null = null;
   private readonly selfOrdinal: number;
 
   private constructor(
@@ -43,7 +47,9 @@ export class ShardReplica {
   ) {
     const sharding = config.sharding;
     this.selfOrdinal = sharding.pod?.ordinal ?? sharding.shard;
-    this.elector = sharding.replicasPerShard > 1 && kubeConfig ? this.leaseElector(kubeConfig) : null;
+    // A shard of one replica holds its Lease too, for its successor to count from its last renewal.
+    const leased = sharding.pod !== null && (sharding.replicasPerShard > 1 || sharding.total !== 1);
+    this.elector = leased && kubeConfig ? this.leaseElector(kubeConfig) : null;
     this.current = this.build(this.elector === null);
   }
 
@@ -59,13 +65,26 @@ export class ShardReplica {
   start(): void {
     this.current.start();
     this.elector?.start();
+    if (this.elector && this.config.sharding.replicasPerShard === 1) void this.activateAlone();
     if (this.config.sharding.total === "auto") this.watching = this.watchStatefulSet();
+  }
+
+  /**
+   * A shard of one replica has nobody to wait for: when the Kubernetes API does not hand it its
+   * Lease within the Lease's duration, it does the work anyway, counting from its own start.
+   */
+  private async activateAlone(): Promise<void> {
+    await sleep(this.config.sharding.leaseDurationMs, this.abort.signal).catch(() => undefined);
+    if (this.abort.signal.aborted || this.current.active) return;
+    this.logger.warn("the shard's Lease could not be read; working without it, counting from this start");
+    this.current.activate(null);
   }
 
   /** Stops the sources, then gives the Lease up, so a standby takes over at once. */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.watching;
+    this.forwarder?.close();
     await this.current.stop();
     await this.elector?.stop();
   }
@@ -86,7 +105,8 @@ export class ShardReplica {
           .map((ordinal) => this.topology.peers[ordinal])
           .filter((peer): peer is string => peer !== undefined),
     };
-    const forwarder = new WebhookForwarder(routing, { timeoutMs: FORWARD_TIMEOUT_MS, self: sharding.pod?.name ?? `shard-${sharding.shard}` });
+    const forwarder = new WebhookForwarder(routing, { timeoutMs: FORWARD_TIMEOUT_MS, self: sharding.pod?.name ?? `shard-${sharding.shard}`, holdMs: FORWARD_HOLD_MS, maxHeldBytes: FORWARD_HOLD_BYTES, retryEveryMs: 500 });
+    this.forwarder = forwarder;
     return { routing, forwarder, forwarded: (outcome) => this.current.state.health.webhookForwarded(outcome) };
   }
 
@@ -114,6 +134,8 @@ export class ShardReplica {
       name: `${pod.statefulSet}-shard-${sharding.shard}`,
       identity: pod.name,
       durationMs: sharding.leaseDurationMs,
+      // Alone in its shard, a replica that cannot renew has nobody to hand over to: it works on.
+      standDown: sharding.replicasPerShard > 1,
       log: this.logger.child({ component: "lease" }),
       onStartedLeading: (sinceMs) => this.current.activate(sinceMs),
       onStoppedLeading: () => this.replace(false, "standing by with a fresh state: another replica does the shard's work"),

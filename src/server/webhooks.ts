@@ -10,7 +10,7 @@ import { FORWARDED_HEADER, placementOf, type ShardRouting, type WebhookForwarder
 /** Where deliveries of other shards' projects go: absent when one replica does all the work. */
 export interface WebhookShards {
   readonly routing: ShardRouting;
-  readonly forwarder: Pick<WebhookForwarder, "forward">;
+  readonly forwarder: Pick<WebhookForwarder, "forward" | "hold">;
   /** Counts each delivery sent on, delivered or not. */
   forwarded(outcome: "delivered" | "failed"): void;
 }
@@ -99,27 +99,40 @@ function deliveryHandler({ source, shards, metrics }: WebhookRouteOptions) {
 }
 
 /**
- * A delivery about a project another replica applies: sent on to it, answered 200 once it
- * applied it (and counted there, not here), else 202 and counted here as `unforwarded` (its
- * change is read by polling). A delivery sent on by another replica is applied here or refused
- * with 421, so the sender tries the shard's next replica. A standby whose active replica does not
- * answer applies its own shard's deliveries itself. Null: apply here.
+ * A delivery about a project another replica applies: sent on to it and answered 200 once it
+ * applied it (counted there, not here). When no replica of the shard takes it (its replica
+ * restarts, its standby has not taken over yet), it is held and tried again, answered 202 at
+ * once, and counted here as `unforwarded` only if it is never taken (its change is then read by
+ * polling). A delivery sent on by another replica is applied here or refused with 421, so the
+ * sender tries the shard's next replica. A standby whose active replica does not answer applies
+ * its own shard's deliveries itself. Null: apply here.
  */
 async function routeToShard(shards: WebhookShards, event: string | undefined, request: FastifyRequest, metrics: ExporterMetrics): Promise<{ status: number; body: object } | null> {
   const projectId = event === "Job Hook" || event === "Pipeline Hook" ? projectIdOf(request.body) : undefined;
   if (projectId === undefined) return null;
   const placement = placementOf(shards.routing, projectId);
   if (placement === "here") return null;
+  const shard = shards.routing.shardOf(projectId);
   if (request.headers[FORWARDED_HEADER] !== undefined) {
     return { status: 421, body: { status: "misdirected", reason: `this replica does not apply project ${projectId}'s deliveries now` } };
   }
-  const delivered = await shards.forwarder.forward(projectId, request.headers, request.body);
-  shards.forwarded(delivered ? "delivered" : "failed");
-  if (delivered) return { status: 200, body: { status: "forwarded", reason: `applied by shard ${shards.routing.shardOf(projectId)}` } };
-  if (placement === "own-shard") return null;
-  metrics.webhookEvent(eventLabel(event), "unforwarded");
-  request.log.warn({ event, projectId, shard: shards.routing.shardOf(projectId) }, "no replica of the project's shard took the webhook delivery; acknowledged, left to polling");
-  return { status: 202, body: { status: "unforwarded", reason: `no replica of shard ${shards.routing.shardOf(projectId)} answered; left to polling` } };
+  if (await shards.forwarder.forward(projectId, request.headers, request.body)) {
+    shards.forwarded("delivered");
+    return { status: 200, body: { status: "forwarded", reason: `applied by shard ${shard}` } };
+  }
+  if (placement === "own-shard") {
+    shards.forwarded("failed");
+    return null;
+  }
+  const unforwarded = () => {
+    shards.forwarded("failed");
+    metrics.webhookEvent(eventLabel(event), "unforwarded");
+    request.log.warn({ event, projectId, shard }, "no replica of the project's shard took the webhook delivery; left to polling");
+  };
+  const held = shards.forwarder.hold(projectId, request.headers, request.body, (delivered) => (delivered ? shards.forwarded("delivered") : unforwarded()));
+  if (held) return { status: 202, body: { status: "queued", reason: `shard ${shard} did not answer; sent on once it does` } };
+  unforwarded();
+  return { status: 202, body: { status: "unforwarded", reason: `shard ${shard} did not answer and too much waits for it already; left to polling` } };
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -127,12 +127,13 @@ export class JobStore {
   }
 
   /**
-   * Counts only finishes (and starts) from `sinceMs` on, of jobs first seen past them: a standby
-   * taking over counts from its predecessor's last sign of life, not from its own start. The
-   * moment only ever moves later.
+   * Counts the finishes (and starts) of jobs first seen past them from `sinceMs` on: a replica
+   * taking its shard over counts from its predecessor's last sign of life, not from its own
+   * start. Later than the start for a standby that waited; earlier for a replica restarted in
+   * its own place, which so counts what finished while it was down.
    */
   countFrom(sinceMs: number): void {
-    this.sinceMs = Math.max(this.sinceMs, sinceMs);
+    this.sinceMs = sinceMs;
   }
 
   /** Ids of the project's live jobs (any non-terminal, non-dormant status). */

@@ -47,8 +47,8 @@ function exporterBundle(): Promise<string> {
  * The real CLI in its own process, compiled from `src/cli.ts`, with exactly `env` (and PATH):
  * nothing leaks in from the test runner's environment.
  */
-export async function spawnExporter(env: Record<string, string>): Promise<ExporterProcess> {
-  const port = await freePort();
+export async function spawnExporter(env: Record<string, string>, options: { port?: number } = {}): Promise<ExporterProcess> {
+  const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, [await exporterBundle()], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", LISTEN_ADDRESS: `127.0.0.1:${port}`, ...env },

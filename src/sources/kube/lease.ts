@@ -13,6 +13,8 @@ export interface LeaseElectorOptions {
   /** This replica in the Lease's `holderIdentity`: its pod name. */
   readonly identity: string;
   readonly durationMs: number;
+  /** Stand down when the Lease cannot be renewed in time (true when absent): false for a replica with nobody to take over. */
+  readonly standDown?: boolean;
   readonly log: Logger;
   readonly now?: () => number;
   /**
@@ -102,7 +104,7 @@ export class LeaseElector {
         const level = statusOf(error) === 409 ? "debug" : "warn";
         this.options.log[level]({ err: describeError(error), lease: this.options.name }, "shard Lease: request failed");
       }
-      if (this.leading && this.now() - this.lastRenewMs > this.renewDeadlineMs) this.stopLeading("could not renew the shard's Lease in time");
+      if (this.leading && this.options.standDown !== false && this.now() - this.lastRenewMs > this.renewDeadlineMs) this.stopLeading("could not renew the shard's Lease in time");
       await sleep(Math.max(1, waitMs), signal).catch(() => undefined);
     }
   }

@@ -106,18 +106,20 @@ describe("JobStore", () => {
     expect(rec.started).toEqual([]);
   });
 
-  it("counts from a later moment once told, as a standby taking over does, and never from an earlier one", () => {
+  it("counts from the moment it is told, as a replica taking its shard over does: later than its start, or earlier", () => {
     const rec = recorder();
     const START = 1_000_000;
     const store = recordedStore(rec.events, { countFinishedSinceMs: START });
     store.apply(job({ id: 1, status: "running", startedAtMs: START + 1_000 }), "listing");
     store.countFrom(START + 50_000);
-    store.countFrom(START + 10_000);
     expect(store.apply(job({ id: 2, status: "success", finishedAtMs: START + 49_999 }), "listing")).toBe("unchanged");
     expect(store.apply(job({ id: 3, status: "success", finishedAtMs: START + 50_000 }), "listing")).toBe("changed");
     // A job it tracked live still counts when it ends.
     expect(store.apply(job({ id: 1, status: "success", finishedAtMs: START + 20_000 }), "listing")).toBe("changed");
-    expect(rec.finished.map((f) => f.jobId)).toEqual([3, 1]);
+    // Restarted in its own place: what finished while it was down counts.
+    store.countFrom(START - 30_000);
+    expect(store.apply(job({ id: 4, status: "success", finishedAtMs: START - 10_000 }), "listing")).toBe("changed");
+    expect(rec.finished.map((f) => f.jobId)).toEqual([3, 1, 4]);
   });
 
   it("refuses a forgotten counted job reported again, by the finish times of the ids it forgot", () => {

@@ -86,7 +86,8 @@ export class GitLabPoller implements ActivitySink {
   private readonly now: () => number;
   private readonly sweeper: SweepLoop | null;
   private discovered!: () => void;
-  private readonly firstDiscovery = new Promise<void>((resolve) => (this.discovered = resolve));
+  /** Resolves once discovery first answered: every project's id by path is known from then on. */
+  readonly firstDiscovery = new Promise<void>((resolve) => (this.discovered = resolve));
   /** Every discovered project's id by path, every shard's: pods that tell their project by path are placed by it. */
   private fleet = new Map<string, number>();
   private polling = false;
