@@ -18,8 +18,9 @@ export interface LeaseElectorOptions {
   readonly log: Logger;
   readonly now?: () => number;
   /**
-   * This replica now holds the Lease. `sinceMs`: the previous holder's last renewal, from which
-   * the work it can no longer do is this replica's; null when nobody held it before.
+   * This replica now holds the Lease. `sinceMs`: the previous holder's last renewal as it wrote
+   * it (or its release), from which the work it can no longer do is this replica's; null when
+   * nobody held it before.
    */
   readonly onStartedLeading: (sinceMs: number | null) => void;
   /** This replica no longer holds the Lease (it could not renew it in time, or another took it). */
@@ -34,8 +35,10 @@ interface Observed {
   readonly observedAtMs: number;
   /** Until when the holder holds it, by this replica's reckoning. */
   readonly heldUntilMs: number;
-  /** The holder's last renewal as this replica reckons it. */
+  /** The holder's last renewal as this replica reckons it, for when it may take over. */
   readonly renewedAtMs: number;
+  /** The holder's last renewal as it wrote it (never after now): from when the work is this replica's. */
+  readonly writtenAtMs: number;
 }
 
 /** An API call that does not answer within this part of the Lease duration counts as failed. */
@@ -134,8 +137,8 @@ export class LeaseElector {
     const seen = this.observe(lease, holder);
     if (holder !== "" && this.now() < seen.heldUntilMs) return Math.min(this.retryMs, seen.heldUntilMs - this.now() + 1);
     await this.update(this.leaseFor(this.options.identity, this.durationMs, lease, true));
-    this.options.log.info({ lease: name, previous: holder || null, renewedAgoMs: this.now() - seen.renewedAtMs }, "took over the shard's Lease");
-    this.renewed(seen.renewedAtMs);
+    this.options.log.info({ lease: name, previous: holder || null, renewedAgoMs: this.now() - seen.writtenAtMs }, "took over the shard's Lease");
+    this.renewed(seen.writtenAtMs);
     return this.retryMs;
   }
 
@@ -162,7 +165,7 @@ export class LeaseElector {
     // The holder's word, within one reading interval of when this replica saw the change.
     const renewedAtMs = written === null ? now : Math.min(now, Math.max(written, now - this.retryMs));
     const durationMs = (lease.spec?.leaseDurationSeconds ?? this.durationMs / 1000) * 1000;
-    this.observed = { resourceVersion: version, holder, observedAtMs: now, renewedAtMs, heldUntilMs: renewedAtMs + durationMs };
+    this.observed = { resourceVersion: version, holder, observedAtMs: now, renewedAtMs, heldUntilMs: renewedAtMs + durationMs, writtenAtMs: Math.min(now, written ?? now) };
     return this.observed;
   }
 
