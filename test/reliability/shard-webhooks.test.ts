@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { shardOfProject } from "../../src/domain/shard.js";
-import { Dice, GitLabWorld, startGitLabSimulator, WebhookSender, type SimRunner } from "../../src/simulator/gitlab/index.js";
+import { GitLabWorld, startGitLabSimulator, WebhookSender } from "../../src/simulator/gitlab/index.js";
 import { KubeWorld, startKubeSimulator } from "../../src/simulator/kube/index.js";
+import { CiTraffic } from "../helpers/ci-traffic.js";
 import { waitFor } from "../helpers/exporter-process.js";
 import { eventually, scrape, sum } from "../helpers/prom.js";
 import { startReadinessService, type ReadinessService } from "../helpers/readiness-service.js";
@@ -20,7 +21,6 @@ const TOKEN = "glpat-shard-hooks-0123456789";
 const WEBHOOK_SECRET = "shard-hooks-secret";
 const SHARDS = 3;
 const PROJECTS = Array.from({ length: 12 }, (_, i) => `acme/service-${i}`);
-const RUNNERS: readonly SimRunner[] = [{ id: 11, description: "k8s-runner-a" }];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let cleanup: Array<() => Promise<unknown>> = [];
@@ -34,58 +34,6 @@ function worldWithProjects(): GitLabWorld {
   world.addGroup("acme");
   for (const project of PROJECTS) world.addProject(project);
   return world;
-}
-
-/** Pipelines of two jobs every 150 ms, each job queued, started and finished within about a second. */
-class Traffic {
-  private readonly dice = Dice.seeded(20);
-  private readonly due = new Map<number, { step: "start" | "finish"; atMs: number }>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly world: GitLabWorld,
-    private readonly projectIds: readonly number[],
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => this.tick(), 150);
-  }
-
-  /** No new pipeline, no step, until `start` again. */
-  pause(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** Every live job finishes now. */
-  finishAll(): void {
-    this.pause();
-    while (this.due.size > 0) this.advance(Number.POSITIVE_INFINITY);
-  }
-
-  private tick(): void {
-    const pipeline = this.world.createPipeline(this.dice.pick(this.projectIds));
-    for (const name of ["build", "test"]) {
-      const job = this.world.createJob(pipeline.projectId, { name, pipelineId: pipeline.id, tags: ["k8s"], status: "pending" });
-      this.due.set(job.id, { step: "start", atMs: Date.now() + this.dice.int(300) });
-    }
-    this.advance(Date.now());
-  }
-
-  private advance(now: number): void {
-    for (const [id, due] of this.due) {
-      if (due.atMs > now) continue;
-      if (due.step === "start") {
-        this.world.start(id, RUNNERS[0]!);
-        this.due.set(id, { step: "finish", atMs: Math.min(now, Date.now()) + 100 + this.dice.int(500) });
-        continue;
-      }
-      const roll = this.dice.uniform();
-      if (roll < 0.85) this.world.finish(id, "success");
-      else this.world.finish(id, "failed", "script_failure");
-      this.due.delete(id);
-    }
-  }
 }
 
 async function start(): Promise<{ fleet: ShardFleet; service: ReadinessService; hooked: GitLabWorld }> {
@@ -136,7 +84,7 @@ describe("webhook deliveries to any replica of three shards", () => {
     expect(new Set(ids.map((id) => shardOfProject(id, SHARDS))).size).toBe(SHARDS);
     const sender = new WebhookSender(hooked, { concurrency: 8 });
     sender.addHook({ url: `${service.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });
-    const traffic = new Traffic(hooked, ids);
+    const traffic = new CiTraffic(hooked, ids);
     traffic.start();
     await sleep(4000);
 
