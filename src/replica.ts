@@ -44,6 +44,7 @@ export class ShardReplica {
     private readonly kubeConfig: KubeConfig | null,
     private topology: Topology,
     private readonly logger: Logger,
+    private readonly recheckMs: number,
   ) {
     const sharding = config.sharding;
     this.selfOrdinal = sharding.pod?.ordinal ?? sharding.shard;
@@ -53,9 +54,12 @@ export class ShardReplica {
     this.current = this.build(this.elector === null);
   }
 
-  /** Resolves the split (reading the StatefulSet for `auto`) and builds the first generation. */
-  static async create(config: Config, kubeConfig: KubeConfig | null, logger: Logger): Promise<ShardReplica> {
-    return new ShardReplica(config, kubeConfig, await resolveTopology(config, kubeConfig), logger);
+  /**
+   * Resolves the split (reading the StatefulSet for `auto`) and builds the first generation.
+   * `recheckMs`: how often the StatefulSet is read again (tests shorten it).
+   */
+  static async create(config: Config, kubeConfig: KubeConfig | null, logger: Logger, options: { readonly recheckMs?: number } = {}): Promise<ShardReplica> {
+    return new ShardReplica(config, kubeConfig, await resolveTopology(config, kubeConfig), logger, options.recheckMs ?? STATEFULSET_RECHECK_MS);
   }
 
   get generation(): Generation {
@@ -146,7 +150,7 @@ export class ShardReplica {
   private async watchStatefulSet(): Promise<void> {
     const { signal } = this.abort;
     for (;;) {
-      await sleep(STATEFULSET_RECHECK_MS, signal).catch(() => undefined);
+      await sleep(this.recheckMs, signal).catch(() => undefined);
       if (signal.aborted) return;
       try {
         const next = await resolveTopology(this.config, this.kubeConfig);
