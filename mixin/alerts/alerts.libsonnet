@@ -34,6 +34,9 @@ local counters = import '../lib/counters.libsonnet';
       c.systemFailureRatioThreshold * 100,
       w,
     ],
+  // An exporter series with the shard of the replica that exports it (`gitlab_ci_exporter_shard`
+  // names it), joined on the scrape target: so the shards of a sharded install are told apart.
+  local withShard(selector) = '%s\n  * on (%s, instance) group_left (shard)\n  gitlab_ci_exporter_shard{%s}' % [selector, c.groupLabels, sel],
   local waiting = 'job_reason:gitlab_ci_job_pods_waiting:sum',
   local waitingReasons = 'reason=~"%s"' % std.join('|', c.jobPodsWaitingReasons),
   // Every job pod waiting now, by reason: `3 container_creating, 2 image_pull, 14 unschedulable`.
@@ -127,21 +130,33 @@ local counters = import '../lib/counters.libsonnet';
             // absent() has no value to show, and its labels are the selector's equality matchers alone.
             'Prometheus has had no scrape target matching up{%s} for %s (the ServiceMonitor no longer selects the Service, the Deployment has no pods, or the job label changed): no CI alert can fire meanwhile.' % [sel, c.exporterAbsentFor],
           ),
+          // Per shard: the freshest of its replicas (a rollout's old and new pod, a shard's active
+          // replica; a standby exports no poll of its own), and a stale shard is not hidden by the others.
           alert(
             'GitLabCIExporterGitLabSyncStale',
             'warning',
             c.exporterStaleFor,
-            'time() - max by (%s) (gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.gitlabSyncStaleSeconds],
+            'time() - max by (%s, shard) (\n  %s\n) > %d\n' % [c.groupLabels, withShard('gitlab_ci_exporter_gitlab_last_success_timestamp_seconds{%s}' % sel), c.gitlabSyncStaleSeconds],
             'The exporter has not completed a GitLab poll cycle recently.',
-            'The last fully successful GitLab poll of %s was {{ $value | humanizeDuration }} ago: job metrics are stale.' % group,
+            'The last fully successful GitLab poll of %s (shard {{ $labels.shard }}) was {{ $value | humanizeDuration }} ago: job metrics are stale.' % group,
           ),
           alert(
             'GitLabCIExporterKubernetesWatchStale',
             'warning',
             c.exporterStaleFor,
-            'time() - max by (%s, resource) (gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}) > %d' % [c.groupLabels, sel, c.kubeWatchStaleSeconds],
+            'time() - max by (%s, shard, resource) (\n  %s\n) > %d\n' % [c.groupLabels, withShard('gitlab_ci_exporter_kube_last_event_timestamp_seconds{%s}' % sel), c.kubeWatchStaleSeconds],
             'The exporter has heard nothing from the Kubernetes API recently.',
-            'The last {{ $labels.resource }} watch event or list of %s was {{ $value | humanizeDuration }} ago: pod and node metrics are stale.' % group,
+            'The last {{ $labels.resource }} watch event or list of %s (shard {{ $labels.shard }}) was {{ $value | humanizeDuration }} ago: pod and node metrics are stale.' % group,
+          ),
+          // Replicas of the shard are scraped, and none of them does its work: its projects and
+          // job pods have no series (a standby exports only the exporter's own families).
+          alert(
+            'GitLabCIExporterShardInactive',
+            'warning',
+            c.exporterStaleFor,
+            'max by (%s, shard) (\n  %s\n) == 0\n' % [c.groupLabels, withShard('gitlab_ci_exporter_active{%s}' % sel)],
+            'No replica of an exporter shard is active.',
+            'Shard {{ $labels.shard }} of %s has replicas but none holding its Lease for %s: the job and pod series of its projects are missing.' % [group, c.exporterStaleFor],
           ),
           alert(
             'GitLabCIExporterGitLabErrors',
