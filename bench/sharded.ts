@@ -150,7 +150,7 @@ export async function runSharded(): Promise<void> {
     for (const [ordinal, port] of ports.entries()) {
       replicas.push(spawnReplica(`exporter-${ordinal}`, port, { ...common, SHARD: "auto", TOTAL_SHARDS: String(SHARDS), POD_NAME: `exporter-${ordinal}`, POD_NAMESPACE: "bench", SHARD_PEERS: peers }));
     }
-    await measure(replicas, "shard", FLEET_REQUESTS_PER_SECOND / SHARDS);
+    await measure(replicas, "shards_", FLEET_REQUESTS_PER_SECOND / SHARDS);
     for (const replica of replicas.splice(0)) replica.child.kill("SIGTERM");
     await sleep(3000);
     console.log("one unsharded replica against the same worlds…");
