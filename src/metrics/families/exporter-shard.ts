@@ -21,7 +21,7 @@ export const EXPORTER_SHARD_FAMILIES: readonly FamilyGenerator<ExporterShardStat
   }),
   scrapeCounter({
     name: "gitlab_ci_exporter_webhook_forwards_total",
-    help: "Webhook deliveries for another shard's project (or received by a standby) sent on to the replica that applies them: delivered, or failed (no replica of the shard answered; left to polling).",
+    help: "Webhook deliveries for another shard's project (or received by a standby) sent on to the replica that applies them: delivered (at once, or after being held while the shard did not answer), or failed (never taken: left to polling, or applied by this standby itself).",
     labels: ["outcome"],
     samples: ({ health }) => [...health.webhookForwards].map(([outcome, count]) => [{ outcome }, count] as const),
   }),
