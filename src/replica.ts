@@ -126,7 +126,7 @@ export class ShardReplica {
     this.current = this.build(active);
     this.current.start();
     this.logger.info({ shard: this.topology.sharding.shard, totalShards: this.topology.sharding.total, active }, why);
-    void old.stop();
+    old.stop().catch((error: unknown) => this.logger.warn({ err: describeError(error) }, "the replaced generation did not stop cleanly"));
   }
 
   private leaseElector(kubeConfig: KubeConfig): LeaseElector {
