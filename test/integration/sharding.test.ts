@@ -112,10 +112,10 @@ beforeAll(async () => {
     GITLAB_URL: gitlab.url,
     GITLAB_TOKEN: TOKEN,
     GITLAB_GROUPS: "fleet",
-    GITLAB_POLL_INTERVAL_SECONDS: "1",
-    GITLAB_SWEEP_INTERVAL_SECONDS: "3",
-    GITLAB_MAX_REQUESTS_PER_SECOND: "300",
-    GITLAB_IDLE_REQUESTS_PER_SECOND: "15",
+    GITLAB_POLL_INTERVAL_SECONDS: "2",
+    GITLAB_SWEEP_INTERVAL_SECONDS: "4",
+    GITLAB_MAX_REQUESTS_PER_SECOND: "150",
+    GITLAB_IDLE_REQUESTS_PER_SECOND: "6",
     GITLAB_MAX_CONCURRENT_REQUESTS: "8",
     GITLAB_REQUEST_TIMEOUT_SECONDS: "20",
     KUBECONFIG: kubeconfig,
@@ -130,9 +130,9 @@ beforeAll(async () => {
   single = await spawnExporter(env);
   await spawned;
   const spawnedAt = Date.now();
-  await Promise.all([waitFleetReady(fleet, 240_000), waitFor(single, "/readyz", 240_000)]);
+  await Promise.all([waitFleetReady(fleet, 400_000), waitFor(single, "/readyz", 400_000)]);
   console.log(`4 processes ready ${((Date.now() - spawnedAt) / 1000).toFixed(1)} s after their start`);
-}, 300_000);
+}, 420_000);
 
 afterAll(async () => {
   await fleet?.close();
@@ -283,5 +283,5 @@ describe(`${SHARDS} shards at ${PROJECTS} projects and ${JOB_PODS} job pods`, ()
         `finished ${totals.gitlab_ci_jobs_finished_total}, interrupted ${totals.gitlab_ci_job_pods_interrupted_total}, startups ${totals.gitlab_ci_job_pod_startup_duration_seconds_count}, builds ${totals.gitlab_ci_image_build_duration_seconds_count}; ` +
         `${Object.keys(totals).length} families compared`,
     );
-  }, 400_000);
+  }, 600_000);
 });
