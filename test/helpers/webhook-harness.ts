@@ -1,11 +1,12 @@
 import { inlineSecret } from "../../src/config/secret.js";
 import { buildServer } from "../../src/server/app.js";
+import type { WebhookShards } from "../../src/server/webhooks.js";
 import { GitLabWebhookSource } from "../../src/sources/gitlab/webhook-source.js";
 import type { WatchedProject } from "../../src/domain/events.js";
 import { buildHouse } from "../../src/wiring.js";
 
 /** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */
-export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxInflightBytes?: number; maxSeriesPerFamily?: number }) {
+export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxInflightBytes?: number; maxSeriesPerFamily?: number; shards?: WebhookShards }) {
   const { state, exposition } = buildHouse(options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
   const { jobs, projects } = state;
   projects.replaceAll(options.projects);
@@ -15,11 +16,17 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
     metricsBody: () => exposition.buffers(),
     metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source, secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret), maxBodyBytes: options.maxBodyBytes ?? 16_384, maxInflightBytes: options.maxInflightBytes ?? 64 << 20 },
+    webhooks: {
+      source,
+      secret: inlineSecret("GITLAB_WEBHOOK_SECRET", options.secret),
+      maxBodyBytes: options.maxBodyBytes ?? 16_384,
+      maxInflightBytes: options.maxInflightBytes ?? 64 << 20,
+      ...(options.shards ? { shards: options.shards } : {}),
+    },
   });
   // Shaped like a registry so tests read the whole exposition the way a scrape does.
   const registry = { metrics: () => exposition.text() };
-  return { app, registry, activity, jobs, projects };
+  return { app, registry, activity, jobs, projects, health: state.health };
 }
 
 /** The job-family samples, which no rejected delivery may change. */
