@@ -26,6 +26,11 @@ async function run(): Promise<void> {
 }
 
 run().catch((error: unknown) => {
+  // Some settings are checked against the cluster at start (the pod's namespace, its StatefulSet).
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`gitlab-ci-k8s-exporter failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

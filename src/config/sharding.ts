@@ -56,13 +56,17 @@ export function shardingConfig(raw: RawSettings, options: { readonly kubeEnabled
     throw new ConfigError("SHARD", JSON.stringify(raw.SHARD ?? String(shard)), `a shard from 0 to TOTAL_SHARDS - 1 (${total - 1})${shardSetting === "auto" ? `; POD_NAME's ordinal ${pod!.ordinal} with SHARD_REPLICAS=${replicasPerShard} is shard ${shard}` : ""}`);
   }
   const sharded = total === "auto" || total > 1 || replicasPerShard > 1;
+  const peers = peersOf(raw, { sharded: sharded && options.webhooks, auto: shardSetting === "auto", needed: total === "auto" ? null : total * replicasPerShard });
+  if (peers === "auto" && !options.kubeEnabled) {
+    throw new ConfigError("SHARD_PEERS", undefined, "the base URL of every replica by ordinal, or KUBE_ENABLED=true to name them after the StatefulSet's Service");
+  }
   return {
     shard,
     total,
     replicasPerShard,
     pod: pod && { name: podName!, ...pod },
     namespace: nonEmpty(raw.POD_NAMESPACE) ?? null,
-    peers: peersOf(raw, { sharded: sharded && options.webhooks, auto: shardSetting === "auto", needed: total === "auto" ? null : total * replicasPerShard }),
+    peers,
     leaseDurationMs: get("SHARD_LEASE_DURATION_SECONDS", parseNumber)! * 1000,
     ownToken: (nonEmpty(raw.GITLAB_TOKEN_FILE) ?? "").includes(SHARD_PLACEHOLDER),
   };

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -60,5 +63,14 @@ describe("gitlab-ci-k8s-exporter command", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('GITLAB_URL="https://***@gitlab.example.com"');
     for (const secret of ["deploy-user", "hunter2", "secret-token-value"]) expect(result.stderr + result.stdout).not.toContain(secret);
+  }, 45_000);
+
+  it("refuses auto-sharding without the pod's namespace, in one line, exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-shard-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n");
+    const result = await runCli({ GITLAB_URL: "https://gitlab.example.com", GITLAB_TOKEN: "secret-token-value", GITLAB_PROJECTS: "a/b", KUBECONFIG: kubeconfig, SHARD: "auto", TOTAL_SHARDS: "auto", POD_NAME: "exporter-1" }, [], 40_000);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^invalid configuration: POD_NAMESPACE is not set/)]);
   }, 45_000);
 });

@@ -35,6 +35,7 @@ describe("sharding settings", () => {
     [{ SHARD: "1", TOTAL_SHARDS: "2", GITLAB_WEBHOOK_SECRET: "s" }, "SHARD_PEERS"],
     [{ SHARD: "1", TOTAL_SHARDS: "2", GITLAB_WEBHOOK_SECRET: "s", SHARD_PEERS: "http://e-0:9863" }, "SHARD_PEERS"],
     [{ SHARD: "auto", TOTAL_SHARDS: "auto", POD_NAME: "exporter-0", KUBE_ENABLED: "false" }, "KUBE_ENABLED"],
+    [{ SHARD: "auto", TOTAL_SHARDS: "2", POD_NAME: "exporter-0", KUBE_ENABLED: "false", GITLAB_WEBHOOK_SECRET: "s" }, "SHARD_PEERS"],
   ] as Array<[Record<string, string>, string]>)("refuse %o, naming %s", (env, setting) => {
     expect(configErrorOf(() => loadConfig({ ...BASE_ENV, ...env })).setting).toBe(setting);
   });
