@@ -61,7 +61,13 @@ const podSchema = z.object({
 const nodeSchema = z.object({
   metadata,
   spec: z.object({ taints: z.array(z.object({ key: z.string() })).nullish() }).nullish(),
-  status: z.object({ conditions: z.array(z.object({ type: z.string(), status: z.string(), lastTransitionTime: timestamp })).nullish() }).nullish(),
+  status: z
+    .object({
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), lastTransitionTime: timestamp })).nullish(),
+      allocatable: quantities,
+      capacity: quantities,
+    })
+    .nullish(),
 });
 
 type WireContainerState = z.infer<typeof containerState>;
@@ -172,6 +178,7 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
     nodegroup: cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
     readySinceMs: ready?.status === "True" ? times.timestamp("status.conditions.Ready.lastTransitionTime", timeMs(ready.lastTransitionTime), ready.lastTransitionTime) : null,
+    allocatable: resources(status?.allocatable ?? status?.capacity),
   };
 }
 
