@@ -78,6 +78,11 @@ export interface JobPodChanged {
    * before the exporter watched (and been observed by its previous run), so it is not observed.
    */
   readonly fromFirstList: boolean;
+  /**
+   * For a pod that went away: true when a re-list found it missing, its deletion unseen, so when
+   * it ended is not known (only that it was there when the pods were last heard of).
+   */
+  readonly endUnseen?: boolean;
 }
 
 /** A CI job pod's build container started under the exporter's watch: observed once per pod. */

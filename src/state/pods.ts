@@ -174,7 +174,7 @@ export class PodStore {
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.unindex(pod);
-    this.onJobPodChanged.emit({ previous: pod, next: undefined, fromFirstList: false });
+    this.onJobPodChanged.emit({ previous: pod, next: undefined, fromFirstList: false, endUnseen: how === "missing-from-list" });
     const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: how === "deleted" });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
