@@ -1,9 +1,11 @@
 import { delimiter } from "node:path";
 import type { BuilderImage } from "../domain/builder.js";
+import type { PriceTable } from "../domain/cost.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
 import { configFileFrom, readConfigFile, type RawSettings } from "./file.js";
+import { readPriceTable } from "./prices.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import type { Secret } from "./secret.js";
 import { holdsSecret, SETTINGS, type SettingName } from "./settings.js";
@@ -50,6 +52,8 @@ export interface KubernetesConfig {
   readonly limits: KubernetesReadLimits;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
+  /** `KUBE_NODE_PRICES_FILE`, read; null: no prices, only the price-free counters. */
+  readonly prices: PriceTable | null;
 }
 
 /** What one answer of the Kubernetes API may weigh, and how far one list may run: a peer is read only so far. */
@@ -170,6 +174,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     throw new ConfigError("KUBE_RETRY_INITIAL_SECONDS", String(retryInitialMs / 1000), `at most KUBE_RETRY_MAX_SECONDS (${retryMaxMs / 1000})`);
   }
   const kubeconfig = nonEmpty(raw.KUBECONFIG);
+  const pricesFile = nonEmpty(raw.KUBE_NODE_PRICES_FILE);
   return {
     enabled: setting("KUBE_ENABLED", parseBoolean)!,
     kubeconfigPaths: kubeconfig === undefined ? [] : kubeconfig.split(delimiter).filter((path) => path !== ""),
@@ -208,6 +213,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
       instanceTypeKeys: keys("KUBE_INSTANCE_TYPE_KEYS"),
       zoneKeys: keys("KUBE_ZONE_KEYS"),
     },
+    prices: pricesFile === undefined ? null : readPriceTable(pricesFile),
   };
 }
 
