@@ -42,6 +42,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     kubernetes: config.kube.enabled,
     spotNodes: config.kube.nodesEnabled,
     interruptionSettleMs: config.kube.interruptionSettleMs,
+    prices: config.kube.prices,
   });
   // Every input refused anywhere is counted and logged through this one reporter.
   const rejections = rejectionReporter((source, reason) => state.health.invalidObject(source, reason), logger.child({ component: "input" }));

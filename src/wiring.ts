@@ -1,5 +1,7 @@
 import { buildExposition, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
+import type { PriceTable } from "./domain/cost.js";
 import type { Exposition } from "./metrics/exposition/renderer.js";
+import { CostLedger } from "./state/cost.js";
 import { JobLinks } from "./state/job-links.js";
 import { JobStore } from "./state/jobs.js";
 import { NodeStore } from "./state/nodes.js";
@@ -20,6 +22,8 @@ export interface HouseOptions extends ExpositionOptions {
   readonly kubernetes?: boolean;
   /** `KUBE_INTERRUPTION_SETTLE_SECONDS`, in ms. */
   readonly interruptionSettleMs?: number;
+  /** `KUBE_NODE_PRICES_FILE`, read: the cost families count with it. */
+  readonly prices?: PriceTable | null;
 }
 
 export interface House {
@@ -33,6 +37,7 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     ...(options.countFinishedSinceMs === undefined ? {} : { countFinishedSinceMs: options.countFinishedSinceMs }),
     ...(labelValueMaxBytes === undefined ? {} : { labelValueMaxBytes }),
   });
+  const health = new SelfHealth();
   let kube: MetricsState["kube"] = null;
   if (options.kubernetes !== false) {
     // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
@@ -42,9 +47,11 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0 });
     // The spot node families exist exactly when nodes are watched.
     const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
-    kube = { nodes, pods, links, starts };
+    // A pod a re-list finds gone ended unseen, at the latest when the pods were last heard of.
+    const cost = new CostLedger(pods, nodes, { prices: options.prices ?? null, nodesWatched: options.spotNodes !== false, podsHeardAtMs: () => health.lastEventMs.get("pods") });
+    kube = { nodes, pods, links, starts, cost };
   }
-  return { health: new SelfHealth(), jobs, projects: new ProjectRegistry(), kube };
+  return { health, jobs, projects: new ProjectRegistry(), kube };
 }
 
 export function buildHouse(options: HouseOptions = {}): House {

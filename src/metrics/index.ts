@@ -1,3 +1,4 @@
+import type { CostLedger } from "../state/cost.js";
 import type { JobLinks } from "../state/job-links.js";
 import type { JobStore } from "../state/jobs.js";
 import type { NodeStore } from "../state/nodes.js";
@@ -9,6 +10,7 @@ import type { FamilyOptions, TextFamily } from "./exposition/family.js";
 import { buildFamilies, seriesLimit } from "./exposition/generator.js";
 import { processMetrics } from "./exposition/process.js";
 import { Exposition } from "./exposition/renderer.js";
+import { COST_FAMILIES } from "./families/cost.js";
 import { EXPORTER_FAMILIES, seriesDroppedFamily } from "./families/exporter.js";
 import { EXPORTER_GITLAB_FAMILIES } from "./families/exporter-gitlab.js";
 import { EXPORTER_KUBE_FAMILIES } from "./families/exporter-kube.js";
@@ -24,7 +26,7 @@ export interface MetricsState {
   readonly health: SelfHealth;
   readonly jobs: JobStore;
   readonly projects: ProjectRegistry;
-  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts } | null;
+  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts; readonly cost: CostLedger } | null;
 }
 
 export interface ExpositionOptions {
@@ -58,6 +60,7 @@ export function buildExposition(state: MetricsState, options: ExpositionOptions 
       ...buildFamilies(JOB_POD_FAMILIES, familyOptions, kube),
       ...buildFamilies(IMAGE_BUILD_FAMILIES, familyOptions, { builds: [kube.pods, kube.links] }),
       ...(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, familyOptions, kube)),
+      ...buildFamilies(COST_FAMILIES, familyOptions, kube),
       ...buildFamilies(EXPORTER_KUBE_FAMILIES, familyOptions, { health }),
     );
   }
