@@ -112,6 +112,15 @@ export function finishedHoldMs(pod: Pick<PodSnapshot, "phase" | "finishedAtMs">)
 }
 
 /**
+ * When a pod that went away stopped holding its node, seen gone at `goneAtMs`: its final phase's
+ * time when it has one, else that moment, but no later than its deletion was due (a deletion seen
+ * late, after a watch was resumed, did not hold the node meanwhile).
+ */
+export function departedHoldMs(pod: Pick<PodSnapshot, "phase" | "finishedAtMs" | "deletionDueAtMs">, goneAtMs: number): number {
+  return finishedHoldMs(pod) ?? Math.min(goneAtMs, pod.deletionDueAtMs ?? goneAtMs);
+}
+
+/**
  * How long a pod held its node between `fromMs` and `toMs`, in seconds, cut at the node's removal
  * (a pod cannot hold a node that is gone, however late its own deletion comes); never negative.
  */

@@ -24,6 +24,8 @@ export interface PodSnapshot {
    * nobody asked. A container that ended after it was killed by the deletion, not done.
    */
   readonly deletionRequestedAtMs: number | null;
+  /** When the deletion is due (`deletionTimestamp`): the pod is gone by then at the latest; null while nobody asked. */
+  readonly deletionDueAtMs?: number | null;
   /** Set for CI job pods. */
   readonly job: JobPodIdentity | null;
   readonly containers: readonly ContainerSnapshot[];

@@ -1,4 +1,4 @@
-import { costRates, finishedHoldMs, heldSeconds, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type CostRates, type PriceTable, type Resources } from "../domain/cost.js";
+import { costRates, departedHoldMs, finishedHoldMs, heldSeconds, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type CostRates, type PriceTable, type Resources } from "../domain/cost.js";
 import type { JobPodChanged } from "../domain/events.js";
 import type { PodSnapshot } from "../domain/pod.js";
 import { HeldTotals } from "../lib/held-totals.js";
@@ -154,7 +154,7 @@ export class CostLedger {
     this.pods.delete(final.uid);
     pod.snapshot = final;
     const now = this.now();
-    const end = finishedHoldMs(final) ?? (endUnseen ? Math.min(now, this.options.podsHeardAtMs?.() ?? now) : now);
+    const end = departedHoldMs(final, endUnseen ? Math.min(now, this.options.podsHeardAtMs?.() ?? now) : now);
     if (pod.waitingForNode) {
       // Its node never came: it is counted on a node not known.
       this.waiting.delete(pod);

@@ -142,7 +142,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     statusReason: status?.reason ?? "",
     disruption: disruption ? (disruption.reason ?? "") : null,
     finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(times, statuses, status?.conditions ?? []) : null,
-    deletionRequestedAtMs: deletionRequestedAtMs(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
+    ...deletion(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
     containers,
     start:
@@ -252,10 +252,15 @@ function finishedAtMs(
  * `deletionTimestamp` is when the pod is due to be gone: the request came a grace period earlier.
  * The request, not the due time, is what must not lie in the future.
  */
-function deletionRequestedAtMs(times: FieldChecks, deletionTimestamp: string | Date | null | undefined, graceSeconds: number | null | undefined): number | null {
+function deletion(
+  times: FieldChecks,
+  deletionTimestamp: string | Date | null | undefined,
+  graceSeconds: number | null | undefined,
+): Pick<PodSnapshot, "deletionRequestedAtMs" | "deletionDueAtMs"> {
   const due = timeMs(deletionTimestamp);
-  const grace = graceSeconds !== null && graceSeconds !== undefined && Number.isFinite(graceSeconds) ? Math.max(0, graceSeconds) : 0;
-  return times.timestamp("metadata.deletionTimestamp", due === null ? null : due - grace * 1000, deletionTimestamp);
+  const graceMs = graceSeconds !== null && graceSeconds !== undefined && Number.isFinite(graceSeconds) ? Math.max(0, graceSeconds) * 1000 : 0;
+  const requestedAtMs = times.timestamp("metadata.deletionTimestamp", due === null ? null : due - graceMs, deletionTimestamp);
+  return { deletionRequestedAtMs: requestedAtMs, deletionDueAtMs: requestedAtMs === null ? null : requestedAtMs + graceMs };
 }
 
 function later(a: number | null, b: number | null): number | null {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { allocatableOf, costRates, finishedHoldMs, GIB, heldSeconds, nodePrice, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type PriceTable } from "../../../src/domain/cost.js";
+import { allocatableOf, costRates, departedHoldMs, finishedHoldMs, GIB, heldSeconds, nodePrice, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type PriceTable } from "../../../src/domain/cost.js";
 import { container } from "../../helpers/snapshots.js";
 
 const TABLE: PriceTable = {
@@ -57,6 +57,13 @@ describe("a pod's hold on its node", () => {
     expect(finishedHoldMs({ phase: "Succeeded", finishedAtMs: 5 })).toBe(5);
     expect(finishedHoldMs({ phase: "Failed", finishedAtMs: null })).toBeNull();
     expect(finishedHoldMs({ phase: "Running", finishedAtMs: 5 })).toBeNull();
+  });
+
+  it("ends, for a pod gone without a final phase, when it was seen gone, but no later than its deletion was due", () => {
+    expect(departedHoldMs({ phase: "Running", finishedAtMs: null, deletionDueAtMs: 40 }, 100)).toBe(40);
+    expect(departedHoldMs({ phase: "Running", finishedAtMs: null, deletionDueAtMs: 400 }, 100)).toBe(100);
+    expect(departedHoldMs({ phase: "Running", finishedAtMs: null }, 100)).toBe(100);
+    expect(departedHoldMs({ phase: "Failed", finishedAtMs: 20, deletionDueAtMs: 40 }, 100)).toBe(20);
   });
 
   it("lasts from its start to its end, cut at its node's removal, never below zero", () => {

@@ -94,6 +94,8 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.deletionRequestedAtMs).toBeNull();
     // DELETED at 09:27:32Z with a 30 s grace period: asked for at 09:27:02Z.
     expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionRequestedAtMs).toBe(Date.parse("2026-03-10T09:27:02Z"));
+    expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionDueAtMs).toBe(Date.parse("2026-03-10T09:27:32Z"));
+    expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.deletionDueAtMs).toBeNull();
   });
 
   it("follow a job pod's way to running: created, then started 4 s later on a node it was bound to at once", () => {
