@@ -3,6 +3,7 @@ import type { NodeSnapshot } from "../domain/pod.js";
 import { HeldTotals } from "../lib/held-totals.js";
 import { IntervalUnion } from "../lib/interval-union.js";
 import type { Listeners } from "../lib/listeners.js";
+import { REMOVED_NODE_MEMORY_MS } from "./nodes.js";
 
 /**
  * How far back a node's busy time keeps its intervals apart: a pod found at a re-list with an
@@ -98,6 +99,8 @@ export class CostNode {
 /** What the cost state reads of the node state. */
 export interface CostNodeSource {
   get(name: string): NodeSnapshot | undefined;
+  /** A node of that name that went lately: its last state, and when it was found gone. */
+  removedLately(name: string, nowMs: number): { readonly node: NodeSnapshot; readonly atMs: number } | undefined;
   /** The nodes changed, at the time given. */
   readonly onChanged: Listeners<number>;
 }
@@ -124,10 +127,14 @@ export class CostNodes {
     private readonly now: () => number,
   ) {}
 
-  /** The record of the node of that name now, new if need be; null while the node is not known. */
+  /**
+   * The record of the node of that name now, new if need be, or of the one that went by that name
+   * lately (nodes and pods come on separate watches: a pod may be seen after its node went, even
+   * before any other pod was seen on it); null while no such node is known.
+   */
   recordOf(name: string): CostNode | null {
     const snapshot = this.source.get(name);
-    if (!snapshot) return null;
+    if (!snapshot) return this.goneNamed(name) ?? this.removedLately(name);
     let node = this.nodes.get(snapshot.uid);
     if (!node) {
       node = new CostNode(name, snapshot, this.prices);
@@ -138,29 +145,32 @@ export class CostNodes {
 
   /** The nodes changed: those gone stop counting at their deletion (or when they were found gone). */
   refresh(nowMs: number): void {
-    for (const node of [...this.nodes.values()]) {
+    for (const node of this.nodes.values()) {
       const current = this.source.get(node.name);
       if (current && current.uid === node.uid) node.lastDeletingSinceMs = current.deletingSinceMs;
-      else if (node.goneAtMs === null) {
-        node.goneAtMs = Math.min(nowMs, node.lastDeletingSinceMs ?? nowMs);
-        this.foldIfSettled(node);
-      }
+      else if (node.goneAtMs === null) node.goneAtMs = Math.min(nowMs, node.lastDeletingSinceMs ?? nowMs);
     }
   }
 
-  /** A node gone with nothing open on it: what it held is settled, and its record goes. */
-  foldIfSettled(node: CostNode): void {
-    if (!node.settled || node.uid === null || !this.nodes.delete(node.uid)) return;
-    const time = node.timeAt(node.goneAtMs!);
-    const now = this.now();
-    this.occupied.add(node.labels, [time.occupiedSeconds], now);
-    if (time.idleSeconds === null) return;
-    this.idleSeconds.add(node.labels, [time.idleSeconds], now);
-    if (node.price !== null) this.idleCost.add(node.labels, [(time.idleSeconds * node.price.hourly) / 3600], now);
+  /**
+   * Nodes gone a while with nothing open on them: what they held is settled for good, and their
+   * records go (kept until then for pods seen after their node went).
+   */
+  foldSettled(nowMs: number): void {
+    for (const [uid, node] of this.nodes) {
+      if (!node.settled || nowMs - node.goneAtMs! < REMOVED_NODE_MEMORY_MS) continue;
+      this.nodes.delete(uid);
+      const time = node.timeAt(node.goneAtMs!);
+      this.occupied.add(node.labels, [time.occupiedSeconds], nowMs);
+      if (time.idleSeconds === null) continue;
+      this.idleSeconds.add(node.labels, [time.idleSeconds], nowMs);
+      if (node.price !== null) this.idleCost.add(node.labels, [(time.idleSeconds * node.price.hourly) / 3600], nowMs);
+    }
   }
 
   /** A reading at `nowMs` of the node totals, the nodes still kept counted up to then. */
   read(nowMs: number): void {
+    this.foldSettled(nowMs);
     const times = [...this.nodes.values()].map((node) => [node, node.timeAt(nowMs)] as const);
     this.occupied.read(nowMs, (add) => times.forEach(([node, time]) => add(node.labels, [time.occupiedSeconds])));
     this.idleSeconds.read(nowMs, (add) => {
@@ -186,8 +196,24 @@ export class CostNodes {
     return groups;
   }
 
-  /** Nodes kept: there and holding or having held job pods, or gone with holds still open. */
+  /** Nodes kept: there and holding or having held job pods, or gone lately. */
   get size(): number {
     return this.nodes.size;
+  }
+
+  /** A record for a node that went before any pod was seen on it. */
+  private removedLately(name: string): CostNode | null {
+    const removed = this.source.removedLately(name, this.now());
+    if (!removed) return null;
+    const node = new CostNode(name, removed.node, this.prices);
+    node.goneAtMs = Math.min(removed.atMs, removed.node.deletingSinceMs ?? removed.atMs);
+    this.nodes.set(removed.node.uid, node);
+    return node;
+  }
+
+  private goneNamed(name: string): CostNode | null {
+    let latest: CostNode | null = null;
+    for (const node of this.nodes.values()) if (node.name === name && node.goneAtMs !== null && (latest === null || node.goneAtMs > latest.goneAtMs!)) latest = node;
+    return latest;
   }
 }

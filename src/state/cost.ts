@@ -45,7 +45,7 @@ interface TrackedPod {
 }
 
 /** Without a change, a reading is reused this long, so the families of one scrape read the same one. */
-const READ_EVERY_MS = 100;
+export const COST_READING_REUSE_MS = 100;
 /** A branch or job name no pod has paid for in a day leaves the exposition. */
 export const COST_SERIES_FORGET_MS = 24 * 3_600_000;
 
@@ -77,7 +77,7 @@ export class CostLedger {
 
   constructor(
     pods: { readonly onJobPodChanged: Listeners<JobPodChanged> },
-    private readonly nodeSource: CostNodeSource,
+    nodeSource: CostNodeSource,
     private readonly options: CostLedgerOptions = {},
   ) {
     this.prices = options.prices ?? null;
@@ -99,7 +99,7 @@ export class CostLedger {
   /** Takes a reading now (open holds counted up to now), unless nothing changed a moment ago. */
   read(): void {
     const now = this.now();
-    if (!this.changed && now >= this.readAtMs && now - this.readAtMs < READ_EVERY_MS) return;
+    if (!this.changed && now >= this.readAtMs && now - this.readAtMs < COST_READING_REUSE_MS) return;
     this.readAtMs = now;
     this.changed = false;
     const holds: Array<readonly [Hold, number]> = [];
@@ -199,7 +199,6 @@ export class CostLedger {
     this.changed = true;
     const seconds = heldSeconds(hold.fromMs, endMs, hold.node.goneAtMs);
     hold.node.closeHold(pod, endMs);
-    this.nodes.foldIfSettled(hold.node);
     if (seconds > 0) {
       const now = this.now();
       this.resources.add(podGroup(hold), [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
@@ -218,14 +217,14 @@ export class CostLedger {
   }
 
   private nodesChanged(nowMs: number): void {
+    this.nodes.refresh(nowMs);
     for (const pod of [...this.waiting]) {
-      if (!this.nodeSource.get(pod.snapshot.nodeName)) continue;
+      if (this.nodes.recordOf(pod.snapshot.nodeName) === null) continue;
       this.waiting.delete(pod);
       pod.waitingForNode = false;
       this.openHold(pod, Math.max(pod.snapshot.start?.scheduledAtMs ?? nowMs, pod.countFromMs));
       this.endIfFinished(pod);
     }
-    this.nodes.refresh(nowMs);
     this.changed = true;
   }
 }

@@ -38,7 +38,7 @@ export class NodeStore {
    * Recently removed nodes → the reason they went, for pods deleted after their node, and whether
    * the removal was seen as it happened or only found missing at a re-list.
    */
-  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean }>();
+  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean; readonly node: NodeSnapshot }>();
   /** A spot node appeared, changed its labels or went away. */
   readonly onSpotNodeChanged = new Listeners<SpotNodeChanged>();
   /** A spot node disappeared: observed once per node. */
@@ -106,6 +106,12 @@ export class NodeStore {
     return this.nodes.get(name)?.snapshot;
   }
 
+  /** A node of that name that went lately: its last state, and when it was found gone. */
+  removedLately(name: string, nowMs: number): { readonly node: NodeSnapshot; readonly atMs: number } | undefined {
+    const removed = this.removed.get(name);
+    return removed && nowMs - removed.atMs <= REMOVED_NODE_MEMORY_MS ? removed : undefined;
+  }
+
   /** The strongest removal sign a live node shows now, null when none. */
   signOf(name: string, nowMs: number): RemovalReason | null {
     const record = this.nodes.get(name);
@@ -142,7 +148,7 @@ export class NodeStore {
     const reason = inferRemovalReason([signOf(record, nowMs)]);
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
-    this.removed.set(node.name, { reason, atMs: nowMs, seen });
+    this.removed.set(node.name, { reason, atMs: nowMs, seen, node });
     if (!node.spot) return;
     this.onSpotNodeChanged.emit({ previous: node, next: undefined });
     const removedAtMs = node.deletingSinceMs ?? nowMs;

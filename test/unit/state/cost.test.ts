@@ -129,6 +129,35 @@ describe("the cost ledger", () => {
     expect(ledger.nodes.size).toBe(0);
   });
 
+  it("places a pod seen only after its node went on that node, its hold cut at the node's removal", () => {
+    const { nodes, pods, ledger, live, at } = setup();
+    nodes.upsert(node("n1"), T0);
+    nodes.upsert(node("n2", { nodegroup: "other" }), T0);
+    pods.upsert(pod("first", T0, { nodeName: "n1" }), live());
+    at(T0 + HOUR);
+    nodes.remove(node("n1", { deletingSinceMs: T0 + HOUR }), T0 + HOUR);
+    nodes.remove(node("n2", { nodegroup: "other", deletingSinceMs: T0 + HOUR }), T0 + HOUR);
+    // The pod watch lags: pods bound at 30 min show up after their nodes went (n2 held none seen
+    // before), and are collected.
+    at(T0 + HOUR + 5000);
+    for (const [name, nodeName] of [["late", "n1"], ["lone", "n2"]]) {
+      const late = pod(name!, T0 + HOUR / 2, { uid: `uid-${name}`, nodeName });
+      pods.upsert(late, live());
+      pods.remove(late, T0 + HOUR + 6000);
+    }
+    pods.remove(pod("first", T0, { nodeName: "n1" }), T0 + HOUR + 6000);
+    at(T0 + HOUR + 10_000);
+    ledger.read();
+    expect(values(ledger.resources, 0)).toEqual({ "acme/api|spot|ci-spot|m5.xlarge": 3600 + 1800, "acme/api|spot|other|m5.xlarge": 1800 });
+    expect(values(ledger.nodes.occupied)).toEqual({ "spot|ci-spot|m5.xlarge": 3600, "spot|other|m5.xlarge": 1800 });
+    // Their records stay a while for pods seen late, then settle for good.
+    expect(ledger.nodes.size).toBe(2);
+    at(T0 + 3 * HOUR);
+    ledger.read();
+    expect(ledger.nodes.size).toBe(0);
+    expect(values(ledger.nodes.occupied)).toEqual({ "spot|ci-spot|m5.xlarge": 3600, "spot|other|m5.xlarge": 1800 });
+  });
+
   it("counts pods the first list finds running from then, not from their binding", () => {
     const { nodes, pods, ledger, at } = setup();
     nodes.upsert(node("n1"), T0);
