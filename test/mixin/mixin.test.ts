@@ -351,8 +351,8 @@ describe("dashboards", () => {
 
   it("each have a stable uid, a GitLab CI title, tags, and a datasource variable every panel and query uses", () => {
     const list = dashboards();
-    expect(list.map((d) => d.uid).sort()).toEqual(["gitlab-ci-image-builds", "gitlab-ci-job-resources", "gitlab-ci-overview", "gitlab-ci-spot-fleet"]);
-    expect(list.map((d) => d.title).sort()).toEqual(["GitLab CI / Image builds", "GitLab CI / Job resources", "GitLab CI / Overview", "GitLab CI / Spot fleet"]);
+    expect(list.map((d) => d.uid).sort()).toEqual(["gitlab-ci-cost", "gitlab-ci-image-builds", "gitlab-ci-job-resources", "gitlab-ci-overview", "gitlab-ci-spot-fleet"]);
+    expect(list.map((d) => d.title).sort()).toEqual(["GitLab CI / CI cost", "GitLab CI / Image builds", "GitLab CI / Job resources", "GitLab CI / Overview", "GitLab CI / Spot fleet"]);
     for (const d of list) {
       expect(d.tags).toContain("gitlab-ci");
       expect(d.templating.list[0]).toMatchObject({ name: "datasource", type: "datasource", query: "prometheus" });
@@ -438,6 +438,7 @@ describe("dashboards", () => {
       "gitlab-ci-job-resources": ["datasource", "project", "ref", "job_name"],
       "gitlab-ci-spot-fleet": ["datasource", "nodegroup", "zone"],
       "gitlab-ci-image-builds": ["datasource", "builder", "project"],
+      "gitlab-ci-cost": ["datasource", "project", "nodegroup"],
     });
     const used = (uid: string) => dashboardQueries().filter((q) => dashboards().find((d) => d.uid === uid)!.title === q.where.split(" / ").slice(0, 2).join(" / "));
     for (const [uid, names] of Object.entries(variables)) {
