@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CiFleetScenario, GitLabWorld, WebhookSender, startGitLabSimulator } from "./simulator/gitlab/index.js";
-import { KubeFleet, KubeWorld, startKubeSimulator } from "./simulator/kube/index.js";
+import { KubeFleet, KubeWorld, simulatedPricesYaml, startKubeSimulator } from "./simulator/kube/index.js";
 
 /**
  * `npm run demo`: a simulated GitLab and Kubernetes cluster playing a small CI fleet (runner pods
@@ -45,8 +45,12 @@ const scenario = new CiFleetScenario({
 const cluster = new KubeWorld({ historySize: 50_000 });
 const kube = await startKubeSimulator({ world: cluster });
 const fleet = new KubeFleet({ kube: cluster, scenario, gitlabUrl: world.baseUrl, spotNodes: 12, onDemandNodes: 4, capacity: { podsPerNode: 8 } });
-const kubeconfig = join(mkdtempSync(join(tmpdir(), "gitlab-ci-k8s-exporter-demo-")), "kubeconfig");
+const demoDir = mkdtempSync(join(tmpdir(), "gitlab-ci-k8s-exporter-demo-"));
+const kubeconfig = join(demoDir, "kubeconfig");
 writeFileSync(kubeconfig, kube.kubeconfig());
+// Every instance type of the simulated fleet priced, so the CI cost dashboard fills.
+const prices = join(demoDir, "prices.yaml");
+writeFileSync(prices, simulatedPricesYaml());
 
 const logLevel = process.env.LOG_LEVEL ?? "warn";
 const logger = pino({ level: logLevel });
@@ -61,6 +65,7 @@ const config = loadConfig({
   LISTEN_ADDRESS: `127.0.0.1:${port}`,
   LOG_LEVEL: logLevel,
   KUBECONFIG: kubeconfig,
+  KUBE_NODE_PRICES_FILE: prices,
 });
 const exporter = await startExporter(config, logger);
 
