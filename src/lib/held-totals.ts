@@ -12,12 +12,19 @@ export interface HeldEntry<L extends string> {
   readonly values: readonly number[];
 }
 
-interface Entry<L extends string> extends HeldEntry<L> {
+/** One label set's place in the totals, to add to without looking its labels up again. */
+export interface HeldSlot<L extends string> extends HeldEntry<L> {
+  readonly key: string;
+}
+
+interface Entry<L extends string> extends HeldSlot<L> {
   readonly values: number[];
   readonly settled: number[];
   readonly live: number[];
   /** When the truth of this label set last grew: a settled addition, or a live part in a reading. */
   activeAtMs: number;
+  /** It had a live part in the reading under way. */
+  grown: boolean;
 }
 
 export class HeldTotals<L extends string> {
@@ -28,9 +35,21 @@ export class HeldTotals<L extends string> {
     private readonly width: number,
   ) {}
 
-  /** Adds to the settled truth of the label set, at `atMs`. */
-  add(labels: Readonly<Record<L, string>>, amounts: readonly number[], atMs: number): void {
-    const entry = this.entry(labels);
+  /** The label set's slot, new if need be (a slot with no truth yet reads 0). */
+  slot(labels: Readonly<Record<L, string>>): HeldSlot<L> {
+    const key = this.labelNames.map((name) => labels[name]).join("\u0000");
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const zeros = () => new Array<number>(this.width).fill(0);
+      entry = { key, labels, values: zeros(), settled: zeros(), live: zeros(), activeAtMs: -Infinity, grown: false };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Adds to the settled truth of a label set, at `atMs`. */
+  add(slot: HeldSlot<L>, amounts: readonly number[], atMs: number): void {
+    const entry = this.entryOf(slot);
     for (let i = 0; i < this.width; i++) entry.settled[i]! += amounts[i] ?? 0;
     entry.activeAtMs = Math.max(entry.activeAtMs, atMs);
   }
@@ -41,16 +60,18 @@ export class HeldTotals<L extends string> {
    * before. Label sets with no live part whose truth last grew before `forgetBeforeMs` are
    * forgotten: their series leave the exposition.
    */
-  read(nowMs: number, live: (add: (labels: Readonly<Record<L, string>>, amounts: readonly number[]) => void) => void, forgetBeforeMs = -Infinity): void {
-    for (const entry of this.entries.values()) entry.live.fill(0);
-    const grown = new Set<Entry<L>>();
-    live((labels, amounts) => {
-      const entry = this.entry(labels);
+  read(nowMs: number, live: (add: (slot: HeldSlot<L>, amounts: readonly number[]) => void) => void, forgetBeforeMs = -Infinity): void {
+    for (const entry of this.entries.values()) {
+      entry.live.fill(0);
+      entry.grown = false;
+    }
+    live((slot, amounts) => {
+      const entry = this.entryOf(slot);
       for (let i = 0; i < this.width; i++) entry.live[i]! += amounts[i] ?? 0;
-      grown.add(entry);
+      entry.grown = true;
     });
     for (const [key, entry] of this.entries) {
-      if (grown.has(entry)) entry.activeAtMs = nowMs;
+      if (entry.grown) entry.activeAtMs = nowMs;
       else if (entry.activeAtMs < forgetBeforeMs) {
         this.entries.delete(key);
         continue;
@@ -68,14 +89,9 @@ export class HeldTotals<L extends string> {
     return this.entries.size;
   }
 
-  private entry(labels: Readonly<Record<L, string>>): Entry<L> {
-    const key = this.labelNames.map((name) => labels[name]).join("\u0000");
-    let entry = this.entries.get(key);
-    if (!entry) {
-      const zeros = () => new Array<number>(this.width).fill(0);
-      entry = { labels, values: zeros(), settled: zeros(), live: zeros(), activeAtMs: -Infinity };
-      this.entries.set(key, entry);
-    }
-    return entry;
+  /** The slot's entry; a slot forgotten since it was handed out comes back, from zero. */
+  private entryOf(slot: HeldSlot<L>): Entry<L> {
+    const entry = this.entries.get(slot.key);
+    return entry === slot ? entry : (this.slot(slot.labels) as Entry<L>);
   }
 }

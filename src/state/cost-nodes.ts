@@ -161,10 +161,10 @@ export class CostNodes {
       if (!node.settled || nowMs - node.goneAtMs! < REMOVED_NODE_MEMORY_MS) continue;
       this.nodes.delete(uid);
       const time = node.timeAt(node.goneAtMs!);
-      this.occupied.add(node.labels, [time.occupiedSeconds], nowMs);
+      this.occupied.add(this.occupied.slot(node.labels), [time.occupiedSeconds], nowMs);
       if (time.idleSeconds === null) continue;
-      this.idleSeconds.add(node.labels, [time.idleSeconds], nowMs);
-      if (node.price !== null) this.idleCost.add(node.labels, [(time.idleSeconds * node.price.hourly) / 3600], nowMs);
+      this.idleSeconds.add(this.idleSeconds.slot(node.labels), [time.idleSeconds], nowMs);
+      if (node.price !== null) this.idleCost.add(this.idleCost.slot(node.labels), [(time.idleSeconds * node.price.hourly) / 3600], nowMs);
     }
   }
 
@@ -172,12 +172,12 @@ export class CostNodes {
   read(nowMs: number): void {
     this.foldSettled(nowMs);
     const times = [...this.nodes.values()].map((node) => [node, node.timeAt(nowMs)] as const);
-    this.occupied.read(nowMs, (add) => times.forEach(([node, time]) => add(node.labels, [time.occupiedSeconds])));
+    this.occupied.read(nowMs, (add) => times.forEach(([node, time]) => add(this.occupied.slot(node.labels), [time.occupiedSeconds])));
     this.idleSeconds.read(nowMs, (add) => {
-      for (const [node, time] of times) if (time.idleSeconds !== null) add(node.labels, [time.idleSeconds]);
+      for (const [node, time] of times) if (time.idleSeconds !== null) add(this.idleSeconds.slot(node.labels), [time.idleSeconds]);
     });
     this.idleCost.read(nowMs, (add) => {
-      for (const [node, time] of times) if (time.idleSeconds !== null && node.price !== null) add(node.labels, [(time.idleSeconds * node.price.hourly) / 3600]);
+      for (const [node, time] of times) if (time.idleSeconds !== null && node.price !== null) add(this.idleCost.slot(node.labels), [(time.idleSeconds * node.price.hourly) / 3600]);
     });
   }
 

@@ -1,7 +1,7 @@
 import { costRates, departedHoldMs, finishedHoldMs, heldSeconds, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type CostRates, type PriceTable, type Resources } from "../domain/cost.js";
 import type { JobPodChanged } from "../domain/events.js";
 import type { PodSnapshot } from "../domain/pod.js";
-import { HeldTotals } from "../lib/held-totals.js";
+import { HeldTotals, type HeldSlot } from "../lib/held-totals.js";
 import type { Listeners } from "../lib/listeners.js";
 import { CostNode, CostNodes, type CostNodeSource, type NodeLabels } from "./cost-nodes.js";
 
@@ -28,9 +28,18 @@ interface Hold {
   readonly jobName: string;
   readonly requests: Resources;
   readonly share: number;
-  /** null when the node has no price or tells no allocatable resources. */
-  readonly rates: CostRates | null;
   readonly fromMs: number;
+  readonly resources: HeldSlot<PodGroupLabel>;
+  /** Null when the node has no price or tells no allocatable resources. */
+  readonly priced: PricedHold | null;
+}
+
+/** A priced hold: its rates, and where its cost counts. */
+interface PricedHold {
+  readonly rates: CostRates;
+  readonly cost: HeldSlot<"project" | "capacity_type">;
+  readonly ref: HeldSlot<"project" | "ref">;
+  readonly jobName: HeldSlot<"project" | "job_name">;
 }
 
 interface TrackedPod {
@@ -105,15 +114,14 @@ export class CostLedger {
     const holds: Array<readonly [Hold, number]> = [];
     for (const pod of this.pods.values()) if (pod.hold) holds.push([pod.hold, heldSeconds(pod.hold.fromMs, now, pod.hold.node.goneAtMs)]);
     this.resources.read(now, (add) => {
-      for (const [hold, seconds] of holds) add(podGroup(hold), [hold.requests.cpu * seconds, hold.requests.memory * seconds]);
+      for (const [hold, seconds] of holds) add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds]);
     });
-    const priced = holds.filter(([hold]) => hold.rates !== null).map(([hold, seconds]) => [hold, hold.rates!, seconds] as const);
-    this.cost.read(now, (add) => {
-      for (const [hold, rates, seconds] of priced) add(costGroup(hold), [rates.perSecond * seconds, rates.onDemandPerSecond * seconds]);
-    });
+    const priced: Array<readonly [PricedHold, number]> = [];
+    for (const [hold, seconds] of holds) if (hold.priced) priced.push([hold.priced, seconds]);
+    this.cost.read(now, (add) => priced.forEach(([p, seconds]) => add(p.cost, [p.rates.perSecond * seconds, p.rates.onDemandPerSecond * seconds])));
     const forgetBefore = now - COST_SERIES_FORGET_MS;
-    this.refs.read(now, (add) => priced.forEach(([hold, rates, seconds]) => add({ project: hold.project, ref: hold.ref }, [rates.perSecond * seconds])), forgetBefore);
-    this.jobNames.read(now, (add) => priced.forEach(([hold, rates, seconds]) => add({ project: hold.project, job_name: hold.jobName }, [rates.perSecond * seconds])), forgetBefore);
+    this.refs.read(now, (add) => priced.forEach(([p, seconds]) => add(p.ref, [p.rates.perSecond * seconds])), forgetBefore);
+    this.jobNames.read(now, (add) => priced.forEach(([p, seconds]) => add(p.jobName, [p.rates.perSecond * seconds])), forgetBefore);
     this.nodes.read(now);
   }
 
@@ -177,10 +185,19 @@ export class CostLedger {
 
   private hold(pod: TrackedPod, node: CostNode, fromMs: number): void {
     const { job, containers } = pod.snapshot;
+    const [project, ref, jobName] = [job?.project ?? "", job?.ref ?? "", job?.jobName ?? ""];
     const requests = podRequests(containers);
     const share = node.allocatable === null ? 0 : nodeShare(requests, node.allocatable, this.prices?.weights ?? OPENCOST_RESOURCE_WEIGHTS);
-    const rates = node.price !== null && node.allocatable !== null ? costRates(share, node.price) : null;
-    pod.hold = { node, project: job?.project ?? "", ref: job?.ref ?? "", jobName: job?.jobName ?? "", requests, share, rates, fromMs };
+    const priced: PricedHold | null =
+      node.price === null || node.allocatable === null
+        ? null
+        : {
+            rates: costRates(share, node.price),
+            cost: this.cost.slot({ project, capacity_type: node.labels.capacity_type }),
+            ref: this.refs.slot({ project, ref }),
+            jobName: this.jobNames.slot({ project, job_name: jobName }),
+          };
+    pod.hold = { node, project, ref, jobName, requests, share, fromMs, resources: this.resources.slot({ project, ...node.labels }), priced };
     node.open.set(pod, { fromMs, share });
     this.changed = true;
   }
@@ -199,16 +216,15 @@ export class CostLedger {
     this.changed = true;
     const seconds = heldSeconds(hold.fromMs, endMs, hold.node.goneAtMs);
     hold.node.closeHold(pod, endMs);
-    if (seconds > 0) {
-      const now = this.now();
-      this.resources.add(podGroup(hold), [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
-      if (hold.rates) {
-        const cost = hold.rates.perSecond * seconds;
-        this.cost.add(costGroup(hold), [cost, hold.rates.onDemandPerSecond * seconds], now);
-        this.refs.add({ project: hold.project, ref: hold.ref }, [cost], now);
-        this.jobNames.add({ project: hold.project, job_name: hold.jobName }, [cost], now);
-      }
-    }
+    if (seconds <= 0) return;
+    const now = this.now();
+    this.resources.add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
+    const priced = hold.priced;
+    if (!priced) return;
+    const cost = priced.rates.perSecond * seconds;
+    this.cost.add(priced.cost, [cost, priced.rates.onDemandPerSecond * seconds], now);
+    this.refs.add(priced.ref, [cost], now);
+    this.jobNames.add(priced.jobName, [cost], now);
   }
 
   /** The node's record; null while a watched node is not known (yet). */
@@ -227,14 +243,6 @@ export class CostLedger {
     }
     this.changed = true;
   }
-}
-
-function podGroup(hold: Hold): Readonly<Record<PodGroupLabel, string>> {
-  return { project: hold.project, ...hold.node.labels };
-}
-
-function costGroup(hold: Hold): Readonly<Record<"project" | "capacity_type", string>> {
-  return { project: hold.project, capacity_type: hold.node.labels.capacity_type };
 }
 
 /** The pod still pays the same way: same job labels, same requests. */

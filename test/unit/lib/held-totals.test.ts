@@ -6,32 +6,38 @@ const read = (totals: HeldTotals<"a">) => Object.fromEntries([...totals.values()
 describe("HeldTotals", () => {
   it("reads settled plus live amounts, per label set and value", () => {
     const totals = new HeldTotals<"a">(["a"], 2);
-    totals.add({ a: "x" }, [1, 10], 0);
-    totals.add({ a: "x" }, [2, 20], 0);
+    const x = totals.slot({ a: "x" });
+    totals.add(x, [1, 10], 0);
+    totals.add(totals.slot({ a: "x" }), [2, 20], 0);
     totals.read(5, (add) => {
-      add({ a: "x" }, [0.5, 5]);
-      add({ a: "y" }, [1, 1]);
+      add(x, [0.5, 5]);
+      add(totals.slot({ a: "y" }), [1, 1]);
     });
     expect(read(totals)).toEqual({ x: [3.5, 35], y: [1, 1] });
   });
 
   it("never reads lower than before, and follows the truth again once it passes", () => {
     const totals = new HeldTotals<"a">(["a"], 1);
-    totals.read(1, (add) => add({ a: "x" }, [10]));
+    const x = totals.slot({ a: "x" });
+    totals.read(1, (add) => add(x, [10]));
     // The live part turned out shorter: 4 settled for good, nothing live.
-    totals.add({ a: "x" }, [4], 2);
+    totals.add(x, [4], 2);
     totals.read(2, () => undefined);
     expect(read(totals)).toEqual({ x: [10] });
-    totals.read(3, (add) => add({ a: "x" }, [7]));
+    totals.read(3, (add) => add(x, [7]));
     expect(read(totals)).toEqual({ x: [11] });
   });
 
-  it("forgets label sets whose truth last grew before the cut-off, never those still growing", () => {
+  it("forgets label sets whose truth last grew before the cut-off, never those still growing; a forgotten slot comes back from zero", () => {
     const totals = new HeldTotals<"a">(["a"], 1);
-    totals.add({ a: "old" }, [1], 100);
-    totals.add({ a: "live" }, [1], 100);
-    totals.read(1000, (add) => add({ a: "live" }, [1]), 500);
+    const old = totals.slot({ a: "old" });
+    totals.add(old, [1], 100);
+    totals.add(totals.slot({ a: "live" }), [1], 100);
+    totals.read(1000, (add) => add(totals.slot({ a: "live" }), [1]), 500);
     expect(Object.keys(read(totals))).toEqual(["live"]);
     expect(totals.size).toBe(1);
+    totals.add(old, [3], 1100);
+    totals.read(1200, () => undefined, 500);
+    expect(read(totals)).toEqual({ live: [2], old: [3] });
   });
 });
