@@ -12,11 +12,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
-import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, startKubeSimulator } from "../src/simulator/kube/index.js";
+import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, simulatedPricesYaml, startKubeSimulator } from "../src/simulator/kube/index.js";
 import { parseMetrics, sum } from "../src/lib/prom-text.js";
+import { costFootprint } from "./cost-footprint.js";
 import { WebhookChurn } from "./webhook-churn.js";
 
 const quick = process.argv.includes("--quick");
+/** The families of what CI costs (src/metrics/families/cost.ts). */
+const COST_FAMILY = /^gitlab_ci_(job_cpu_core_seconds|job_memory_byte_seconds|job_cost|job_on_demand_cost|job_cost_by_ref|job_cost_by_job_name|node_occupied_seconds|node_idle_seconds|node_idle_cost)_total$|^gitlab_ci_(nodes_unpriced|cost_currency_info)$/;
 const SCALE = quick
   ? { projects: 200, active: 10, liveJobs: 400, soakJobs: 50_000, webhookRate: 50, scrapes: 100, latencySamples: 50, cycleWindowS: 10, pods: 1000, nodes: 50, spotNodes: 30, podChurn: 10_000 }
   : { projects: 1000, active: 50, liveJobs: 2000, soakJobs: 1_000_000, webhookRate: 100, scrapes: 300, latencySamples: 200, cycleWindowS: 30, pods: 10_000, nodes: 500, spotNodes: 300, podChurn: 100_000 };
@@ -177,6 +180,9 @@ async function main(): Promise<void> {
   const kube = await startKubeSimulator({ world: cluster });
   const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-")), "kubeconfig");
   writeFileSync(kubeconfig, kube.kubeconfig());
+  // Every node priced, so the cost families hold what they would in production.
+  const prices = kubeconfig.replace(/kubeconfig$/, "prices.yaml");
+  writeFileSync(prices, simulatedPricesYaml());
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
       GITLAB_IDLE_REQUESTS_PER_SECOND: "5",
       GITLAB_MAX_CONCURRENT_REQUESTS: "8",
       KUBECONFIG: kubeconfig,
+      KUBE_NODE_PRICES_FILE: prices,
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "warn",
       // The benchmark ends the process when it is done: no Service to leave.
@@ -251,6 +258,8 @@ async function main(): Promise<void> {
     record("nodes", "nodes holding job pods (spot: gitlab_ci_spot_nodes)", scale.nodes, ` (${scale.spotNodes})`);
     json.spot_nodes = scale.spotNodes;
     record("series", "series exported", series, "");
+    const costSeries = parseMetrics(body).filter((sample) => COST_FAMILY.test(sample.name)).length;
+    record("cost_series", "  of them the cost families (what CI costs)", costSeries, "");
     record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
 
     // Scrape cost, and the floor: the same bytes from a bare node:http server.
@@ -421,6 +430,13 @@ async function main(): Promise<void> {
     record("external_soak_mib", "  external (Buffers)", soaked.external, "MiB");
     record("rss_growth_pct", "RSS growth across the soak", ((soaked.rss - warm.rss) / warm.rss) * 100, "%", { limit: 5, better: "lower", text: "< 5 %" });
     record("heap_growth_pct", "heap used growth across the soak", ((soaked.heap - warm.heap) / warm.heap) * 100, "%");
+    // What the cost state and families add, in process at the same scale (bench/cost-footprint.ts).
+    const cost = costFootprint({ projects: SCALE.projects, pods: SCALE.pods, nodes: SCALE.nodes, spotNodes: SCALE.spotNodes, podChurn: SCALE.podChurn });
+    record("cost_heap_mib", "cost state and families: heap added", cost.heapMiB, "MiB");
+    record("cost_heap_churn_mib", "  after the pod churn", cost.heapAfterChurnMiB, "MiB");
+    record("cost_series_in_process", "  their series (after the churn)", cost.series, ` (${cost.seriesAfterChurn})`);
+    record("cost_render_ms", "  rendering them once (a reading included)", cost.renderMs, "ms");
+    json.cost_series_by_family = cost.seriesByFamily;
     record("duration_s", "benchmark duration", (Date.now() - started) / 1000, "s");
 
     printTable();
