@@ -1,4 +1,4 @@
-import { buildExposition, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
+import { buildExposition, DEFAULT_MAX_SERIES_PER_FAMILY, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
 import type { PriceTable } from "./domain/cost.js";
 import type { Exposition } from "./metrics/exposition/renderer.js";
 import { CostLedger } from "./state/cost.js";
@@ -48,7 +48,12 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     // The spot node families exist exactly when nodes are watched.
     const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
     // A pod a re-list finds gone ended unseen, at the latest when the pods were last heard of.
-    const cost = new CostLedger(pods, nodes, { prices: options.prices ?? null, nodesWatched: options.spotNodes !== false, podsHeardAtMs: () => health.lastEventMs.get("pods") });
+    const cost = new CostLedger(pods, nodes, {
+      prices: options.prices ?? null,
+      nodesWatched: options.spotNodes !== false,
+      podsHeardAtMs: () => health.lastEventMs.get("pods"),
+      maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
+    });
     kube = { nodes, pods, links, starts, cost };
   }
   return { health, jobs, projects: new ProjectRegistry(), kube };

@@ -16,6 +16,8 @@ export interface CostLedgerOptions {
    * unseen, at the latest then. Unknown: when it was found gone.
    */
   readonly podsHeardAtMs?: () => number | undefined;
+  /** Label sets kept per family at most (`MAX_SERIES_PER_FAMILY`): past it, those paid for longest ago go. */
+  readonly maxLabelSets?: number;
 }
 
 type PodGroupLabel = "project" | keyof NodeLabels;
@@ -76,11 +78,11 @@ export class CostLedger {
   private readAtMs = -Infinity;
   private changed = true;
   /** Core-seconds and byte-seconds requested. */
-  readonly resources = new HeldTotals<PodGroupLabel>(["project", "capacity_type", "nodegroup", "instance_type"], 2);
+  readonly resources: HeldTotals<PodGroupLabel>;
   /** The cost, and what the same pods would have cost on demand. */
-  readonly cost = new HeldTotals<"project" | "capacity_type">(["project", "capacity_type"], 2);
-  readonly refs = new HeldTotals<"project" | "ref">(["project", "ref"], 1);
-  readonly jobNames = new HeldTotals<"project" | "job_name">(["project", "job_name"], 1);
+  readonly cost: HeldTotals<"project" | "capacity_type">;
+  readonly refs: HeldTotals<"project" | "ref">;
+  readonly jobNames: HeldTotals<"project" | "job_name">;
   /** The nodes the pods hold, and their occupied and idle time. */
   readonly nodes: CostNodes;
 
@@ -92,6 +94,11 @@ export class CostLedger {
     this.prices = options.prices ?? null;
     this.nodesWatched = options.nodesWatched ?? true;
     this.now = options.now ?? Date.now;
+    const capacity = options.maxLabelSets ?? Infinity;
+    this.resources = new HeldTotals(["project", "capacity_type", "nodegroup", "instance_type"], 2, capacity);
+    this.cost = new HeldTotals(["project", "capacity_type"], 2, capacity);
+    this.refs = new HeldTotals(["project", "ref"], 1, capacity);
+    this.jobNames = new HeldTotals(["project", "job_name"], 1, capacity);
     this.nodes = new CostNodes(nodeSource, this.prices, this.now);
     pods.onJobPodChanged.add((change) => this.apply(change));
     nodeSource.onChanged.add((nowMs) => this.nodesChanged(nowMs));
@@ -198,6 +205,12 @@ export class CostLedger {
             jobName: this.jobNames.slot({ project, job_name: jobName }),
           };
     pod.hold = { node, project, ref, jobName, requests, share, fromMs, resources: this.resources.slot({ project, ...node.labels }), priced };
+    this.resources.hold(pod.hold.resources);
+    if (priced) {
+      this.cost.hold(priced.cost);
+      this.refs.hold(priced.ref);
+      this.jobNames.hold(priced.jobName);
+    }
     node.open.set(pod, { fromMs, share });
     this.changed = true;
   }
@@ -216,15 +229,23 @@ export class CostLedger {
     this.changed = true;
     const seconds = heldSeconds(hold.fromMs, endMs, hold.node.goneAtMs);
     hold.node.closeHold(pod, endMs);
-    if (seconds <= 0) return;
     const now = this.now();
-    this.resources.add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
     const priced = hold.priced;
-    if (!priced) return;
-    const cost = priced.rates.perSecond * seconds;
-    this.cost.add(priced.cost, [cost, priced.rates.onDemandPerSecond * seconds], now);
-    this.refs.add(priced.ref, [cost], now);
-    this.jobNames.add(priced.jobName, [cost], now);
+    if (seconds > 0) {
+      this.resources.add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
+      if (priced) {
+        const cost = priced.rates.perSecond * seconds;
+        this.cost.add(priced.cost, [cost, priced.rates.onDemandPerSecond * seconds], now);
+        this.refs.add(priced.ref, [cost], now);
+        this.jobNames.add(priced.jobName, [cost], now);
+      }
+    }
+    this.resources.release(hold.resources);
+    if (priced) {
+      this.cost.release(priced.cost);
+      this.refs.release(priced.ref);
+      this.jobNames.release(priced.jobName);
+    }
   }
 
   /** The node's record; null while a watched node is not known (yet). */

@@ -40,4 +40,21 @@ describe("HeldTotals", () => {
     totals.read(1200, () => undefined, 500);
     expect(read(totals)).toEqual({ live: [2], old: [3] });
   });
+
+  it("keeps at most its capacity of label sets, forgetting a tenth of those that grew longest ago, never one held", () => {
+    const totals = new HeldTotals<"a">(["a"], 1, 20);
+    const forgotten: number[] = [];
+    totals.onForgotten.add((n) => forgotten.push(n));
+    const live = totals.slot({ a: "live" });
+    totals.hold(live);
+    totals.read(0, (add) => add(live, [1]));
+    for (let i = 0; i < 100; i++) totals.add(totals.slot({ a: `ref-${i}` }), [1], 1000 + i);
+    expect(totals.size).toBeLessThanOrEqual(20);
+    expect(forgotten.reduce((a, b) => a + b, 0)).toBe(101 - totals.size);
+    expect(forgotten.every((n) => n === 2)).toBe(true);
+    const kept = [...totals.values()].map((e) => e.labels.a);
+    expect(kept).toContain("ref-99");
+    expect(kept).toContain("live");
+    expect(kept).not.toContain("ref-0");
+  });
 });
