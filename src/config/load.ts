@@ -3,7 +3,8 @@ import type { BuilderImage } from "../domain/builder.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
-import { configFileFrom, readConfigFile, readPemFile, type RawSettings } from "./file.js";
+import { parseArgs } from "./args.js";
+import { readConfigFile, readTlsPair, type RawSettings } from "./file.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import { fileSecret, inlineSecret, type Secret } from "./secret.js";
 import { holdsSecret, settingSpec, SETTINGS, type SettingName, type SettingSpec } from "./settings.js";
@@ -101,7 +102,8 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
   const known = new Set<string>(SETTINGS.map((s) => s.name));
-  const configFile = configFileFrom(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const command = parseArgs(argv);
+  const configFile = (command.kind === "run" ? command.configFile : undefined) ?? nonEmpty(env.CONFIG_FILE);
   const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
   for (const spec of SETTINGS) {
     const fromEnv = env[spec.name];
@@ -263,7 +265,7 @@ function webConfig(raw: RawSettings): WebConfig {
   return {
     bearerToken,
     basicAuth: username !== undefined && password ? { username, password } : null,
-    tls: certPath && keyPath ? { cert: readPemFile("TLS_CERT_FILE", certPath), key: readPemFile("TLS_KEY_FILE", keyPath) } : null,
+    tls: certPath && keyPath ? readTlsPair(certPath, keyPath) : null,
   };
 }
 
@@ -271,7 +273,7 @@ function secretFrom(raw: RawSettings, inline: SettingName, file: SettingName, re
   const value = nonEmpty(raw[inline]);
   const path = nonEmpty(raw[file]);
   if (value !== undefined && path !== undefined) {
-    throw new ConfigError(file, path, `only one of ${inline} and ${file}`);
+    throw new ConfigError(file, JSON.stringify(path), `only one of ${inline} and ${file}`);
   }
   if (value !== undefined) return inlineSecret(inline, value);
   if (path !== undefined) {
@@ -279,9 +281,9 @@ function secretFrom(raw: RawSettings, inline: SettingName, file: SettingName, re
     try {
       secret = fileSecret(file, path);
     } catch (error) {
-      throw new ConfigError(file, path, `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+      throw new ConfigError(file, JSON.stringify(path), `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
     }
-    if (secret.value() === "") throw new ConfigError(file, path, "a file holding a non-empty secret");
+    if (secret.value() === "") throw new ConfigError(file, JSON.stringify(path), "a file holding a non-empty secret");
     return secret;
   }
   if (required) throw new ConfigError(inline, undefined, `a token with the read_api scope (or set ${file})`);

@@ -32,11 +32,12 @@ let bundle: Promise<string> | undefined;
  * `src/cli.ts` compiled once into one ES module under `.tmp/` (its packages stay imports, found in
  * the project's node_modules), as the production build runs it: a process starts in a fraction
  * of the time and memory `tsx` needs to compile on the fly, so the suite measures the exporter,
- * not the compiler.
+ * not the compiler. One file per test process, so that test files running at once never read a
+ * bundle another is writing.
  */
-function exporterBundle(): Promise<string> {
+export function exporterBundle(): Promise<string> {
   bundle ??= import("esbuild").then(async ({ build }) => {
-    const outfile = `${root}.tmp/hostile-peers/cli.mjs`;
+    const outfile = `${root}.tmp/cli-bundles/cli-${process.pid}.mjs`;
     await build({ entryPoints: [`${root}src/cli.ts`], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "error" });
     return outfile;
   });
