@@ -37,9 +37,10 @@ let bundle: Promise<string> | undefined;
  */
 export function exporterBundle(): Promise<string> {
   bundle ??= import("esbuild").then(async ({ build }) => {
-    const outfile = `${root}.tmp/cli-bundles/cli-${process.pid}.mjs`;
-    await build({ entryPoints: [`${root}src/cli.ts`], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "error" });
-    return outfile;
+    const outdir = `${root}.tmp/cli-bundles/${process.pid}`;
+    // Split as tsc's output is: what cli.ts imports only once the configuration loaded is loaded only then.
+    await build({ entryPoints: { cli: `${root}src/cli.ts` }, bundle: true, splitting: true, platform: "node", format: "esm", target: "node20", packages: "external", outdir, outExtension: { ".js": ".mjs" }, logLevel: "error" });
+    return `${outdir}/cli.mjs`;
   });
   return bundle;
 }
