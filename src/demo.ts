@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { loadConfig } from "./config/load.js";
+import { demoPort, startDemoExporter } from "./demo/port.js";
 import { parseMetrics } from "./lib/prom-text.js";
-import { startExporter } from "./main.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { KubeFleet, KubeWorld, startKubeSimulator } from "./simulator/kube/index
  */
 const TOKEN = "demo-token";
 const WEBHOOK_SECRET = "demo-webhook-secret";
-const port = Number(process.env.DEMO_PORT ?? 9863);
+const port = demoPort(process.env.DEMO_PORT);
 
 const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
 const gitlab = await startGitLabSimulator({ world, token: TOKEN });
@@ -58,11 +58,11 @@ const config = loadConfig({
   GITLAB_IDLE_REQUESTS_PER_SECOND: "2",
   GITLAB_MAX_REQUESTS_PER_SECOND: "20",
   GITLAB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-  LISTEN_ADDRESS: `127.0.0.1:${port}`,
+  LISTEN_ADDRESS: `127.0.0.1:${port.port}`,
   LOG_LEVEL: logLevel,
   KUBECONFIG: kubeconfig,
 });
-const exporter = await startExporter(config, logger);
+const exporter = await startDemoExporter(config, logger, port);
 
 const webhooks = new WebhookSender(world);
 webhooks.addHook({ url: `${exporter.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });

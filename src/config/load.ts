@@ -3,7 +3,8 @@ import type { BuilderImage } from "../domain/builder.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
-import { configFileFrom, readConfigFile, type RawSettings } from "./file.js";
+import { parseArgs } from "./args.js";
+import { readConfigFile, type RawSettings } from "./file.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import type { Secret } from "./secret.js";
 import { holdsSecret, SETTINGS, type SettingName } from "./settings.js";
@@ -83,7 +84,8 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
   const known = new Set<string>(SETTINGS.map((s) => s.name));
-  const configFile = configFileFrom(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const command = parseArgs(argv);
+  const configFile = (command.kind === "run" ? command.configFile : undefined) ?? nonEmpty(env.CONFIG_FILE);
   const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
   for (const spec of SETTINGS) {
     const fromEnv = env[spec.name];
@@ -210,5 +212,4 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     },
   };
 }
-
 
