@@ -297,6 +297,22 @@ async function main(): Promise<void> {
     // waits for its own job's earlier deliveries only: waiting for the sender to fall idle, while
     // the churn goes on, took seconds and on a busy machine never ended.
     const latenciesStarted = churn.delivered();
+    /**
+     * The probe job's deliveries so far answered. On a machine too busy for the preset the churn
+     * outruns the sender, its lanes grow without end, and the wait would never end: the run
+     * stops instead, saying so.
+     */
+    const settled = async (jobId: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the probe's Job Hooks waited over 10 s behind ${webhooks.backlog} queued deliveries: the sender cannot keep up with ${SCALE.webhookRate} a second on this machine now (load average ${loadavg()[0]!.toFixed(1)})`)), 10_000);
+      });
+      try {
+        await Promise.race([webhooks.settled(jobId), expired]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     const loadAtLatency = loadavg()[0]!;
     const latencies: number[] = [];
     const sendWaits: number[] = [];
@@ -305,7 +321,7 @@ async function main(): Promise<void> {
       const project = active[i % active.length]!;
       const job = world.createJob(project.id, { name: "latency", tags: ["docker"], status: "pending" });
       world.start(job.id, runner);
-      await webhooks.settled(job.id);
+      await settled(job.id);
       const match = { project: project.pathWithNamespace, status: "success" };
       const before = await familySum(url, "gitlab_ci_jobs_finished_total", match);
       const finishedAt = performance.now();
@@ -317,7 +333,7 @@ async function main(): Promise<void> {
         if (performance.now() - finishedAt > 10_000) throw new Error("webhook never showed up on /metrics");
       }
       latencies.push(performance.now() - finishedAt);
-      await webhooks.settled(job.id);
+      await settled(job.id);
       const attempt = probeAttempts.get(job.id)!;
       probeAttempts.delete(job.id);
       if (attempt.status === null) throw new Error(`the probe's Job Hook for job ${job.id} got no answer`);

@@ -202,6 +202,13 @@ export class WebhookSender {
     );
   }
 
+  /** Deliveries queued and not attempted yet, the ones in flight included. */
+  get backlog(): number {
+    let waiting = 0;
+    for (const hook of this.hooks) for (const lane of hook.lanes) waiting += lane.queued - lane.attempted;
+    return waiting;
+  }
+
   /** The hooks GitLab would not deliver to now, so a test can assert the exporter's never is. */
   disabledHooks(): DisabledHook[] {
     const now = this.world.now();

@@ -141,11 +141,14 @@ describe("waiting for deliveries", () => {
     // The other lane still waits for its first answer: the sender is not idle.
     expect(statuses(events("Job Hook").filter((r) => r.body.build_id === stuck.id))).toEqual(["created"]);
     expect(flushed).toBe(false);
+    // The stuck job's created hook in flight, its pending and running hooks queued behind it.
+    expect(hooks.backlog).toBe(3);
     receiver.release();
     receiver.hold = null;
     await flush;
     await hooks.settled(stuck.id);
     expect(statuses(events("Job Hook").filter((r) => r.body.build_id === stuck.id))).toEqual(["created", "pending", "running"]);
+    expect(hooks.backlog).toBe(0);
   });
 
   it("settled resolves at once when nothing about the key is queued", async () => {
