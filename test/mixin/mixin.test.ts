@@ -6,11 +6,15 @@ import { promisify } from "node:util";
 import { Jsonnet } from "@hanazuki/node-jsonnet";
 import ts from "typescript";
 import { parse, stringify } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
 import { exporterFamilies } from "../../scripts/docs/reference.js";
 import { REMOVAL_REASONS } from "../../src/domain/node.js";
 import { metricNames } from "./promql-names.js";
+
+// promtool and jsonnet run whole rule sets here: on a loaded 2-core machine a test takes well over
+// the suite's 30 s default, which guards against hangs, not speed.
+vi.setConfig({ testTimeout: 120_000 });
 
 const run = promisify(execFile);
 
