@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { parseQuantity } from "../../src/domain/quantity.js";
 import type { KubeWorld } from "../../src/simulator/kube/index.js";
@@ -111,17 +112,17 @@ export interface KubeExporters {
 
 /** The fake kubelet cAdvisor endpoint and kube-state-metrics on loopback ports, reading `world` at each scrape. */
 export async function startKubeExporters(world: KubeWorld, usage: ContainerUsage = DEFAULT_USAGE): Promise<KubeExporters> {
-  const text = (body: string) => (_request: unknown, response: import("node:http").ServerResponse) => {
+  const text = (response: ServerResponse, body: string) => {
     response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     response.end(body);
   };
-  const cadvisor = await serveLoopback((request, response, url) => {
+  const cadvisor = await serveLoopback((_request, response, url) => {
     if (url.pathname !== "/metrics/cadvisor") return void response.writeHead(404).end();
-    text(cadvisorExposition(world, usage))(request, response);
+    text(response, cadvisorExposition(world, usage));
   });
-  const kubeStateMetrics = await serveLoopback((request, response, url) => {
+  const kubeStateMetrics = await serveLoopback((_request, response, url) => {
     if (url.pathname !== "/metrics") return void response.writeHead(404).end();
-    text(kubeStateMetricsExposition(world))(request, response);
+    text(response, kubeStateMetricsExposition(world));
   });
   return {
     cadvisor,
