@@ -42,6 +42,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     labelValueMaxBytes: config.labelValueMaxBytes,
     kubernetes: config.kube.enabled,
     spotNodes: config.kube.nodesEnabled,
+    podResources: config.kube.exportPodResources,
     interruptionSettleMs: config.kube.interruptionSettleMs,
   });
   // Every input refused anywhere is counted and logged through this one reporter.

@@ -47,6 +47,8 @@ export interface KubernetesConfig {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly interruptionSettleMs: number;
+  /** `KUBE_EXPORT_POD_RESOURCES`: the job pods' requests and limits, for clusters without kube-state-metrics. */
+  readonly exportPodResources: boolean;
   /** What one answer of the API server may weigh, and how far one list may run. */
   readonly limits: KubernetesReadLimits;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
@@ -181,6 +183,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     retryInitialMs,
     retryMaxMs,
     interruptionSettleMs: setting("KUBE_INTERRUPTION_SETTLE_SECONDS", parseNumber)! * 1000,
+    exportPodResources: setting("KUBE_EXPORT_POD_RESOURCES", parseBoolean)!,
     limits: {
       maxWatchLineBytes: setting("KUBE_MAX_WATCH_LINE_BYTES", parseNumber)!,
       maxListPageBytes: setting("KUBE_MAX_LIST_PAGE_BYTES", parseNumber)!,

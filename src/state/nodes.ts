@@ -25,6 +25,14 @@ export const POD_SIGN_MAX_AGE_MS = 15 * 60_000;
  */
 export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
 
+/** Where a node stood: its node group and zone. */
+export interface NodePlacement {
+  readonly nodegroup: string;
+  readonly zone: string;
+}
+
+const UNKNOWN_PLACEMENT: NodePlacement = { nodegroup: "", zone: "" };
+
 /**
  * Every node, spot or not (a job pod can be interrupted on any node), and the signs each node
  * shows of its way out. Only signs standing now count: cluster-autoscaler and Karpenter take their
@@ -38,7 +46,7 @@ export class NodeStore {
    * Recently removed nodes → the reason they went, for pods deleted after their node, and whether
    * the removal was seen as it happened or only found missing at a re-list.
    */
-  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean }>();
+  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean; readonly placement: NodePlacement }>();
   /** A spot node appeared, changed its labels or went away. */
   readonly onSpotNodeChanged = new Listeners<SpotNodeChanged>();
   /** A spot node disappeared: observed once per node. */
@@ -102,6 +110,13 @@ export class NodeStore {
     return removed.reason;
   }
 
+  /** The node group and zone of a live or recently removed node; "" for a node not known. */
+  placement(nodeName: string): NodePlacement {
+    const node = this.nodes.get(nodeName)?.snapshot;
+    if (node) return { nodegroup: node.nodegroup, zone: node.zone };
+    return this.removed.get(nodeName)?.placement ?? UNKNOWN_PLACEMENT;
+  }
+
   get(name: string): NodeSnapshot | undefined {
     return this.nodes.get(name)?.snapshot;
   }
@@ -142,7 +157,7 @@ export class NodeStore {
     const reason = inferRemovalReason([signOf(record, nowMs)]);
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
-    this.removed.set(node.name, { reason, atMs: nowMs, seen });
+    this.removed.set(node.name, { reason, atMs: nowMs, seen, placement: { nodegroup: node.nodegroup, zone: node.zone } });
     if (!node.spot) return;
     this.onSpotNodeChanged.emit({ previous: node, next: undefined });
     const removedAtMs = node.deletingSinceMs ?? nowMs;

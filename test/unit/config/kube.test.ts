@@ -43,6 +43,12 @@ describe("Kubernetes settings", () => {
     expect(errorOf(() => loadConfig({ ...base, KUBE_NODES_ENABLED: "sometimes" })).message).toBe('invalid configuration: KUBE_NODES_ENABLED="sometimes": expected true or false');
   });
 
+  it("exports the job pods' requests and limits only when told (kube-state-metrics has them)", () => {
+    expect(loadConfig(base).kube.exportPodResources).toBe(false);
+    expect(loadConfig({ ...base, KUBE_EXPORT_POD_RESOURCES: "true" }).kube.exportPodResources).toBe(true);
+    expect(errorOf(() => loadConfig({ ...base, KUBE_EXPORT_POD_RESOURCES: "yes please" })).setting).toBe("KUBE_EXPORT_POD_RESOURCES");
+  });
+
   it("reads overrides and GitLab's relative URL root", () => {
     const { kube } = loadConfig({
       ...base,
