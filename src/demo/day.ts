@@ -19,9 +19,11 @@ export const DAY_MINUTES = 108;
  * The day's incidents, far enough apart that each alert fires for its own incident only: the
  * alerts' `for` and windows of `rules/` (pending jobs 15 min, job pods 10 min, failure ratio over
  * 10 min for 15 min, interruptions over 15 min) fit inside each incident or the quiet after it.
+ * The first comes after 15 quiet minutes: the rules count a counter's first series only once
+ * Prometheus has scraped the exporter for the length of their window.
  */
 export const INCIDENTS: readonly Incident[] = [
-  { name: "spot interruption wave", atMinute: 10, minutes: 0.5, alerts: ["GitLabCISpotInterruptionsTakingJobs"] },
+  { name: "spot interruption wave", atMinute: 16, minutes: 0.5, alerts: ["GitLabCISpotInterruptionsTakingJobs"] },
   { name: "stuck queue", atMinute: 22, minutes: 34, alerts: ["GitLabCIJobPodsCannotGetNodes", "GitLabCIPendingJobsHigh"] },
   { name: "system-failure burst", atMinute: 62, minutes: 30, alerts: ["GitLabCISystemFailureRatioHigh"] },
 ];
@@ -38,7 +40,7 @@ const RUNNER_CONCURRENCY = 80;
 const BACKLOG_DRAIN_MINUTES = 5;
 /** The registry rate-limits the pulls of the nodes launched when spot capacity comes back. */
 const REGISTRY_LIMITED_MINUTES = 1.5;
-const WAVE_NODES = 3;
+const WAVE_NODES = 4;
 const BURST_SYSTEM_FAILURE_RATIO = 0.25;
 /** cluster-autoscaler's `scale-down-unneeded-time`. */
 const UNNEEDED_MINUTES = 10;
