@@ -14,6 +14,8 @@ const READY_TIMEOUT_MS = 30_000;
 
 export interface DemoPrometheus {
   readonly url: string;
+  /** Its configuration and data, removed by `stop`. */
+  readonly dir: string;
   stop(): Promise<void>;
 }
 
@@ -45,12 +47,11 @@ export async function startDemoPrometheus(exporterUrl: string): Promise<DemoProm
     await Promise.race([exited, new Promise((done) => setTimeout(done, 5000))]);
     await rm(dir, { recursive: true, force: true });
   };
-  const problem = await Promise.race([failed, ready(url, () => child.exitCode !== null || child.pid === undefined)]);
-  if (problem !== undefined) {
-    await stop();
-    throw new Error(problem);
-  }
-  return { url, stop };
+  const outcome = await Promise.race([failed.then((reason) => ({ reason })), ready(url, () => child.exitCode !== null || child.pid === undefined)]);
+  if (outcome === "ready") return { url, dir, stop };
+  const reason = outcome === "gone" ? await failed : outcome === "timeout" ? `prometheus did not become ready within ${READY_TIMEOUT_MS / 1000} s` : outcome.reason;
+  await stop();
+  throw new Error(reason);
 }
 
 function config(target: string): string {
@@ -62,14 +63,15 @@ function config(target: string): string {
   });
 }
 
-/** Resolves undefined once `/-/ready` answers 200, or a reason after the timeout; stops asking once `gone`. */
-async function ready(url: string, gone: () => boolean): Promise<string | undefined> {
+/** Once `/-/ready` answers 200; or the process is gone; or the timeout passed. */
+async function ready(url: string, gone: () => boolean): Promise<"ready" | "gone" | "timeout"> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline && !gone()) {
-    if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return undefined;
+  while (Date.now() < deadline) {
+    if (gone()) return "gone";
+    if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return "ready";
     await new Promise((done) => setTimeout(done, 200));
   }
-  return `prometheus did not become ready within ${READY_TIMEOUT_MS / 1000} s`;
+  return "timeout";
 }
 
 /** `port` when nothing listens on it on loopback, else a free one. */
