@@ -7,11 +7,11 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, Agent } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GitLabWorld, WebhookSender, startGitLabSimulator, type SimJob } from "../src/simulator/gitlab/index.js";
+import { GitLabWorld, WebhookSender, startGitLabSimulator, type DeliveryAttempt, type SimJob } from "../src/simulator/gitlab/index.js";
 import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, simulatedPricesYaml, startKubeSimulator } from "../src/simulator/kube/index.js";
 import { parseMetrics, sum } from "../src/lib/prom-text.js";
 import { costFootprint } from "./cost-footprint.js";
@@ -220,7 +220,9 @@ async function main(): Promise<void> {
     // Up to 8 deliveries in flight, as GitLab's Sidekiq workers send them side by side (those
     // about one job still in order): while a scrape holds the exporter, they wait side by side
     // rather than one behind another.
-    const webhooks = new WebhookSender(world, { concurrency: 8 });
+    // The event-to-metric probe's deliveries, by job id, to time them apart from the scrape that shows them.
+    const probeAttempts = new Map<number, DeliveryAttempt>();
+    const webhooks = new WebhookSender(world, { concurrency: 8, onAttempt: (attempt) => probeAttempts.has(attempt.key) && probeAttempts.set(attempt.key, attempt) });
     webhooks.addHook({ url: `${url}/webhooks/gitlab`, token: SECRET, events: { job: true } });
     const churn = new WebhookChurn(world, webhooks, active.map((p) => p.id), runner, SCALE.webhookRate);
     churn.start();
@@ -298,17 +300,44 @@ async function main(): Promise<void> {
     record("floor_p50_ms", "floor p50 (pre-rendered buffer, bare node:http)", floorP50, "ms");
     record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.5, better: "lower", text: "≤ 1.5x" });
 
-    // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves.
+    // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves. The figure
+    // runs from the job's finish to the end of the first scrape that shows it, so it holds three
+    // waits, also recorded apart: the delivery's wait in the simulated GitLab's send queue (this
+    // process, behind the churn's deliveries in the same lane), the delivery itself until the
+    // exporter's 200 (the exporter applies it, series included, before answering), and the
+    // scrape that shows it (an 11 MiB body read by this process). Before each sample the probe
+    // waits for its own job's earlier deliveries only: waiting for the sender to fall idle, while
+    // the churn goes on, took seconds and on a busy machine never ended.
     const latenciesStarted = churn.delivered();
+    /**
+     * The probe job's deliveries so far answered. On a machine too busy for the preset the churn
+     * outruns the sender, its lanes grow without end, and the wait would never end: the run
+     * stops instead, saying so.
+     */
+    const settled = async (jobId: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the probe's Job Hooks waited over 10 s behind ${webhooks.backlog} queued deliveries: the sender cannot keep up with ${SCALE.webhookRate} a second on this machine now (load average ${loadavg()[0]!.toFixed(1)})`)), 10_000);
+      });
+      try {
+        await Promise.race([webhooks.settled(jobId), expired]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const loadAtLatency = loadavg()[0]!;
     const latencies: number[] = [];
+    const sendWaits: number[] = [];
+    const answers: number[] = [];
     for (let i = 0; i < SCALE.latencySamples; i++) {
       const project = active[i % active.length]!;
       const job = world.createJob(project.id, { name: "latency", tags: ["docker"], status: "pending" });
       world.start(job.id, runner);
-      await webhooks.flush();
+      await settled(job.id);
       const match = { project: project.pathWithNamespace, status: "success" };
       const before = await familySum(url, "gitlab_ci_jobs_finished_total", match);
       const finishedAt = performance.now();
+      probeAttempts.set(job.id, { event: "Job Hook", key: job.id, status: null, queuedAt: finishedAt, sentAt: finishedAt, answeredAt: finishedAt });
       world.finish(job.id, "success");
       for (;;) {
         const now = await familySum(url, "gitlab_ci_jobs_finished_total", match);
@@ -316,9 +345,18 @@ async function main(): Promise<void> {
         if (performance.now() - finishedAt > 10_000) throw new Error("webhook never showed up on /metrics");
       }
       latencies.push(performance.now() - finishedAt);
+      await settled(job.id);
+      const attempt = probeAttempts.get(job.id)!;
+      probeAttempts.delete(job.id);
+      if (attempt.status === null) throw new Error(`the probe's Job Hook for job ${job.id} got no answer`);
+      sendWaits.push(attempt.sentAt - attempt.queuedAt);
+      answers.push(attempt.answeredAt - attempt.sentAt);
     }
+    record("load_average_at_latency", "machine load (1-min average) as the event-to-metric phase began", loadAtLatency, "");
     record("webhook_to_metric_p50_ms", "webhook → /metrics p50", percentile(latencies, 50), "ms");
     record("webhook_to_metric_p99_ms", "webhook → /metrics p99", percentile(latencies, 99), "ms", { limit: 250, better: "lower", text: "< 250 ms" });
+    record("webhook_send_wait_p99_ms", "  its wait in the simulated GitLab's send queue, p99", percentile(sendWaits, 99), "ms");
+    record("webhook_answer_p99_ms", "  its delivery until the exporter's 200, p99", percentile(answers, 99), "ms");
 
     // Event-to-metric latency from a watch event: a pod appears, its info series shows up.
     const watchLatencies: number[] = [];

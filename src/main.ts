@@ -5,6 +5,7 @@ import { rejectionReporter, type Rejections } from "./lib/rejections.js";
 import type { MetricsState } from "./metrics/index.js";
 import { buildServer, type ServerDeps } from "./server/app.js";
 import { gitlabStaleAfterMs, type SourceHealth } from "./server/health.js";
+import { listenOn } from "./server/listen.js";
 import { GitLabApi } from "./sources/gitlab/api.js";
 import { RequestBudget } from "./sources/gitlab/budget.js";
 import { GitLabClock } from "./sources/gitlab/clock.js";
@@ -41,6 +42,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     labelValueMaxBytes: config.labelValueMaxBytes,
     kubernetes: config.kube.enabled,
     spotNodes: config.kube.nodesEnabled,
+    podResources: config.kube.exportPodResources,
     interruptionSettleMs: config.kube.interruptionSettleMs,
     prices: config.kube.prices,
   });
@@ -60,7 +62,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...webhooks(config, state, poller, rejections),
   });
 
-  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = await listenOn(app, config.listen);
   logStart(config, logger, address);
   poller.start();
   kubernetes?.start();

@@ -4,7 +4,8 @@ import type { PriceTable } from "../domain/cost.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
-import { configFileFrom, readConfigFile, type RawSettings } from "./file.js";
+import { parseArgs } from "./args.js";
+import { readConfigFile, type RawSettings } from "./file.js";
 import { readPriceTable } from "./prices.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import type { Secret } from "./secret.js";
@@ -48,6 +49,8 @@ export interface KubernetesConfig {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly interruptionSettleMs: number;
+  /** `KUBE_EXPORT_POD_RESOURCES`: the job pods' requests and limits, for clusters without kube-state-metrics. */
+  readonly exportPodResources: boolean;
   /** What one answer of the API server may weigh, and how far one list may run. */
   readonly limits: KubernetesReadLimits;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
@@ -87,7 +90,8 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
   const known = new Set<string>(SETTINGS.map((s) => s.name));
-  const configFile = configFileFrom(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const command = parseArgs(argv);
+  const configFile = (command.kind === "run" ? command.configFile : undefined) ?? nonEmpty(env.CONFIG_FILE);
   const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
   for (const spec of SETTINGS) {
     const fromEnv = env[spec.name];
@@ -184,6 +188,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     retryInitialMs,
     retryMaxMs,
     interruptionSettleMs: setting("KUBE_INTERRUPTION_SETTLE_SECONDS", parseNumber)! * 1000,
+    exportPodResources: setting("KUBE_EXPORT_POD_RESOURCES", parseBoolean)!,
     limits: {
       maxWatchLineBytes: setting("KUBE_MAX_WATCH_LINE_BYTES", parseNumber)!,
       maxListPageBytes: setting("KUBE_MAX_LIST_PAGE_BYTES", parseNumber)!,
@@ -216,5 +221,4 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     prices: pricesFile === undefined ? null : readPriceTable(pricesFile),
   };
 }
-
 

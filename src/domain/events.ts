@@ -45,6 +45,9 @@ export interface JobFinished {
 export interface JobPodInterrupted {
   readonly project: string;
   readonly reason: string;
+  /** The node group and zone of the node it ran on; "" when that node was not known. */
+  readonly nodegroup: string;
+  readonly zone: string;
 }
 
 /** An image build ended: observed once per build. */

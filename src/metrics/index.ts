@@ -16,7 +16,7 @@ import { EXPORTER_GITLAB_FAMILIES } from "./families/exporter-gitlab.js";
 import { EXPORTER_KUBE_FAMILIES } from "./families/exporter-kube.js";
 import { GITLAB_JOB_FAMILIES } from "./families/gitlab-jobs.js";
 import { IMAGE_BUILD_FAMILIES } from "./families/image-builds.js";
-import { JOB_POD_FAMILIES } from "./families/job-pods.js";
+import { JOB_POD_FAMILIES, JOB_POD_RESOURCE_FAMILIES } from "./families/job-pods.js";
 import { SPOT_NODE_FAMILIES } from "./families/spot-nodes.js";
 
 export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
@@ -34,6 +34,8 @@ export interface ExpositionOptions {
   readonly labelValueMaxBytes?: number;
   /** Whether the spot node families exist (nodes are watched); true when absent. */
   readonly spotNodes?: boolean;
+  /** Whether the job pods' requests and limits are exported (`KUBE_EXPORT_POD_RESOURCES`); false when absent. */
+  readonly podResources?: boolean;
   /** Whether the process metrics head the exposition; true when absent. */
   readonly processMetrics?: boolean;
 }
@@ -58,6 +60,7 @@ export function buildExposition(state: MetricsState, options: ExpositionOptions 
   if (kube) {
     families.push(
       ...buildFamilies(JOB_POD_FAMILIES, familyOptions, kube),
+      ...(options.podResources === true ? buildFamilies(JOB_POD_RESOURCE_FAMILIES, familyOptions, kube) : []),
       ...buildFamilies(IMAGE_BUILD_FAMILIES, familyOptions, { builds: [kube.pods, kube.links] }),
       ...(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, familyOptions, kube)),
       ...buildFamilies(COST_FAMILIES, familyOptions, kube),

@@ -25,6 +25,14 @@ export const POD_SIGN_MAX_AGE_MS = 15 * 60_000;
  */
 export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
 
+/** Where a node stood: its node group and zone. */
+export interface NodePlacement {
+  readonly nodegroup: string;
+  readonly zone: string;
+}
+
+const UNKNOWN_PLACEMENT: NodePlacement = { nodegroup: "", zone: "" };
+
 /**
  * Every node, spot or not (a job pod can be interrupted on any node), and the signs each node
  * shows of its way out. Only signs standing now count: cluster-autoscaler and Karpenter take their
@@ -100,6 +108,14 @@ export class NodeStore {
     // an autoscaler removes nodes after their jobs ended, so the pod is not taken for a victim.
     if (removed.reason === "unknown" && !removed.seen && !options.podSeenGoing) return null;
     return removed.reason;
+  }
+
+  /** The node group and zone of a live or recently removed node; "" for a node not known. */
+  placement(nodeName: string): NodePlacement {
+    const node = this.nodes.get(nodeName)?.snapshot;
+    if (node) return { nodegroup: node.nodegroup, zone: node.zone };
+    const removed = this.removed.get(nodeName)?.node;
+    return removed ? { nodegroup: removed.nodegroup, zone: removed.zone } : UNKNOWN_PLACEMENT;
   }
 
   get(name: string): NodeSnapshot | undefined {

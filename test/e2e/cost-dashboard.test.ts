@@ -98,7 +98,7 @@ describe("the CI cost dashboard with a real Prometheus", () => {
       async () => {
         const missing: string[] = [];
         for (const { where, expr } of targets) if ((await query(prometheus, expr)).length === 0) missing.push(where);
-        for (const [, selector, label] of variables) if (!(await query(prometheus, selector!)).some((r) => r.metric[label!] !== undefined)) missing.push(`$${label}`);
+        for (const [, selector, label] of variables) if (!(await query(prometheus, fill(selector!))).some((r) => r.metric[label!] !== undefined)) missing.push(`$${label}`);
         if (missing.length > 0) throw new Error(`no data yet: ${missing.join(", ")}`);
         return missing;
       },
