@@ -45,6 +45,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     podResources: config.kube.exportPodResources,
     interruptionSettleMs: config.kube.interruptionSettleMs,
     prices: config.kube.prices,
+    costCounters: config.kube.costCounters,
   });
   // Every input refused anywhere is counted and logged through this one reporter.
   const rejections = rejectionReporter((source, reason) => state.health.invalidObject(source, reason), logger.child({ component: "input" }));

@@ -24,6 +24,8 @@ export interface HouseOptions extends ExpositionOptions {
   readonly interruptionSettleMs?: number;
   /** `KUBE_NODE_PRICES_FILE`, read: the cost families count with it. */
   readonly prices?: PriceTable | null;
+  /** `KUBE_COST_COUNTERS`, resolved: whether the cost state and families exist; true when absent. */
+  readonly costCounters?: boolean;
 }
 
 export interface House {
@@ -48,12 +50,15 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     // The spot node families exist exactly when nodes are watched.
     const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
     // A pod a re-list finds gone ended unseen, at the latest when the pods were last heard of.
-    const cost = new CostLedger(pods, nodes, {
-      prices: options.prices ?? null,
-      nodesWatched: options.spotNodes !== false,
-      podsHeardAtMs: () => health.lastEventMs.get("pods"),
-      maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
-    });
+    const cost =
+      options.costCounters === false
+        ? null
+        : new CostLedger(pods, nodes, {
+            prices: options.prices ?? null,
+            nodesWatched: options.spotNodes !== false,
+            podsHeardAtMs: () => health.lastEventMs.get("pods"),
+            maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
+          });
     kube = { nodes, pods, links, starts, cost };
   }
   return { health, jobs, projects: new ProjectRegistry(), kube };

@@ -57,6 +57,8 @@ export interface KubernetesConfig {
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
   /** `KUBE_NODE_PRICES_FILE`, read; null: no prices, only the price-free counters. */
   readonly prices: PriceTable | null;
+  /** `KUBE_COST_COUNTERS`, resolved: whether the cost state runs (always with a price table). */
+  readonly costCounters: boolean;
 }
 
 /** What one answer of the Kubernetes API may weigh, and how far one list may run: a peer is read only so far. */
@@ -169,6 +171,12 @@ function buildConfig(raw: RawSettings): Config {
 
 
 
+/** `auto`: count exactly when there are prices; prices with the counters off make no sense. */
+function costCounters(value: string, priced: boolean): boolean {
+  if (value === "false" && priced) throw new ConfigError("KUBE_COST_COUNTERS", value, "not false while KUBE_NODE_PRICES_FILE is set (the cost families need the counters)");
+  return value === "auto" ? priced : value === "true";
+}
+
 function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
   const setting = settingReader(raw);
   const keys = (name: SettingName) => setting(name, parseKeyList) ?? [];
@@ -219,6 +227,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
       zoneKeys: keys("KUBE_ZONE_KEYS"),
     },
     prices: pricesFile === undefined ? null : readPriceTable(pricesFile),
+    costCounters: costCounters(setting("KUBE_COST_COUNTERS", parseEnum)!, pricesFile !== undefined),
   };
 }
 

@@ -26,7 +26,7 @@ export interface MetricsState {
   readonly health: SelfHealth;
   readonly jobs: JobStore;
   readonly projects: ProjectRegistry;
-  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts; readonly cost: CostLedger } | null;
+  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts; readonly cost: CostLedger | null } | null;
 }
 
 export interface ExpositionOptions {
@@ -63,7 +63,7 @@ export function buildExposition(state: MetricsState, options: ExpositionOptions 
       ...(options.podResources === true ? buildFamilies(JOB_POD_RESOURCE_FAMILIES, familyOptions, kube) : []),
       ...buildFamilies(IMAGE_BUILD_FAMILIES, familyOptions, { builds: [kube.pods, kube.links] }),
       ...(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, familyOptions, kube)),
-      ...buildFamilies(COST_FAMILIES, familyOptions, kube),
+      ...(kube.cost ? buildFamilies(COST_FAMILIES, familyOptions, { cost: kube.cost }) : []),
       ...buildFamilies(EXPORTER_KUBE_FAMILIES, familyOptions, { health }),
     );
   }

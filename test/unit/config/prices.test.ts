@@ -52,3 +52,28 @@ describe("KUBE_NODE_PRICES_FILE", () => {
     expect(error.message).not.toContain("\n");
   });
 });
+
+describe("KUBE_COST_COUNTERS", () => {
+  const priced = () => pricesFile("currency: USD\ninstanceTypes:\n  c5a.2xlarge: { onDemand: 0.308, spot: 0.1201 }\n");
+  const counting = (env: Record<string, string>) => loadConfig({ ...BASE_ENV, ...env }).kube.costCounters;
+
+  it("counts, by default, exactly when there is a price table", () => {
+    expect(counting({})).toBe(false);
+    expect(counting({ KUBE_NODE_PRICES_FILE: priced() })).toBe(true);
+  });
+
+  it("counts the resource time without prices when true", () => {
+    expect(counting({ KUBE_COST_COUNTERS: "true" })).toBe(true);
+    expect(counting({ KUBE_COST_COUNTERS: "false" })).toBe(false);
+  });
+
+  it("refuses false beside a price table, naming the setting", () => {
+    const error = configErrorOf(() => loadConfig({ ...BASE_ENV, KUBE_NODE_PRICES_FILE: priced(), KUBE_COST_COUNTERS: "false" }));
+    expect(error.setting).toBe("KUBE_COST_COUNTERS");
+    expect(error.message).toMatch(/^invalid configuration: KUBE_COST_COUNTERS=false: expected not false while KUBE_NODE_PRICES_FILE is set/);
+  });
+
+  it("refuses a value it does not know", () => {
+    expect(configErrorOf(() => loadConfig({ ...BASE_ENV, KUBE_COST_COUNTERS: "maybe" })).setting).toBe("KUBE_COST_COUNTERS");
+  });
+});
