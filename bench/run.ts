@@ -263,7 +263,7 @@ async function main(): Promise<void> {
     const costSeries = parseMetrics(body).filter((sample) => COST_FAMILY.test(sample.name)).length;
     record("cost_series", "  of them the cost families (what CI costs; only with a price table or KUBE_COST_COUNTERS=true)", costSeries, "");
     // The default configuration exports no cost families: its series per job pod (target: at most 1.2).
-    record("series_per_pod_default", "series per job pod without them (the default configuration)", (series - costSeries) / scale.pods, "");
+    record("series_per_pod_default", "series per job pod without them (the default configuration)", (series - costSeries) / scale.pods, "", { limit: 1.2, better: "lower", text: "≤ 1.2" });
     record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
 
     // Scrape cost, and the floor: the same bytes from a bare node:http server.
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     record("scrape_p99_4_ms", "/metrics p99, 4 concurrent scrapers", percentile(concurrent, 99), "ms");
     record("scrape_cpu_ms", "CPU time per scrape (background polling subtracted)", Math.max(0, scrapeCpuMs), "ms");
     record("floor_p50_ms", "floor p50 (pre-rendered buffer, bare node:http)", floorP50, "ms");
-    record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.5, better: "lower", text: "≤ 1.5x" });
+    record("scrape_vs_floor", "scrape p50 / floor p50", p50 / floorP50, "x", { limit: 1.2, better: "lower", text: "≤ 1.2x" });
 
     // Event-to-metric latency: a job finishes, its Job Hook arrives, the counter moves. The figure
     // runs from the job's finish to the end of the first scrape that shows it, so it holds three
@@ -448,7 +448,7 @@ async function main(): Promise<void> {
     await playLifecycles(warmupJobs, "warm-up");
     await churnPods(warmupChurns);
     const warm = await memory(child, url);
-    record("rss_warm_mib", "RSS after warm-up", warm.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
+    record("rss_warm_mib", "RSS after warm-up", warm.rss, "MiB", { limit: 160, better: "lower", text: "≤ 160 MiB" });
     record("heap_warm_mib", "heap used after warm-up", warm.heap, "MiB");
     record("heap_total_warm_mib", "  heap committed", warm.heapTotal, "MiB");
     record("external_warm_mib", "  external (Buffers)", warm.external, "MiB");
@@ -464,7 +464,7 @@ async function main(): Promise<void> {
     record("soak_jobs", "soak: job lifecycles played (after the warm-up's)", played - warmupJobs, "");
     json.lifecycles_played = played;
     record("soak_counted", "soak and warm-up: finished jobs counted / played", counted, ` / ${played.toLocaleString("en-US")}`);
-    record("rss_soak_mib", "RSS after soak", soaked.rss, "MiB", { limit: 200, better: "lower", text: "≤ 200 MiB" });
+    record("rss_soak_mib", "RSS after soak", soaked.rss, "MiB", { limit: 160, better: "lower", text: "≤ 160 MiB" });
     record("heap_soak_mib", "heap used after soak", soaked.heap, "MiB");
     record("heap_total_soak_mib", "  heap committed", soaked.heapTotal, "MiB");
     record("external_soak_mib", "  external (Buffers)", soaked.external, "MiB");
