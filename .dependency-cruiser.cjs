@@ -52,8 +52,15 @@ module.exports = {
       name: "simulator-is-a-world-apart",
       severity: "error",
       comment: "Production code never imports the simulator; only the demo, tests and the benchmark do.",
-      from: { path: "^src/", pathNot: "^src/(simulator/|demo\\.ts$)" },
+      from: { path: "^src/", pathNot: "^src/(simulator/|demo/|demo\\.ts$)" },
       to: { path: "^src/simulator/" },
+    },
+    {
+      name: "the-demo-is-no-dependency",
+      severity: "error",
+      comment: "The demo (demo.ts and demo/) plays the simulator against the exporter; the exporter never imports it.",
+      from: { path: "^src/", pathNot: "^src/(demo/|demo\\.ts$)" },
+      to: { path: "^src/(demo/|demo\\.ts$)" },
     },
     {
       name: "production-imports-no-tests",

@@ -2,13 +2,26 @@
 //   (import 'mixin.libsonnet') + { _config+:: { pendingJobsThreshold: 50 } }
 {
   _config+:: {
-    // Selects the exporter's series (its scrape job) in every query.
+    // The series each query reads, by who exports them. The defaults are kube-prometheus-stack's
+    // (and victoria-metrics-k8s-stack's); the README gives tested values for a plain
+    // kubernetes_sd Prometheus and for Grafana Alloy.
+    // The exporter's series (its scrape job).
     exporterSelector: 'job="gitlab-ci-k8s-exporter"',
-    // Selects the kubelet's cAdvisor series (container CPU and memory).
+    // The kubelet's cAdvisor series (container CPU and memory).
     cadvisorSelector: 'job="kubelet", metrics_path="/metrics/cadvisor"',
+    // kube-state-metrics' series: the job pods' requests and limits
+    // (kube_pod_container_resource_requests, _limits). Where it has none, the rules read the
+    // exporter's own (KUBE_EXPORT_POD_RESOURCES=true).
+    kubeStateMetricsSelector: 'job="kube-state-metrics"',
     // Labels that tell one exporter deployment from another, such as 'cluster, job': alerts keep
-    // them, and descriptions name the deployment by their values (`prod/gitlab-ci-k8s-exporter`).
+    // them, descriptions name the deployment by their values (`prod/gitlab-ci-k8s-exporter`), and
+    // each dashboard has a variable per label. Those other than `job` (`cluster`) must be carried
+    // alike by the cAdvisor and kube-state-metrics series the rules join with the exporter's.
     groupLabels: 'job',
+    // Target labels that tell the pods of one exporter deployment apart. During a rollout two pods
+    // export the same live jobs for a few seconds: gauges of live things are read with
+    // `max without` these before they are summed, so the overlap counts once.
+    exporterInstanceLabels: 'instance, pod',
 
     // Pending jobs: page when more than this many jobs wait for a runner ...
     pendingJobsThreshold: 20,

@@ -2,6 +2,7 @@ import { pino, type Logger } from "pino";
 import type { Config } from "./config/load.js";
 import { ShardReplica } from "./replica.js";
 import { buildServer, type ServerDeps } from "./server/app.js";
+import { listenOn } from "./server/listen.js";
 import { loadKubeConfig } from "./sources/kube/client.js";
 
 export interface RunningExporter {
@@ -37,7 +38,7 @@ export async function startExporter(config: Config, logger: Logger = createLogge
     ...webhooks(config, replica),
   });
 
-  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = await listenOn(app, config.listen);
   logStart(config, logger, address);
   replica.start();
 

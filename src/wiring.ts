@@ -1,6 +1,8 @@
 import { ownsNode, ownsPod, UNSHARDED, type Sharding } from "./domain/shard.js";
-import { buildExposition, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
+import { buildExposition, DEFAULT_MAX_SERIES_PER_FAMILY, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
+import type { PriceTable } from "./domain/cost.js";
 import type { Exposition } from "./metrics/exposition/renderer.js";
+import { CostLedger } from "./state/cost.js";
 import { JobLinks } from "./state/job-links.js";
 import { JobStore } from "./state/jobs.js";
 import { NodeStore } from "./state/nodes.js";
@@ -23,6 +25,10 @@ export interface HouseOptions extends ExpositionOptions {
   readonly interruptionSettleMs?: number;
   /** This replica's shard: the pods it tracks and the nodes it exports; the whole work when absent. */
   readonly sharding?: Sharding;
+  /** `KUBE_NODE_PRICES_FILE`, read: the cost families count with it. */
+  readonly prices?: PriceTable | null;
+  /** `KUBE_COST_COUNTERS`, resolved: whether the cost state and families exist; true when absent. */
+  readonly costCounters?: boolean;
 }
 
 export interface House {
@@ -36,6 +42,7 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     ...(options.countFinishedSinceMs === undefined ? {} : { countFinishedSinceMs: options.countFinishedSinceMs }),
     ...(labelValueMaxBytes === undefined ? {} : { labelValueMaxBytes }),
   });
+  const health = new SelfHealth();
   let kube: MetricsState["kube"] = null;
   if (options.kubernetes !== false) {
     // The GitLab and Kubernetes sides meet by job id: pipelines for the pods' series, and the
@@ -46,9 +53,19 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0, owns: (pod) => ownsPod(sharding, pod) });
     // The spot node families exist exactly when nodes are watched.
     const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
-    kube = { nodes, pods, links, starts };
+    // A pod a re-list finds gone ended unseen, at the latest when the pods were last heard of.
+    const cost =
+      options.costCounters === false
+        ? null
+        : new CostLedger(pods, nodes, {
+            prices: options.prices ?? null,
+            nodesWatched: options.spotNodes !== false,
+            podsHeardAtMs: () => health.lastEventMs.get("pods"),
+            maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
+          });
+    kube = { nodes, pods, links, starts, cost };
   }
-  return { health: new SelfHealth(), jobs, projects: new ProjectRegistry(), kube };
+  return { health, jobs, projects: new ProjectRegistry(), kube };
 }
 
 export function buildHouse(options: HouseOptions = {}): House {

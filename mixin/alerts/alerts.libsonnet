@@ -1,6 +1,7 @@
 // Alerts: what pages the CI/CD team (critical), what needs a look in working hours (warning),
 // and what explains other alerts (info).
 local counters = import '../lib/counters.libsonnet';
+local series = import '../lib/series.libsonnet';
 
 {
   local c = $._config,
@@ -68,7 +69,7 @@ local counters = import '../lib/counters.libsonnet';
             'GitLabCIPendingJobsHigh',
             'critical',
             c.pendingJobsFor,
-            'sum by (%s) (gitlab_ci_jobs_pending{%s}) > %d' % [c.groupLabels, sel, c.pendingJobsThreshold],
+            'sum by (%s) (%s) > %d' % [c.groupLabels, series.live(c, 'gitlab_ci_jobs_pending{%s}' % sel), c.pendingJobsThreshold],
             'Many CI jobs are waiting for a runner.',
             'The number of pending jobs in %s has stayed above %d for %s; it is {{ $value | printf "%%.0f" }} now: runners or the nodes they need are missing.' % [group, c.pendingJobsThreshold, c.pendingJobsFor],
           ),

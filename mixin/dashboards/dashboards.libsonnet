@@ -1,4 +1,5 @@
 (import 'overview.libsonnet') +
 (import 'job-resources.libsonnet') +
 (import 'spot-fleet.libsonnet') +
-(import 'image-builds.libsonnet')
+(import 'image-builds.libsonnet') +
+(import 'cost.libsonnet')

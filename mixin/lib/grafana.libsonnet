@@ -1,6 +1,21 @@
 // Small builders for Grafana dashboard JSON (schemaVersion 39): just what the mixin's dashboards
 // use, so the mixin needs no vendored library.
+local series = import 'series.libsonnet';
 local datasource = { type: 'prometheus', uid: '${datasource}' };
+
+// A link as Grafana's DashboardLink has it: to a URL, or a dropdown of the dashboards with tags.
+local link(title, type, url='', tags=[], tooltip='', icon='external link', targetBlank=false, includeVars=false, keepTime=false) = {
+  title: title,
+  type: type,
+  url: url,
+  tags: tags,
+  tooltip: tooltip,
+  icon: icon,
+  asDropdown: type == 'dashboards',
+  targetBlank: targetBlank,
+  includeVars: includeVars,
+  keepTime: keepTime,
+};
 
 {
   datasourceVariable:: {
@@ -32,6 +47,35 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
     regex: '',
     options: [],
   },
+
+  // One variable per group label (`_config.groupLabels`: job, or cluster and job), over the
+  // exporter's targets, each narrowed by those before it.
+  groupVariables(config)::
+    local labels = series.groupLabels(config);
+    local names = { job: 'Exporter job', cluster: 'Cluster' };
+    [
+      local before = [labels[j] for j in std.range(0, i - 1)];
+      $.queryVariable(
+        labels[i],
+        if std.objectHas(names, labels[i]) then names[labels[i]] else labels[i],
+        'up{%s}' % std.join(', ', [config.exporterSelector] + ['%s=~"$%s"' % [l, l] for l in before]),
+      )
+      for i in std.range(0, std.length(labels) - 1)
+    ],
+
+  // A panel link to the runbook of an alert the panel watches.
+  runbookLink(config, alert):: {
+    links+: [link('Runbook: %s' % alert, 'link', config.runbookURLPattern % std.asciiLower(alert), tooltip='What the alert means and the first three things to check', icon='doc', targetBlank=true)],
+  },
+
+  // A panel link to another of the mixin's dashboards, with the time range and the variables.
+  dashboardLink(config, uid, title):: {
+    links+: [link(title, 'link', '/d/%s' % (config.dashboardUIDPrefix + uid), tooltip='Open %s%s' % [config.dashboardNamePrefix, title], icon='dashboard', includeVars=true, keepTime=true)],
+  },
+
+  // Whole numbers: counts read over a range (increase() extrapolates, so they are rounded) show
+  // no decimals.
+  wholeNumbers:: { fieldConfig+: { defaults+: { decimals: 0 } } },
 
   // Quantiles as PromQL writes them ('0.9', not the float 0.9 that formats as 0.90000000000000002),
   // and their names (p90).
@@ -156,8 +200,10 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
     timepicker: {},
     fiscalYearStartMonth: 0,
     liveNow: false,
+    // The other dashboards, keeping the time range and the variables; the alerts' runbooks.
     links: [
-      { title: 'GitLab CI', type: 'dashboards', tags: config.dashboardTags, asDropdown: true, includeVars: false, keepTime: true, icon: 'external link', targetBlank: false, tooltip: '', url: '' },
+      link('GitLab CI', 'dashboards', tags=config.dashboardTags, includeVars=true, keepTime=true),
+      link('Runbooks', 'link', std.strReplace(config.runbookURLPattern, '#%s', ''), tooltip='One section per alert of the mixin', icon='doc', targetBlank=true),
     ],
     annotations: {
       list: [
@@ -172,7 +218,7 @@ local datasource = { type: 'prometheus', uid: '${datasource}' };
         },
       ],
     },
-    templating: { list: [$.datasourceVariable] + variables },
+    templating: { list: [$.datasourceVariable] + $.groupVariables(config) + variables },
     panels: place(panels),
   },
 }

@@ -1,5 +1,6 @@
 // Recording rules, named level:metric:operations.
 local counters = import '../lib/counters.libsonnet';
+local series = import '../lib/series.libsonnet';
 
 {
   local c = $._config,
@@ -9,32 +10,37 @@ local counters = import '../lib/counters.libsonnet';
   local system = finished(['status="failed"', 'failure_reason=~"%s"' % systemReasons]),
   local script = finished(['status="failed"', 'failure_reason="script_failure"']),
   local increase(by, selector) = counters.sumIncrease(c, by, selector, w),
-  local ratio(by, selector) = '%s\n/\n%s' % [increase(by, selector), increase(by, finished([]))],
-  local jobLabels = 'namespace, pod, node, project, ref, job_name, job_id',
-  // One series per live CI job pod; max collapses the copies two exporter replicas would export.
-  local jobPodInfo = 'max by (%s) (gitlab_ci_job_pod_info{%s})' % [jobLabels, c.exporterSelector],
+  // Over the finished jobs recorded at the same level (the rule before in the group), so jobs
+  // finished without one of these failures read 0, not nothing.
+  local ratioOf(failed, allFinished) = '(\n%s\nor\n%s * 0\n)\n/\n%s\n' % [failed, allFinished, allFinished],
+  local ratio(by, selector, allFinished) = ratioOf(increase(by, selector), allFinished),
+  local finishedByGroup = 'job:gitlab_ci_jobs_finished:increase%s' % w,
+  local finishedByProject = 'job_project:gitlab_ci_jobs_finished:increase%s' % w,
   local cadvisor(metric) = '%s{%s, container!="", container!="POD"}' % [metric, c.cadvisorSelector],
-  local withJob(expr) = |||
-    %s
-    * on (namespace, pod) group_left (node, project, ref, job_name, job_id)
-    %s
-  ||| % [expr, jobPodInfo],
-  local requests(resource) = 'max by (namespace, pod, container) (gitlab_ci_job_pod_container_resource_requests{%s, resource="%s"})' % [c.exporterSelector, resource],
+  local perContainer = series.containerMatch(c),
+  local requests(resource) = series.resources(c, 'requests', resource),
   // Usage over request per project and job name, over the containers that both set a request and
   // have a usage series: a Pending pod, or one cAdvisor has not reported yet, requests but uses
   // nothing measurable, and counting its request would make every job look oversized.
-  local usageOverRequestByJobName(usage, resource) = |||
-    sum by (project, job_name) (
-      %(usage)s
-      and on (namespace, pod, container) %(req)s
-    )
-    /
-    sum by (project, job_name) (
-      (%(req)s and on (namespace, pod, container) %(usage)s)
-      * on (namespace, pod) group_left (node, project, ref, job_name, job_id)
-      %(info)s
-    )
-  ||| % { usage: usage, req: requests(resource), info: jobPodInfo },
+  local usageOverRequestByJobName(usage, resource) =
+    local by = series.by(series.groupLabels(c), ['project', 'job_name']);
+    local req = requests(resource);
+    |||
+      sum by (%(by)s) (
+        %(usage)s
+        and on (%(on)s)
+      %(req)s
+      )
+      /
+      sum by (%(by)s) (
+      %(joined)s)
+    ||| % {
+      by: by,
+      usage: usage,
+      on: perContainer,
+      req: counters.indent(req, 2),
+      joined: counters.indent(series.withJob(c, '(\n%s\n  and on (%s)\n  %s\n)' % [counters.indent(req, 2), perContainer, usage]), 2),
+    },
 
   prometheusRules+:: {
     groups+: [
@@ -48,24 +54,33 @@ local counters = import '../lib/counters.libsonnet';
             expr: '%s\n/ %s\n' % [increase(c.groupLabels, finished([])), counters.seconds(w)],
           },
           {
-            record: 'job:gitlab_ci_jobs_finished:increase%s' % w,
+            record: finishedByGroup,
             expr: increase(c.groupLabels, finished([])) + '\n',
           },
           {
             record: 'job:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
-            expr: ratio(c.groupLabels, system) + '\n',
+            expr: ratio(c.groupLabels, system, finishedByGroup),
           },
           {
             record: 'job:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
-            expr: ratio(c.groupLabels, script) + '\n',
+            expr: ratio(c.groupLabels, script, finishedByGroup),
+          },
+          {
+            // Per project, so a ratio over the projects a dashboard selects is a sum over a sum.
+            record: finishedByProject,
+            expr: increase('%s, project' % c.groupLabels, finished([])) + '\n',
+          },
+          {
+            record: 'job_project:gitlab_ci_jobs_system_failure:increase%s' % w,
+            expr: increase('%s, project' % c.groupLabels, system) + '\n',
           },
           {
             record: 'job_project:gitlab_ci_jobs_system_failure:ratio_rate%s' % w,
-            expr: ratio('%s, project' % c.groupLabels, system) + '\n',
+            expr: ratioOf('job_project:gitlab_ci_jobs_system_failure:increase%s' % w, finishedByProject),
           },
           {
             record: 'job_project:gitlab_ci_jobs_script_failure:ratio_rate%s' % w,
-            expr: ratio('%s, project' % c.groupLabels, script) + '\n',
+            expr: ratio('%s, project' % c.groupLabels, script, finishedByProject),
           },
           {
             // Every reason, pod-level ones (eviction, preemption) included; the alert on node
@@ -75,58 +90,58 @@ local counters = import '../lib/counters.libsonnet';
           },
           {
             record: 'job:gitlab_ci_jobs_pending:sum',
-            expr: 'sum by (%s) (gitlab_ci_jobs_pending{%s})' % [c.groupLabels, c.exporterSelector],
+            expr: 'sum by (%s) (%s)' % [c.groupLabels, series.live(c, 'gitlab_ci_jobs_pending{%s}' % c.exporterSelector)],
           },
           {
             // Every waiting reason; the alert on pods that cannot get nodes picks its reasons from
             // it and breaks the waiting pods down by all of them.
             record: 'job_reason:gitlab_ci_job_pods_waiting:sum',
-            expr: 'sum by (%s, reason) (gitlab_ci_job_pods_waiting{%s})' % [c.groupLabels, c.exporterSelector],
+            expr: 'sum by (%s, reason) (%s)' % [c.groupLabels, series.live(c, 'gitlab_ci_job_pods_waiting{%s}' % c.exporterSelector)],
           },
         ],
       },
       {
-        // cAdvisor usage joined with the job each pod runs. A container's CPU counter starts at
-        // zero, so `:max` of the counter is the CPU time its job used up to the last scrape: it
+        // cAdvisor usage joined with the job each pod runs, and the requests kube-state-metrics
+        // (or the exporter) reports. A container's CPU counter starts at zero, so `:max` of the counter is the CPU time its job used up to the last scrape: it
         // exists from the first scrape on, where the irate needs two, so pods that live shorter
         // than two scrape intervals still show their CPU seconds (and their memory).
         name: 'gitlab-ci-job-resources.rules',
         rules: [
           {
             record: 'namespace_pod_container:container_cpu_usage_seconds_total:sum_irate',
-            expr: withJob('sum by (namespace, pod, container) (irate(%s[%s]))' % [cadvisor('container_cpu_usage_seconds_total'), c.cadvisorRateWindow]),
+            expr: series.withJob(c, 'sum by (%s) (irate(%s[%s]))' % [perContainer, cadvisor('container_cpu_usage_seconds_total'), c.cadvisorRateWindow]),
           },
           {
             record: 'namespace_pod_container:container_cpu_usage_seconds_total:max',
-            expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_cpu_usage_seconds_total')),
+            expr: series.withJob(c, 'max by (%s) (%s)' % [perContainer, cadvisor('container_cpu_usage_seconds_total')]),
           },
           {
             record: 'namespace_pod_container:container_memory_working_set_bytes:max',
-            expr: withJob('max by (namespace, pod, container) (%s)' % cadvisor('container_memory_working_set_bytes')),
+            expr: series.withJob(c, 'max by (%s) (%s)' % [perContainer, cadvisor('container_memory_working_set_bytes')]),
           },
           {
             record: 'project_ref_job_name:container_cpu_usage_seconds_total:sum_irate',
-            expr: 'sum by (project, ref, job_name) (namespace_pod_container:container_cpu_usage_seconds_total:sum_irate)',
+            expr: 'sum by (%s) (namespace_pod_container:container_cpu_usage_seconds_total:sum_irate)' % series.by(series.groupLabels(c), ['project', 'ref', 'job_name']),
           },
           {
             record: 'project_ref_job_name:container_memory_working_set_bytes:sum',
-            expr: 'sum by (project, ref, job_name) (namespace_pod_container:container_memory_working_set_bytes:max)',
+            expr: 'sum by (%s) (namespace_pod_container:container_memory_working_set_bytes:max)' % series.by(series.groupLabels(c), ['project', 'ref', 'job_name']),
           },
           {
             record: 'namespace_pod_container:cpu_usage_over_request:ratio',
             expr: |||
               namespace_pod_container:container_cpu_usage_seconds_total:sum_irate
-              / on (namespace, pod, container) group_left ()
+              / on (%s) group_left ()
               %s
-            ||| % requests('cpu'),
+            ||| % [perContainer, requests('cpu')],
           },
           {
             record: 'namespace_pod_container:memory_usage_over_request:ratio',
             expr: |||
               namespace_pod_container:container_memory_working_set_bytes:max
-              / on (namespace, pod, container) group_left ()
+              / on (%s) group_left ()
               %s
-            ||| % requests('memory'),
+            ||| % [perContainer, requests('memory')],
           },
           {
             record: 'project_job_name:cpu_usage_over_request:ratio',

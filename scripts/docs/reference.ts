@@ -20,9 +20,12 @@ interface FamilyDescription {
   readonly help: string;
 }
 
-/** Every family of the project (not the process metrics), built as the exporter builds them. */
+/**
+ * Every family of the project (not the process metrics), built as the exporter builds them, those
+ * behind a setting (`KUBE_EXPORT_POD_RESOURCES`) included: their help says so.
+ */
 export function exporterFamilies(): FamilyDescription[] {
-  const { exposition } = buildHouse({ processMetrics: false });
+  const { exposition } = buildHouse({ processMetrics: false, podResources: true });
   return exposition.families
     .map(({ name, type, labelNames, help }) => ({ name, type, labelNames, help }))
     .sort((a, b) => a.name.localeCompare(b.name));

@@ -14,4 +14,11 @@ export class ConfigError extends Error {
     );
     this.name = "ConfigError";
   }
+
+  /** A problem that is not a setting's value, such as an unknown argument: told in its own words after the same prefix. */
+  static told(setting: string, problem: string): ConfigError {
+    const error = new ConfigError(setting, undefined, problem);
+    error.message = `invalid configuration: ${problem}`;
+    return error;
+  }
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./errors.js";
 
@@ -9,20 +10,6 @@ export type RawSettings = Partial<Record<string, string>>;
  * The files the configuration names: the YAML file of settings (`--config` or `CONFIG_FILE`) and
  * the TLS certificate and key.
  */
-
-/** The path after `--config` or `--config=`, if given. */
-export function configFileFrom(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--config") {
-      const path = argv[i + 1];
-      if (!path) throw new ConfigError("--config", undefined, "a path to a YAML file after --config");
-      return path;
-    }
-    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
-  }
-  return undefined;
-}
 
 export function readConfigFile(path: string, known: Set<string>): RawSettings {
   let text: string;
@@ -53,7 +40,7 @@ export function readConfigFile(path: string, known: Set<string>): RawSettings {
 }
 
 /** The PEM file a TLS setting names, read at start-up. */
-export function readPemFile(setting: string, path: string): string {
+function readPemFile(setting: string, path: string): string {
   try {
     const pem = readFileSync(path, "utf8");
     if (!pem.includes("-----BEGIN")) throw new ConfigError(setting, JSON.stringify(path), "a PEM file");
@@ -62,4 +49,32 @@ export function readPemFile(setting: string, path: string): string {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(setting, JSON.stringify(path), `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
   }
+}
+
+/**
+ * The certificate and key the TLS settings name, read and tried at start-up: a certificate
+ * OpenSSL cannot read, or a key that is not its certificate's, would otherwise stop the server
+ * while it starts, with OpenSSL's words and no setting named.
+ */
+export function readTlsPair(certPath: string, keyPath: string): { cert: string; key: string } {
+  const cert = readPemFile("TLS_CERT_FILE", certPath);
+  const key = readPemFile("TLS_KEY_FILE", keyPath);
+  try {
+    createSecureContext({ cert });
+  } catch (error) {
+    throw new ConfigError("TLS_CERT_FILE", JSON.stringify(certPath), `a PEM certificate (${opensslReason(error)})`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const mismatch = (error as NodeJS.ErrnoException).code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH";
+    throw new ConfigError("TLS_KEY_FILE", JSON.stringify(keyPath), mismatch ? "the private key of TLS_CERT_FILE's certificate (this key belongs to another)" : `an unencrypted PEM private key (${opensslReason(error)})`);
+  }
+  return { cert, key };
+}
+
+/** OpenSSL's reason without its error number: `error:0480006C:PEM routines::no start line` → `PEM routines: no start line`. */
+function opensslReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^error:[0-9A-Fa-f]+:/, "").replace(/::/, ": ");
 }

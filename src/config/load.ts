@@ -1,9 +1,12 @@
 import { delimiter } from "node:path";
 import type { BuilderImage } from "../domain/builder.js";
+import type { PriceTable } from "../domain/cost.js";
 import type { JobPodOptions } from "../domain/job-pod.js";
 import type { LabelSelector } from "../domain/node.js";
 import { ConfigError } from "./errors.js";
-import { configFileFrom, readConfigFile, type RawSettings } from "./file.js";
+import { parseArgs } from "./args.js";
+import { readConfigFile, type RawSettings } from "./file.js";
+import { readPriceTable } from "./prices.js";
 import { nonEmpty, parseBoolean, parseBuilderImages, parseEnum, parseKeyList, parseList, parseListen, parseNamespaces, parseNumber, parseSelectors, parseUrl } from "./parse.js";
 import type { Secret } from "./secret.js";
 import { holdsSecret, SETTINGS, type SettingName } from "./settings.js";
@@ -47,10 +50,16 @@ export interface KubernetesConfig {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly interruptionSettleMs: number;
+  /** `KUBE_EXPORT_POD_RESOURCES`: the job pods' requests and limits, for clusters without kube-state-metrics. */
+  readonly exportPodResources: boolean;
   /** What one answer of the API server may weigh, and how far one list may run. */
   readonly limits: KubernetesReadLimits;
   readonly pods: { readonly jobPod: JobPodOptions; readonly builders: readonly BuilderImage[] };
   readonly nodes: { readonly spotSelectors: readonly LabelSelector[]; readonly nodegroupKeys: readonly string[]; readonly instanceTypeKeys: readonly string[]; readonly zoneKeys: readonly string[] };
+  /** `KUBE_NODE_PRICES_FILE`, read; null: no prices, only the price-free counters. */
+  readonly prices: PriceTable | null;
+  /** `KUBE_COST_COUNTERS`, resolved: whether the cost state runs (always with a price table). */
+  readonly costCounters: boolean;
 }
 
 /** What one answer of the Kubernetes API may weigh, and how far one list may run: a peer is read only so far. */
@@ -86,7 +95,8 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Config {
   const known = new Set<string>(SETTINGS.map((s) => s.name));
-  const configFile = configFileFrom(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const command = parseArgs(argv);
+  const configFile = (command.kind === "run" ? command.configFile : undefined) ?? nonEmpty(env.CONFIG_FILE);
   const raw: RawSettings = configFile ? readConfigFile(configFile, known) : {};
   for (const spec of SETTINGS) {
     const fromEnv = env[spec.name];
@@ -168,6 +178,12 @@ function buildConfig(raw: RawSettings): Config {
 
 
 
+/** `auto`: count exactly when there are prices; prices with the counters off make no sense. */
+function costCounters(value: string, priced: boolean): boolean {
+  if (value === "false" && priced) throw new ConfigError("KUBE_COST_COUNTERS", value, "not false while KUBE_NODE_PRICES_FILE is set (the cost families need the counters)");
+  return value === "auto" ? priced : value === "true";
+}
+
 function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig {
   const setting = settingReader(raw);
   const keys = (name: SettingName) => setting(name, parseKeyList) ?? [];
@@ -177,6 +193,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     throw new ConfigError("KUBE_RETRY_INITIAL_SECONDS", String(retryInitialMs / 1000), `at most KUBE_RETRY_MAX_SECONDS (${retryMaxMs / 1000})`);
   }
   const kubeconfig = nonEmpty(raw.KUBECONFIG);
+  const pricesFile = nonEmpty(raw.KUBE_NODE_PRICES_FILE);
   return {
     enabled: setting("KUBE_ENABLED", parseBoolean)!,
     kubeconfigPaths: kubeconfig === undefined ? [] : kubeconfig.split(delimiter).filter((path) => path !== ""),
@@ -186,6 +203,7 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
     retryInitialMs,
     retryMaxMs,
     interruptionSettleMs: setting("KUBE_INTERRUPTION_SETTLE_SECONDS", parseNumber)! * 1000,
+    exportPodResources: setting("KUBE_EXPORT_POD_RESOURCES", parseBoolean)!,
     limits: {
       maxWatchLineBytes: setting("KUBE_MAX_WATCH_LINE_BYTES", parseNumber)!,
       maxListPageBytes: setting("KUBE_MAX_LIST_PAGE_BYTES", parseNumber)!,
@@ -215,7 +233,8 @@ function kubernetesConfig(raw: RawSettings, gitlabUrl: string): KubernetesConfig
       instanceTypeKeys: keys("KUBE_INSTANCE_TYPE_KEYS"),
       zoneKeys: keys("KUBE_ZONE_KEYS"),
     },
+    prices: pricesFile === undefined ? null : readPriceTable(pricesFile),
+    costCounters: costCounters(setting("KUBE_COST_COUNTERS", parseEnum)!, pricesFile !== undefined),
   };
 }
-
 

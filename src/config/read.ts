@@ -17,7 +17,7 @@ export function secretFrom(raw: RawSettings, inline: SettingName, file: SettingN
   const value = nonEmpty(raw[inline]);
   const path = nonEmpty(raw[file]);
   if (value !== undefined && path !== undefined) {
-    throw new ConfigError(file, path, `only one of ${inline} and ${file}`);
+    throw new ConfigError(file, JSON.stringify(path), `only one of ${inline} and ${file}`);
   }
   if (value !== undefined) return inlineSecret(inline, value);
   if (path !== undefined) {
@@ -25,9 +25,9 @@ export function secretFrom(raw: RawSettings, inline: SettingName, file: SettingN
     try {
       secret = fileSecret(file, path);
     } catch (error) {
-      throw new ConfigError(file, path, `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+      throw new ConfigError(file, JSON.stringify(path), `a readable file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
     }
-    if (secret.value() === "") throw new ConfigError(file, path, "a file holding a non-empty secret");
+    if (secret.value() === "") throw new ConfigError(file, JSON.stringify(path), "a file holding a non-empty secret");
     return secret;
   }
   if (required) throw new ConfigError(inline, undefined, `a token with the read_api scope (or set ${file})`);

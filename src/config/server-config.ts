@@ -1,5 +1,5 @@
 import { ConfigError } from "./errors.js";
-import { readPemFile, type RawSettings } from "./file.js";
+import { readTlsPair, type RawSettings } from "./file.js";
 import { nonEmpty, parseBoolean, parseNumber } from "./parse.js";
 import { secretFrom, settingReader } from "./read.js";
 import type { Secret } from "./secret.js";
@@ -73,7 +73,7 @@ export function webConfig(raw: RawSettings): WebConfig {
   return {
     bearerToken,
     basicAuth: username !== undefined && password ? { username, password } : null,
-    tls: certPath && keyPath ? { cert: readPemFile("TLS_CERT_FILE", certPath), key: readPemFile("TLS_KEY_FILE", keyPath) } : null,
+    tls: certPath && keyPath ? readTlsPair(certPath, keyPath) : null,
   };
 }
 

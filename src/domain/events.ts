@@ -45,6 +45,9 @@ export interface JobFinished {
 export interface JobPodInterrupted {
   readonly project: string;
   readonly reason: string;
+  /** The node group and zone of the node it ran on; "" when that node was not known. */
+  readonly nodegroup: string;
+  readonly zone: string;
 }
 
 /** An image build ended: observed once per build. */
@@ -78,6 +81,11 @@ export interface JobPodChanged {
    * before the exporter watched (and been observed by its previous run), so it is not observed.
    */
   readonly fromFirstList: boolean;
+  /**
+   * For a pod that went away: true when a re-list found it missing, its deletion unseen, so when
+   * it ended is not known (only that it was there when the pods were last heard of).
+   */
+  readonly endUnseen?: boolean;
 }
 
 /** A CI job pod's build container started under the exporter's watch: observed once per pod. */

@@ -24,6 +24,8 @@ export interface PodSnapshot {
    * nobody asked. A container that ended after it was killed by the deletion, not done.
    */
   readonly deletionRequestedAtMs: number | null;
+  /** When the deletion is due (`deletionTimestamp`): the pod is gone by then at the latest; null while nobody asked. */
+  readonly deletionDueAtMs?: number | null;
   /** Set for CI job pods. */
   readonly job: JobPodIdentity | null;
   /**
@@ -54,6 +56,8 @@ export interface PodStart {
   readonly startupSeconds: number | null;
   /** From creation to the `PodScheduled` condition turning True; null until then, or when a time is missing. */
   readonly schedulingSeconds: number | null;
+  /** When the pod was bound to its node (`PodScheduled` True); null until then, or when no time is told. */
+  readonly scheduledAtMs?: number | null;
 }
 
 /** `cpu` in cores, `memory` in bytes; absent when not set. */
@@ -90,6 +94,8 @@ export interface NodeSnapshot {
   readonly evidence: RemovalReason | null;
   /** Since when its `Ready` condition has been True; null when it is not Ready or tells no time. */
   readonly readySinceMs: number | null;
+  /** What pods may request of it (`status.allocatable`, else `status.capacity`); absent when not told. */
+  readonly allocatable?: ResourceAmounts;
 }
 
 /** Why a job pod that has not started yet waits: the `reason` label of `gitlab_ci_job_pods_waiting`. */

@@ -1,3 +1,4 @@
+import type { CostLedger } from "../state/cost.js";
 import type { JobLinks } from "../state/job-links.js";
 import type { JobStore } from "../state/jobs.js";
 import type { NodeStore } from "../state/nodes.js";
@@ -10,13 +11,14 @@ import type { FamilyOptions, TextFamily } from "./exposition/family.js";
 import { buildFamilies, seriesLimit } from "./exposition/generator.js";
 import { processMetrics } from "./exposition/process.js";
 import { Exposition } from "./exposition/renderer.js";
+import { COST_FAMILIES } from "./families/cost.js";
 import { EXPORTER_FAMILIES, seriesDroppedFamily } from "./families/exporter.js";
 import { EXPORTER_GITLAB_FAMILIES, EXPORTER_GITLAB_POLL_FAMILIES } from "./families/exporter-gitlab.js";
 import { EXPORTER_SHARD_FAMILIES } from "./families/exporter-shard.js";
 import { EXPORTER_KUBE_FAMILIES } from "./families/exporter-kube.js";
 import { GITLAB_JOB_FAMILIES } from "./families/gitlab-jobs.js";
 import { IMAGE_BUILD_FAMILIES } from "./families/image-builds.js";
-import { JOB_POD_FAMILIES } from "./families/job-pods.js";
+import { JOB_POD_FAMILIES, JOB_POD_RESOURCE_FAMILIES } from "./families/job-pods.js";
 import { SPOT_NODE_FAMILIES } from "./families/spot-nodes.js";
 
 export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
@@ -26,7 +28,7 @@ export interface MetricsState {
   readonly health: SelfHealth;
   readonly jobs: JobStore;
   readonly projects: ProjectRegistry;
-  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts } | null;
+  readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts; readonly cost: CostLedger | null } | null;
 }
 
 export interface ExpositionOptions {
@@ -34,6 +36,8 @@ export interface ExpositionOptions {
   readonly labelValueMaxBytes?: number;
   /** Whether the spot node families exist (nodes are watched); true when absent. */
   readonly spotNodes?: boolean;
+  /** Whether the job pods' requests and limits are exported (`KUBE_EXPORT_POD_RESOURCES`); false when absent. */
+  readonly podResources?: boolean;
   /** Whether the process metrics head the exposition; true when absent. */
   readonly processMetrics?: boolean;
   /**
@@ -73,8 +77,10 @@ export function buildExposition(state: MetricsState, options: ExpositionOptions 
   if (kube) {
     families.push(
       ...ofShard(buildFamilies(JOB_POD_FAMILIES, shardOptions, kube)),
+      ...ofShard(options.podResources === true ? buildFamilies(JOB_POD_RESOURCE_FAMILIES, shardOptions, kube) : []),
       ...ofShard(buildFamilies(IMAGE_BUILD_FAMILIES, shardOptions, { builds: [kube.pods, kube.links] })),
       ...ofShard(options.spotNodes === false ? [] : buildFamilies(SPOT_NODE_FAMILIES, shardOptions, kube)),
+      ...ofShard(kube.cost ? buildFamilies(COST_FAMILIES, familyOptions, { cost: kube.cost }) : []),
       ...buildFamilies(EXPORTER_KUBE_FAMILIES, familyOptions, { health }),
     );
   }

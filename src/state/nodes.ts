@@ -25,6 +25,14 @@ export const POD_SIGN_MAX_AGE_MS = 15 * 60_000;
  */
 export const REMOVED_NODE_MEMORY_MS = 15 * 60_000;
 
+/** Where a node stood: its node group and zone. */
+export interface NodePlacement {
+  readonly nodegroup: string;
+  readonly zone: string;
+}
+
+const UNKNOWN_PLACEMENT: NodePlacement = { nodegroup: "", zone: "" };
+
 /**
  * Every node, spot or not (a job pod can be interrupted on any node), and the signs each node
  * shows of its way out. Only signs standing now count: cluster-autoscaler and Karpenter take their
@@ -43,7 +51,7 @@ export class NodeStore {
    * Recently removed nodes → the reason they went, for pods deleted after their node, and whether
    * the removal was seen as it happened or only found missing at a re-list.
    */
-  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean }>();
+  private readonly removed = new Map<string, { readonly reason: RemovalReason; readonly atMs: number; readonly seen: boolean; readonly node: NodeSnapshot }>();
   /** A spot node appeared, changed its labels or went away. */
   readonly onSpotNodeChanged = new Listeners<SpotNodeChanged>();
   /** A spot node disappeared: observed once per node. */
@@ -111,8 +119,22 @@ export class NodeStore {
     return removed.reason;
   }
 
+  /** The node group and zone of a live or recently removed node; "" for a node not known. */
+  placement(nodeName: string): NodePlacement {
+    const node = this.nodes.get(nodeName)?.snapshot;
+    if (node) return { nodegroup: node.nodegroup, zone: node.zone };
+    const removed = this.removed.get(nodeName)?.node;
+    return removed ? { nodegroup: removed.nodegroup, zone: removed.zone } : UNKNOWN_PLACEMENT;
+  }
+
   get(name: string): NodeSnapshot | undefined {
     return this.nodes.get(name)?.snapshot;
+  }
+
+  /** A node of that name that went lately: its last state, and when it was found gone. */
+  removedLately(name: string, nowMs: number): { readonly node: NodeSnapshot; readonly atMs: number } | undefined {
+    const removed = this.removed.get(name);
+    return removed && nowMs - removed.atMs <= REMOVED_NODE_MEMORY_MS ? removed : undefined;
   }
 
   /** The strongest removal sign a live node shows now, null when none. */
@@ -151,7 +173,7 @@ export class NodeStore {
     const reason = inferRemovalReason([signOf(record, nowMs)]);
     this.forgetOldRemovals(nowMs);
     this.removed.delete(node.name);
-    this.removed.set(node.name, { reason, atMs: nowMs, seen });
+    this.removed.set(node.name, { reason, atMs: nowMs, seen, node });
     if (!node.spot || !this.exports(node.name)) return;
     this.onSpotNodeChanged.emit({ previous: node, next: undefined });
     const removedAtMs = node.deletingSinceMs ?? nowMs;

@@ -4,7 +4,7 @@ import { evidenceFromPodFailure } from "../domain/node.js";
 import { isTracked, type PodSnapshot } from "../domain/pod.js";
 import { Listeners } from "../lib/listeners.js";
 import type { JobLinks } from "./job-links.js";
-import type { NodeStore } from "./nodes.js";
+import type { NodePlacement, NodeStore } from "./nodes.js";
 
 
 export interface PodStoreOptions {
@@ -41,6 +41,7 @@ export interface ApplyOptions {
 interface Undecided {
   readonly project: string;
   readonly nodeName: string;
+  readonly placement: NodePlacement;
   readonly reason: string;
   readonly decideAtMs: number;
 }
@@ -150,8 +151,8 @@ export class PodStore {
     const waiting: Undecided[] = [];
     for (const entry of this.undecided) {
       const nodeReason = this.nodes.departure(entry.nodeName, nowMs);
-      if (nodeReason !== null && nodeReason !== "unknown") this.onInterrupted.emit({ project: entry.project, reason: nodeReason });
-      else if (nowMs >= entry.decideAtMs) this.onInterrupted.emit({ project: entry.project, reason: entry.reason });
+      if (nodeReason !== null && nodeReason !== "unknown") this.onInterrupted.emit({ project: entry.project, reason: nodeReason, ...entry.placement });
+      else if (nowMs >= entry.decideAtMs) this.onInterrupted.emit({ project: entry.project, reason: entry.reason, ...entry.placement });
       else waiting.push(entry);
     }
     this.undecided = waiting;
@@ -182,18 +183,19 @@ export class PodStore {
     this.pods.delete(pod.uid);
     if (!pod.job) return;
     this.unindex(pod);
-    this.onJobPodChanged.emit({ previous: pod, next: undefined, fromFirstList: false });
+    this.onJobPodChanged.emit({ previous: pod, next: undefined, fromFirstList: false, endUnseen: how === "missing-from-list" });
     const nodeReason = this.nodes.departure(pod.nodeName, nowMs, { podSeenGoing: how === "deleted" });
     const reason = interruptionReason({ nodeReason, disruption: pod.disruption, phase: pod.phase, statusReason: pod.statusReason });
     if (reason === null) return;
     const fromNode = nodeReason !== null && nodeReason !== "unknown";
+    const placement = this.nodes.placement(pod.nodeName);
     if (fromNode || this.settleMs <= 0 || pod.nodeName === "") {
-      this.onInterrupted.emit({ project: pod.job.project, reason });
+      this.onInterrupted.emit({ project: pod.job.project, reason, ...placement });
       return;
     }
     // Only a pod already known to be interrupted waits, for a better reason: one that merely
     // went away is never counted because of a sign its node shows afterwards.
-    this.undecided.push({ project: pod.job.project, nodeName: pod.nodeName, reason, decideAtMs: nowMs + this.settleMs });
+    this.undecided.push({ project: pod.job.project, nodeName: pod.nodeName, placement, reason, decideAtMs: nowMs + this.settleMs });
     this.decideWaitingInterruptions(nowMs);
     if (this.undecided.length > 0) this.startSettleTimer();
   }

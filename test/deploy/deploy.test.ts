@@ -471,3 +471,38 @@ describe("the Dockerfile", () => {
     expect(entrypoint.slice(1, -1)).toEqual(runtime.nodeFlags);
   });
 });
+
+describe("npm start", () => {
+  it("builds first, then runs the compiled command as the image does, with the same runtime settings", async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string>; scripts: Record<string, string> };
+    const runtime = JSON.parse(await readFile(path.join(ROOT, "deploy", "runtime.json"), "utf8")) as { nodeFlags: string[]; env: Record<string, string> };
+    expect(pkg.scripts.prestart).toBe("npm run build");
+    const words = pkg.scripts.start!.split(/\s+/);
+    const node = words.indexOf("node");
+    const env = Object.fromEntries(words.slice(0, node).map((word) => word.split("=") as [string, string]));
+    expect(env).toEqual(runtime.env);
+    expect(words.slice(node + 1, -1)).toEqual(runtime.nodeFlags);
+    expect(words.at(-1)).toBe(Object.values(pkg.bin)[0]);
+    const dockerfile = (await readFile(path.join(ROOT, "Dockerfile"), "utf8")).split("\n");
+    const entrypoint = JSON.parse(dockerfile.find((l) => /^ENTRYPOINT /.test(l))!.slice("ENTRYPOINT ".length)) as string[];
+    expect(entrypoint.at(-1)).toBe(words.at(-1));
+    expect(dockerfile).toContain("RUN npm run build");
+  });
+});
+
+describe("the image", () => {
+  it("is the one the README names, run by the kustomize base and the Helm chart at the package's version", async () => {
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
+    const named = /The image is `([^`]+)`, tagged\s+with the version \(`([^`]+)`\)/.exec(readme);
+    expect(named).not.toBeNull();
+    const [, repository, tag] = named!;
+    const { version } = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(tag).toBe(version);
+    const deployment = parse(await readFile(path.join(ROOT, "deploy/kubernetes/base/deployment.yaml"), "utf8")) as Deployment;
+    expect(deployment.spec!.template.spec!.containers[0]!.image).toBe(`${repository}:${version}`);
+    const chart = path.join(ROOT, "deploy/helm/gitlab-ci-k8s-exporter");
+    const values = parse(await readFile(path.join(chart, "values.yaml"), "utf8")) as { image: { repository: string; tag: string } };
+    expect(values.image).toMatchObject({ repository, tag: "" });
+    expect((parse(await readFile(path.join(chart, "Chart.yaml"), "utf8")) as { appVersion: string }).appVersion).toBe(version);
+  });
+});

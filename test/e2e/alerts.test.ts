@@ -157,7 +157,7 @@ describe("alerts end to end: exporter, Prometheus, Alertmanager", () => {
     const response = await fetch(`${prometheus.url}/api/v1/rules`);
     const body = (await response.json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> } };
     const groups = body.data.groups.map((g) => g.name).sort();
-    expect(groups).toEqual(["gitlab-ci-exporter.alerts", "gitlab-ci-job-resources.rules", "gitlab-ci-jobs.rules", "gitlab-ci.alerts"]);
+    expect(groups).toEqual(["gitlab-ci-cost.rules", "gitlab-ci-exporter.alerts", "gitlab-ci-job-resources.rules", "gitlab-ci-jobs.rules", "gitlab-ci.alerts"]);
     await eventually(async () => {
       const again = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as typeof body;
       const unhealthy = again.data.groups.flatMap((g) => g.rules).filter((r) => r.health !== "ok");

@@ -32,13 +32,15 @@ let bundle: Promise<string> | undefined;
  * `src/cli.ts` compiled once into one ES module under `.tmp/` (its packages stay imports, found in
  * the project's node_modules), as the production build runs it: a process starts in a fraction
  * of the time and memory `tsx` needs to compile on the fly, so the suite measures the exporter,
- * not the compiler.
+ * not the compiler. One file per test process, so that test files running at once never read a
+ * bundle another is writing.
  */
-function exporterBundle(): Promise<string> {
+export function exporterBundle(): Promise<string> {
   bundle ??= import("esbuild").then(async ({ build }) => {
-    const outfile = `${root}.tmp/hostile-peers/cli.mjs`;
-    await build({ entryPoints: [`${root}src/cli.ts`], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "error" });
-    return outfile;
+    const outdir = `${root}.tmp/cli-bundles/${process.pid}`;
+    // Split as tsc's output is: what cli.ts imports only once the configuration loaded is loaded only then.
+    await build({ entryPoints: { cli: `${root}src/cli.ts` }, bundle: true, splitting: true, platform: "node", format: "esm", target: "node20", packages: "external", outdir, outExtension: { ".js": ".mjs" }, logLevel: "error" });
+    return `${outdir}/cli.mjs`;
   });
   return bundle;
 }

@@ -82,14 +82,34 @@ export function startAlertmanager(webhookUrl: string): Promise<Daemon> {
 export interface ScrapeTarget {
   readonly job: string;
   readonly url: string;
+  /** Target labels, as service discovery and relabelling would set them. */
   readonly labels?: Record<string, string>;
+  /** `honor_labels` of the target's job: true unless told (targets of one job must agree). */
+  readonly honorLabels?: boolean;
+  /** `metric_relabel_configs` of the target's job (targets of one job must agree). */
+  readonly metricRelabelConfigs?: ReadonlyArray<Record<string, unknown>>;
+}
+
+/** One scrape config per job; each target its own static config, its path as `__metrics_path__`. */
+function scrapeConfigs(targets: readonly ScrapeTarget[]) {
+  const jobs = new Map<string, ScrapeTarget[]>();
+  for (const target of targets) jobs.set(target.job, [...(jobs.get(target.job) ?? []), target]);
+  return [...jobs].map(([job, members]) => ({
+    job_name: job,
+    honor_labels: members[0]!.honorLabels ?? true,
+    ...(members[0]!.metricRelabelConfigs ? { metric_relabel_configs: members[0]!.metricRelabelConfigs } : {}),
+    static_configs: members.map((target) => {
+      const url = new URL(target.url);
+      return { targets: [url.host], labels: { ...target.labels, __metrics_path__: url.pathname } };
+    }),
+  }));
 }
 
 /**
  * A real Prometheus on loopback: scrapes and evaluates every second, loads the given rule files
  * and sends alerts to the Alertmanager, re-sending each second.
  */
-export function startPrometheus(options: { targets: readonly ScrapeTarget[]; ruleFiles: ReadonlyMap<string, string>; alertmanagerUrl: string }): Promise<Daemon> {
+export function startPrometheus(options: { targets: readonly ScrapeTarget[]; ruleFiles: ReadonlyMap<string, string>; alertmanagerUrl?: string }): Promise<Daemon> {
   return startDaemon(
     "prometheus",
     findCommand("prometheus"),
@@ -109,16 +129,8 @@ export function startPrometheus(options: { targets: readonly ScrapeTarget[]; rul
       const config = {
         global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
         rule_files: ruleFiles,
-        alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] },
-        scrape_configs: options.targets.map((target) => {
-          const url = new URL(target.url);
-          return {
-            job_name: target.job,
-            metrics_path: url.pathname,
-            honor_labels: true,
-            static_configs: [{ targets: [url.host], labels: target.labels ?? {} }],
-          };
-        }),
+        ...(options.alertmanagerUrl ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanagerUrl).host] }] }] } } : {}),
+        scrape_configs: scrapeConfigs(options.targets),
       };
       await writeFile(path.join(dir, "prometheus.yml"), stringify(config));
     },
@@ -131,9 +143,43 @@ export interface QueryResult {
   readonly value: [number, string];
 }
 
-export async function query(prometheus: Daemon, promql: string): Promise<QueryResult[]> {
-  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+/** An instant query, at `atSeconds` (Unix seconds) or now. */
+export async function query(prometheus: Daemon, promql: string, atSeconds?: number): Promise<QueryResult[]> {
+  const time = atSeconds === undefined ? "" : `&time=${atSeconds}`;
+  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}${time}`);
   const body = (await response.json()) as { status: string; error?: string; data: { result: QueryResult[] } };
   if (body.status !== "success") throw new Error(`${promql}: ${body.error}`);
   return body.data.result;
+}
+
+export interface RangeResult {
+  readonly metric: Record<string, string>;
+  readonly values: Array<[number, string]>;
+}
+
+/** A range query from `startSeconds` to `endSeconds` (Unix seconds), a point every `stepSeconds`. */
+export async function queryRange(prometheus: Daemon, promql: string, startSeconds: number, endSeconds: number, stepSeconds = 1): Promise<RangeResult[]> {
+  const params = new URLSearchParams({ query: promql, start: String(startSeconds), end: String(endSeconds), step: String(stepSeconds) });
+  const response = await fetch(`${prometheus.url}/api/v1/query_range?${params}`);
+  const body = (await response.json()) as { status: string; error?: string; data: { result: RangeResult[] } };
+  if (body.status !== "success") throw new Error(`${promql}: ${body.error}`);
+  return body.data.result;
+}
+
+/** The values `label` takes among the series `selector` selects between the times given (Grafana's label_values). */
+export async function labelValues(prometheus: Daemon, label: string, selector: string, startSeconds: number, endSeconds: number): Promise<string[]> {
+  const params = new URLSearchParams({ "match[]": selector, start: String(startSeconds), end: String(endSeconds) });
+  const response = await fetch(`${prometheus.url}/api/v1/label/${encodeURIComponent(label)}/values?${params}`);
+  const body = (await response.json()) as { status: string; error?: string; data: string[] };
+  if (body.status !== "success") throw new Error(`label_values(${selector}, ${label}): ${body.error}`);
+  return body.data;
+}
+
+/** The label names the series of `metric` carry between the times given. */
+export async function labelNamesOf(prometheus: Daemon, metric: string, startSeconds: number, endSeconds: number): Promise<Set<string>> {
+  const params = new URLSearchParams({ "match[]": metric, start: String(startSeconds), end: String(endSeconds) });
+  const response = await fetch(`${prometheus.url}/api/v1/series?${params}`);
+  const body = (await response.json()) as { status: string; error?: string; data: Array<Record<string, string>> };
+  if (body.status !== "success") throw new Error(`series ${metric}: ${body.error}`);
+  return new Set(body.data.flatMap((series) => Object.keys(series)));
 }

@@ -37,7 +37,8 @@ describe("job pods, spot nodes and builds against the simulated cluster", () => 
   const nodeCreated = new Date(Math.floor(Date.now() / 1000) * 1000 - 5 * HOUR);
 
   beforeAll(async () => {
-    env = await startKubeStack({ KUBE_INTERRUPTION_SETTLE_SECONDS: "0.3" });
+    // The requests and limits are checked here too: exported as for a cluster without kube-state-metrics.
+    env = await startKubeStack({ KUBE_INTERRUPTION_SETTLE_SECONDS: "0.3", KUBE_EXPORT_POD_RESOURCES: "true" });
   });
   afterAll(() => env?.close());
 
@@ -143,7 +144,7 @@ describe("job pods, spot nodes and builds against the simulated cluster", () => 
     });
     expect(sum(samples, "gitlab_ci_spot_node_lifetime_seconds_count", { nodegroup: `group-${reason}`, reason, zone: "eu-west-1a", instance_type: "m5.large" })).toBe(1);
     expect(sum(samples, "gitlab_ci_spot_node_lifetime_seconds_sum", { nodegroup: `group-${reason}` })).toBe(lifetimeSeconds);
-    expect(series(samples, "gitlab_ci_job_pods_interrupted_total", { project: `acme/${reason}` }).map((s) => [s.labels.reason, s.value])).toEqual([[reason, 2]]);
+    expect(series(samples, "gitlab_ci_job_pods_interrupted_total", { project: `acme/${reason}` }).map((s) => [s.labels.reason, s.labels.nodegroup, s.labels.zone, s.value])).toEqual([[reason, `group-${reason}`, "eu-west-1a", 2]]);
     expect(series(samples, "gitlab_ci_spot_node_created_timestamp_seconds", { node: name })).toEqual([]);
     // Nothing is observed twice, however long we look.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -39,6 +39,6 @@ describe("without the node watch", () => {
     const name = env.kubeWorld.pods()[0]!.metadata!.name!;
     env.kubeWorld.updatePod("gitlab-runner", name, (pod) => addDisruptionTarget(pod, "EvictionByEvictionAPI"));
     env.kubeWorld.deletePod("gitlab-runner", name);
-    await eventually(async () => expect(sum(await env.stack.scrape(), "gitlab_ci_job_pods_interrupted_total", { project: "acme/namespaced", reason: "eviction" })).toBe(1));
+    await eventually(async () => expect(sum(await env.stack.scrape(), "gitlab_ci_job_pods_interrupted_total", { project: "acme/namespaced", reason: "eviction", nodegroup: "", zone: "" })).toBe(1));
   });
 });

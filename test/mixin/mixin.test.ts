@@ -6,11 +6,15 @@ import { promisify } from "node:util";
 import { Jsonnet } from "@hanazuki/node-jsonnet";
 import ts from "typescript";
 import { parse, stringify } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { evaluateMixin, mixinFiles, PROMETHEUS_RULE_PATH, ROOT, type RenderedMixin } from "../../mixin/render.js";
 import { exporterFamilies } from "../../scripts/docs/reference.js";
 import { REMOVAL_REASONS } from "../../src/domain/node.js";
 import { metricNames } from "./promql-names.js";
+
+// promtool and jsonnet run whole rule sets here: on a loaded 2-core machine a test takes well over
+// the suite's 30 s default, which guards against hangs, not speed.
+vi.setConfig({ testTimeout: 120_000 });
 
 const run = promisify(execFile);
 
@@ -22,6 +26,9 @@ const EXTERNAL_METRICS = {
   // The kubelet's cAdvisor endpoint.
   container_cpu_usage_seconds_total: "cadvisor",
   container_memory_working_set_bytes: "cadvisor",
+  // kube-state-metrics: the job pods' requests and limits.
+  kube_pod_container_resource_requests: "kube-state-metrics",
+  kube_pod_container_resource_limits: "kube-state-metrics",
 } as const;
 
 interface PromtoolTestFile {
@@ -264,7 +271,8 @@ describe("alerts", () => {
     // The check can fail: an alert that keeps only job cannot name the cluster.
     expect(carriedLabels('sum by (job) (gitlab_ci_jobs_pending{job="x"}) > 20', new Map(), ["cluster", "job", "instance"])).toEqual(["job"]);
     expect(carriedLabels('absent(up{job="x", namespace=~"ci"})', new Map(), [])).toEqual(["job"]);
-  });
+    // Two evaluations of the mixin and two promtool runs: slow on a loaded machine.
+  }, 90_000);
 
   it("break interruptions down and show the failure ratio of the alert's own group only", async () => {
     const custom = await evaluateMixin({ groupLabels: "cluster, job" });
@@ -318,10 +326,25 @@ describe("alerts", () => {
   });
 
   it("follow the _config overrides users set", async () => {
-    const custom = await evaluateMixin({ pendingJobsThreshold: 7, pendingJobsFor: "3m", exporterSelector: 'job="ci-exporter"' });
+    const custom = await evaluateMixin({
+      pendingJobsThreshold: 7,
+      pendingJobsFor: "3m",
+      exporterSelector: 'job="ci-exporter"',
+      exporterInstanceLabels: "instance, pod, pod_template_hash",
+      cadvisorSelector: 'job="kubernetes-cadvisor"',
+      kubeStateMetricsSelector: 'job="kubernetes-service-endpoints", app_kubernetes_io_name="kube-state-metrics"',
+    });
     const pending = custom.alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === "GitLabCIPendingJobsHigh")!;
-    expect(pending.expr).toBe('sum by (job) (gitlab_ci_jobs_pending{job="ci-exporter"}) > 7');
+    expect(pending.expr).toBe('sum by (job) (max without (instance, pod, pod_template_hash) (gitlab_ci_jobs_pending{job="ci-exporter"})) > 7');
     expect(pending.for).toBe("3m");
+    // Every selector of every query follows: none of the defaults is left.
+    const exprs = [...custom.rules.groups, ...custom.alerts.groups].flatMap((g) => g.rules.map((r) => String(r.expr)));
+    const queries = Object.values(custom.dashboards).flatMap((d) => JSON.stringify(d).match(/"expr":"(?:[^"\\]|\\.)*"/g) ?? []);
+    for (const text of [...exprs, ...queries]) {
+      for (const stale of ['job="gitlab-ci-k8s-exporter"', 'job="kubelet"', 'job="kube-state-metrics"']) expect(text).not.toContain(stale);
+    }
+    expect(exprs.join("\n")).toContain('container_cpu_usage_seconds_total{job="kubernetes-cadvisor"');
+    expect(exprs.join("\n")).toContain('kube_pod_container_resource_requests{job="kubernetes-service-endpoints", app_kubernetes_io_name="kube-state-metrics"');
   });
 });
 
@@ -351,8 +374,8 @@ describe("dashboards", () => {
 
   it("each have a stable uid, a GitLab CI title, tags, and a datasource variable every panel and query uses", () => {
     const list = dashboards();
-    expect(list.map((d) => d.uid).sort()).toEqual(["gitlab-ci-image-builds", "gitlab-ci-job-resources", "gitlab-ci-overview", "gitlab-ci-spot-fleet"]);
-    expect(list.map((d) => d.title).sort()).toEqual(["GitLab CI / Image builds", "GitLab CI / Job resources", "GitLab CI / Overview", "GitLab CI / Spot fleet"]);
+    expect(list.map((d) => d.uid).sort()).toEqual(["gitlab-ci-cost", "gitlab-ci-image-builds", "gitlab-ci-job-resources", "gitlab-ci-overview", "gitlab-ci-spot-fleet"]);
+    expect(list.map((d) => d.title).sort()).toEqual(["GitLab CI / CI cost", "GitLab CI / Image builds", "GitLab CI / Job resources", "GitLab CI / Overview", "GitLab CI / Spot fleet"]);
     for (const d of list) {
       expect(d.tags).toContain("gitlab-ci");
       expect(d.templating.list[0]).toMatchObject({ name: "datasource", type: "datasource", query: "prometheus" });
@@ -402,12 +425,12 @@ describe("dashboards", () => {
   it("show what each dashboard is for", () => {
     const exprs = (uid: string) => dashboards().find((d) => d.uid === uid)!.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
     const shows = (uid: string, pattern: RegExp) => expect(exprs(uid).some((e) => pattern.test(e)), `${uid}: ${pattern}`).toBe(true);
-    shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_running\{/);
-    shows("gitlab-ci-overview", /sum by \(project\) \(gitlab_ci_jobs_pending\{/);
+    shows("gitlab-ci-overview", /sum by \(project\) \(max without \(instance, pod\) \(gitlab_ci_jobs_running\{/);
+    shows("gitlab-ci-overview", /sum by \(project\) \(max without \(instance, pod\) \(gitlab_ci_jobs_pending\{/);
     shows("gitlab-ci-overview", /\bup\{/);
     // Where jobs wait: the queue, pods waiting for a node, pods creating containers; startups cold against warm.
-    shows("gitlab-ci-overview", /sum\(gitlab_ci_job_pods_waiting\{[^}]*reason=~"unschedulable\|scheduling"\}\)/);
-    shows("gitlab-ci-overview", /sum\(gitlab_ci_job_pods_waiting\{[^}]*reason=~"container_creating"\}\)/);
+    shows("gitlab-ci-overview", /sum\(max without \(instance, pod\) \(gitlab_ci_job_pods_waiting\{[^}]*reason=~"unschedulable\|scheduling"\}\)\)/);
+    shows("gitlab-ci-overview", /sum\(max without \(instance, pod\) \(gitlab_ci_job_pods_waiting\{[^}]*reason=~"container_creating"\}\)\)/);
     for (const kind of ["startup", "scheduling"]) {
       for (const q of ["0.5", "0.9"]) shows("gitlab-ci-overview", new RegExp(`histogram_quantile\\(${q}, sum by \\(le, nodegroup, new_node\\) \\(rate\\(gitlab_ci_job_pod_${kind}_duration_seconds_bucket\\{`));
     }
@@ -434,10 +457,11 @@ describe("dashboards", () => {
   it("offer the filters users need on each dashboard", () => {
     const variables = Object.fromEntries(dashboards().map((d) => [d.uid, d.templating.list.map((v) => v.name)]));
     expect(variables).toEqual({
-      "gitlab-ci-overview": ["datasource", "project", "tags"],
-      "gitlab-ci-job-resources": ["datasource", "project", "ref", "job_name"],
-      "gitlab-ci-spot-fleet": ["datasource", "nodegroup", "zone"],
-      "gitlab-ci-image-builds": ["datasource", "builder", "project"],
+      "gitlab-ci-overview": ["datasource", "job", "project", "tags"],
+      "gitlab-ci-job-resources": ["datasource", "job", "project", "ref", "job_name"],
+      "gitlab-ci-spot-fleet": ["datasource", "job", "nodegroup", "zone"],
+      "gitlab-ci-image-builds": ["datasource", "job", "builder", "project"],
+      "gitlab-ci-cost": ["datasource", "job", "project", "nodegroup"],
     });
     const used = (uid: string) => dashboardQueries().filter((q) => dashboards().find((d) => d.uid === uid)!.title === q.where.split(" / ").slice(0, 2).join(" / "));
     for (const [uid, names] of Object.entries(variables)) {

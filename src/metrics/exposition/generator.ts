@@ -63,6 +63,11 @@ interface ScrapeDeclaration<S, L extends string> extends Declaration<L> {
   samples(state: S): Samples<L>;
   /** How samples alike once their labels are cut make one; the sum when absent. */
   readonly combine?: (a: number, b: number) => number;
+  /**
+   * For state that keeps at most the cap of label sets itself: subscribes `count` to the label
+   * sets it leaves out, which the cap counts as this family's.
+   */
+  leftOut?(state: S, count: (labelSets: number) => void): void;
 }
 
 /** A gauge read from the state at each scrape: for aggregates the state keeps current. */
@@ -76,7 +81,10 @@ export function scrapeCounter<S, const L extends string>(d: ScrapeDeclaration<S,
 }
 
 function scrape<S, L extends string>(d: ScrapeDeclaration<S, L>, type: "gauge" | "counter"): FamilyGenerator<S> {
-  return generator(d, type, (options, state) => new ScrapeFamily(d.name, d.help, d.labels, () => d.samples(state), { ...options, type, ...(d.combine ? { combine: d.combine } : {}) }));
+  return generator(d, type, (options, state) => {
+    d.leftOut?.(state, (labelSets) => options.limit?.refused(d.name, labelSets));
+    return new ScrapeFamily(d.name, d.help, d.labels, () => d.samples(state), { ...options, type, ...(d.combine ? { combine: d.combine } : {}) });
+  });
 }
 
 function generator<S, L extends string>(d: Declaration<L>, type: FamilyType, build: (options: FamilyOptions, state: S) => TextFamily): FamilyGenerator<S> {

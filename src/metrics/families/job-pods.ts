@@ -34,13 +34,11 @@ export const JOB_POD_FAMILIES: readonly FamilyGenerator<JobPodState>[] = [
         else if (previous) family.delete(previous.uid);
       }),
   }),
-  containerResources("requests", "Resources each container of a live CI job pod requests: cpu in cores, memory in bytes."),
-  containerResources("limits", "Resource limits of each container of a live CI job pod: cpu in cores, memory in bytes."),
   counter({
     name: "gitlab_ci_job_pods_interrupted_total",
-    help: "CI job pods taken down by their node's removal or by a disruption (drain, eviction, preemption), each counted once.",
-    labels: ["project", "reason"],
-    connect: ({ pods }, family) => pods.onInterrupted.add(({ project, reason }) => family.inc({ project, reason })),
+    help: "CI job pods taken down by their node's removal or by a disruption (drain, eviction, preemption), each counted once, by the node group and zone of their node (\"\" when the node was not known: nodes not watched).",
+    labels: ["project", "reason", "nodegroup", "zone"],
+    connect: ({ pods }, family) => pods.onInterrupted.add(({ project, reason, nodegroup, zone }) => family.inc({ project, reason, nodegroup, zone })),
   }),
   scrapeGauge({
     name: "gitlab_ci_job_pods_waiting",
@@ -68,6 +66,16 @@ export const JOB_POD_FAMILIES: readonly FamilyGenerator<JobPodState>[] = [
     "The scheduling part of each observed start: from the pod's creation to its binding to a node (PodScheduled True); the rest of the startup is image pulls and container creation.",
     (startup) => startup.schedulingSeconds,
   ),
+];
+
+/**
+ * The requests and limits of the job pods' containers: kube-state-metrics exports them for every
+ * pod (`kube_pod_container_resource_requests`, `_limits`), and the mixin joins those. Only for
+ * clusters without it (`KUBE_EXPORT_POD_RESOURCES`): they are most of the series a job pod costs.
+ */
+export const JOB_POD_RESOURCE_FAMILIES: readonly FamilyGenerator<JobPodState>[] = [
+  containerResources("requests", "Resources each container of a live CI job pod requests: cpu in cores, memory in bytes. Only with KUBE_EXPORT_POD_RESOURCES=true (kube-state-metrics' kube_pod_container_resource_requests otherwise)."),
+  containerResources("limits", "Resource limits of each container of a live CI job pod: cpu in cores, memory in bytes. Only with KUBE_EXPORT_POD_RESOURCES=true (kube-state-metrics' kube_pod_container_resource_limits otherwise)."),
 ];
 
 /** A histogram of each job pod's start, by the node it landed on. */

@@ -16,7 +16,7 @@ export { startGitLabSimulator, type GitLabSimulator, type GitLabSimulatorOptions
 export { RequestLog, type RequestFilter, type RequestRecord } from "./request-log.js";
 export { GitLabFaults, type ArmedFault, type Fault, type FaultKind, type FaultScope } from "./faults.js";
 export { afterDelivery, hookStatus, type AutoDisableRule, type HookHealthState, type HookStatus } from "./hook-health.js";
-export { WebhookSender, deliver, deliveryHeaders, GITLAB_USER_AGENT, type HookEvent, type DisabledHook, type HookHandle, type HookTarget, type WebhookSenderOptions, type WebhookStats } from "./webhooks.js";
+export { WebhookSender, deliver, deliveryHeaders, GITLAB_USER_AGENT, type HookEvent, type DeliveryAttempt, type DisabledHook, type HookHandle, type HookTarget, type WebhookSenderOptions, type WebhookStats } from "./webhooks.js";
 export { jobHookBody, pipelineHookBody } from "./hook-bodies.js";
 export { renderJob, renderProject } from "./render.js";
 export { CiFleetScenario, DEFAULT_SYSTEM_FAILURE_REASONS, type CiFleetOptions, type FleetStats, type JobLifecycleHooks } from "./scenario.js";

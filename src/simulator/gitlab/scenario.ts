@@ -117,11 +117,24 @@ export class CiFleetScenario {
   private readonly offWorld: () => void;
   private timer: NodeJS.Timeout | undefined;
   private lastPrune: number;
+  /** The options' load and system failure share, until `adjust` changes them. */
+  private jobsPerMinute: number;
+  private systemFailureRatio: number;
+  private arrivalDue = false;
+  /** When the real-time play started: arrivals catch up from here, not from before it. */
+  private playingFrom = -Infinity;
+  /** Running jobs whose run has not begun: their pod has not started. */
+  private readonly held = new Set<number>();
+  /** How many jobs the runners take at once (their `concurrent`), when limited; and how many run. */
+  private maxRunning: number | undefined;
+  private running = 0;
 
   constructor(private readonly options: CiFleetOptions) {
     this.world = options.world;
     this.dice = Dice.seeded(options.seed);
     this.systemReasons = options.systemFailureReasons ?? DEFAULT_SYSTEM_FAILURE_REASONS;
+    this.jobsPerMinute = options.jobsPerMinute;
+    this.systemFailureRatio = options.systemFailureRatio;
     if (options.runners.length === 0) throw new Error("a fleet needs at least one runner");
     if (options.tagSets.length === 0) throw new Error("a fleet needs at least one tag set (use [[]] for untagged jobs)");
     const paths = typeof options.projects === "number" ? generateProjectPaths(options.projects) : options.projects;
@@ -144,23 +157,77 @@ export class CiFleetScenario {
     this.events.push(this.world.now() + Math.max(0, delayMs), { kind: "call", action });
   }
 
+  /**
+   * Changes the load or the share of started jobs failing for a system reason from now on: a
+   * peak hour, a broken runner release. The next arrival already drawn keeps its time.
+   */
+  adjust(changes: { jobsPerMinute?: number; systemFailureRatio?: number }): void {
+    if (changes.jobsPerMinute !== undefined) this.jobsPerMinute = changes.jobsPerMinute;
+    if (changes.systemFailureRatio !== undefined) this.systemFailureRatio = changes.systemFailureRatio;
+    if (!this.arrivalDue) this.scheduleArrival();
+  }
+
+  /**
+   * From `onJobStarted`: the job's run (its script, and so its end) waits for `beginRun`, as a
+   * Kubernetes executor's job waits for its pod to start. GitLab counts it running meanwhile.
+   */
+  holdRun(jobId: number): void {
+    this.held.add(jobId);
+  }
+
+  /** The held job's pod started: its run begins now. */
+  beginRun(jobId: number): void {
+    if (!this.held.delete(jobId)) return;
+    this.events.push(this.world.now() + this.dice.exponentialMs(this.options.meanRunSeconds), { kind: "finish", jobId });
+  }
+
+  /**
+   * The runners take at most `max` jobs at once (their `concurrent` setting): beyond, jobs stay
+   * pending, and each job that stops running lets the oldest of them start. `undefined` lifts the
+   * limit; the jobs it kept then start spread over `overMs`, as `unstall` does.
+   */
+  limitRunning(max: number | undefined, options: { overMs?: number } = {}): void {
+    this.maxRunning = max;
+    this.release(options.overMs ?? 0);
+  }
+
   /** Keeps jobs with exactly this tag set (in any order) pending until `unstall`. */
   stall(tagSet: readonly string[]): void {
     this.stalled.add(tagKey(tagSet));
   }
 
-  /** Releases one tag set, or all; the waiting jobs then start after a fresh queue time. */
-  unstall(tagSet?: readonly string[]): void {
+  /**
+   * Releases one tag set, or all; the waiting jobs then start after a fresh queue time, oldest
+   * first and spread evenly over `overMs` when given (runners working a backlog off as their
+   * concurrency allows).
+   */
+  unstall(tagSet?: readonly string[], options: { overMs?: number } = {}): void {
     if (tagSet) this.stalled.delete(tagKey(tagSet));
     else this.stalled.clear();
+    this.release(options.overMs ?? 0);
+  }
+
+  /**
+   * Parked jobs no stall holds get a start, oldest first, as many as the runners have room for:
+   * spread over `overMs`, or at once when a runner's slot just freed (`room`).
+   */
+  private release(overMs: number, room?: number): void {
     const still: number[] = [];
-    for (const jobId of this.parked.splice(0)) {
+    const released: number[] = [];
+    const free = Math.min(room ?? Infinity, this.maxRunning === undefined ? Infinity : this.maxRunning - this.running);
+    for (const jobId of this.parked.splice(0).sort((a, b) => a - b)) {
       const job = this.world.job(jobId);
-      if (!job) continue;
-      if (this.stalled.has(tagKey(job.tags))) still.push(jobId);
-      else this.scheduleStart(jobId);
+      if (!job || job.status !== "pending") continue;
+      if (this.stalled.has(tagKey(job.tags)) || released.length >= free) still.push(jobId);
+      else released.push(jobId);
     }
     this.parked.push(...still);
+    if (room !== undefined) {
+      for (const jobId of released) this.events.push(this.world.now(), { kind: "start", jobId });
+      return;
+    }
+    const step = overMs / Math.max(1, released.length);
+    released.forEach((jobId, i) => this.scheduleStart(jobId, i * step));
   }
 
   /** Fails a waiting or running job for a system reason (e.g. its spot node went away). */
@@ -189,6 +256,7 @@ export class CiFleetScenario {
   /** Plays in real time (or moves the scenario clock at real-time pace), one step per tick. */
   start(tickMs: number): void {
     this.stop();
+    this.playingFrom = this.world.now();
     this.timer = setInterval(() => this.step(tickMs), tickMs);
   }
 
@@ -209,15 +277,18 @@ export class CiFleetScenario {
     for (let at = this.events.peekTime(); at !== undefined && at <= target; at = this.events.peekTime()) {
       const event = this.events.pop()!;
       moveClock?.(event.at);
-      this.apply(event.value);
+      this.apply(event.value, event.at);
     }
   }
 
-  private apply(event: FleetEvent): void {
+  private apply(event: FleetEvent, at: number): void {
     switch (event.kind) {
       case "arrival":
+        this.arrivalDue = false;
         this.createPipeline();
-        this.scheduleArrival();
+        // From this arrival's own time, not the clock's: a real-time play that falls behind
+        // catches up instead of losing arrivals.
+        this.scheduleArrival(Math.max(at, this.playingFrom));
         return;
       case "start":
         return this.startJob(event.jobId);
@@ -230,15 +301,16 @@ export class CiFleetScenario {
     }
   }
 
-  private scheduleArrival(): void {
+  private scheduleArrival(from = this.world.now()): void {
     const perPipeline = this.options.jobsPerPipeline ?? 3;
-    if (this.options.jobsPerMinute <= 0 || this.active.length === 0) return;
-    const meanGapSeconds = (60 * perPipeline) / this.options.jobsPerMinute;
-    this.events.push(this.world.now() + this.dice.exponentialMs(meanGapSeconds), { kind: "arrival" });
+    if (this.jobsPerMinute <= 0 || this.active.length === 0) return;
+    const meanGapSeconds = (60 * perPipeline) / this.jobsPerMinute;
+    this.arrivalDue = true;
+    this.events.push(from + this.dice.exponentialMs(meanGapSeconds), { kind: "arrival" });
   }
 
-  private scheduleStart(jobId: number): void {
-    this.events.push(this.world.now() + this.dice.exponentialMs(this.options.meanQueueSeconds), { kind: "start", jobId });
+  private scheduleStart(jobId: number, afterMs = 0): void {
+    this.events.push(this.world.now() + afterMs + this.dice.exponentialMs(this.options.meanQueueSeconds), { kind: "start", jobId });
   }
 
   private createPipeline(): void {
@@ -264,10 +336,16 @@ export class CiFleetScenario {
     for (const job of jobs) if (job.status === "pending") this.scheduleStart(job.id);
   }
 
+  /** At the concurrency limit, or older jobs wait for a runner first. */
+  private runnersFull(jobId: number): boolean {
+    if (this.maxRunning === undefined) return false;
+    return this.running >= this.maxRunning || this.parked.some((id) => id < jobId && !this.stalled.has(tagKey(this.world.job(id)?.tags ?? [])));
+  }
+
   private startJob(jobId: number): void {
     const job = this.world.job(jobId);
     if (!job || job.status !== "pending") return;
-    if (this.stalled.has(tagKey(job.tags))) {
+    if (this.stalled.has(tagKey(job.tags)) || this.runnersFull(jobId)) {
       this.parked.push(jobId);
       return;
     }
@@ -277,6 +355,7 @@ export class CiFleetScenario {
     }
     this.world.start(jobId, this.dice.pick(this.options.runners));
     this.stats.started++;
+    if (this.held.has(jobId)) return;
     this.events.push(this.world.now() + this.dice.exponentialMs(this.options.meanRunSeconds), { kind: "finish", jobId });
   }
 
@@ -284,7 +363,7 @@ export class CiFleetScenario {
     const job = this.world.job(jobId);
     if (!job || job.status !== "running") return;
     const roll = this.dice.uniform();
-    const system = this.options.systemFailureRatio;
+    const system = this.systemFailureRatio;
     const script = system + this.options.scriptFailureRatio;
     const canceled = script + (this.options.canceledRatio ?? 0) / 2;
     if (roll < system) this.world.finish(jobId, "failed", this.dice.pick(this.systemReasons));
@@ -348,6 +427,12 @@ export class CiFleetScenario {
         else if (job.status === "running") hooks.onJobStarted?.(job, project);
         else if (isFinished(job.status)) hooks.onJobFinished?.(job, project);
       }
+    }
+    if (isFinished(job.status)) this.held.delete(job.id);
+    if (job.status === "running" && previous !== "running") this.running++;
+    if (previous === "running" && job.status !== "running") {
+      this.running--;
+      if (this.maxRunning !== undefined) this.release(0, 1);
     }
     if (previous !== null && isFinished(job.status) && this.pipelines.has(job.pipelineId)) {
       this.stats.finished++;

@@ -60,6 +60,23 @@ export interface WebhookSenderOptions {
    * profile, `off` on a self-managed one (the `auto_disabling_web_hooks` flag is off there).
    */
   readonly autoDisable?: AutoDisableRule;
+  /** Told of every delivery attempted, with when it was queued, sent and answered. */
+  readonly onAttempt?: (attempt: DeliveryAttempt) => void;
+}
+
+/** One delivery attempted; times are `performance.now()` milliseconds. */
+export interface DeliveryAttempt {
+  readonly event: HookEvent;
+  /** The job's or pipeline's id. */
+  readonly key: number;
+  /** The HTTP status, or null when there was no answer. */
+  readonly status: number | null;
+  /** When the change queued it (the world's transition). */
+  readonly queuedAt: number;
+  /** When its request began: it waited for the deliveries ahead of it in its lane until then. */
+  readonly sentAt: number;
+  /** When its answer (or its failure) was read. */
+  readonly answeredAt: number;
 }
 
 export interface WebhookStats {
@@ -83,11 +100,17 @@ interface Delivery {
   readonly event: HookEvent;
   readonly body: string;
   readonly headers: Record<string, string>;
+  readonly key: number;
+  readonly queuedAt: number;
 }
 
 interface Lane {
   readonly queue: Delivery[];
   running: Promise<void> | undefined;
+  /** Deliveries ever queued in this lane, and ever attempted (or skipped): `settled` waits on these. */
+  queued: number;
+  attempted: number;
+  readonly waiters: Array<{ readonly upTo: number; readonly resolve: () => void }>;
 }
 
 interface Hook extends HookTarget {
@@ -119,6 +142,7 @@ export class WebhookSender {
   private readonly instanceUrl: string;
   private readonly everyJobChange: boolean;
   private readonly autoDisable: AutoDisableRule;
+  private readonly onAttempt: ((attempt: DeliveryAttempt) => void) | undefined;
   private duplicateDebt = 0;
   private readonly unsubscribe: Array<() => void>;
 
@@ -134,6 +158,7 @@ export class WebhookSender {
     this.instanceUrl = options.instanceUrl ?? world.baseUrl;
     this.everyJobChange = options.everyJobChange ?? false;
     this.autoDisable = options.autoDisable ?? (world.profile.deployment === "gitlab.com" ? "current" : "off");
+    this.onAttempt = options.onAttempt;
     this.unsubscribe = [
       world.onJobChange((job, previous) => this.jobChanged(job, previous)),
       world.onPipelineChange((pipeline, _previous, jobs) => this.pipelineChanged(pipeline, jobs)),
@@ -145,7 +170,7 @@ export class WebhookSender {
       ...target,
       uuid: randomUUID(),
       projects: target.projectIds ? new Set(target.projectIds) : undefined,
-      lanes: Array.from({ length: this.concurrency }, () => ({ queue: [], running: undefined })),
+      lanes: Array.from({ length: this.concurrency }, () => ({ queue: [], running: undefined, queued: 0, attempted: 0, waiters: [] })),
       health: HEALTHY,
     };
     this.hooks.push(hook);
@@ -162,6 +187,28 @@ export class WebhookSender {
   /** Resolves when every queued delivery has been attempted, removed hooks' included. */
   async flush(): Promise<void> {
     while (this.draining.size > 0) await Promise.all([...this.draining]);
+  }
+
+  /**
+   * Resolves once every delivery queued so far about `key` (a job's or a pipeline's id) has been
+   * attempted, whatever was queued after it. Unlike `flush`, it does not wait for the sender to
+   * fall idle, which a steady stream of changes elsewhere may never let it do.
+   */
+  async settled(key: number): Promise<void> {
+    await Promise.all(
+      this.hooks.map((hook) => {
+        const lane = hook.lanes[key % hook.lanes.length]!;
+        if (lane.attempted >= lane.queued) return undefined;
+        return new Promise<void>((resolve) => lane.waiters.push({ upTo: lane.queued, resolve }));
+      }),
+    );
+  }
+
+  /** Deliveries queued and not attempted yet, the ones in flight included. */
+  get backlog(): number {
+    let waiting = 0;
+    for (const hook of this.hooks) for (const lane of hook.lanes) waiting += lane.queued - lane.attempted;
+    return waiting;
   }
 
   /** The hooks GitLab would not deliver to now, so a test can assert the exporter's never is. */
@@ -213,15 +260,17 @@ export class WebhookSender {
     const eventUuid = randomUUID();
     for (const hook of hooks) {
       const headers = deliveryHeaders(event, this.instanceUrl, hook.uuid, eventUuid, hook.token);
-      const delivery: Delivery = { hook, url: hook.url, event, body, headers };
+      const delivery: Delivery = { hook, url: hook.url, event, body, headers, key, queuedAt: performance.now() };
       const lane = hook.lanes[key % hook.lanes.length]!;
       lane.queue.push(delivery);
+      lane.queued++;
       // Deterministic duplicates: the ratio accumulates and every whole unit re-sends one delivery.
       this.duplicateDebt += this.duplicateRatio;
       if (this.duplicateDebt >= 1) {
         this.duplicateDebt -= 1;
         this.stats.duplicated++;
         lane.queue.push(delivery);
+        lane.queued++;
       }
       this.kick(lane);
     }
@@ -241,29 +290,40 @@ export class WebhookSender {
 
   private async drain(lane: Lane): Promise<void> {
     for (let delivery = lane.queue.shift(); delivery; delivery = lane.queue.shift()) {
-      if (this.deliveryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
-      const { hook } = delivery;
-      // WebHookService#execute: "Hook disabled", nothing is sent.
-      if (hookStatus(this.autoDisable, hook.health, this.world.now()) !== "executable") {
-        this.stats.skippedDisabled++;
-        continue;
-      }
-      let answered: number | null = null;
-      try {
-        const { status } = await post(delivery.url, delivery.body, delivery.headers, this.timeoutMs);
-        answered = status;
-        this.stats.sent++;
-        this.stats.statuses.set(status, (this.stats.statuses.get(status) ?? 0) + 1);
-      } catch {
-        this.stats.failed++;
-      }
-      hook.health = afterDelivery(this.autoDisable, hook.health, answered, this.world.now());
-      const disabled = this.disabledNow(hook, this.world.now());
-      if (disabled) {
-        if (this.disablings.length >= 1000) this.disablings.shift();
-        this.disablings.push(disabled);
+      await this.attempt(delivery);
+      lane.attempted++;
+      for (const waiter of lane.waiters.filter((w) => w.upTo <= lane.attempted)) {
+        lane.waiters.splice(lane.waiters.indexOf(waiter), 1);
+        waiter.resolve();
       }
     }
+  }
+
+  private async attempt(delivery: Delivery): Promise<void> {
+    if (this.deliveryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.deliveryDelayMs));
+    const { hook } = delivery;
+    // WebHookService#execute: "Hook disabled", nothing is sent.
+    if (hookStatus(this.autoDisable, hook.health, this.world.now()) !== "executable") {
+      this.stats.skippedDisabled++;
+      return;
+    }
+    let answered: number | null = null;
+    const sentAt = performance.now();
+    try {
+      const { status } = await post(delivery.url, delivery.body, delivery.headers, this.timeoutMs);
+      answered = status;
+      this.stats.sent++;
+      this.stats.statuses.set(status, (this.stats.statuses.get(status) ?? 0) + 1);
+    } catch {
+      this.stats.failed++;
+    }
+    hook.health = afterDelivery(this.autoDisable, hook.health, answered, this.world.now());
+    const disabled = this.disabledNow(hook, this.world.now());
+    if (disabled) {
+      if (this.disablings.length >= 1000) this.disablings.shift();
+      this.disablings.push(disabled);
+    }
+    this.onAttempt?.({ event: delivery.event, key: delivery.key, status: answered, queuedAt: delivery.queuedAt, sentAt, answeredAt: performance.now() });
   }
 
   /** The hook as disabled now, or undefined while GitLab would still deliver to it. */

@@ -1,4 +1,5 @@
 import type { V1Container, V1ContainerStatus, V1Node, V1Pod, V1ResourceRequirements, V1Taint } from "@kubernetes/client-node";
+import { nodeResources } from "./instance-types.js";
 
 /**
  * Objects shaped like the ones a cluster holds: EKS/Karpenter/GKE/AKS/kops spot nodes, and job
@@ -23,6 +24,8 @@ export interface NodeOptions {
   readonly zone?: string;
   readonly nodegroup?: string;
   readonly createdAt?: Date;
+  /** `status.allocatable` (and capacity); by default what EKS leaves pods of the instance type, none for a type not in the catalogue. */
+  readonly allocatable?: { readonly cpu: string; readonly memory: string };
 }
 
 export function buildSpotNode(options: NodeOptions & { provider?: SpotProvider }): V1Node {
@@ -44,6 +47,7 @@ export function nodeGroupOf(node: V1Node): string | undefined {
 export function buildOnDemandNode(options: NodeOptions): V1Node {
   const zone = options.zone ?? "us-west-2a";
   const instanceType = options.instanceType ?? "m6i.2xlarge";
+  const resources = options.allocatable ? { capacity: { ...options.allocatable }, allocatable: { ...options.allocatable } } : nodeResources(instanceType);
   return {
     metadata: {
       name: options.name,
@@ -63,6 +67,7 @@ export function buildOnDemandNode(options: NodeOptions): V1Node {
     spec: { providerID: `aws:///${zone}/i-${options.name.replace(/[^a-z0-9]/g, "").slice(-17)}`, taints: [] },
     status: {
       conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", ...(options.createdAt ? { lastTransitionTime: options.createdAt } : {}) }],
+      ...(resources ?? {}),
       nodeInfo: {
         architecture: "amd64",
         bootID: "",

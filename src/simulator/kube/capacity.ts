@@ -179,7 +179,22 @@ export class ClusterCapacity {
   /** Every start, in order. */
   readonly startups: StartupTruth[] = [];
 
-  constructor(private readonly options: { kube: KubeWorld; pools: readonly CapacityPool[]; timeline: Timeline; timing?: Partial<CapacityTiming> }) {
+  constructor(
+    private readonly options: {
+      kube: KubeWorld;
+      pools: readonly CapacityPool[];
+      timeline: Timeline;
+      timing?: Partial<CapacityTiming>;
+      /**
+       * How the scheduler picks among the nodes with room: the least busy (`spread`, kube-scheduler's
+       * default scoring), or the busiest (`binpack`, its `MostAllocated` scoring, which CI clusters
+       * choose so nodes empty out and the autoscaler can remove them).
+       */
+      packing?: "spread" | "binpack";
+      /** Told of each pod whose containers start. */
+      onStart?: (namespace: string, name: string) => void;
+    },
+  ) {
     this.pools = new Map(options.pools.map((pool) => [pool.name, pool]));
     this.timing = { ...DEFAULT_CAPACITY_TIMING, ...options.timing };
     this.detach = options.kube.onChange((event) => {
@@ -305,13 +320,15 @@ export class ClusterCapacity {
   }
 
   private nodeWithRoom(pool: CapacityPool): string | null {
+    const binpack = this.options.packing === "binpack";
     let chosen: string | null = null;
-    let fewest = pool.podsPerNode;
+    let best = binpack ? -1 : pool.podsPerNode;
     for (const node of this.options.kube.nodes()) {
       if (!pool.belongs(node) || !isSchedulable(node)) continue;
       const name = node.metadata!.name!;
       const load = [...this.pods.values()].filter((p) => p.node === name).length;
-      if (load < fewest) [chosen, fewest] = [name, load];
+      if (load >= pool.podsPerNode) continue;
+      if (binpack ? load > best : load < best) [chosen, best] = [name, load];
     }
     return chosen;
   }
@@ -422,6 +439,7 @@ export class ClusterCapacity {
       startupSeconds: (now - pod.createdAtMs) / 1000,
       schedulingSeconds: (pod.scheduledAtMs! - pod.createdAtMs) / 1000,
     });
+    this.options.onStart?.(pod.namespace, pod.name);
   }
 
   private live(pod: SimPod): boolean {

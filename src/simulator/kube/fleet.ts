@@ -32,7 +32,18 @@ export interface KubeFleetOptions {
    * each node takes `podsPerNode` job pods, and a pool that is full waits for the autoscaler.
    * Node groups are then grown by the autoscaler, not replaced at once after a spot interruption.
    */
-  readonly capacity?: { readonly podsPerNode: number; readonly timing?: Partial<CapacityTiming> };
+  readonly capacity?: {
+    readonly podsPerNode: number;
+    readonly timing?: Partial<CapacityTiming>;
+    readonly packing?: "spread" | "binpack";
+    /**
+     * A job's run begins when its pod starts (`scenario.holdRun`), as with gitlab-runner's
+     * Kubernetes executor: a job whose pod waits for a node stays running, and does not end.
+     */
+    readonly jobsWaitForPods?: boolean;
+  };
+  /** The runner's cleanup and a node's removal take `RUNNER_CLEANUP_MS` and `NODE_REMOVAL_MS` unless told (a faster play). */
+  readonly delays?: { readonly runnerCleanupMs?: number; readonly nodeRemovalMs?: number };
 }
 
 /** How long after its job ends gitlab-runner deletes the pod. */
@@ -80,6 +91,8 @@ export class KubeFleet {
   /** Starts of runner pods, for the share that goes to spot capacity. */
   private placements = 0;
   private readonly namespace: string;
+  /** Since when each node of a managed group has had no pod, as cluster-autoscaler's scale-down tracks it. */
+  private readonly idleSince = new Map<string, number>();
   private detach: (() => void) | undefined;
   /** The scheduler, autoscaler and registry, when pods go through them. */
   readonly capacity: ClusterCapacity | undefined;
@@ -87,11 +100,13 @@ export class KubeFleet {
   constructor(private readonly options: KubeFleetOptions) {
     this.namespace = options.namespace ?? "gitlab-runner";
     if (options.capacity) {
-      const { podsPerNode, timing } = options.capacity;
+      const { podsPerNode, timing, packing, jobsWaitForPods } = options.capacity;
       this.capacity = new ClusterCapacity({
         kube: options.kube,
         timeline: { now: () => options.kube.now, schedule: (delayMs, action) => options.scenario.schedule(delayMs, action) },
         ...(timing ? { timing } : {}),
+        ...(packing ? { packing } : {}),
+        ...(jobsWaitForPods ? { onStart: (_namespace: string, name: string) => this.podStarted(name) } : {}),
         pools: [
           nodePool({ name: NODEGROUPS.spot, capacityType: "spot", podsPerNode, provider: "eks", instanceType: "m6i.2xlarge" }),
           nodePool({ name: NODEGROUPS.karpenter, capacityType: "spot", podsPerNode, provider: "karpenter", instanceType: "c6i.4xlarge" }),
@@ -122,15 +137,18 @@ export class KubeFleet {
    */
   capacityOutage(options: { nodes: number; forMs: number; runnersFullAfterMs: number; stalledTags: readonly string[] }): void {
     const { scenario } = this.options;
-    const capacity = this.capacity;
-    if (!capacity) throw new Error("a capacity outage needs the fleet's capacity option");
-    capacity.withhold(NODEGROUPS.spot);
+    this.withholdSpot(options.forMs);
     for (const name of this.nodesOf("spot").slice(0, options.nodes)) this.spotInterruption(name);
     scenario.schedule(options.runnersFullAfterMs, () => scenario.stall(options.stalledTags));
-    scenario.schedule(options.forMs, () => {
-      scenario.unstall(options.stalledTags);
-      capacity.restore(NODEGROUPS.spot);
-    });
+    scenario.schedule(options.forMs, () => scenario.unstall(options.stalledTags));
+  }
+
+  /** No spot capacity to be had for `forMs`: the managed spot group gets no node meanwhile. Needs `capacity`. */
+  withholdSpot(forMs: number): void {
+    const capacity = this.capacity;
+    if (!capacity) throw new Error("withholding capacity needs the fleet's capacity option");
+    capacity.withhold(NODEGROUPS.spot);
+    this.options.scenario.schedule(forMs, () => capacity.restore(NODEGROUPS.spot));
   }
 
   /** cluster-autoscaler removes an underused node: tainted, its pods evicted, then it goes. */
@@ -157,6 +175,39 @@ export class KubeFleet {
     });
   }
 
+  /**
+   * cluster-autoscaler's scale-down: a node of the managed spot or on-demand group that has held
+   * no pod for `unneededMs` is removed, keeping at least `minNodes` in each group. Job pods are
+   * not safe to evict, so a node with one is never a candidate. Call it every minute or so.
+   */
+  scaleDownIdle(options: { unneededMs: number; minNodes: number }): void {
+    const { kube } = this.options;
+    const busy = new Set<string>();
+    for (const pod of kube.pods()) if (pod.spec?.nodeName) busy.add(pod.spec.nodeName);
+    const left = { spot: this.nodesOf("spot").length, ondemand: this.nodesOf("ondemand").length };
+    for (const node of kube.nodes()) {
+      const name = node.metadata!.name!;
+      const pool = poolOf(node);
+      if (pool === "karpenter" || isTainted(node) || busy.has(name)) {
+        this.idleSince.delete(name);
+        continue;
+      }
+      const since = this.idleSince.get(name) ?? kube.now;
+      this.idleSince.set(name, since);
+      if (kube.now - since < options.unneededMs || left[pool] <= options.minNodes) continue;
+      this.idleSince.delete(name);
+      this.scaleDown(name);
+      left[pool]--;
+    }
+  }
+
+  /** Untainted spot nodes of the managed node group, the busiest first. */
+  busiestSpotNodes(): string[] {
+    const load = new Map<string, number>();
+    for (const pod of this.options.kube.pods()) if (pod.spec?.nodeName) load.set(pod.spec.nodeName, (load.get(pod.spec.nodeName) ?? 0) + 1);
+    return this.nodesOf("spot").sort((a, b) => (load.get(b) ?? 0) - (load.get(a) ?? 0));
+  }
+
   /** Takes a node away the given way: taint, eviction of its job pods (their jobs fail), deletion. */
   remove(nodeName: string, way: NodeRemoval): void {
     const { kube, scenario } = this.options;
@@ -173,7 +224,7 @@ export class KubeFleet {
       kube.deletePod(pod.namespace, pod.name);
       scenario.failWithSystemReason(jobId, "runner_system_failure");
     }
-    scenario.schedule(NODE_REMOVAL_MS, () => {
+    scenario.schedule(this.options.delays?.nodeRemovalMs ?? NODE_REMOVAL_MS, () => {
       if (kube.node(nodeName)) kube.deleteNode(nodeName);
       // With simulated capacity, the autoscaler brings nodes when pods need them.
       if (replaced && !this.capacity) this.addNode(pool);
@@ -226,6 +277,7 @@ export class KubeFleet {
       limits: kaniko ? { cpu: "4", memory: "8Gi" } : { memory: "2Gi" },
     };
     if (this.capacity) {
+      if (this.options.capacity?.jobsWaitForPods) this.options.scenario.holdRun(job.id);
       const name = this.capacity.launch(podOptions, { pool: NODEGROUPS[pool] });
       this.podOfJob.set(job.id, { namespace: this.namespace, name, node: "" });
       return;
@@ -237,6 +289,10 @@ export class KubeFleet {
     kube.updatePod(this.namespace, name, (p) => podRunning(p, new Date(kube.now)));
   }
 
+  private podStarted(podName: string): void {
+    for (const [jobId, pod] of this.podOfJob) if (pod.name === podName) return this.options.scenario.beginRun(jobId);
+  }
+
   private finishPod(job: SimJob): void {
     const { kube, scenario } = this.options;
     const pod = this.podOfJob.get(job.id);
@@ -245,7 +301,7 @@ export class KubeFleet {
     // gitlab-runner deletes the pod once it has sent the job's result, its containers still
     // running (the build container runs a shell the runner feeds): a finished job's pod goes away
     // Running, never Succeeded.
-    scenario.schedule(RUNNER_CLEANUP_MS, () => kube.pod(pod.namespace, pod.name) && kube.deletePod(pod.namespace, pod.name));
+    scenario.schedule(this.options.delays?.runnerCleanupMs ?? RUNNER_CLEANUP_MS, () => kube.pod(pod.namespace, pod.name) && kube.deletePod(pod.namespace, pod.name));
   }
 
   /** The least busy untainted node of the pool, as the scheduler's spreading would; a new one when the pool is empty. */

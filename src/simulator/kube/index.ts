@@ -41,3 +41,4 @@ export {
   type Timeline,
   type WaitingTruth,
 } from "./capacity.js";
+export { INSTANCE_TYPES, nodeResources, simulatedPricesYaml, type InstanceType } from "./instance-types.js";

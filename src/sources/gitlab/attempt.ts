@@ -60,33 +60,33 @@ export async function attempt(url: URL, init: AttemptInit, route: string, option
   // whose clock says nothing about GitLab's.
   if (contentType === "application/json") options.clock?.observe(headers["date"], options.now());
   if (status === 429) {
-    const error = new GitLabRequestError(`${init.method} ${route}: rate limited (429) too many times`, 429, "http", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: rate limited (429) too many times`, 429, "http", route, url.host);
     return { kind: "rate-limited", code, retryAfterMs: retryAfterMs(headers["retry-after"], options.now()), error };
   }
   if (status < 200 || status >= 300) {
-    const error = new GitLabRequestError(`${init.method} ${route}: HTTP ${status}${errorDetail(body.bytes, contentType)}`, status, "http", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: HTTP ${status}${errorDetail(body.bytes, contentType)}`, status, "http", route, url.host);
     return { kind: status >= 500 ? "transient" : "fatal", code, error };
   }
   if (!body.complete) {
     options.rejections.reject("gitlab_api", "response_too_large", { endpoint: route, maxBytes: options.maxResponseBytes });
     const message = `${init.method} ${route}: answer larger than ${options.maxResponseBytes} bytes (GITLAB_MAX_RESPONSE_BYTES); not read further`;
     // The same request would bring the same answer: not retried.
-    return { kind: "fatal", code, error: new GitLabRequestError(message, status, "protocol", route) };
+    return { kind: "fatal", code, error: new GitLabRequestError(message, status, "protocol", route, url.host) };
   }
   if (contentType !== "application/json") {
-    const error = new GitLabRequestError(`${init.method} ${route}: expected JSON, got ${contentType || "no content type"}`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: expected JSON, got ${contentType || "no content type"}`, status, "protocol", route, url.host);
     return { kind: "transient", code, error };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.bytes.toString("utf8"));
   } catch {
-    const error = new GitLabRequestError(`${init.method} ${route}: malformed JSON (${body.bytes.length} bytes)`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: malformed JSON (${body.bytes.length} bytes)`, status, "protocol", route, url.host);
     return { kind: "transient", code, error };
   }
   const next = nextLink(headers["link"]);
   if (next !== undefined && sameUrl(next, url)) {
-    const error = new GitLabRequestError(`${init.method} ${route}: pagination link points back to the same page`, status, "protocol", route);
+    const error = new GitLabRequestError(`${init.method} ${route}: pagination link points back to the same page`, status, "protocol", route, url.host);
     return { kind: "fatal", code, error };
   }
   return { kind: "ok", code, response: { body: parsed as FormattedResponse["body"], headers, status } };
@@ -119,13 +119,14 @@ async function exchange(url: URL, init: AttemptInit, route: string, options: Att
     return { status: response.status, headers, body };
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason;
+    const networkCode = timedOut ? undefined : describeNetworkError(error);
     const failure = new GitLabRequestError(
-      timedOut
-        ? `${init.method} ${route}: no complete response within ${options.requestTimeoutMs} ms`
-        : `${init.method} ${route}: ${describeNetworkError(error)}`,
+      timedOut ? `${init.method} ${route}: no complete response within ${options.requestTimeoutMs} ms` : `${init.method} ${route}: ${networkCode}`,
       undefined,
       timedOut ? "timeout" : "network",
       route,
+      url.host,
+      networkCode,
     );
     return { kind: "transient", code: "error", error: failure };
   } finally {
@@ -154,7 +155,7 @@ function redirectError(method: string, route: string, status: number, location: 
   const message =
     `${method} ${route}: HTTP ${status} redirect to ${target}, not followed (the token is sent to ${requested.origin} only); ` +
     "set GITLAB_URL to the address GitLab answers at directly (scheme, host and port), without a redirect in between";
-  return new GitLabRequestError(message, status, "http", route);
+  return new GitLabRequestError(message, status, "http", route, requested.host);
 }
 
 function nextLink(link: string | undefined): string | undefined {

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { WatchedProject } from "../../domain/events.js";
 import { backoffDelayMs } from "../../lib/backoff.js";
 import type { GitLabApi } from "./api.js";
+import { failureLog, GitLabFailure } from "./failure-log.js";
 import { GitLabRequestError } from "./request-error.js";
 
 export interface DirectoryOptions {
@@ -82,11 +83,10 @@ export class ProjectDirectory {
       try {
         projects = await this.api.groupProjects(group);
       } catch (error) {
-        if (isGoneOrForbidden(error)) {
-          this.log.warn({ group, status: (error as GitLabRequestError).status }, "configured group not found or not readable with this token; skipped");
-          continue;
-        }
-        throw error;
+        if (!isGoneOrForbidden(error)) throw new GitLabFailure({ group }, error);
+        const { msg, fields } = failureLog(error, { group });
+        this.log.warn(fields, `${msg}; skipped until the next discovery`);
+        continue;
       }
       for (const project of projects) {
         if (!project.archived) found.set(project.id, { id: project.id, path: project.path_with_namespace });
@@ -148,13 +148,14 @@ export class ProjectDirectory {
       entry.archived = project.archived ?? false;
       entry.dueAtMs = this.now() + this.refreshMs;
     } catch (error) {
-      if (!isGoneOrForbidden(error)) throw error;
+      if (!isGoneOrForbidden(error)) throw new GitLabFailure({ listedProject: ref }, error);
       entry.tried = true;
       entry.failures++;
       entry.project = null;
       const retryMs = backoffDelayMs(entry.failures, { initialMs: this.options.discoveryIntervalMs, maxMs: Math.min(UNRESOLVED_RETRY_MAX_MS, this.refreshMs) });
       entry.dueAtMs = this.now() + retryMs;
-      this.log.warn({ project: ref, status: (error as GitLabRequestError).status, retryInMs: retryMs }, "configured project not found or not readable with this token; skipped");
+      const { msg, fields } = failureLog(error, { listedProject: ref });
+      this.log.warn({ ...fields, retryInMs: retryMs }, `${msg}; skipped, tried again in ${Math.round(retryMs / 1000)} s`);
     }
   }
 }

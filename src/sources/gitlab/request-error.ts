@@ -6,6 +6,10 @@ export class GitLabRequestError extends Error {
     readonly status: number | undefined,
     readonly kind: "http" | "timeout" | "network" | "protocol",
     readonly endpoint: string,
+    /** `host[:port]` the request went to, for the log; never a path, query or credentials. */
+    readonly host?: string,
+    /** The system's or TLS's code when no answer came (`ECONNREFUSED`, `CERT_HAS_EXPIRED`). */
+    readonly networkCode?: string,
   ) {
     super(message);
     this.name = "GitLabRequestError";

@@ -1,6 +1,6 @@
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ConfigError } from "../../config/errors.js";
 import type { KubernetesReadLimits } from "../../config/load.js";
@@ -14,10 +14,12 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
  * The cluster connection. With `KUBECONFIG` set (environment or config file) its files are read,
  * merged as kubectl merges them; otherwise client-node's `loadFromDefault()` finds
  * `~/.kube/config` or the in-cluster service account. Finding neither is a configuration error:
- * `loadFromDefault()` would silently fall back to http://localhost:8080.
+ * `loadFromDefault()` would silently fall back to http://localhost:8080. So is a kubeconfig that
+ * could only fail on every request (`checkKubeConfig`): all name `KUBECONFIG` and exit at start.
  */
 export function loadKubeConfig(kubeconfigPaths: readonly string[]): KubeConfig {
   const kc = new KubeConfig();
+  let shown = JSON.stringify(kubeconfigPaths.join(delimiter));
   if (kubeconfigPaths.length > 0) {
     kubeconfigPaths.forEach((path, index) => {
       const target = index === 0 ? kc : new KubeConfig();
@@ -29,17 +31,59 @@ export function loadKubeConfig(kubeconfigPaths: readonly string[]): KubeConfig {
       if (target !== kc) kc.mergeConfig(target);
     });
   } else {
-    if (!existsSync(join(homedir(), ".kube", "config")) && !existsSync(SERVICE_ACCOUNT_TOKEN)) {
+    const home = join(homedir(), ".kube", "config");
+    if (!existsSync(home) && !existsSync(SERVICE_ACCOUNT_TOKEN)) {
       throw new ConfigError(
         "KUBE_ENABLED",
         '"true"',
         "a Kubernetes configuration (KUBECONFIG, ~/.kube/config or an in-cluster service account), or KUBE_ENABLED=false to run without Kubernetes",
       );
     }
-    kc.loadFromDefault();
+    shown = JSON.stringify(existsSync(home) ? home : "in-cluster service account");
+    try {
+      kc.loadFromDefault();
+    } catch (error) {
+      throw new ConfigError("KUBECONFIG", shown, `a readable kubeconfig file (${(error as Error).message.split("\n")[0]})`);
+    }
   }
-  if (!kc.getCurrentCluster()) throw new ConfigError("KUBECONFIG", JSON.stringify(kubeconfigPaths.join(":")), "a kubeconfig whose current context names a cluster");
+  checkKubeConfig(kc, shown);
   return kc;
+}
+
+/**
+ * What client-node would only find out on each request, and log on every retry: no current
+ * cluster, a server that is not an http(s) URL, plain http without `insecure-skip-tls-verify`
+ * (client-node refuses it), or a certificate, key or token file that cannot be read.
+ */
+function checkKubeConfig(kc: KubeConfig, shown: string): void {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ConfigError("KUBECONFIG", shown, "a kubeconfig whose current context names a cluster");
+  const server = safeUrl(cluster.server);
+  if (server === null || (server.protocol !== "https:" && server.protocol !== "http:")) {
+    throw new ConfigError("KUBECONFIG", shown, `an http(s) server URL for cluster ${JSON.stringify(cluster.name)}, such as https://kubernetes.example.com:6443 (not ${JSON.stringify(cluster.server)})`);
+  }
+  if (server.protocol === "http:" && !cluster.skipTLSVerify && !cluster.proxyUrl) {
+    throw new ConfigError("KUBECONFIG", shown, `an https:// server for cluster ${JSON.stringify(cluster.name)}, or insecure-skip-tls-verify: true for plain http://`);
+  }
+  const user = kc.getCurrentUser();
+  const tokenFile = (user?.authProvider as { config?: { tokenFile?: unknown } } | undefined)?.config?.tokenFile;
+  const files: [string, unknown][] = [["certificate-authority", cluster.caFile], ["client-certificate", user?.certFile], ["client-key", user?.keyFile], ["token file", tokenFile]];
+  for (const [what, file] of files) {
+    if (typeof file !== "string" || file === "") continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      throw new ConfigError("KUBECONFIG", shown, `a readable ${what} file, ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    }
+  }
+}
+
+function safeUrl(value: string): URL | null {
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { backoffMs } from "../../lib/backoff.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
 import { sleep } from "../../lib/sleep.js";
+import { kubeFailureHint } from "./failure-hint.js";
 import { isGone, type Lister, type WatchOpener } from "./list-watch.js";
 import { listAllPages, type ListLimits } from "./paged-list.js";
 import { watchOnce, type WatchEnd, type WatchResult } from "./watch-once.js";
@@ -252,7 +253,8 @@ export class Informer<T> {
   private restart(reason: string, error?: unknown, level: "warn" | "info" = "warn"): void {
     const { resource, namespace, log, onRestart } = this.options;
     onRestart(resource);
-    log[level]({ resource, namespace: namespace || undefined, reason, err: error instanceof Error ? error.message : error }, "Kubernetes watch restarting");
+    const hint = kubeFailureHint(error, resource, namespace);
+    log[level]({ resource, namespace: namespace || undefined, reason, err: error instanceof Error ? error.message : error, ...(hint ? { hint } : {}) }, "Kubernetes watch restarting");
   }
 
   private healthy(atMs: number): void {

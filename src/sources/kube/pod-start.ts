@@ -60,6 +60,7 @@ export function podStart(times: FieldChecks, wire: WirePodStart): PodStart {
     allStarted: wire.containers.length > 0 && wire.containers.every((name) => hasStarted(wire.containerStatuses.find((s) => s.name === name))),
     startupSeconds: since(times, "startup", createdAtMs, buildStartedAtMs),
     schedulingSeconds: since(times, "scheduling", createdAtMs, scheduledAtMs),
+    scheduledAtMs,
   };
 }
 

@@ -101,7 +101,7 @@ async function statusError(status: number, url: URL, body: IncomingMessage): Pro
     return new KubeHttpError(status, `the Kubernetes API answered ${status} with a redirect to ${target}; redirects are not followed, so credentials stay with ${url.origin}`);
   }
   const text = await readStatusText(body);
-  return new KubeHttpError(status, `HTTP ${status} ${STATUS_CODES[status] ?? ""} from ${url.pathname}${text ? `: ${text}` : ""}`);
+  return new KubeHttpError(status, `HTTP ${status} ${STATUS_CODES[status] ?? ""} from ${url.host}${url.pathname}${text ? `: ${text}` : ""}`);
 }
 
 async function readStatusText(body: IncomingMessage): Promise<string> {

@@ -61,7 +61,13 @@ const podSchema = z.object({
 const nodeSchema = z.object({
   metadata,
   spec: z.object({ taints: z.array(z.object({ key: z.string() })).nullish() }).nullish(),
-  status: z.object({ conditions: z.array(z.object({ type: z.string(), status: z.string(), lastTransitionTime: timestamp })).nullish() }).nullish(),
+  status: z
+    .object({
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), lastTransitionTime: timestamp })).nullish(),
+      allocatable: quantities,
+      capacity: quantities,
+    })
+    .nullish(),
 });
 
 type WireContainerState = z.infer<typeof containerState>;
@@ -137,7 +143,7 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     statusReason: status?.reason ?? "",
     disruption: disruption ? (disruption.reason ?? "") : null,
     finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(times, statuses, status?.conditions ?? []) : null,
-    deletionRequestedAtMs: deletionRequestedAtMs(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
+    ...deletion(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
     job,
     projectId: identity === null ? null : jobPodProjectId(podMeta, recognition.jobPod.keys, identity.project, recognition.projectIdOf),
     containers,
@@ -174,6 +180,7 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
     nodegroup: cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
     readySinceMs: ready?.status === "True" ? times.timestamp("status.conditions.Ready.lastTransitionTime", timeMs(ready.lastTransitionTime), ready.lastTransitionTime) : null,
+    allocatable: resources(status?.allocatable ?? status?.capacity),
   };
 }
 
@@ -247,10 +254,15 @@ function finishedAtMs(
  * `deletionTimestamp` is when the pod is due to be gone: the request came a grace period earlier.
  * The request, not the due time, is what must not lie in the future.
  */
-function deletionRequestedAtMs(times: FieldChecks, deletionTimestamp: string | Date | null | undefined, graceSeconds: number | null | undefined): number | null {
+function deletion(
+  times: FieldChecks,
+  deletionTimestamp: string | Date | null | undefined,
+  graceSeconds: number | null | undefined,
+): Pick<PodSnapshot, "deletionRequestedAtMs" | "deletionDueAtMs"> {
   const due = timeMs(deletionTimestamp);
-  const grace = graceSeconds !== null && graceSeconds !== undefined && Number.isFinite(graceSeconds) ? Math.max(0, graceSeconds) : 0;
-  return times.timestamp("metadata.deletionTimestamp", due === null ? null : due - grace * 1000, deletionTimestamp);
+  const graceMs = graceSeconds !== null && graceSeconds !== undefined && Number.isFinite(graceSeconds) ? Math.max(0, graceSeconds) * 1000 : 0;
+  const requestedAtMs = times.timestamp("metadata.deletionTimestamp", due === null ? null : due - graceMs, deletionTimestamp);
+  return { deletionRequestedAtMs: requestedAtMs, deletionDueAtMs: requestedAtMs === null ? null : requestedAtMs + graceMs };
 }
 
 function later(a: number | null, b: number | null): number | null {

@@ -43,6 +43,12 @@ describe("Kubernetes settings", () => {
     expect(errorOf(() => loadConfig({ ...base, KUBE_NODES_ENABLED: "sometimes" })).message).toBe('invalid configuration: KUBE_NODES_ENABLED="sometimes": expected true or false');
   });
 
+  it("exports the job pods' requests and limits only when told (kube-state-metrics has them)", () => {
+    expect(loadConfig(base).kube.exportPodResources).toBe(false);
+    expect(loadConfig({ ...base, KUBE_EXPORT_POD_RESOURCES: "true" }).kube.exportPodResources).toBe(true);
+    expect(errorOf(() => loadConfig({ ...base, KUBE_EXPORT_POD_RESOURCES: "yes please" })).setting).toBe("KUBE_EXPORT_POD_RESOURCES");
+  });
+
   it("reads overrides and GitLab's relative URL root", () => {
     const { kube } = loadConfig({
       ...base,
@@ -111,5 +117,43 @@ describe("Kubernetes settings", () => {
       ].join("\n"),
     );
     expect(loadKubeConfig([file]).getCurrentCluster()?.server).toBe("http://127.0.0.1:1");
+  });
+
+  describe("a kubeconfig that could only fail on every request is refused at start, naming KUBECONFIG", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeconfig-checks-"));
+    const kubeconfig = (name: string, cluster: string, user = "token: t") => {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        ["apiVersion: v1", "kind: Config", `clusters: [{name: c, cluster: {${cluster}}}]`, `users: [{name: u, user: {${user}}}]`, "contexts: [{name: x, context: {cluster: c, user: u}}]", "current-context: x"].join("\n"),
+      );
+      return file;
+    };
+
+    it.each([
+      ["no-url", "server: 'not a url'", undefined, 'expected an http(s) server URL for cluster "c", such as https://kubernetes.example.com:6443 (not "not a url")'],
+      ["ftp", "server: 'ftp://127.0.0.1:1'", undefined, "expected an http(s) server URL"],
+      ["plain-http", "server: 'http://127.0.0.1:1'", undefined, 'expected an https:// server for cluster "c", or insecure-skip-tls-verify: true for plain http://'],
+      ["no-ca", "server: 'https://127.0.0.1:1', certificate-authority: /nonexistent/ca.crt", undefined, 'expected a readable certificate-authority file, "/nonexistent/ca.crt" (ENOENT)'],
+      ["no-cert", "server: 'https://127.0.0.1:1'", "client-certificate: /nonexistent/c.crt, client-key: /nonexistent/c.key", 'expected a readable client-certificate file, "/nonexistent/c.crt" (ENOENT)'],
+    ])("%s", (name, cluster, user, expected) => {
+      const file = kubeconfig(name, cluster, user);
+      const error = errorOf(() => loadKubeConfig([file]));
+      expect(error.setting).toBe("KUBECONFIG");
+      expect(error.message).toContain(`invalid configuration: KUBECONFIG=${JSON.stringify(file)}: ${expected}`);
+    });
+
+    it("a kubeconfig without a current cluster", () => {
+      const file = join(dir, "empty");
+      writeFileSync(file, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n");
+      expect(errorOf(() => loadKubeConfig([file])).message).toBe(`invalid configuration: KUBECONFIG=${JSON.stringify(file)}: expected a kubeconfig whose current context names a cluster`);
+    });
+
+    it("but takes https with readable files, and plain http with insecure-skip-tls-verify", () => {
+      const ca = join(dir, "ca.crt");
+      writeFileSync(ca, "not checked here: the TLS handshake tells");
+      expect(loadKubeConfig([kubeconfig("https", `server: 'https://127.0.0.1:1', certificate-authority: ${ca}`)]).getCurrentCluster()?.caFile).toBe(ca);
+      expect(loadKubeConfig([kubeconfig("http", "server: 'http://127.0.0.1:1', insecure-skip-tls-verify: true")]).getCurrentCluster()?.server).toBe("http://127.0.0.1:1");
+    });
   });
 });

@@ -12,7 +12,7 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
 }
 
 function setup(settleMs = 0) {
-  const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, interruptionSettleMs: settleMs, processMetrics: false });
+  const { state, exposition } = buildHouse({ maxSeriesPerFamily: 1000, interruptionSettleMs: settleMs, processMetrics: false, podResources: true });
   const { nodes, pods } = state.kube!;
   const samples = (): Sample[] => parseMetrics(exposition.families.map((f) => f.render()).join(""));
   return { nodes, pods, samples };
@@ -177,7 +177,7 @@ describe("interrupted job pods", () => {
     pods.remove(jobPod("p1"), live.nowMs);
     pods.replace(null, [], live);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total")).toEqual([
-      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption" }, value: 1 },
+      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption", nodegroup: "ci-spot", zone: "us-west-2b" }, value: 1 },
     ]);
   });
 
@@ -192,6 +192,15 @@ describe("interrupted job pods", () => {
     // Gone while the watch was down: the re-list tells.
     pods.replace(null, [], { nowMs: T0 + 40_000, observeEndedBuilds: true });
     expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { reason: "autoscaler_scale_down" })).toBe(2);
+    // The node is gone, but its group and zone are remembered with its reason.
+    expect(sum(samples(), "gitlab_ci_job_pods_interrupted_total", { nodegroup: "ci-spot", zone: "us-west-2b" })).toBe(2);
+  });
+
+  it("counts a pod evicted from a node never seen with an empty node group and zone", () => {
+    const { pods, samples } = setup();
+    pods.upsert(jobPod("p1", { nodeName: "never-seen", disruption: "EvictionByEvictionAPI" }), live);
+    pods.remove(jobPod("p1", { nodeName: "never-seen", disruption: "EvictionByEvictionAPI" }), live.nowMs);
+    expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total").map((s) => s.labels)).toEqual([{ project: "acme/api", reason: "eviction", nodegroup: "", zone: "" }]);
   });
 
   it("counts a node vanishing without a sign as unknown, but only for a while", () => {
@@ -249,7 +258,7 @@ describe("interrupted job pods", () => {
     pods.decideWaitingInterruptions(live.nowMs + 10_000);
     expect(pods.undecidedCount).toBe(0);
     expect(samples().filter((s) => s.name === "gitlab_ci_job_pods_interrupted_total")).toEqual([
-      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption" }, value: 1 },
+      { name: "gitlab_ci_job_pods_interrupted_total", labels: { project: "acme/api", reason: "spot_interruption", nodegroup: "ci-spot", zone: "us-west-2b" }, value: 1 },
     ]);
   });
 

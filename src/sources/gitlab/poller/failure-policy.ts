@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
-import { describeError } from "../../../lib/errors.js";
 import { isGoneOrForbidden } from "../discovery.js";
-import type { GitLabRequestError } from "../request-error.js";
+import { failureLog, type FailureLog } from "../failure-log.js";
 import type { ProjectWatch, ProjectWatches, VisitKind } from "./project-watch.js";
 import type { JobSink, ProjectSink } from "./sinks.js";
 
@@ -46,17 +45,18 @@ export class FailurePolicy {
     watch.consecutiveFailures++;
     const backoff = this.deps.backoffMs(watch.consecutiveFailures);
     watch.notBeforeMs = this.deps.now() + backoff;
+    const { msg, fields } = failureLog(error, { project: watch.project.path });
     if (isGoneOrForbidden(error)) {
-      if (watch.readable) this.becameUnreadable(watch, (error as GitLabRequestError).status);
+      if (watch.readable) this.becameUnreadable(watch, fields, msg);
       return;
     }
-    log.warn({ project: watch.project.path, err: describeError(error), retryInMs: backoff }, "polling project failed");
+    log.warn({ ...fields, retryInMs: backoff }, `${msg}; tried again in ${Math.round(backoff / 1000)} s`);
   }
 
-  private becameUnreadable(watch: ProjectWatch, status: number | undefined): void {
+  private becameUnreadable(watch: ProjectWatch, fields: FailureLog["fields"], msg: string): void {
     // Deleted, or the token lost access: its series go now. Its markers stay, so the jobs
     // that finish meanwhile are counted once it is readable again.
-    this.deps.log.warn({ project: watch.project.path, status }, "project no longer readable; its series are dropped and it is retried with backoff");
+    this.deps.log.warn(fields, `${msg}; its series are dropped and it is retried with backoff`);
     watch.readable = false;
     watch.resync = true;
     this.deps.jobs.dropProject(watch.project.id);

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { describeError } from "../../../lib/errors.js";
+import { failureLog } from "../failure-log.js";
 import { sleep } from "../../../lib/sleep.js";
 
 export interface RepeatOptions {
@@ -24,7 +24,8 @@ export async function repeat(name: string, work: () => Promise<void>, delayMs: (
       await work();
     } catch (error) {
       if (signal.aborted) break;
-      log.warn({ err: describeError(error) }, `GitLab ${name} failed`);
+      const { msg, fields } = failureLog(error, { task: name });
+      log.warn(fields, msg);
     }
     // Every interval from the start of the last round, not interval plus the round's duration.
     await sleep(Math.max(0, delayMs() - (now() - started)), signal).catch(() => undefined);

@@ -17,6 +17,10 @@ export interface Receiver {
   readonly received: Received[];
   /** Status the receiver answers with. */
   status: number;
+  /** Deliveries whose body this matches are held unanswered until `release`. */
+  hold: ((body: Record<string, unknown>) => boolean) | null;
+  /** Answers every delivery held so far. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -27,17 +31,28 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      received.push({ headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown> });
-      response.writeHead(receiver.status, { "content-type": "application/json" });
-      response.end("{}");
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+      received.push({ headers: request.headers, body });
+      const answer = () => {
+        response.writeHead(receiver.status, { "content-type": "application/json" });
+        response.end("{}");
+      };
+      if (receiver.hold?.(body)) held.push(answer);
+      else answer();
     });
   });
+  const held: Array<() => void> = [];
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const receiver: Receiver = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/gitlab`,
     received,
     status: 200,
+    hold: null,
+    release() {
+      for (const answer of held.splice(0)) answer();
+    },
     async close() {
+      receiver.release();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

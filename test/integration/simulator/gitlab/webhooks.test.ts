@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { GitLabWorld, ManualClock, WebhookSender, deliver, type SimProject } from "../../../../src/simulator/gitlab/index.js";
+import { GitLabWorld, ManualClock, WebhookSender, deliver, type DeliveryAttempt, type SimProject } from "../../../../src/simulator/gitlab/index.js";
 import { fixture, ISO_MS, startReceiver, UUID, type Received, type Receiver } from "./helpers.js";
 
 type Json = Record<string, unknown>;
@@ -23,6 +23,7 @@ afterAll(async () => {
 beforeEach(() => {
   receiver.received.length = 0;
   receiver.status = 200;
+  receiver.hold = null;
   for (const sender of senders.splice(0)) sender.detach();
   clock = new ManualClock(Date.UTC(2026, 5, 1, 9, 0, 0));
   world = new GitLabWorld({ now: clock.now, baseUrl: "https://gitlab.example.com" });
@@ -120,6 +121,58 @@ describe("Job Hook deliveries", () => {
     for (const job of jobs) {
       expect(statuses(events("Job Hook").filter((r) => r.body.build_id === job.id))).toEqual(["created", "pending", "running", "success"]);
     }
+  });
+});
+
+describe("waiting for deliveries", () => {
+  it("settled waits for one job's deliveries, not for the sender to fall idle", async () => {
+    const hooks = sender({ concurrency: 2 });
+    hooks.addHook({ url: receiver.url, events: { job: true } });
+    const quick = world.createJob(project.id, { name: "quick", status: "pending" });
+    const stuck = world.createJob(project.id, { name: "stuck", status: "pending" });
+    expect(quick.id % 2).not.toBe(stuck.id % 2);
+    receiver.hold = (body) => body.build_id === stuck.id;
+    world.start(quick.id, RUNNER);
+    world.start(stuck.id, RUNNER);
+    let flushed = false;
+    const flush = hooks.flush().then(() => (flushed = true));
+    await hooks.settled(quick.id);
+    expect(statuses(events("Job Hook").filter((r) => r.body.build_id === quick.id))).toEqual(["created", "pending", "running"]);
+    // The other lane still waits for its first answer: the sender is not idle.
+    expect(statuses(events("Job Hook").filter((r) => r.body.build_id === stuck.id))).toEqual(["created"]);
+    expect(flushed).toBe(false);
+    // The stuck job's created hook in flight, its pending and running hooks queued behind it.
+    expect(hooks.backlog).toBe(3);
+    receiver.release();
+    receiver.hold = null;
+    await flush;
+    await hooks.settled(stuck.id);
+    expect(statuses(events("Job Hook").filter((r) => r.body.build_id === stuck.id))).toEqual(["created", "pending", "running"]);
+    expect(hooks.backlog).toBe(0);
+  });
+
+  it("settled resolves at once when nothing about the key is queued", async () => {
+    const hooks = sender();
+    hooks.addHook({ url: receiver.url, events: { job: true } });
+    await hooks.settled(12345);
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it("reports when each delivery was queued, sent and answered", async () => {
+    const attempts: DeliveryAttempt[] = [];
+    const hooks = sender({ onAttempt: (attempt) => attempts.push(attempt) });
+    hooks.addHook({ url: receiver.url, events: { job: true } });
+    const job = world.createJob(project.id, { name: "timed" });
+    world.enqueue(job.id);
+    await hooks.flush();
+    expect(attempts.map((a) => [a.event, a.key, a.status])).toEqual([
+      ["Job Hook", job.id, 200],
+      ["Job Hook", job.id, 200],
+    ]);
+    for (const a of attempts) expect(a.queuedAt <= a.sentAt && a.sentAt <= a.answeredAt).toBe(true);
+    // One lane: the second was queued with the first and sent only once the first was answered.
+    expect(attempts[1]!.queuedAt).toBeLessThan(attempts[0]!.answeredAt);
+    expect(attempts[1]!.sentAt).toBeGreaterThanOrEqual(attempts[0]!.answeredAt);
   });
 });
 

@@ -1,5 +1,6 @@
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { processMetrics } from "../../../../src/metrics/exposition/process.js";
+import { OMITTED_PROCESS_METRICS, processMetrics } from "../../../../src/metrics/exposition/process.js";
 import { Exposition } from "../../../../src/metrics/exposition/renderer.js";
 import { CounterFamily } from "../../../../src/metrics/exposition/series.js";
 import { parseMetrics } from "../../../helpers/prom.js";
@@ -38,5 +39,15 @@ describe("the process metrics", () => {
     const names = new Set(parseMetrics(await second).map((s) => s.name));
     expect(names.has("process_cpu_user_seconds_total")).toBe(true);
     expect(names.has("nodejs_heap_size_used_bytes")).toBe(true);
+    expect(names.has("nodejs_active_handles_total")).toBe(true);
+    expect(names.has("nodejs_eventloop_lag_p99_seconds")).toBe(true);
+    // The breakdowns nothing reads are left out, each of them a name prom-client does render.
+    for (const omitted of OMITTED_PROCESS_METRICS) expect([...names].filter((name) => name.replace(/_(bucket|sum|count)$/, "") === omitted), omitted).toEqual([]);
+    const all = new Registry();
+    collectDefaultMetrics({ register: all });
+    const defaults = new Set(parseMetrics(await all.metrics()).map((s) => s.name.replace(/_(bucket|sum|count)$/, "")));
+    // (The GC histogram and the requests by type have samples only once a collection ran, or a request is pending.)
+    for (const omitted of OMITTED_PROCESS_METRICS.filter((name) => !["nodejs_active_requests", "nodejs_gc_duration_seconds"].includes(name))) expect(defaults.has(omitted), omitted).toBe(true);
+    expect(names.size).toBeLessThan(defaults.size);
   });
 });

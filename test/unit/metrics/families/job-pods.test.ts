@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NodeSnapshot } from "../../../../src/domain/pod.js";
-import { JOB_POD_FAMILIES } from "../../../../src/metrics/families/job-pods.js";
+import { JOB_POD_FAMILIES, JOB_POD_RESOURCE_FAMILIES } from "../../../../src/metrics/families/job-pods.js";
 import { NodeStore } from "../../../../src/state/nodes.js";
 import { JobPodStarts } from "../../../../src/state/pod-starts.js";
 import { PodStore } from "../../../../src/state/pods.js";
@@ -14,11 +14,13 @@ function node(name: string, overrides: Partial<NodeSnapshot> = {}): NodeSnapshot
   return { name, uid: `uid-${name}`, createdAtMs: T0, deletingSinceMs: null, spot: true, instanceType: "m5.large", zone: "z", nodegroup: "ci", evidence: null, readySinceMs: null, ...overrides };
 }
 
-function setup(maxPerFamily?: number) {
+/** The job pod families, and the requests and limits too when `podResources` (KUBE_EXPORT_POD_RESOURCES). */
+function setup(maxPerFamily?: number, podResources = true) {
   const nodes = new NodeStore();
   const pods = new PodStore(nodes);
   const starts = new JobPodStarts(pods, nodes);
-  return { nodes, pods, ...familiesOf(JOB_POD_FAMILIES, { pods, starts }, maxPerFamily) };
+  const generators = podResources ? [...JOB_POD_FAMILIES, ...JOB_POD_RESOURCE_FAMILIES] : JOB_POD_FAMILIES;
+  return { nodes, pods, ...familiesOf(generators, { pods, starts }, maxPerFamily) };
 }
 
 describe("job pod families", () => {
@@ -38,6 +40,16 @@ describe("job pod families", () => {
     expect(series("gitlab_ci_job_pod_container_resource_limits")).toHaveLength(2);
   });
 
+  it("render exactly one series per live job pod without the requests and limits (kube-state-metrics has them)", () => {
+    const { pods, samples } = setup(undefined, false);
+    for (const name of ["p1", "p2", "p3"]) pods.upsert(jobPod(name, { containers: [container("build", { requests: { cpu: 1, memory: 2 ** 30 }, limits: { memory: 2 ** 31 } }), container("helper", { requests: { cpu: 0.1 }, limits: {} })] }), live);
+    expect(samples().map((s) => [s.name, s.labels.pod])).toEqual([
+      ["gitlab_ci_job_pod_info", "p1"],
+      ["gitlab_ci_job_pod_info", "p2"],
+      ["gitlab_ci_job_pod_info", "p3"],
+    ]);
+  });
+
   it("drop a pod's series with the pod, and have none for pods that are not CI job pods", () => {
     const { pods, samples } = setup();
     pods.upsert(jobPod("p1"), live);
@@ -53,7 +65,7 @@ describe("job pod families", () => {
     nodes.upsert(node("n1", { evidence: "spot_interruption" }), live.nowMs);
     pods.remove(jobPod("p1"), live.nowMs);
     pods.remove(jobPod("p1"), live.nowMs);
-    expect(series("gitlab_ci_job_pods_interrupted_total")).toEqual([[{ project: "acme/api", reason: "spot_interruption" }, 1]]);
+    expect(series("gitlab_ci_job_pods_interrupted_total")).toEqual([[{ project: "acme/api", reason: "spot_interruption", nodegroup: "ci", zone: "z" }, 1]]);
   });
 
   it("count waiting pods by project and reason, with the oldest creation per reason, and drop each pod once it runs or goes", () => {

@@ -258,6 +258,117 @@ describe("CiFleetScenario", () => {
     scenario.dispose();
   });
 
+  it("changes its load and its share of system failures when adjusted", () => {
+    const { world, scenario, clock } = fleet({ jobsPerMinute: 30, canceledRatio: 0, scriptFailureRatio: 0, systemFailureRatio: 0 });
+    const createdBetween = (from: number, to: number) => world.jobs().filter((j) => j.createdAt >= from && j.createdAt < to).length;
+    const start = clock.now();
+    scenario.step(20 * 60_000);
+    scenario.adjust({ jobsPerMinute: 90, systemFailureRatio: 0.5 });
+    const adjustedAt = clock.now();
+    scenario.step(20 * 60_000);
+    expect(createdBetween(start, adjustedAt)).toBeGreaterThan(450);
+    expect(createdBetween(start, adjustedAt)).toBeLessThan(750);
+    expect(createdBetween(adjustedAt, clock.now())).toBeGreaterThan(3 * 450);
+    expect(createdBetween(adjustedAt, clock.now())).toBeLessThan(3 * 750);
+    const systemShare = (from: number, to: number) => {
+      const ended = world.jobs().filter((j) => j.startedAt !== null && j.finishedAt !== null && j.finishedAt >= from && j.finishedAt < to);
+      return ended.filter((j) => j.status === "failed").length / ended.length;
+    };
+    expect(systemShare(start, adjustedAt)).toBe(0);
+    expect(systemShare(adjustedAt, clock.now())).toBeGreaterThan(0.4);
+    expect(systemShare(adjustedAt, clock.now())).toBeLessThan(0.6);
+  });
+
+  it("starts arrivals again when a load of zero is raised", () => {
+    const { world, scenario } = fleet({ jobsPerMinute: 0 });
+    scenario.step(10 * 60_000);
+    expect(world.jobs()).toHaveLength(0);
+    scenario.adjust({ jobsPerMinute: 60 });
+    scenario.adjust({ jobsPerMinute: 60 });
+    scenario.step(10 * 60_000);
+    // One arrival process, not two.
+    expect(world.jobs().length).toBeGreaterThan(450);
+    expect(world.jobs().length).toBeLessThan(750);
+  });
+
+  it("runs a held job only from beginRun on, as a pod that waits for a node holds its job", () => {
+    const { world, scenario, clock } = fleet({ canceledRatio: 0 });
+    scenario.attach({ onJobStarted: (job) => scenario.holdRun(job.id) });
+    scenario.step(30 * 60_000);
+    const held = world.jobs().filter((j) => j.status === "running");
+    expect(held.length).toBeGreaterThan(100);
+    expect(world.jobs().filter((j) => j.finishedAt !== null && j.startedAt !== null)).toEqual([]);
+    const begunAt = clock.now();
+    for (const job of held) scenario.beginRun(job.id);
+    scenario.step(10 * 60_000);
+    const ran = held.map((j) => world.job(j.id)!);
+    expect(ran.every((j) => j.status !== "running")).toBe(true);
+    const meanRun = ran.reduce((sum, j) => sum + (j.finishedAt! - begunAt), 0) / ran.length / 1000;
+    expect(meanRun).toBeGreaterThan(45);
+    expect(meanRun).toBeLessThan(75);
+  });
+
+  it("takes no more jobs than the runners' concurrency, the oldest pending first, and works the backlog off once the limit is lifted", () => {
+    const { world, scenario, clock } = fleet({ canceledRatio: 0 });
+    scenario.limitRunning(20);
+    const running = () => world.jobs().filter((j) => j.status === "running").length;
+    const detach = scenario.attach({
+      onJobStarted: (job) => {
+        const olderPending = world.jobs().filter((j) => j.status === "pending" && j.id < job.id && j.queuedAt! < clock.now() - 120_000);
+        expect(olderPending.map((j) => j.id), `job ${job.id} started before older ones`).toEqual([]);
+      },
+    });
+    for (let i = 0; i < 60; i++) {
+      scenario.step(10_000);
+      expect(running()).toBeLessThanOrEqual(20);
+    }
+    const backlog = world.jobs().filter((j) => j.status === "pending");
+    expect(backlog.length).toBeGreaterThan(300);
+    detach();
+    scenario.limitRunning(undefined, { overMs: 60_000 });
+    scenario.step(30_000);
+    const startedEarly = backlog.filter((j) => world.job(j.id)!.startedAt !== null).length;
+    expect(startedEarly).toBeGreaterThan(backlog.length * 0.3);
+    expect(startedEarly).toBeLessThan(backlog.length * 0.7);
+    // The last ones a minute later, and their queue time.
+    scenario.step(3 * 60_000);
+    expect(backlog.filter((j) => world.job(j.id)!.startedAt === null)).toEqual([]);
+  });
+
+  it("spreads a released stall over the given time", () => {
+    const { world, scenario, clock } = fleet({ canceledRatio: 0 });
+    scenario.stall(["linux", "docker"]);
+    scenario.step(10 * 60_000);
+    const stalled = world.jobs().filter((j) => j.status === "pending" && j.tags.includes("linux"));
+    const releasedAt = clock.now();
+    scenario.unstall(["docker", "linux"], { overMs: 5 * 60_000 });
+    scenario.step(6 * 60_000);
+    const starts = stalled.map((j) => world.job(j.id)!.startedAt! - releasedAt).sort((a, b) => a - b);
+    expect(starts.every((ms) => ms >= 0)).toBe(true);
+    expect(starts[Math.floor(starts.length / 2)]).toBeGreaterThan(2 * 60_000);
+    expect(starts[Math.floor(starts.length / 2)]).toBeLessThan(3 * 60_000);
+  });
+
+  it("keeps its arrival rate when stepped late, from the time it started playing on", () => {
+    const clock = new ManualClock();
+    const world = new GitLabWorld({ now: clock.now });
+    const options = { seed: 3, projects: ["acme/a"], activeProjects: 1, tagSets: [[]], runners: RUNNERS, jobsPerMinute: 60, meanQueueSeconds: 1, meanRunSeconds: 1, scriptFailureRatio: 0, systemFailureRatio: 0 };
+    const scenario = new CiFleetScenario({ world, ...options });
+    // Built ten minutes before it plays: those minutes bring no jobs.
+    clock.advance(10 * 60_000);
+    scenario.start(3_600_000);
+    scenario.stop();
+    const startedAt = clock.now();
+    // A play that falls a minute behind still creates a minute of jobs.
+    clock.advance(60_000);
+    scenario.step(0);
+    const created = world.jobs().filter((j) => j.createdAt >= startedAt).length;
+    expect(world.jobs().length - created).toBeLessThanOrEqual(3);
+    expect(created).toBeGreaterThan(40);
+    expect(created).toBeLessThan(80);
+    scenario.dispose();
+  });
+
   it("rejects a fleet without runners or tag sets", () => {
     expect(() => fleet({ runners: [] })).toThrow(/runner/);
     expect(() => fleet({ tagSets: [] })).toThrow(/tag set/);

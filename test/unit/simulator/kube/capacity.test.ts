@@ -6,12 +6,12 @@ import { buildSpotNode, ClusterCapacity, KubeWorld, ManualTimeline, nodePool, ty
 const START = Date.UTC(2026, 2, 10, 9, 0, 0);
 const TIMING: CapacityTiming = { scheduleMs: 1000, provisionMs: 45_000, nodeReadyMs: 30_000, warmStartMs: 3000, coldPullMs: 25_000, pullRetryMs: 10_000 };
 
-function cluster(warmNodes = 1) {
+function cluster(warmNodes = 1, options: { packing?: "spread" | "binpack"; onStart?: (namespace: string, name: string) => void } = {}) {
   const clock = new ManualClock(START);
   const timeline = new ManualTimeline(clock);
   const kube = new KubeWorld({ now: clock.now });
   for (let i = 0; i < warmNodes; i++) kube.addNode(buildSpotNode({ name: `warm-${i}`, nodegroup: "ci-spot", createdAt: new Date(START - 3_600_000) }));
-  const capacity = new ClusterCapacity({ kube, timeline, timing: TIMING, pools: [nodePool({ name: "ci-spot", capacityType: "spot", podsPerNode: 2 })] });
+  const capacity = new ClusterCapacity({ kube, timeline, timing: TIMING, pools: [nodePool({ name: "ci-spot", capacityType: "spot", podsPerNode: 2 })], ...options });
   let jobId = 100;
   const launch = (options: { configError?: boolean } = {}) =>
     capacity.launch({ projectId: 1, projectPath: "acme/api", jobId: ++jobId, jobName: "test", ref: "main", suffix: `job-${jobId}` }, { pool: "ci-spot", ...options });
@@ -109,6 +109,30 @@ describe("the simulated cluster's capacity", () => {
     capacity.fixConfig("gitlab-runner", name);
     expect(stages()).toEqual([]);
     expect(capacity.startups.map((s) => s.startupSeconds)).toEqual([63]);
+  });
+
+  it("spreads pods over the nodes by default, and packs them onto the busiest node with room when told", () => {
+    const nodesOf = (packing: "spread" | "binpack") => {
+      const { timeline, launch, pod } = cluster(3, { packing });
+      const names = [launch(), launch(), launch()];
+      timeline.advance(1000);
+      return names.map((name) => pod(name).spec!.nodeName);
+    };
+    expect(new Set(nodesOf("spread")).size).toBe(3);
+    const packed = nodesOf("binpack");
+    // Two a node: the first node full, then the next.
+    expect(packed[0]).toBe(packed[1]);
+    expect(packed[2]).not.toBe(packed[0]);
+  });
+
+  it("tells of each pod whose containers start", () => {
+    const started: string[] = [];
+    const { timeline, launch } = cluster(1, { onStart: (namespace, name) => started.push(`${namespace}/${name}`) });
+    const names = [launch(), launch(), launch()];
+    timeline.advance(1000 + 3000);
+    expect(started).toEqual(names.slice(0, 2).map((name) => `gitlab-runner/${name}`));
+    timeline.advance(45_000 + 30_000 + 25_000);
+    expect(started).toHaveLength(3);
   });
 
   it("forgets a pod deleted while it waits", () => {

@@ -1,4 +1,4 @@
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { CiFleetScenario, GitLabWorld, ManualClock } from "../../../../src/simulator/gitlab/index.js";
 import { KubeFleet, KubeWorld, NODE_TAINTS, RUNNER_CLEANUP_MS, type WatchEvent } from "../../../../src/simulator/kube/index.js";
@@ -194,5 +194,102 @@ describe("the simulated fleet with capacity: pods scheduled, nodes launched, a c
     // Every running job still has its pod.
     const podJobs = new Set(kube.pods().filter((p) => p.metadata?.namespace === "gitlab-runner").map(jobIdOf));
     for (const job of gitlab.jobs()) if (job.status === "running") expect(podJobs.has(job.id), `pod of running job ${job.id}`).toBe(true);
+  });
+});
+
+describe("the simulated fleet as the demo runs it: jobs waiting for their pods, pods bin-packed, idle nodes scaled down", () => {
+  const clock = new ManualClock(START);
+  const gitlab = new GitLabWorld({ now: clock.now });
+  const scenario = new CiFleetScenario({
+    world: gitlab,
+    clock,
+    seed: 5,
+    projects: 10,
+    activeProjects: 5,
+    tagSets: [["docker", "spot"]],
+    runners: [{ id: 1, description: "eks-spot-runner" }],
+    jobsPerMinute: 12,
+    meanQueueSeconds: 5,
+    meanRunSeconds: 240,
+    scriptFailureRatio: 0,
+    systemFailureRatio: 0,
+    canceledRatio: 0,
+  });
+  const kube = new KubeWorld({ now: clock.now, historySize: 1_000_000 });
+  const events: Array<WatchEvent & { at: number }> = [];
+  kube.onChange((event) => events.push({ ...event, at: clock.now() }));
+  const fleet = new KubeFleet({
+    kube,
+    scenario,
+    gitlabUrl: "https://gitlab.example.com",
+    spotNodes: 10,
+    onDemandNodes: 3,
+    capacity: { podsPerNode: 8, packing: "binpack", jobsWaitForPods: true },
+    delays: { runnerCleanupMs: 300, nodeRemovalMs: 700 },
+  });
+  const podsOn = (node: string) => kube.pods().filter((p) => p.spec?.nodeName === node).length;
+  const seen: { busiest?: number[]; heldJobs?: number[]; spotBefore?: number } = {};
+  for (let minute = 0; minute < 60; minute++) {
+    if (minute === 30) {
+      seen.busiest = fleet.busiestSpotNodes().map(podsOn);
+      seen.spotBefore = fleet.spotNodeNames().length;
+      // No spot capacity, twice the load: the pods that do not fit wait, their jobs held.
+      fleet.withholdSpot(20 * MINUTE);
+      scenario.adjust({ jobsPerMinute: 24 });
+    }
+    if (minute === 40) seen.heldJobs = heldJobIds();
+    fleet.scaleDownIdle({ unneededMs: 10 * MINUTE, minNodes: 2 });
+    for (let slice = 0; slice < 6; slice++) scenario.step(MINUTE / 6);
+  }
+  fleet.dispose();
+  scenario.dispose();
+
+  function heldJobIds(): number[] {
+    const waiting = new Set(kube.pods().filter((p) => p.metadata?.namespace === "gitlab-runner" && !p.spec?.nodeName).map(jobIdOf));
+    return gitlab.jobs().filter((j) => j.status === "running" && waiting.has(j.id)).map((j) => j.id);
+  }
+
+  it("scales idle nodes down, never one with a pod, and keeps some of each group", () => {
+    const removed = events.filter((e) => e.resource === "nodes" && e.type === "DELETED");
+    expect(removed.length).toBeGreaterThan(0);
+    for (const event of removed) expect((event.object as V1Node).spec?.taints?.map((t) => t.key)).toEqual([NODE_TAINTS.autoscalerScaleDown.key]);
+    const evicted = events.filter((e) => e.resource === "pods" && (e.object as V1Pod).status?.conditions?.some((c) => c.type === "DisruptionTarget"));
+    expect(evicted).toEqual([]);
+    expect(kube.nodes().filter((n) => groupOf(n) === "ci-ondemand").length).toBeGreaterThanOrEqual(2);
+    // 12 jobs a minute of 4 min each fill about six nodes of eight: idle ones went.
+    expect(seen.spotBefore).toBeLessThan(10);
+  });
+
+  it("removes a node and the pods of finished jobs after the delays it is given", () => {
+    const tainted = events.find((e) => e.resource === "nodes" && e.type === "MODIFIED" && ((e.object as V1Node).spec?.taints ?? []).length > 0)!;
+    const deleted = events.find((e) => e.resource === "nodes" && e.type === "DELETED" && e.object.metadata!.name === tainted.object.metadata!.name)!;
+    expect(deleted.at - tainted.at).toBe(700);
+    const job = gitlab.jobs().find((j) => j.status === "success")!;
+    const podGone = events.find((e) => e.resource === "pods" && e.type === "DELETED" && jobIdOf(e.object) === job.id)!;
+    expect(podGone.at - job.finishedAt!).toBe(300);
+  });
+
+  it("packs pods onto the busiest nodes, and names the busiest first", () => {
+    expect(seen.busiest!.length).toBeGreaterThan(2);
+    expect(seen.busiest).toEqual([...seen.busiest!].sort((a, b) => b - a));
+    expect(seen.busiest![0]).toBe(8);
+  });
+
+  it("holds the jobs whose pods wait for a node: running in GitLab, not ending until their pod runs", () => {
+    expect(seen.heldJobs!.length).toBeGreaterThan(20);
+    // Each ended only after its pod got a node and started, its run counted from there.
+    let ran = 0;
+    for (const id of seen.heldJobs!) {
+      const job = gitlab.job(id)!;
+      const started = events.find((e) => e.resource === "pods" && e.type === "MODIFIED" && jobIdOf(e.object) === id && (e.object as V1Pod).status?.phase === "Running");
+      if (job.finishedAt === null) continue;
+      ran++;
+      expect(started?.at, `pod of job ${id}`).toBeGreaterThan(START + 40 * MINUTE);
+      expect(job.finishedAt, `job ${id}`).toBeGreaterThan(started!.at);
+    }
+    expect(ran).toBeGreaterThan(10);
+    // Those whose pod never started are still running.
+    const podStarted = (id: number) => events.some((e) => e.resource === "pods" && jobIdOf(e.object) === id && (e.object as V1Pod).status?.phase === "Running");
+    for (const id of seen.heldJobs!.filter((i) => !podStarted(i))) expect(gitlab.job(id)!.status).toBe("running");
   });
 });

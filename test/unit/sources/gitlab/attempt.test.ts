@@ -44,6 +44,16 @@ describe("one attempt", () => {
     if (outcome.kind !== "ok") expect(outcome.error).toMatchObject({ status, kind: "http", endpoint: "/projects/:id/jobs", message: "GET /projects/:id/jobs: HTTP " + status + " (it went wrong)" });
   });
 
+  it("names the host it asked, and the network's code when no answer came", async () => {
+    const { outcome, server } = await attemptAgainst((_, response) => json(response, 401, { message: "401 Unauthorized" }));
+    if (outcome.kind !== "ok") expect(outcome.error).toMatchObject({ status: 401, host: new URL(server.url).host, networkCode: undefined });
+    const closed = new URL(server.url);
+    await server.close();
+    servers.splice(servers.indexOf(server), 1);
+    const refused = await attempt(new URL(`${closed.origin}/api/v4/projects/1/jobs`), { method: "GET" }, "/projects/:id/jobs", { requestTimeoutMs: 2_000, maxResponseBytes: 1024, rejections: { reject: () => undefined }, now: Date.now });
+    expect(refused).toMatchObject({ kind: "transient", error: { kind: "network", host: closed.host, networkCode: "ECONNREFUSED", message: "GET /projects/:id/jobs: ECONNREFUSED" } });
+  });
+
   it("reads a 429's Retry-After", async () => {
     const { outcome } = await attemptAgainst((_, response) => json(response, 429, { message: "429 Too Many Requests" }, { "retry-after": "3" }));
     expect(outcome).toMatchObject({ kind: "rate-limited", code: "429", retryAfterMs: 3000 });

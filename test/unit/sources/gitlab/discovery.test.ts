@@ -79,7 +79,8 @@ describe("ProjectDirectory", () => {
       },
     } as unknown as GitLabApi;
     const directory = new ProjectDirectory(api, { projects: ["a/b"], groups: [], discoveryIntervalMs: INTERVAL_MS }, log);
-    await expect(directory.discover()).rejects.toThrow(/502/);
+    // Thrown up with what it was reading, for the log line.
+    await expect(directory.discover()).rejects.toMatchObject({ message: expect.stringMatching(/502/), subject: { listedProject: "a/b" } });
   });
 
   it("fails the round when a group's list goes on past the page cap, rather than watching a part of it", async () => {
@@ -92,6 +93,27 @@ describe("ProjectDirectory", () => {
       },
     } as unknown as GitLabApi;
     const directory = new ProjectDirectory(api, { projects: [], groups: ["acme"], discoveryIntervalMs: INTERVAL_MS }, log);
-    await expect(directory.discover()).rejects.toThrow(/past 100 pages/);
+    await expect(directory.discover()).rejects.toMatchObject({ message: expect.stringMatching(/past 100 pages/), subject: { group: "acme" } });
+  });
+});
+
+describe("ProjectDirectory's log lines", () => {
+  it("name a group or project GitLab does not show this token, with the setting to check", async () => {
+    const lines: string[] = [];
+    const logged = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    const api = {
+      async project() {
+        throw new GitLabRequestError("GET /projects/:id: HTTP 404", 404, "http", "/projects/:id", "gitlab.example.com");
+      },
+      async groupProjects() {
+        throw new GitLabRequestError("GET /groups/:id/projects: HTTP 403", 403, "http", "/groups/:id/projects", "gitlab.example.com");
+      },
+    } as unknown as GitLabApi;
+    await new ProjectDirectory(api, { projects: ["acme/ap"], groups: ["acme"], discoveryIntervalMs: INTERVAL_MS }, logged).discover();
+    const [group, project] = lines.map((line) => JSON.parse(line) as { msg: string; group?: string; project?: string; gitlab: string });
+    expect(group).toMatchObject({ group: "acme", gitlab: "gitlab.example.com", status: 403 });
+    expect(group!.msg).toMatch(/^GitLab at gitlab\.example\.com refused the token access to group "acme" \(403\): .*Reporter role; skipped until the next discovery$/);
+    expect(project).toMatchObject({ project: "acme/ap", status: 404, retryInMs: INTERVAL_MS });
+    expect(project!.msg).toMatch(/has no project "acme\/ap" this token can see \(404\): check the path .* GITLAB_PROJECTS.*; skipped, tried again in 300 s$/);
   });
 });

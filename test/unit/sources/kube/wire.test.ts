@@ -108,6 +108,8 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.deletionRequestedAtMs).toBeNull();
     // DELETED at 09:27:32Z with a 30 s grace period: asked for at 09:27:02Z.
     expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionRequestedAtMs).toBe(Date.parse("2026-03-10T09:27:02Z"));
+    expect(toPodSnapshot(watchEvents[2]!.object, recognition)!.deletionDueAtMs).toBe(Date.parse("2026-03-10T09:27:32Z"));
+    expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.deletionDueAtMs).toBeNull();
   });
 
   it("follow a job pod's way to running: created, then started 4 s later on a node it was bound to at once", () => {
@@ -118,6 +120,7 @@ describe("pod snapshots", () => {
       allStarted: false,
       startupSeconds: null,
       schedulingSeconds: null,
+      scheduledAtMs: null,
     });
     expect(toPodSnapshot(watchEvents[1]!.object, recognition)!.start).toEqual({
       createdAtMs: Date.parse("2026-03-10T09:20:31Z"),
@@ -126,6 +129,7 @@ describe("pod snapshots", () => {
       allStarted: true,
       startupSeconds: 4,
       schedulingSeconds: 0,
+      scheduledAtMs: Date.parse("2026-03-10T09:20:31Z"),
     });
   });
 
@@ -232,7 +236,14 @@ describe("node snapshots", () => {
       nodegroup: "ci-spot",
       evidence: null,
       readySinceMs: Date.parse("2026-03-10T09:12:21Z"),
+      allocatable: { cpu: 7.91, memory: 31391012 * 1024 },
     });
+  });
+
+  it("read what pods may request of a node: allocatable, else capacity, else nothing", () => {
+    const capacityOnly = { ...nodeYaml, status: { ...nodeYaml.status, allocatable: undefined } };
+    expect(toNodeSnapshot(capacityOnly, nodeRecognition)!.allocatable).toEqual({ cpu: 8, memory: 32408356 * 1024 });
+    expect(toNodeSnapshot({ ...nodeYaml, status: undefined }, nodeRecognition)!.allocatable).toEqual({});
   });
 
   it("tell since when a node is Ready, and nothing when it is not", () => {

@@ -8,7 +8,7 @@ import { RecordingJobSink, RecordingProjectSink } from "../../../../helpers/fake
 const log = pino({ level: "silent" });
 const httpError = (status: number) => new GitLabRequestError(`GET /projects/:id/jobs: HTTP ${status}`, status, "http", "/projects/:id/jobs");
 
-function world() {
+function world(logger = log) {
   let now = 100_000;
   const jobs = new RecordingJobSink();
   const projects = new RecordingProjectSink();
@@ -19,7 +19,7 @@ function world() {
     watches,
     jobs,
     projects,
-    log,
+    log: logger,
     now: () => now,
     backoffMs: (failures) => 1_000 * failures,
     recheck: (id) => rechecked.push(id),
@@ -94,5 +94,26 @@ describe("FailurePolicy", () => {
     policy.succeeded(watch, "resync");
     expect(watch.readable).toBe(true);
     expect(projects.calls).toEqual([]);
+  });
+
+  it("names the project, the host and what to check in its log lines", () => {
+    const lines: string[] = [];
+    const { policy, watch } = world(pino({ level: "warn" }, { write: (line: string) => void lines.push(line) }));
+    const fromGitLab = (status: number) => new GitLabRequestError(`GET /projects/:id/jobs: HTTP ${status}`, status, "http", "/projects/:id/jobs", "gitlab.example.com");
+    policy.failed(watch, fromGitLab(502));
+    policy.failed(watch, fromGitLab(404));
+    const [failed, gone] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(failed).toMatchObject({
+      project: "team/api",
+      gitlab: "gitlab.example.com",
+      status: 502,
+      retryInMs: 1_000,
+      msg: "GitLab at gitlab.example.com answered 502 reading project team/api: GitLab, or a proxy in front of it, is failing (GET /projects/:id/jobs: HTTP 502); tried again in 1 s",
+    });
+    expect(gone).toMatchObject({
+      project: "team/api",
+      status: 404,
+      msg: "GitLab at gitlab.example.com has no project team/api this token can see (404): the project was deleted or moved, or the token lost access to it; its series are dropped and it is retried with backoff",
+    });
   });
 });
