@@ -60,6 +60,9 @@ function prometheusRule(mixin: RenderedMixin) {
   };
 }
 
+/** Where the Helm chart keeps its copies of `rules/` and `dashboards/`. */
+const CHART_FILES = "deploy/helm/gitlab-ci-k8s-exporter/files";
+
 /** The files `npm run mixin` writes, by path relative to the repository root. */
 export function mixinFiles(mixin: RenderedMixin): Map<string, string> {
   const files = new Map<string, string>();
@@ -70,12 +73,16 @@ export function mixinFiles(mixin: RenderedMixin): Map<string, string> {
   for (const [name, dashboard] of Object.entries(mixin.dashboards)) {
     files.set(`dashboards/${name}`, `${JSON.stringify(dashboard, null, 2)}\n`);
   }
+  // The Helm chart ships its own copies: a chart packs no file from outside its directory.
+  for (const [relative, content] of [...files]) {
+    if (/^(rules|dashboards)\//.test(relative)) files.set(`${CHART_FILES}/${relative}`, content);
+  }
   return files;
 }
 
 /** Writes the rendered files under `root`, removing generated files the mixin no longer makes. */
 export async function writeMixin(files: Map<string, string>, root = ROOT): Promise<void> {
-  for (const dir of ["rules", "dashboards"]) {
+  for (const dir of ["rules", "dashboards", `${CHART_FILES}/rules`, `${CHART_FILES}/dashboards`]) {
     await mkdir(path.join(root, dir), { recursive: true });
     for (const name of await readdir(path.join(root, dir))) {
       const relative = `${dir}/${name}`;

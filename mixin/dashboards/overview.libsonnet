@@ -96,6 +96,7 @@ local series = import '../lib/series.libsonnet';
         g.timeseries('Kubernetes watch restarts per minute', 'Restarts after errors, dropped or stalled streams and expired versions.', [g.target('sum by (resource) (rate(gitlab_ci_exporter_kube_watch_restarts_total{%s}[$__rate_interval])) * 60' % exporter, '{{resource}}')], width=8),
         g.timeseries('Scrape duration', 'How long Prometheus takes to scrape each exporter target.', [g.target('scrape_duration_seconds{%s}' % exporter, '{{instance}}')], unit='s'),
         g.timeseries('Samples dropped at the cardinality cap', 'Per family, per second; 0 while every family is under MAX_SERIES_PER_FAMILY.', [g.target('sum by (family) (rate(gitlab_ci_exporter_series_dropped_total{%s}[$__rate_interval])) or vector(0)' % exporter, '{{family}}')]) + g.runbookLink(c, 'GitLabCIExporterSeriesDropped'),
+        g.timeseries('Active replicas by shard', 'Replicas polling GitLab and exporting each shard\'s series: 1 per shard; 0 while none holds the shard\'s Lease, when its projects\' job and pod series are missing (one shard when not sharded).', [g.target('sum by (shard) (\n  gitlab_ci_exporter_active{%s}\n  * on (%s) group_left (shard)\n  gitlab_ci_exporter_shard{%s}\n)' % [exporter, series.by(series.groupLabels(c), ['instance']), exporter], 'shard {{shard}}')], width=24) + g.runbookLink(c, 'GitLabCIExporterShardInactive'),
       ],
     ),
   },

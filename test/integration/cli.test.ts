@@ -81,7 +81,7 @@ describe("gitlab-ci-k8s-exporter command", () => {
 
   it("refuses auto-sharding without the pod's namespace, in one line, exit 2", async () => {
     const kubeconfig = join(scratch, "shard-kubeconfig");
-    writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n");
+    writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n");
     const result = await runCli({ ...BASE, KUBECONFIG: kubeconfig, SHARD: "auto", TOTAL_SHARDS: "auto", POD_NAME: "exporter-1" });
     expectOneLine(result, "POD_NAMESPACE", /^invalid configuration: POD_NAMESPACE is not set/);
   });

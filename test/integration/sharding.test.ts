@@ -121,6 +121,8 @@ beforeAll(async () => {
     KUBECONFIG: kubeconfig,
     KUBE_WATCH_STALL_SECONDS: "30",
     KUBE_INTERRUPTION_SETTLE_SECONDS: "0.3",
+    // The containers' requests and limits too, so that their sum over shards is checked.
+    KUBE_EXPORT_POD_RESOURCES: "true",
     MAX_SERIES_PER_FAMILY: "500000",
     SHUTDOWN_GRACE_SECONDS: "0",
     LOG_LEVEL: "error",

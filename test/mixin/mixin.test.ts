@@ -127,7 +127,8 @@ function dashboardQueries(): Array<{ where: string; expr: string }> {
 describe("the generated rules/ and dashboards/", () => {
   it("are exactly what npm run mixin renders from mixin/", async () => {
     const expected = mixinFiles(mixin);
-    const actual = new Map([...(await committed("rules")), ...(await committed("dashboards"))]);
+    const chart = "deploy/helm/gitlab-ci-k8s-exporter/files";
+    const actual = new Map([...(await committed("rules")), ...(await committed("dashboards")), ...(await committed(`${chart}/rules`)), ...(await committed(`${chart}/dashboards`))]);
     actual.set(PROMETHEUS_RULE_PATH, await readFile(path.join(ROOT, PROMETHEUS_RULE_PATH), "utf8"));
     expect([...actual.keys()].sort(), "run `npm run mixin` and commit the result").toEqual([...expected.keys()].sort());
     for (const [file, content] of expected) expect(actual.get(file), `${file} drifted from mixin/: run \`npm run mixin\``).toBe(content);
