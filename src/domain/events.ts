@@ -39,6 +39,8 @@ export interface JobFinished {
   readonly failureReason: string;
   readonly runner: string;
   readonly durationSeconds: number | null;
+  /** When it finished: GitLab's `finished_at`, else when it was seen finished. */
+  readonly finishedAtMs: number;
 }
 
 /** A CI job pod went away because its node did, or was evicted: counted once per pod. */

@@ -191,7 +191,8 @@ export class JobStore {
     if (known) this.forget(known);
     if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
     this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, report), known);
-    this.remember(observation.id, observation.finishedAtMs ?? this.now());
+    const finishedAtMs = observation.finishedAtMs ?? this.now();
+    this.remember(observation.id, finishedAtMs);
     this.onFinished.emit({
       jobId: observation.id,
       projectId: observation.projectId,
@@ -199,6 +200,7 @@ export class JobStore {
       failureReason: observation.failureReason,
       runner: observation.runner,
       durationSeconds: observation.durationSeconds,
+      finishedAtMs,
     });
     return "changed";
   }

@@ -200,8 +200,15 @@ describe("the demo's day, in a real Prometheus", () => {
     // The exporter took every delivery of the day.
     expect(webhooks.everDisabled(), `${exporter.output().slice(-2000)}`).toEqual([]);
     expect(webhooks.stats.failed).toBe(0);
+    // The stuck queue's longest waits come near the queued-too-long threshold: on a slow machine,
+    // where the backlog drains later, that page may fire too, but only for the stuck queue.
+    const stuck = INCIDENTS.find((i) => i.name === "stuck queue")!;
+    for (const { fired, resolved } of episodes("GitLabCIJobQueuedTooLong")) {
+      expect(fired, `GitLabCIJobQueuedTooLong fired\n${context}`).toBeGreaterThanOrEqual(stuck.atMinute);
+      expect(resolved, `GitLabCIJobQueuedTooLong resolved\n${context}`).toBeLessThanOrEqual(stuck.atMinute + stuck.minutes + 5 + LAG_MINUTES);
+    }
     // Nothing else fired all day: not in the baseline before the first incident, not between them.
-    const others = [...new Set(notified.map((n) => n.labels.alertname))].filter((name) => !EXPECTED.some((e) => e.alert === name));
+    const others = [...new Set(notified.map((n) => n.labels.alertname))].filter((name) => name !== "GitLabCIJobQueuedTooLong" && !EXPECTED.some((e) => e.alert === name));
     expect(others, context).toEqual([]);
   }, 120_000);
 

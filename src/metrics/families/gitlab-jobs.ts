@@ -50,7 +50,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
     connect: ({ jobs, projects }, family) => {
       jobs.onFinished.add((job) => {
         const project = projects.pathOf(job.projectId);
-        if (project !== undefined) family.inc({ project, status: job.status, failure_reason: job.failureReason, runner: job.runner });
+        if (project !== undefined) family.inc({ project, status: job.status, failure_reason: job.failureReason, runner: job.runner }, 1, job.finishedAtMs);
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },
@@ -76,7 +76,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
     connect: ({ jobs, projects }, family) => {
       jobs.onFinished.add((job) => {
         const project = projects.pathOf(job.projectId);
-        if (project !== undefined && job.durationSeconds !== null) family.observe({ project, status: job.status }, job.durationSeconds);
+        if (project !== undefined && job.durationSeconds !== null) family.observe({ project, status: job.status }, job.durationSeconds, job.finishedAtMs);
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },
