@@ -3,7 +3,8 @@
  * `--total-shards`: every object has a key, the key's FNV-1a hash modulo the number of shards
  * names its shard, and every replica computes the same answer without asking anyone. The keys are
  * chosen so that the two sides of a job meet on one shard: a GitLab project by its id, a CI job
- * pod by its project's id, any other pod by its UID, a node by its name.
+ * pod by its project's id, any other pod by its UID, a node by its name, and the CI time of the
+ * nodes of one instance type and capacity type by those two.
  */
 
 /** Which shard this replica is, of how many. */
