@@ -105,6 +105,8 @@ export class Generation {
   activate(sinceMs: number | null): void {
     if (this.activeNow) return;
     if (sinceMs !== null) this.state.jobs.countFrom(sinceMs);
+    // Before the gate opens: the pods' holds that ended meanwhile, which it releases, count from `sinceMs`.
+    this.state.kube?.cost?.countFrom(sinceMs);
     this.activeNow = true;
     this.state.health.replica = { ...this.state.health.replica, active: true };
     this.gate.openFrom(sinceMs);

@@ -1,10 +1,11 @@
-import { ownsNode, ownsPod, UNSHARDED, type Sharding } from "./domain/shard.js";
+import { ownsNode, ownsNodeType, ownsPod, UNSHARDED, type Sharding } from "./domain/shard.js";
 import { buildExposition, DEFAULT_MAX_SERIES_PER_FAMILY, type ExpositionOptions, type MetricsState } from "./metrics/index.js";
-import type { PriceTable } from "./domain/cost.js";
+import { capacityTypeOf, type PriceTable } from "./domain/cost.js";
 import type { Exposition } from "./metrics/exposition/renderer.js";
 import { CostLedger } from "./state/cost.js";
 import { JobLinks } from "./state/job-links.js";
 import { JobStore } from "./state/jobs.js";
+import { NodeOccupants } from "./state/node-occupants.js";
 import { NodeStore } from "./state/nodes.js";
 import { JobPodStarts } from "./state/pod-starts.js";
 import { PodStore } from "./state/pods.js";
@@ -50,19 +51,34 @@ export function buildState(options: HouseOptions = {}): MetricsState {
     const links = new JobLinks(jobs);
     const sharding = options.sharding ?? UNSHARDED;
     const nodes = new NodeStore({ exports: (name) => ownsNode(sharding, name) });
-    const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0, owns: (pod) => ownsPod(sharding, pod) });
+    const costCounted = options.costCounters !== false;
+    const nodesWatched = options.spotNodes !== false;
+    // Of a shard, the node cost families count the nodes of its instance and capacity types, with
+    // every job pod on them: those of other shards are kept, as occupants, for that alone.
+    const countsNode = (instanceType: string, capacityType: string) => ownsNodeType(sharding, instanceType, capacityType);
+    const occupants =
+      costCounted && nodesWatched && sharding.total > 1
+        ? new NodeOccupants((pod) => {
+            const node = nodes.get(pod.nodeName);
+            return node === undefined || countsNode(node.instanceType, capacityTypeOf(node));
+          })
+        : undefined;
+    const pods = new PodStore(nodes, { links, settleMs: options.interruptionSettleMs ?? 0, owns: (pod) => ownsPod(sharding, pod), ...(occupants ? { occupants } : {}) });
     // The spot node families exist exactly when nodes are watched.
-    const starts = new JobPodStarts(pods, nodes, { nodesWatched: options.spotNodes !== false });
+    const starts = new JobPodStarts(pods, nodes, { nodesWatched });
     // A pod a re-list finds gone ended unseen, at the latest when the pods were last heard of.
-    const cost =
-      options.costCounters === false
-        ? null
-        : new CostLedger(pods, nodes, {
-            prices: options.prices ?? null,
-            nodesWatched: options.spotNodes !== false,
-            podsHeardAtMs: () => health.lastEventMs.get("pods"),
-            maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
-          });
+    const cost = !costCounted
+      ? null
+      : new CostLedger(pods, nodes, {
+          prices: options.prices ?? null,
+          nodesWatched,
+          podsHeardAtMs: () => health.lastEventMs.get("pods"),
+          maxLabelSets: options.maxSeriesPerFamily ?? DEFAULT_MAX_SERIES_PER_FAMILY,
+          countsNode: (labels) => countsNode(labels.instance_type, labels.capacity_type),
+          ...(occupants ? { occupants } : {}),
+          // A standby counts from its takeover: the gate holds back the holds that end meanwhile.
+          ...(options.gate ? { gate: options.gate } : {}),
+        });
     kube = { nodes, pods, links, starts, cost };
   }
   return { health, jobs, projects: new ProjectRegistry(), kube };

@@ -3,7 +3,8 @@
  * `--total-shards`: every object has a key, the key's FNV-1a hash modulo the number of shards
  * names its shard, and every replica computes the same answer without asking anyone. The keys are
  * chosen so that the two sides of a job meet on one shard: a GitLab project by its id, a CI job
- * pod by its project's id, any other pod by its UID, a node by its name.
+ * pod by its project's id, any other pod by its UID, a node by its name, and the CI time of the
+ * nodes of one instance type and capacity type by those two.
  */
 
 /** Which shard this replica is, of how many. */
@@ -44,6 +45,15 @@ export function shardOfNode(nodeName: string, total: number): number {
   return shardOfKey(nodeName, total);
 }
 
+/**
+ * The shard counting the time of the nodes of one instance type and capacity type: the node cost
+ * families are by node group, capacity type and instance type, and the nodes without a price by
+ * instance type and capacity type, so each of their series comes from one shard.
+ */
+export function shardOfNodeType(instanceType: string, capacityType: string, total: number): number {
+  return shardOfKey(`${instanceType}\u0000${capacityType}`, total);
+}
+
 export function ownsProject(sharding: Sharding, projectId: number): boolean {
   return shardOfProject(projectId, sharding.total) === sharding.shard;
 }
@@ -54,6 +64,10 @@ export function ownsPod(sharding: Sharding, pod: { readonly uid: string; readonl
 
 export function ownsNode(sharding: Sharding, nodeName: string): boolean {
   return shardOfNode(nodeName, sharding.total) === sharding.shard;
+}
+
+export function ownsNodeType(sharding: Sharding, instanceType: string, capacityType: string): boolean {
+  return shardOfNodeType(instanceType, capacityType, sharding.total) === sharding.shard;
 }
 
 /**

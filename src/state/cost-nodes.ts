@@ -61,15 +61,25 @@ export class CostNode {
     return this.snapshot?.uid ?? null;
   }
 
-  /** A hold closed: its interval joins the busy time, its share-seconds the node's requested part. */
-  closeHold(key: object, toMs: number): void {
+  /** A hold ends: it is no longer open on the node; what it held is told by `addHeld`. Undefined when it was not open. */
+  release(key: object): { readonly fromMs: number; readonly share: number } | undefined {
     const hold = this.open.get(key);
-    if (!hold) return;
     this.open.delete(key);
+    return hold;
+  }
+
+  /** A hold that counts from `fromMs` now (a takeover moves its start), if it is open. */
+  rebase(key: object, fromMs: number): void {
+    const hold = this.open.get(key);
+    if (hold) this.open.set(key, { fromMs, share: hold.share });
+  }
+
+  /** A hold closed: its interval joins the busy time, its share-seconds the node's requested part. */
+  addHeld(fromMs: number, toMs: number, share: number): void {
     const end = this.cut(toMs);
-    if (end <= hold.fromMs) return;
-    this.busy.add(hold.fromMs, end);
-    this.closedShareSeconds += (hold.share * (end - hold.fromMs)) / 1000;
+    if (end <= fromMs) return;
+    this.busy.add(fromMs, end);
+    this.closedShareSeconds += (share * (end - fromMs)) / 1000;
   }
 
   /** Its busy time and idle part up to `nowMs`, the holds still open counted up to then. */
@@ -110,7 +120,9 @@ const nodeTotals = (width: number) => new HeldTotals<keyof NodeLabels>(["nodegro
 /**
  * The nodes that hold or held CI job pods, by uid (a node replaced under the same name is another
  * node), and their totals by node group: a node's time counts while it lives, and settles for
- * good once it is gone with no hold left open on it.
+ * good once it is gone with no hold left open on it. Of a shard, only the nodes it `counts` (of
+ * its instance and capacity types) have holds open on them and totals; the others are kept for
+ * their labels and price, which its own pods on them pay.
  */
 export class CostNodes {
   private readonly nodes = new Map<string, CostNode>();
@@ -125,6 +137,8 @@ export class CostNodes {
     private readonly source: CostNodeSource,
     private readonly prices: PriceTable | null,
     private readonly now: () => number,
+    /** Whether this shard counts the node's time; every node when absent. */
+    readonly counts: (labels: NodeLabels) => boolean = () => true,
   ) {}
 
   /**
@@ -160,6 +174,7 @@ export class CostNodes {
     for (const [uid, node] of this.nodes) {
       if (!node.settled || nowMs - node.goneAtMs! < REMOVED_NODE_MEMORY_MS) continue;
       this.nodes.delete(uid);
+      if (!this.counts(node.labels)) continue;
       const time = node.timeAt(node.goneAtMs!);
       this.occupied.add(this.occupied.slot(node.labels), [time.occupiedSeconds], nowMs);
       if (time.idleSeconds === null) continue;
@@ -171,7 +186,7 @@ export class CostNodes {
   /** A reading at `nowMs` of the node totals, the nodes still kept counted up to then. */
   read(nowMs: number): void {
     this.foldSettled(nowMs);
-    const times = [...this.nodes.values()].map((node) => [node, node.timeAt(nowMs)] as const);
+    const times = [...this.nodes.values()].filter((node) => this.counts(node.labels)).map((node) => [node, node.timeAt(nowMs)] as const);
     this.occupied.read(nowMs, (add) => times.forEach(([node, time]) => add(this.occupied.slot(node.labels), [time.occupiedSeconds])));
     this.idleSeconds.read(nowMs, (add) => {
       for (const [node, time] of times) if (time.idleSeconds !== null) add(this.idleSeconds.slot(node.labels), [time.idleSeconds]);

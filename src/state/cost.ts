@@ -1,9 +1,13 @@
-import { costRates, departedHoldMs, finishedHoldMs, heldSeconds, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type CostRates, type PriceTable, type Resources } from "../domain/cost.js";
+import { departedHoldMs, finishedHoldMs, heldSeconds, nodeShare, OPENCOST_RESOURCE_WEIGHTS, podRequests, type PriceTable } from "../domain/cost.js";
 import type { JobPodChanged } from "../domain/events.js";
 import type { PodSnapshot } from "../domain/pod.js";
-import { HeldTotals, type HeldSlot } from "../lib/held-totals.js";
+import type { CountingGate } from "../lib/counting-gate.js";
+import type { HeldTotals } from "../lib/held-totals.js";
 import type { Listeners } from "../lib/listeners.js";
 import { CostNode, CostNodes, type CostNodeSource, type NodeLabels } from "./cost-nodes.js";
+import { HoldTotals, sameHold, type Hold, type PodGroupLabel } from "./cost-holds.js";
+
+export { COST_SERIES_FORGET_MS } from "./cost-holds.js";
 
 export interface CostLedgerOptions {
   /** `KUBE_NODE_PRICES_FILE`; without it only the price-free counters count. */
@@ -18,36 +22,26 @@ export interface CostLedgerOptions {
   readonly podsHeardAtMs?: () => number | undefined;
   /** Label sets kept per family at most (`MAX_SERIES_PER_FAMILY`): past it, those paid for longest ago go. */
   readonly maxLabelSets?: number;
-}
-
-type PodGroupLabel = "project" | keyof NodeLabels;
-
-/** A CI job pod's hold on its node now: who pays, at what rates, since when. */
-interface Hold {
-  readonly node: CostNode;
-  readonly project: string;
-  readonly ref: string;
-  readonly jobName: string;
-  readonly requests: Resources;
-  readonly share: number;
-  readonly fromMs: number;
-  readonly resources: HeldSlot<PodGroupLabel>;
-  /** Null when the node has no price or tells no allocatable resources. */
-  readonly priced: PricedHold | null;
-}
-
-/** A priced hold: its rates, and where its cost counts. */
-interface PricedHold {
-  readonly rates: CostRates;
-  readonly cost: HeldSlot<"project" | "capacity_type">;
-  readonly ref: HeldSlot<"project" | "ref">;
-  readonly jobName: HeldSlot<"project" | "job_name">;
+  /**
+   * A shard's pods of other shards on the nodes whose time it counts (`NodeOccupants`): counted
+   * in those nodes' time, paid for by their own shard.
+   */
+  readonly occupants?: { readonly onJobPodChanged: Listeners<JobPodChanged> };
+  /** Whether this shard counts the time of nodes of these labels; every node when absent. */
+  readonly countsNode?: (labels: NodeLabels) => boolean;
+  /**
+   * A standby's gate: while it is closed nothing is read, and holds that end are held back by it;
+   * `countFrom` then counts from the takeover's moment, and the gate's opening settles them.
+   */
+  readonly gate?: CountingGate;
 }
 
 interface TrackedPod {
   snapshot: PodSnapshot;
-  /** A pod of the first list held its node before the exporter watched: it counts from then. */
-  readonly countFromMs: number;
+  /** This shard's own pod (else one of another shard's, on a node whose time this shard counts). */
+  own: boolean;
+  /** A pod of the first list held its node before the exporter watched: it counts from then (or from a takeover). */
+  countFromMs: number;
   hold: Hold | null;
   /** Its hold ended (a final phase): nothing more is counted for it. */
   ended: boolean;
@@ -57,8 +51,6 @@ interface TrackedPod {
 
 /** Without a change, a reading is reused this long, so the families of one scrape read the same one. */
 export const COST_READING_REUSE_MS = 100;
-/** A branch or job name no pod has paid for in a day leaves the exposition. */
-export const COST_SERIES_FORGET_MS = 24 * 3_600_000;
 
 /**
  * What CI job pods hold of their nodes, in resource-time and in money. Each pod's hold runs from
@@ -66,6 +58,7 @@ export const COST_SERIES_FORGET_MS = 24 * 3_600_000;
  * phase's time, its deletion, its node's removal, or, for a pod a re-list finds gone, the last
  * time the pods were heard of. Closed holds settle for good; open ones are counted up to each
  * reading, so the counters grow while pods run. Applying the same change twice changes nothing.
+ * Of a shard, its own pods are paid for, and every pod on the nodes it counts makes their time.
  */
 export class CostLedger {
   private readonly pods = new Map<string, TrackedPod>();
@@ -77,6 +70,9 @@ export class CostLedger {
   private readonly now: () => number;
   private readAtMs = -Infinity;
   private changed = true;
+  /** Nothing before it counts: the moment a standby took over from (`countFrom`). */
+  private floorMs = -Infinity;
+  private readonly totals: HoldTotals;
   /** Core-seconds and byte-seconds requested. */
   readonly resources: HeldTotals<PodGroupLabel>;
   /** The cost, and what the same pods would have cost on demand. */
@@ -94,13 +90,11 @@ export class CostLedger {
     this.prices = options.prices ?? null;
     this.nodesWatched = options.nodesWatched ?? true;
     this.now = options.now ?? Date.now;
-    const capacity = options.maxLabelSets ?? Infinity;
-    this.resources = new HeldTotals(["project", "capacity_type", "nodegroup", "instance_type"], 2, capacity);
-    this.cost = new HeldTotals(["project", "capacity_type"], 2, capacity);
-    this.refs = new HeldTotals(["project", "ref"], 1, capacity);
-    this.jobNames = new HeldTotals(["project", "job_name"], 1, capacity);
-    this.nodes = new CostNodes(nodeSource, this.prices, this.now);
-    pods.onJobPodChanged.add((change) => this.apply(change));
+    this.totals = new HoldTotals(options.maxLabelSets ?? Infinity);
+    ({ resources: this.resources, cost: this.cost, refs: this.refs, jobNames: this.jobNames } = this.totals);
+    this.nodes = new CostNodes(nodeSource, this.prices, this.now, options.countsNode);
+    pods.onJobPodChanged.add((change) => this.apply(change, true));
+    options.occupants?.onJobPodChanged.add((change) => this.apply(change, false));
     nodeSource.onChanged.add((nowMs) => this.nodesChanged(nowMs));
   }
 
@@ -114,51 +108,66 @@ export class CostLedger {
 
   /** Takes a reading now (open holds counted up to now), unless nothing changed a moment ago. */
   read(): void {
+    if (this.options.gate?.isOpen === false) return;
     const now = this.now();
     if (!this.changed && now >= this.readAtMs && now - this.readAtMs < COST_READING_REUSE_MS) return;
     this.readAtMs = now;
     this.changed = false;
-    const holds: Array<readonly [Hold, number]> = [];
-    for (const pod of this.pods.values()) if (pod.hold) holds.push([pod.hold, heldSeconds(pod.hold.fromMs, now, pod.hold.node.goneAtMs)]);
-    this.resources.read(now, (add) => {
-      for (const [hold, seconds] of holds) add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds]);
-    });
-    const priced: Array<readonly [PricedHold, number]> = [];
-    for (const [hold, seconds] of holds) if (hold.priced) priced.push([hold.priced, seconds]);
-    this.cost.read(now, (add) => priced.forEach(([p, seconds]) => add(p.cost, [p.rates.perSecond * seconds, p.rates.onDemandPerSecond * seconds])));
-    const forgetBefore = now - COST_SERIES_FORGET_MS;
-    this.refs.read(now, (add) => priced.forEach(([p, seconds]) => add(p.ref, [p.rates.perSecond * seconds])), forgetBefore);
-    this.jobNames.read(now, (add) => priced.forEach(([p, seconds]) => add(p.jobName, [p.rates.perSecond * seconds])), forgetBefore);
+    const open: Array<readonly [Hold, number]> = [];
+    for (const { hold } of this.pods.values()) if (hold?.resources) open.push([hold, heldSeconds(hold.fromMs, now, hold.node.goneAtMs)]);
+    this.totals.read(now, open);
     this.nodes.read(now);
   }
 
-  /** Job pods holding a node now. */
+  /**
+   * A standby takes over: from `sinceMs` (its predecessor's last sign of life) nothing before
+   * counts; the pods still holding their nodes count from their binding or from then, whichever is
+   * later, and the holds that ended meanwhile, which the gate releases next, for their part after
+   * it. Null: there was no predecessor, and everything seen since the start counts.
+   */
+  countFrom(sinceMs: number | null): void {
+    this.changed = true;
+    if (sinceMs === null) return;
+    this.floorMs = sinceMs;
+    for (const pod of this.pods.values()) {
+      pod.countFromMs = sinceMs;
+      if (!pod.hold) continue;
+      pod.hold.fromMs = Math.max(pod.hold.startMs, sinceMs);
+      pod.hold.node.rebase(pod, pod.hold.fromMs);
+    }
+  }
+
+  /** Job pods of this shard holding a node now. */
   get openHolds(): number {
     let open = 0;
-    for (const pod of this.pods.values()) if (pod.hold) open++;
+    for (const pod of this.pods.values()) if (pod.hold && pod.own) open++;
     return open;
   }
 
-  private apply({ previous, next, fromFirstList, endUnseen }: JobPodChanged): void {
-    if (next) this.upsert(next, fromFirstList);
-    else if (previous) this.depart(previous, endUnseen === true);
+  private apply({ previous, next, fromFirstList, endUnseen }: JobPodChanged, own: boolean): void {
+    if (next) this.upsert(next, fromFirstList, own);
+    else if (previous && this.pods.get(previous.uid)?.own === own) this.depart(previous, endUnseen === true);
   }
 
-  private upsert(snapshot: PodSnapshot, fromFirstList: boolean): void {
+  private upsert(snapshot: PodSnapshot, fromFirstList: boolean, own: boolean): void {
     const now = this.now();
     let pod = this.pods.get(snapshot.uid);
+    if (pod?.own && !own) return;
+    const becameOwn = pod !== undefined && own && !pod.own;
     if (!pod) {
-      pod = { snapshot, countFromMs: fromFirstList ? now : -Infinity, hold: null, ended: false, waitingForNode: false };
+      pod = { snapshot, own, countFromMs: fromFirstList ? (Number.isFinite(this.floorMs) ? this.floorMs : now) : -Infinity, hold: null, ended: false, waitingForNode: false };
       this.pods.set(snapshot.uid, pod);
     }
     pod.snapshot = snapshot;
     if (pod.ended || snapshot.nodeName === "" || !snapshot.job) return;
-    if (pod.hold && !sameHold(pod.hold, snapshot)) {
-      // Relabelled or resized: what it held so far is settled as it was, the rest counts anew.
+    pod.own ||= own;
+    if (pod.hold && (!sameHold(pod.hold, snapshot) || becameOwn)) {
+      // Relabelled, resized, or tracked by this shard from now: what it held so far is settled
+      // as it was, the rest counts anew.
       this.closeHold(pod, now);
       this.openHold(pod, now);
     } else if (!pod.hold && !pod.waitingForNode) {
-      this.openHold(pod, Math.max(snapshot.start?.scheduledAtMs ?? now, pod.countFromMs));
+      this.openHold(pod, snapshot.start?.scheduledAtMs ?? now);
     }
     this.endIfFinished(pod);
   }
@@ -174,44 +183,37 @@ export class CostLedger {
       // Its node never came: it is counted on a node not known.
       this.waiting.delete(pod);
       pod.waitingForNode = false;
-      if (!pod.ended) this.hold(pod, this.unknownNode, Math.max(final.start?.scheduledAtMs ?? end, pod.countFromMs));
+      if (!pod.ended) this.hold(pod, this.unknownNode, final.start?.scheduledAtMs ?? end);
     }
     if (pod.hold) this.closeHold(pod, end);
   }
 
-  /** Opens the pod's hold from `fromMs` on its node, or leaves it waiting for the node. */
-  private openHold(pod: TrackedPod, fromMs: number): void {
+  /** Opens the pod's hold from `startMs` on its node, or leaves it waiting for the node. */
+  private openHold(pod: TrackedPod, startMs: number): void {
     const node = this.nodeOf(pod.snapshot.nodeName);
     if (node === null) {
       pod.waitingForNode = true;
       this.waiting.add(pod);
       return;
     }
-    this.hold(pod, node, fromMs);
+    this.hold(pod, node, startMs);
   }
 
-  private hold(pod: TrackedPod, node: CostNode, fromMs: number): void {
+  /** Its hold from its start, counted from then or later (`countFromMs`, a takeover). */
+  private hold(pod: TrackedPod, node: CostNode, startMs: number): void {
+    const counted = this.nodes.counts(node.labels) && node !== this.unknownNode;
+    if (!pod.own && !counted) {
+      // Another shard's pod on a node this shard does not count: nothing of it is this shard's.
+      this.pods.delete(pod.snapshot.uid);
+      return;
+    }
+    const fromMs = Math.max(startMs, pod.countFromMs, this.floorMs);
     const { job, containers } = pod.snapshot;
-    const [project, ref, jobName] = [job?.project ?? "", job?.ref ?? "", job?.jobName ?? ""];
     const requests = podRequests(containers);
     const share = node.allocatable === null ? 0 : nodeShare(requests, node.allocatable, this.prices?.weights ?? OPENCOST_RESOURCE_WEIGHTS);
-    const priced: PricedHold | null =
-      node.price === null || node.allocatable === null
-        ? null
-        : {
-            rates: costRates(share, node.price),
-            cost: this.cost.slot({ project, capacity_type: node.labels.capacity_type }),
-            ref: this.refs.slot({ project, ref }),
-            jobName: this.jobNames.slot({ project, job_name: jobName }),
-          };
-    pod.hold = { node, project, ref, jobName, requests, share, fromMs, resources: this.resources.slot({ project, ...node.labels }), priced };
-    this.resources.hold(pod.hold.resources);
-    if (priced) {
-      this.cost.hold(priced.cost);
-      this.refs.hold(priced.ref);
-      this.jobNames.hold(priced.jobName);
-    }
-    node.open.set(pod, { fromMs, share });
+    const facts = { node, project: job?.project ?? "", ref: job?.ref ?? "", jobName: job?.jobName ?? "", requests, share, startMs, fromMs };
+    pod.hold = pod.own ? this.totals.open(facts, node.allocatable === null ? null : node.price) : { ...facts, resources: null, priced: null };
+    if (counted) node.open.set(pod, { fromMs, share });
     this.changed = true;
   }
 
@@ -223,29 +225,22 @@ export class CostLedger {
     pod.ended = true;
   }
 
+  /** Its hold ends at `endMs`: settled now, or, while standing by, when the gate opens. */
   private closeHold(pod: TrackedPod, endMs: number): void {
     const hold = pod.hold!;
     pod.hold = null;
     this.changed = true;
-    const seconds = heldSeconds(hold.fromMs, endMs, hold.node.goneAtMs);
-    hold.node.closeHold(pod, endMs);
-    const now = this.now();
-    const priced = hold.priced;
-    if (seconds > 0) {
-      this.resources.add(hold.resources, [hold.requests.cpu * seconds, hold.requests.memory * seconds], now);
-      if (priced) {
-        const cost = priced.rates.perSecond * seconds;
-        this.cost.add(priced.cost, [cost, priced.rates.onDemandPerSecond * seconds], now);
-        this.refs.add(priced.ref, [cost], now);
-        this.jobNames.add(priced.jobName, [cost], now);
-      }
-    }
-    this.resources.release(hold.resources);
-    if (priced) {
-      this.cost.release(priced.cost);
-      this.refs.release(priced.ref);
-      this.jobNames.release(priced.jobName);
-    }
+    const onNode = hold.node.release(pod) !== undefined;
+    this.totals.release(hold);
+    const settle = () => {
+      // From its start, or from a takeover after it.
+      const fromMs = Number.isFinite(this.floorMs) ? Math.max(hold.startMs, this.floorMs) : hold.fromMs;
+      if (onNode) hold.node.addHeld(fromMs, endMs, hold.share);
+      this.totals.settle(hold, heldSeconds(fromMs, endMs, hold.node.goneAtMs), this.now());
+      this.changed = true;
+    };
+    if (this.options.gate) this.options.gate.pass(settle);
+    else settle();
   }
 
   /** The node's record; null while a watched node is not known (yet). */
@@ -259,17 +254,9 @@ export class CostLedger {
       if (this.nodes.recordOf(pod.snapshot.nodeName) === null) continue;
       this.waiting.delete(pod);
       pod.waitingForNode = false;
-      this.openHold(pod, Math.max(pod.snapshot.start?.scheduledAtMs ?? nowMs, pod.countFromMs));
+      this.openHold(pod, pod.snapshot.start?.scheduledAtMs ?? nowMs);
       this.endIfFinished(pod);
     }
     this.changed = true;
   }
 }
-
-/** The pod still pays the same way: same job labels, same requests. */
-function sameHold(hold: Hold, pod: PodSnapshot): boolean {
-  const requests = podRequests(pod.containers);
-  const job = pod.job;
-  return hold.project === (job?.project ?? "") && hold.ref === (job?.ref ?? "") && hold.jobName === (job?.jobName ?? "") && hold.requests.cpu === requests.cpu && hold.requests.memory === requests.memory;
-}
-

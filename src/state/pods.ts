@@ -4,8 +4,8 @@ import { evidenceFromPodFailure } from "../domain/node.js";
 import { isTracked, type PodSnapshot } from "../domain/pod.js";
 import { Listeners } from "../lib/listeners.js";
 import type { JobLinks } from "./job-links.js";
+import type { NodeOccupants } from "./node-occupants.js";
 import type { NodePlacement, NodeStore } from "./nodes.js";
-
 
 export interface PodStoreOptions {
   /**
@@ -26,6 +26,8 @@ export interface PodStoreOptions {
    * node's signs; one tracked stays tracked until it goes, so its series never hop shards.
    */
   readonly owns?: (pod: PodSnapshot) => boolean;
+  /** Where the pods it does not track go, for the nodes whose time this shard counts. */
+  readonly occupants?: NodeOccupants;
 }
 
 export interface ApplyOptions {
@@ -69,6 +71,7 @@ export class PodStore {
   private readonly links: JobLinks | undefined;
   private readonly now: () => number;
   private readonly owns: (pod: PodSnapshot) => boolean;
+  private readonly occupants: NodeOccupants | undefined;
   /** A CI job pod appeared, changed (its pipeline learned included) or went away. */
   readonly onJobPodChanged = new Listeners<JobPodChanged>();
   /** A CI job pod went away because its node did, or was evicted: once per pod. */
@@ -84,6 +87,7 @@ export class PodStore {
     this.links = options.links;
     this.now = options.now ?? (() => Date.now());
     this.owns = options.owns ?? (() => true);
+    this.occupants = options.occupants;
     this.links?.onPipeline.add((named) => this.pipelineLearned(named));
     // A node's removal sign may decide the interruptions its pods are waiting on.
     nodes.onChanged.add((nowMs) => this.decideWaitingInterruptions(nowMs));
@@ -92,7 +96,7 @@ export class PodStore {
   upsert(received: PodSnapshot, options: ApplyOptions): void {
     this.noteNodeEvidence(received, options.nowMs);
     const tracked = this.pods.get(received.uid);
-    if (!tracked && !this.owns(received)) return;
+    if (!tracked && !this.owns(received)) return this.occupants?.upsert(received, !options.observeEndedBuilds);
     if (!isTracked(received)) {
       // Labels changed so that it no longer is a job pod: forget it, it was not interrupted.
       if (tracked) this.forget(tracked);
@@ -102,6 +106,7 @@ export class PodStore {
     if (tracked?.snapshot.job && tracked.snapshot.job.jobId !== snapshot.job?.jobId) this.uidByJobId.delete(Number(tracked.snapshot.job.jobId));
     if (snapshot.job) this.uidByJobId.set(Number(snapshot.job.jobId), snapshot.uid);
     if (!tracked) {
+      this.occupants?.forget(snapshot.uid);
       const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
       this.pods.set(snapshot.uid, pod);
       if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot, fromFirstList: !options.observeEndedBuilds });
@@ -120,7 +125,7 @@ export class PodStore {
   remove(final: PodSnapshot, nowMs: number): void {
     const tracked = this.pods.get(final.uid);
     this.noteNodeEvidence(final, nowMs);
-    if (!tracked) return;
+    if (!tracked) return this.occupants?.remove(final);
     if (isTracked(final)) {
       tracked.snapshot = final;
       this.observeBuilds(tracked, true);
@@ -138,6 +143,7 @@ export class PodStore {
       const pod = tracked.snapshot;
       if ((namespace === null || pod.namespace === namespace) && !listed.has(pod.uid)) this.depart(tracked, options.nowMs, "missing-from-list");
     }
+    this.occupants?.missing(namespace, listed);
     for (const snapshot of snapshots) this.upsert(snapshot, options);
   }
 

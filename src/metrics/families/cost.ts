@@ -20,7 +20,8 @@ const HOLD = "from its binding to its end (its final phase, its deletion, its no
  * What CI job pods hold of their nodes, and what that costs (README, "What CI costs"). The
  * resource-time counters need no prices; the cost counters price a pod's share of its node (its
  * requests, CPU and memory weighted by their unit prices, over the node's allocatable resources)
- * at the node's hourly price from `KUBE_NODE_PRICES_FILE`, and are empty without one.
+ * at the node's hourly price from `KUBE_NODE_PRICES_FILE`, and are empty without one. Every
+ * series comes from one shard: the pods' by their project's, the nodes' by their type's.
  */
 export const COST_FAMILIES: readonly FamilyGenerator<CostState>[] = [
   scrapeCounter({
@@ -67,7 +68,7 @@ export const COST_FAMILIES: readonly FamilyGenerator<CostState>[] = [
   }),
   scrapeCounter({
     name: "gitlab_ci_node_occupied_seconds_total",
-    help: "Seconds nodes held at least one CI job pod (the union of their pods' holds), by node group, capacity type and instance type.",
+    help: "Seconds nodes held at least one CI job pod (the union of their pods' holds), by node group, capacity type and instance type. Sharded, the shard of the nodes' instance and capacity type counts them, with every CI job pod on them (whichever shard exports the pod): a sum over the replicas is exact.",
     labels: NODE_GROUP,
     samples: ({ cost }) => read(cost, (c) => c.nodes.occupied),
   }),

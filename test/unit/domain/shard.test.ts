@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fnv32a, ordinalsOfShard, ownsNode, ownsPod, ownsProject, shardOfKey, shardOfOrdinal, shardOfPod, shardOfProject, statefulSetPod } from "../../../src/domain/shard.js";
+import { fnv32a, ordinalsOfShard, ownsNode, ownsNodeType, ownsPod, ownsProject, shardOfKey, shardOfNodeType, shardOfOrdinal, shardOfPod, shardOfProject, statefulSetPod } from "../../../src/domain/shard.js";
 
 describe("sharding", () => {
   it("hashes with FNV-1a, 32 bits", () => {
@@ -43,5 +43,12 @@ describe("sharding", () => {
     expect(statefulSetPod("gitlab-ci-k8s-exporter-12")).toEqual({ statefulSet: "gitlab-ci-k8s-exporter", ordinal: 12 });
     expect(statefulSetPod("exporter-7d9f-abcde")).toBeNull();
     expect(statefulSetPod("exporter")).toBeNull();
+  });
+
+  it("places the CI time of the nodes of one instance and capacity type on one shard, every replica alike", () => {
+    expect(shardOfNodeType("m5.xlarge", "spot", 2)).toBe(shardOfKey("m5.xlarge\u0000spot", 2));
+    expect(shardOfNodeType("m5.xlarge", "spot", 1)).toBe(0);
+    const owners = [0, 1, 2].filter((shard) => ownsNodeType({ shard, total: 3 }, "c5a.2xlarge", "on_demand"));
+    expect(owners).toEqual([shardOfNodeType("c5a.2xlarge", "on_demand", 3)]);
   });
 });
