@@ -106,6 +106,7 @@ function gitlabSource(config: Config, state: MetricsState, rejections: Rejection
     api: new GitLabApi(gitlab.url, gitlab.token, transport.requesterFn, rejections),
     graphql: gitlab.readPath === "rest" ? undefined : new GitLabGraphql(transport, gitlab.url, gitlab.token),
     jobs: state.jobs,
+    pipelines: state.pipelines,
     projects: state.projects,
     log: logger.child({ source: "gitlab" }),
     clock,
@@ -136,7 +137,7 @@ function kubernetesSource(config: Config, state: MetricsState, rejections: Rejec
 function webhooks(config: Config, state: MetricsState, poller: GitLabPoller, rejections: Rejections): Pick<ServerDeps, "webhooks"> {
   const { secret, allowUnauthenticated, maxBodyBytes, maxInflightBytes } = config.webhook;
   if (secret === null && !allowUnauthenticated) return {};
-  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, poller, rejections), secret, maxBodyBytes, maxInflightBytes } };
+  return { webhooks: { source: new GitLabWebhookSource(state.jobs, state.pipelines, state.projects, poller, rejections), secret, maxBodyBytes, maxInflightBytes } };
 }
 
 function gitlabHealth(config: Config, state: MetricsState, poller: GitLabPoller): SourceHealth {
