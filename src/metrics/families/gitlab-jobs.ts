@@ -59,7 +59,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
   }),
   counter({
     name: "gitlab_ci_pipelines_finished_total",
-    help: "Pipelines that reached a final status (success, failed, canceled, skipped), each counted once at the first final status GitLab reported (Pipeline Hooks, the pipelines check); child pipelines included.",
+    help: "Pipelines that reached a final status (success, failed, canceled, skipped), each counted once at the first final status GitLab reported (Pipeline Hooks, the pipelines check), when it reached it after the exporter started; child pipelines are left out, as part of their parent's run.",
     labels: ["project", "status"],
     connect: ({ pipelines, projects }, family) => {
       pipelines.onFinished.add((pipeline) => {
