@@ -75,7 +75,7 @@ export class Generation {
     const rejections = rejectionReporter((source, reason) => state.health.invalidObject(source, reason), logger.child({ component: "input" }));
     this.poller = this.gitlabSource(rejections);
     this.kubernetes = this.kubernetesSource(rejections);
-    this.webhooks = new GitLabWebhookSource(state.jobs, state.projects, this.poller, rejections);
+    this.webhooks = new GitLabWebhookSource(state.jobs, state.pipelines, state.projects, this.poller, rejections);
   }
 
   get active(): boolean {
@@ -104,7 +104,10 @@ export class Generation {
    */
   activate(sinceMs: number | null): void {
     if (this.activeNow) return;
-    if (sinceMs !== null) this.state.jobs.countFrom(sinceMs);
+    if (sinceMs !== null) {
+      this.state.jobs.countFrom(sinceMs);
+      this.state.pipelines.countFrom(sinceMs);
+    }
     // Before the gate opens: the pods' holds that ended meanwhile, which it releases, count from `sinceMs`.
     this.state.kube?.cost?.countFrom(sinceMs);
     this.activeNow = true;
@@ -151,6 +154,7 @@ export class Generation {
         api: new GitLabApi(gitlab.url, gitlab.token, transport.requesterFn, rejections),
         graphql: gitlab.readPath === "rest" ? undefined : new GitLabGraphql(transport, gitlab.url, gitlab.token),
         jobs: this.state.jobs,
+        pipelines: this.state.pipelines,
         projects: this.state.projects,
         log: logger.child({ source: "gitlab" }),
         clock,

@@ -7,6 +7,7 @@ import { JobLinks } from "./state/job-links.js";
 import { JobStore } from "./state/jobs.js";
 import { NodeOccupants } from "./state/node-occupants.js";
 import { NodeStore } from "./state/nodes.js";
+import { PipelineStore } from "./state/pipelines.js";
 import { JobPodStarts } from "./state/pod-starts.js";
 import { PodStore } from "./state/pods.js";
 import { ProjectRegistry } from "./state/projects.js";
@@ -81,7 +82,8 @@ export function buildState(options: HouseOptions = {}): MetricsState {
         });
     kube = { nodes, pods, links, starts, cost };
   }
-  return { health, jobs, projects: new ProjectRegistry(), kube };
+  const pipelines = new PipelineStore(options.countFinishedSinceMs === undefined ? {} : { countFinishedSinceMs: options.countFinishedSinceMs });
+  return { health, jobs, pipelines, projects: new ProjectRegistry(), kube };
 }
 
 export function buildHouse(options: HouseOptions = {}): House {

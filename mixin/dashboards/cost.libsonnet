@@ -45,8 +45,9 @@ local seriesLib = import '../lib/series.libsonnet';
           g.target(perHour('', cost()), 'jobs'),
           g.target(perHour('', idle), 'idle capacity'),
         ], unit=money, stack=true),
-        g.stat('Spend per successful job', 'All spend over the time range (failed and canceled jobs\' included) over the jobs that succeeded.', [g.target('%s\n/\n%s' % [inRange('', cost()), inRange('', series('gitlab_ci_jobs_finished_total', pods, ['status="success"']))])], unit=money),
-        g.stat('Spend per pipeline', 'Spend over the time range over the pipelines whose job pods ran in it (the pipeline as a pod key or the GitLab side names it).', [g.target('%s\n/\ncount(count by (project, pipeline_id) (max_over_time(%s[$__range])))' % [inRange('', cost()), series('gitlab_ci_job_pod_info', pods, ['pipeline_id!=""'])])], unit=money),
+        g.stat('Spend per successful job', 'All spend over the time range (failed and canceled jobs\' included) over the jobs that succeeded.', [g.target('%s\n/\n%s' % [inRange('', cost()), inRange('', series('gitlab_ci_jobs_finished_total', pods, ['status="success"']))])], unit=money, width=8),
+        g.stat('Spend per pipeline', 'Spend over the time range over the pipelines whose job pods ran in it (the pipeline as a pod key or the GitLab side names it).', [g.target('%s\n/\ncount(count by (project, pipeline_id) (max_over_time(%s[$__range])))' % [inRange('', cost()), series('gitlab_ci_job_pod_info', pods, ['pipeline_id!=""'])])], unit=money, width=8),
+        g.stat('Spend per successful pipeline', 'All spend over the time range (failed, canceled and skipped pipelines\' included) over the pipelines that succeeded in it, as GitLab reports them (gitlab_ci_pipelines_finished_total: Pipeline Hooks and the pipelines check; a child pipeline is part of its parent).', [g.target('%s\n/\n%s' % [inRange('', cost()), inRange('', series('gitlab_ci_pipelines_finished_total', pods, ['status="success"']))])], unit=money, width=8),
 
         g.row('Who spends'),
         g.table('Top projects', 'Spend over the time range.', [g.target(top('project', cost()))], unit=money, width=8),

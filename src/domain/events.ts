@@ -1,5 +1,6 @@
 import type { FinishedStatus } from "./job.js";
 import type { RemovalReason } from "./node.js";
+import type { PipelineFinalStatus } from "./pipeline.js";
 import type { JobPodStartup, NodeSnapshot, PodSnapshot } from "./pod.js";
 
 /**
@@ -39,6 +40,15 @@ export interface JobFinished {
   readonly failureReason: string;
   readonly runner: string;
   readonly durationSeconds: number | null;
+  /** When it finished: GitLab's `finished_at`, else when it was seen finished. */
+  readonly finishedAtMs: number;
+}
+
+/** A pipeline reached a final status: counted once, at the first final status any source told. */
+export interface PipelineFinished {
+  readonly pipelineId: number;
+  readonly projectId: number;
+  readonly status: PipelineFinalStatus;
   /** When it finished: GitLab's `finished_at`, else when it was seen finished. */
   readonly finishedAtMs: number;
 }

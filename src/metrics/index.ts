@@ -2,6 +2,7 @@ import type { CostLedger } from "../state/cost.js";
 import type { JobLinks } from "../state/job-links.js";
 import type { JobStore } from "../state/jobs.js";
 import type { NodeStore } from "../state/nodes.js";
+import type { PipelineStore } from "../state/pipelines.js";
 import type { JobPodStarts } from "../state/pod-starts.js";
 import type { PodStore } from "../state/pods.js";
 import type { ProjectRegistry } from "../state/projects.js";
@@ -27,6 +28,7 @@ export const DEFAULT_MAX_SERIES_PER_FAMILY = 50_000;
 export interface MetricsState {
   readonly health: SelfHealth;
   readonly jobs: JobStore;
+  readonly pipelines: PipelineStore;
   readonly projects: ProjectRegistry;
   readonly kube: { readonly nodes: NodeStore; readonly pods: PodStore; readonly links: JobLinks; readonly starts: JobPodStarts; readonly cost: CostLedger | null } | null;
 }

@@ -1,6 +1,6 @@
 import type { JobFinished, JobReport, JobStarted, PipelineNamed } from "../domain/events.js";
 import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../domain/label-value.js";
-import { BoundedIdSet } from "../lib/bounded-id-set.js";
+import { CountedIds } from "../lib/counted-ids.js";
 import { Listeners } from "../lib/listeners.js";
 import { JobGroups, type GroupTotals } from "./job-groups.js";
 import {
@@ -82,12 +82,8 @@ export interface JobStoreOptions {
 export class JobStore {
   private readonly live = new Map<number, LiveJob>();
   private readonly liveByProject = new Map<number, Set<number>>();
-  private readonly counted: BoundedIdSet;
-  /** `finished_at` of each counted id, in the order they were counted, beside the id set's own ring. */
-  private readonly countedFinishedAt: Float64Array;
-  private countedTotal = 0;
-  /** The newest `finished_at` among counted ids the set has forgotten. */
-  private forgottenUpToMs = Number.NEGATIVE_INFINITY;
+  /** Counted ids, each at its `finished_at`, with the horizon of those forgotten. */
+  private readonly counted: CountedIds;
   private readonly groups = new JobGroups();
   private sinceMs: number;
   private readonly now: () => number;
@@ -103,9 +99,7 @@ export class JobStore {
     this.sinceMs = options.countFinishedSinceMs ?? Number.NEGATIVE_INFINITY;
     this.now = options.now ?? Date.now;
     this.tagsMaxBytes = options.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
-    const capacity = options.countedIdsCapacity ?? COUNTED_IDS_CAPACITY;
-    this.counted = new BoundedIdSet(capacity);
-    this.countedFinishedAt = new Float64Array(capacity);
+    this.counted = new CountedIds(options.countedIdsCapacity ?? COUNTED_IDS_CAPACITY, this.now);
   }
 
   /**
@@ -192,7 +186,7 @@ export class JobStore {
     if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
     this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, report), known);
     const finishedAtMs = observation.finishedAtMs ?? this.now();
-    this.remember(observation.id, finishedAtMs);
+    this.counted.add(observation.id, finishedAtMs);
     this.onFinished.emit({
       jobId: observation.id,
       projectId: observation.projectId,
@@ -250,8 +244,7 @@ export class JobStore {
   private finishedUnderWatch(observation: JobObservation, report: JobReport): boolean {
     const finishedAtMs = observation.finishedAtMs ?? null;
     if (finishedAtMs === null || !Number.isFinite(finishedAtMs)) return report === "transition";
-    // The horizon read no later than now, even should the host's clock have stepped back.
-    return finishedAtMs >= this.sinceMs && finishedAtMs > Math.min(this.forgottenUpToMs, this.now());
+    return finishedAtMs >= this.sinceMs && this.counted.afterHorizon(finishedAtMs);
   }
 
   /** For a job first seen past the queue: did it leave the queue under our watch? */
@@ -277,18 +270,5 @@ export class JobStore {
     const ids = this.liveByProject.get(job.projectId);
     ids?.delete(job.id);
     if (ids?.size === 0) this.liveByProject.delete(job.projectId);
-  }
-
-  private remember(id: number, reportedFinishedAtMs: number): void {
-    // A finish after now did not happen yet: remembered as now, so the horizon never passes the clock.
-    const now = this.now();
-    const finishedAtMs = Number.isFinite(reportedFinishedAtMs) ? Math.min(reportedFinishedAtMs, now) : now;
-    // The id set forgets in the order ids were added; this ring keeps their finish times alike.
-    const capacity = this.counted.capacity;
-    const slot = this.countedTotal % capacity;
-    if (this.countedTotal >= capacity) this.forgottenUpToMs = Math.max(this.forgottenUpToMs, this.countedFinishedAt[slot]!);
-    this.countedFinishedAt[slot] = finishedAtMs;
-    this.countedTotal++;
-    this.counted.add(id);
   }
 }

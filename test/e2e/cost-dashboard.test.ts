@@ -66,7 +66,7 @@ beforeAll(async () => {
   for (const p of [pod("acme/api", 12, "spot-1", "main", "build", now - HOUR, 501), pod("acme/api", 13, "spot-1", "feature/x", "test", now - 30 * 60_000, 502), pod("acme/web", 14, "od-1", "main", "e2e", now - HOUR, 500), pod("acme/web", 15, "odd-1", "main", "e2e", now, 500), finished]) {
     kubeWorld.addPod(p);
   }
-  // Jobs succeed all along on the GitLab side.
+  // Jobs succeed all along on the GitLab side, each in a pipeline of its own that succeeds with it.
   trickle = setInterval(() => {
     const job = world.createJob(api.id, { name: "unit", status: "pending" });
     world.start(job.id, RUNNER);

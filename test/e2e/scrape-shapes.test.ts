@@ -153,7 +153,8 @@ beforeAll(async () => {
   for (const { prometheus } of shaped) await eventually(async () => expect((await query(prometheus, "up == 1")).length).toBe(3), 15_000, 200);
   at.startMs = Date.now();
 
-  // A quiet start: jobs finish, a few wait for a runner no one runs, three run on the old spot node.
+  // A quiet start: jobs finish (each in a pipeline of its own, which succeeds with it), a few wait
+  // for a runner no one runs, three run on the old spot node.
   trickle = setInterval(() => {
     const job = world.createJob(web.id, { name: "unit", status: "pending" });
     world.start(job.id, RUNNER);

@@ -36,9 +36,9 @@ export class FakeGitLabApi implements PollerApi, DirectoryApi {
   }
 
   /** A pipeline last updated at `updatedAt` (ISO 8601). */
-  setPipeline(projectId: number, id: number, updatedAt: string): void {
+  setPipeline(projectId: number, id: number, updatedAt: string, status = "running"): void {
     const list = (this.pipelinesOf.get(projectId) ?? []).filter((p) => p.id !== id);
-    list.push({ id, status: "running", updated_at: updatedAt });
+    list.push({ id, status, updated_at: updatedAt });
     this.pipelinesOf.set(projectId, list);
   }
 

@@ -57,3 +57,19 @@ export function durationTruth(world: GitLabWorld, sinceMs: number): Map<string, 
   }
   return result;
 }
+
+/**
+ * Top-level pipelines (not `parent_pipeline` children) in a final status reached at or after
+ * `sinceMs` (their `updated_at`, set with their status), by project|status.
+ */
+export function pipelinesFinishedTruth(world: GitLabWorld, sinceMs: number): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const project of world.projects()) {
+    for (const pipeline of world.projectPipelines(project.id)) {
+      if (!["success", "failed", "canceled", "skipped"].includes(pipeline.status) || pipeline.source === "parent_pipeline" || pipeline.updatedAt < sinceMs) continue;
+      const key = `${project.pathWithNamespace}|${pipeline.status}`;
+      result.set(key, (result.get(key) ?? 0) + 1);
+    }
+  }
+  return result;
+}

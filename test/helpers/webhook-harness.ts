@@ -8,10 +8,10 @@ import { buildHouse } from "../../src/wiring.js";
 /** The server with a real webhook source and job state, without any GitLab: for app.inject tests. */
 export function webhookHarness(options: { secret: string; projects: WatchedProject[]; maxBodyBytes?: number; maxInflightBytes?: number; maxSeriesPerFamily?: number; shards?: WebhookShards }) {
   const { state, exposition } = buildHouse(options.maxSeriesPerFamily ? { maxSeriesPerFamily: options.maxSeriesPerFamily } : {});
-  const { jobs, projects } = state;
+  const { jobs, pipelines, projects } = state;
   projects.replaceAll(options.projects);
   const activity: Array<{ projectId: number; pollSoon: boolean }> = [];
-  const source = new GitLabWebhookSource(jobs, projects, { keepHot: (projectId) => activity.push({ projectId, pollSoon: false }), placeJobsSoon: (projectId) => activity.push({ projectId, pollSoon: true }) });
+  const source = new GitLabWebhookSource(jobs, pipelines, projects, { keepHot: (projectId) => activity.push({ projectId, pollSoon: false }), placeJobsSoon: (projectId) => activity.push({ projectId, pollSoon: true }) });
   const app = buildServer({
     metricsBody: () => exposition.buffers(),
     metrics: state.health,
@@ -26,7 +26,7 @@ export function webhookHarness(options: { secret: string; projects: WatchedProje
   });
   // Shaped like a registry so tests read the whole exposition the way a scrape does.
   const registry = { metrics: () => exposition.text() };
-  return { app, registry, activity, jobs, projects, health: state.health };
+  return { app, registry, activity, jobs, pipelines, projects, health: state.health };
 }
 
 /** The job-family samples, which no rejected delivery may change. */

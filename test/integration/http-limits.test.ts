@@ -34,7 +34,7 @@ async function serve(
     metricsBody: async () => [exposition],
     metrics: state.health,
     health: { sources: () => [] },
-    webhooks: { source: new GitLabWebhookSource(state.jobs, state.projects, { keepHot: () => {}, placeJobsSoon: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), ...webhook },
+    webhooks: { source: new GitLabWebhookSource(state.jobs, state.pipelines, state.projects, { keepHot: () => {}, placeJobsSoon: () => {} }), secret: inlineSecret("GITLAB_WEBHOOK_SECRET", SECRET), ...webhook },
     limits,
     ...(tls ? { web: { bearerToken: null, basicAuth: null, tls } } : {}),
   });

@@ -281,7 +281,7 @@ function payloadCase(kind: "Job Hook" | "Pipeline Hook"): fc.Arbitrary<PayloadCa
     });
 }
 
-/** What an accepted delivery may change: its own project's job series, finishing at most its finished jobs. */
+/** What an accepted delivery may change: its own project's job series, finishing at most its finished jobs, and its pipeline once when final. */
 function expectAcceptedChanges(changed: Map<string, number>, delivery: Pick<PayloadCase, "header" | "body">): void {
   const sent = JSON.parse(delivery.body) as Record<string, unknown>;
   const projectId = delivery.header === "Job Hook" ? sent.project_id : (sent.project as Record<string, unknown>).id;
@@ -289,18 +289,24 @@ function expectAcceptedChanges(changed: Map<string, number>, delivery: Pick<Payl
   expect(project, "an accepted delivery is for a watched project").toBeDefined();
   const builds = delivery.header === "Job Hook" ? [{ status: sent.build_status }] : ((sent.builds as Array<Record<string, unknown>> | undefined) ?? []);
   const finishable = builds.filter((b) => ["success", "failed", "canceled"].includes(b.status as string)).length;
+  const attributes = delivery.header === "Pipeline Hook" ? (sent.object_attributes as Record<string, unknown>) : undefined;
+  const pipelineFinal = attributes !== undefined && ["success", "failed", "canceled", "skipped"].includes(attributes.status as string);
   let finished = 0;
+  let pipelinesFinished = 0;
   for (const [series, delta] of changed) {
     if (series.startsWith("gitlab_ci_exporter_webhook_events_total")) {
       expect(series).toBe(eventCount(delivery.header, "accepted"));
       expect(delta).toBe(1);
       continue;
     }
-    expect(series.startsWith("gitlab_ci_job"), series).toBe(true);
+    expect(series.startsWith("gitlab_ci_job") || series.startsWith("gitlab_ci_pipelines_finished_total"), series).toBe(true);
     expect(projectOf(series), series).toBe(project);
     if (series.startsWith("gitlab_ci_jobs_finished_total")) finished += delta;
+    if (series.startsWith("gitlab_ci_pipelines_finished_total")) pipelinesFinished += delta;
   }
   expect(finished).toBeLessThanOrEqual(finishable);
+  // Its own pipeline, once, and only in a final status.
+  expect(pipelinesFinished).toBeLessThanOrEqual(pipelineFinal ? 1 : 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import type { Labels } from "../exposition/family.js";
 import { counter, histogram, scrapeGauge, type FamilyGenerator } from "../exposition/generator.js";
 import type { GroupTotals } from "../../state/job-groups.js";
 import type { JobStore } from "../../state/jobs.js";
+import type { PipelineStore } from "../../state/pipelines.js";
 import type { ProjectRegistry } from "../../state/projects.js";
 
 /**
@@ -15,11 +16,12 @@ export const JOB_DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600
 
 export interface GitLabJobState {
   readonly jobs: JobStore;
+  readonly pipelines: PipelineStore;
   readonly projects: ProjectRegistry;
 }
 
 /**
- * The GitLab job families. The live gauges are read from the job store's per-group totals at
+ * The GitLab job and pipeline families. The live gauges are read from the job store's per-group totals at
  * scrape; counters and histograms move when the store reports a job started or finished, and a
  * project that leaves takes its series with it.
  */
@@ -51,6 +53,18 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
       jobs.onFinished.add((job) => {
         const project = projects.pathOf(job.projectId);
         if (project !== undefined) family.inc({ project, status: job.status, failure_reason: job.failureReason, runner: job.runner }, 1, job.finishedAtMs);
+      });
+      projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
+    },
+  }),
+  counter({
+    name: "gitlab_ci_pipelines_finished_total",
+    help: "Pipelines that reached a final status (success, failed, canceled, skipped), each counted once at the first final status GitLab reported (Pipeline Hooks, the pipelines check), when it reached it after the exporter started; child pipelines are left out, as part of their parent's run.",
+    labels: ["project", "status"],
+    connect: ({ pipelines, projects }, family) => {
+      pipelines.onFinished.add((pipeline) => {
+        const project = projects.pathOf(pipeline.projectId);
+        if (project !== undefined) family.inc({ project, status: pipeline.status }, 1, pipeline.finishedAtMs);
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },

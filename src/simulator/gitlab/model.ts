@@ -75,7 +75,7 @@ export interface SimPipeline {
   readonly status: SimPipelineStatus;
   /** When its first job started; null before. */
   readonly startedAt: number | null;
-  /** When it last reached a final status; null while active. */
+  /** When it last reached success, failed or canceled; null while active and when skipped (GitLab sets none then). */
   readonly finishedAt: number | null;
   /**
    * When its row last changed: at creation and at every change of its status (or its start), as

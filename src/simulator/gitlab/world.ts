@@ -501,7 +501,8 @@ export class GitLabWorld {
       if (status !== pipeline.status) {
         before = pipeline.status;
         pipeline.status = status;
-        pipeline.finishedAt = isFinished(status) ? this.now() : null;
+        // `Ci::Pipeline` sets `finished_at` on success, failed and canceled only: a skipped pipeline has none.
+        pipeline.finishedAt = isFinished(status) && status !== "skipped" ? this.now() : null;
         pipeline.updatedAt = this.now();
       }
     }

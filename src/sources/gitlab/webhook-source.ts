@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import type { JobReport, WatchedProject, WebhookOutcome } from "../../domain/events.js";
 import type { JobObservation } from "../../domain/job.js";
+import type { PipelineObservation } from "../../domain/pipeline.js";
 import { BoundedMap } from "../../lib/bounded-map.js";
 import { ignoreRejections, type Rejections } from "../../lib/rejections.js";
+import { observeHookPipeline } from "./pipeline-wire.js";
 import { describeIssues, jobHookSchema, observeJobHook, observePipelineHook, pipelineHookSchema } from "./wire.js";
 
 export interface WebhookResult {
@@ -26,6 +28,12 @@ export interface JobObservationSink {
    * API tells (its tags).
    */
   apply(observation: JobObservation, report: JobReport): "changed" | "unchanged" | "needs-details";
+}
+
+/** Where the pipelines that deliveries and the pipelines check report go: the pipeline state. */
+export interface PipelineObservationSink {
+  /** `report`: "transition" for a Pipeline Hook (sent for each change of status), "listing" for a poll. */
+  apply(observation: PipelineObservation, report: JobReport): "changed" | "unchanged";
 }
 
 /** The projects the exporter watches, by id: deliveries for any other are acknowledged and dropped. */
@@ -99,6 +107,7 @@ export class GitLabWebhookSource implements WebhookReceiver {
 
   constructor(
     private readonly jobs: JobObservationSink,
+    private readonly pipelines: PipelineObservationSink,
     private readonly projects: WatchedProjectLookup,
     private readonly activity: ActivitySink,
     /** Told of each payload refused and each hook field refused as implausible. */
@@ -125,6 +134,7 @@ export class GitLabWebhookSource implements WebhookReceiver {
     // A Job Hook is sent for the transition it reports; a Pipeline Hook lists every build of its
     // pipeline, also those that finished long ago.
     let report: JobReport;
+    let pipeline: PipelineObservation | null = null;
     if (event === "Job Hook") {
       const parsed = jobHookSchema.safeParse(body);
       if (!parsed.success) return this.invalid(event, describeIssues(parsed.error), body);
@@ -136,6 +146,7 @@ export class GitLabWebhookSource implements WebhookReceiver {
       if (!parsed.success) return this.invalid(event, describeIssues(parsed.error), body);
       projectId = parsed.data.project.id;
       observations = observePipelineHook(parsed.data, receivedAt, this.rejections);
+      pipeline = observeHookPipeline(parsed.data, receivedAt, this.rejections);
       report = "listing";
     }
     if (keyDigest !== undefined) this.seenKeys.set(keyDigest, true);
@@ -143,7 +154,8 @@ export class GitLabWebhookSource implements WebhookReceiver {
     if (this.projects.get(projectId) === undefined) {
       return { outcome: "ignored", status: 200, reason: `project ${projectId} is not watched` };
     }
-    let changed = false;
+    // A Pipeline Hook is sent for the change of status it reports.
+    let changed = pipeline !== null && this.pipelines.apply(pipeline, "transition") === "changed";
     const unplaced: UnplacedJob[] = [];
     for (const observation of observations) {
       const result = this.jobs.apply(observation, report);

@@ -85,7 +85,9 @@ export type JobHook = z.infer<typeof jobHookSchema>;
 
 export const pipelineHookSchema = z.object({
   object_kind: z.literal("pipeline"),
-  object_attributes: z.object({ id: z.number().int().positive(), status: z.string() }),
+  // `finished_at` as "2016-08-12 15:26:29 UTC", null while live and for skipped pipelines;
+  // `source` "parent_pipeline" for a child pipeline.
+  object_attributes: z.object({ id: z.number().int().positive(), status: z.string(), finished_at: hint, source: hint }),
   project: hookProjectSchema,
   builds: z
     .array(

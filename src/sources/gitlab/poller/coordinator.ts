@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { WatchedProject } from "../../../domain/events.js";
 import { GitLabClock } from "../clock.js";
 import { ProjectDirectory, type DirectoryApi } from "../discovery.js";
-import type { ActivitySink, UnplacedJob } from "../webhook-source.js";
+import type { ActivitySink, PipelineObservationSink, UnplacedJob } from "../webhook-source.js";
 import type { GitLabGraphql } from "../graphql/client.js";
 import { InstanceSweep } from "../graphql/instance.js";
 import { GroupSweep } from "../graphql/sweep.js";
@@ -35,6 +35,8 @@ export interface PollerDeps {
   /** Discovery's endpoints and the poller's. */
   readonly api: DirectoryApi & PollerApi;
   readonly jobs: JobSink;
+  /** Where the pipelines the pipelines check lists go, with their statuses; ignored when absent. */
+  readonly pipelines?: PipelineObservationSink;
   readonly projects: ProjectSink;
   readonly log: Logger;
   readonly onSynced: (atMs: number) => void;
@@ -115,7 +117,7 @@ export class GitLabPoller implements ActivitySink {
       readabilityChanged: () => this.publishProjectStates(),
     });
     const rejections = deps.rejections ?? ignoreRejections;
-    this.check = new PipelineCheck({ api, jobs, clock, tally: this.sync, now, rejections });
+    this.check = new PipelineCheck({ api, jobs, ...(deps.pipelines ? { pipelines: deps.pipelines } : {}), clock, tally: this.sync, now, rejections });
     const answered = (watch: ProjectWatch) => this.policy.answered(watch);
     this.scan = new JobScan({ api, jobs, pipelines: this.check, tally: this.sync, answered, log, now, rejections });
     this.expedited = new ExpeditedVisits((projectId) => void this.visit(projectId, "expedited"));

@@ -2,7 +2,9 @@ import type { GitLabClock } from "../clock.js";
 import { GitLabRequestError } from "../request-error.js";
 import { plausibleTimestamp } from "../../../domain/plausibility.js";
 import type { Rejections } from "../../../lib/rejections.js";
-import { observeRestJob, parseGitLabTime } from "../wire.js";
+import { observeRestPipeline } from "../pipeline-wire.js";
+import type { PipelineObservationSink } from "../webhook-source.js";
+import { observeRestJob, parseGitLabTime, type RestPipeline } from "../wire.js";
 import type { CatchUp, ProjectWatch } from "./project-watch.js";
 import type { AnswerTally, JobSink, PollerApi } from "./sinks.js";
 
@@ -23,6 +25,8 @@ export const PIPELINES_OVERLAP_MS = 30_000;
 export interface PipelineCheckDeps {
   readonly api: Pick<PollerApi, "updatedPipelines" | "pipelineJobsPage">;
   readonly jobs: Pick<JobSink, "apply">;
+  /** Where the pipelines listed go, each with its status; ignored when absent. */
+  readonly pipelines?: PipelineObservationSink;
   /** GitLab's time, for the cursor. */
   readonly clock: Pick<GitLabClock, "atOrBefore">;
   readonly tally: AnswerTally;
@@ -127,6 +131,7 @@ export class PipelineCheck {
       perPage: PIPELINES_PER_PAGE,
     });
     this.deps.tally.answered();
+    this.observe(watch.project.id, answer.pipelines);
     let oldestHandledMs: number | undefined;
     for (const pipeline of answer.pipelines) {
       if (watch.readPipelines.get(pipeline.id) !== pipeline.updated_at && !queue.queued.has(pipeline.id)) {
@@ -138,6 +143,18 @@ export class PipelineCheck {
       oldestHandledMs = this.plausibleUpdatedAt(pipeline) ?? oldestHandledMs;
     }
     return { complete: !answer.hasNextPage, oldestHandledMs };
+  }
+
+  /** Every pipeline listed, read or not, tells its status: a final one counts (once, whoever told first). */
+  private observe(projectId: number, pipelines: readonly RestPipeline[]): void {
+    const sink = this.deps.pipelines;
+    if (!sink) return;
+    const now = this.deps.now();
+    for (const pipeline of pipelines) {
+      // Implausible times are counted when the pipeline is handled (`plausibleUpdatedAt`); here one only counts nothing.
+      const updatedAtMs = plausibleTimestamp(parseGitLabTime(pipeline.updated_at), now).value;
+      sink.apply(observeRestPipeline(pipeline, projectId, updatedAtMs), "listing");
+    }
   }
 
   private async readQueued(watch: ProjectWatch, toRead: readonly PipelineToRead[]): Promise<void> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JobObservation } from "../../../../src/domain/job.js";
 import { GITLAB_JOB_FAMILIES } from "../../../../src/metrics/families/gitlab-jobs.js";
 import { JobStore } from "../../../../src/state/jobs.js";
+import { PipelineStore } from "../../../../src/state/pipelines.js";
 import { ProjectRegistry } from "../../../../src/state/projects.js";
 import { familiesOf } from "../../../helpers/families.js";
 
@@ -14,12 +15,13 @@ function job(overrides: Partial<JobObservation> & Pick<JobObservation, "id" | "s
 function setup() {
   let now = T0;
   const jobs = new JobStore({ countFinishedSinceMs: T0 - 60_000, now: () => now });
+  const pipelines = new PipelineStore({ countFinishedSinceMs: T0 - 60_000, now: () => now });
   const projects = new ProjectRegistry();
   projects.replaceAll([
     { id: 1, path: "acme/api" },
     { id: 2, path: "acme/web" },
   ]);
-  return { jobs, projects, advance: (ms: number) => (now += ms), ...familiesOf(GITLAB_JOB_FAMILIES, { jobs, projects }) };
+  return { jobs, pipelines, projects, advance: (ms: number) => (now += ms), ...familiesOf(GITLAB_JOB_FAMILIES, { jobs, pipelines, projects }) };
 }
 
 describe("GitLab job families", () => {
@@ -63,6 +65,24 @@ describe("GitLab job families", () => {
     expect(value("gitlab_ci_job_duration_seconds_sum", { project: "acme/api", status: "failed" })).toBe(125);
     // A finish without a duration counts but is not observed.
     expect(value("gitlab_ci_job_duration_seconds_count", { project: "acme/web", status: "success" })).toBeUndefined();
+  });
+
+  it("count each pipeline once by project and final status, from the pipeline state", () => {
+    const { pipelines, projects, series } = setup();
+    const finishedAtMs = T0;
+    for (const [id, projectId, status] of [[1, 1, "success"], [2, 1, "success"], [3, 1, "failed"], [4, 2, "canceled"], [5, 2, "skipped"], [6, 99, "success"]] as const) {
+      pipelines.apply({ id, projectId, status, finishedAtMs }, "listing");
+      pipelines.apply({ id, projectId, status, finishedAtMs }, "transition");
+    }
+    pipelines.apply({ id: 7, projectId: 1, status: "running", finishedAtMs: null }, "transition");
+    expect(series("gitlab_ci_pipelines_finished_total")).toEqual([
+      [{ project: "acme/api", status: "success" }, 2],
+      [{ project: "acme/api", status: "failed" }, 1],
+      [{ project: "acme/web", status: "canceled" }, 1],
+      [{ project: "acme/web", status: "skipped" }, 1],
+    ]);
+    projects.removeById(2);
+    expect(series("gitlab_ci_pipelines_finished_total").map(([labels]) => labels.project)).toEqual(["acme/api", "acme/api"]);
   });
 
   it("drop a project's series when it leaves, and keep the others", () => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { BoundedMap } from "../../../../src/lib/bounded-map.js";
 import { ignoreRejections, type Rejections } from "../../../../src/lib/rejections.js";
 import { GitLabWebhookSource, idempotencyDigest, type UnplacedJob } from "../../../../src/sources/gitlab/webhook-source.js";
-import type { JobFinished } from "../../../../src/domain/events.js";
+import type { JobFinished, PipelineFinished } from "../../../../src/domain/events.js";
 import { JobStore } from "../../../../src/state/jobs.js";
+import { PipelineStore } from "../../../../src/state/pipelines.js";
 import { ProjectRegistry } from "../../../../src/state/projects.js";
 import jobHook from "../../../fixtures/gitlab/job-hook.json" with { type: "json" };
 import pipelineHook from "../../../fixtures/gitlab/pipeline-hook.json" with { type: "json" };
@@ -16,16 +17,19 @@ function source(countFinishedSinceMs: number, rejections: Rejections = ignoreRej
   const activity: Array<{ projectId: number; pollSoon: boolean; unplaced: readonly UnplacedJob[] }> = [];
   const jobs = new JobStore({ countFinishedSinceMs });
   jobs.onFinished.add((e) => finished.push(e));
+  const pipelinesFinished: PipelineFinished[] = [];
+  const pipelines = new PipelineStore({ countFinishedSinceMs });
+  pipelines.onFinished.add((e) => pipelinesFinished.push(e));
   const projects = new ProjectRegistry();
   projects.replaceAll([
     { id: 380, path: "gitlab-org/gitlab-test" },
     { id: pipelineHook.project.id, path: pipelineHook.project.path_with_namespace },
   ]);
-  const hooks = new GitLabWebhookSource(jobs, projects, {
+  const hooks = new GitLabWebhookSource(jobs, pipelines, projects, {
       keepHot: (projectId) => activity.push({ projectId, pollSoon: false, unplaced: [] }),
       placeJobsSoon: (projectId, unplaced) => activity.push({ projectId, pollSoon: true, unplaced }),
     }, rejections);
-  return { hooks, finished, activity };
+  return { hooks, finished, pipelinesFinished, activity };
 }
 
 describe("GitLabWebhookSource", () => {
@@ -40,6 +44,30 @@ describe("GitLabWebhookSource", () => {
     hooks.receive("Pipeline Hook", pipelineHook, undefined);
     hooks.receive("Pipeline Hook", pipelineHook, undefined);
     expect(finished.map((f) => f.status).sort()).toEqual(["failed", "success", "success"]);
+  });
+
+  it("counts a Pipeline Hook's pipeline at its final status by its finished_at, once, and leaves child pipelines out", () => {
+    const { hooks, pipelinesFinished } = source(PIPELINE_BUILDS_FINISHED - 3600_000);
+    const running = { ...pipelineHook, object_attributes: { ...pipelineHook.object_attributes, status: "running", finished_at: null } };
+    hooks.receive("Pipeline Hook", running, undefined);
+    expect(pipelinesFinished).toEqual([]);
+    expect(hooks.receive("Pipeline Hook", pipelineHook, undefined).outcome).toBe("accepted");
+    hooks.receive("Pipeline Hook", pipelineHook, undefined);
+    const child = { ...pipelineHook, object_attributes: { ...pipelineHook.object_attributes, id: 32, source: "parent_pipeline" } };
+    hooks.receive("Pipeline Hook", child, undefined);
+    // A skipped pipeline has no finished_at: the hook reports the change itself.
+    const skipped = { ...pipelineHook, builds: [], object_attributes: { ...pipelineHook.object_attributes, id: 33, status: "skipped", finished_at: null } };
+    expect(hooks.receive("Pipeline Hook", skipped, undefined).outcome).toBe("accepted");
+    expect(pipelinesFinished).toEqual([
+      { pipelineId: 31, projectId: pipelineHook.project.id, status: "success" },
+      { pipelineId: 33, projectId: pipelineHook.project.id, status: "skipped" },
+    ]);
+  });
+
+  it("does not count a Pipeline Hook's pipeline that finished before the exporter started", () => {
+    const { hooks, pipelinesFinished } = source(PIPELINE_BUILDS_FINISHED + 1_000);
+    hooks.receive("Pipeline Hook", pipelineHook, undefined);
+    expect(pipelinesFinished).toEqual([]);
   });
 
   it("counts a Job Hook's finish by its build_finished_at, and one without a time as the news it is", () => {

@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
+import type { PipelineFinished } from "../../../../../src/domain/events.js";
 import { GitLabClock } from "../../../../../src/sources/gitlab/clock.js";
+import { PipelineStore } from "../../../../../src/state/pipelines.js";
 import { PIPELINES_OVERLAP_MS, PipelineCheck } from "../../../../../src/sources/gitlab/poller/pipeline-check.js";
 import { FakeGitLabApi, freshWatch, iso, RecordingJobSink } from "../../../../helpers/fake-poller-world.js";
 
 const T0 = Date.parse("2026-12-07T12:00:00Z");
+/** A project past its baseline, its cursor one minute before T0. */
+const CURSOR = T0 - 60_000;
 
 function world() {
   let now = T0;
@@ -16,18 +20,38 @@ function world() {
   const tally = { count: 0, answered() { this.count++; } };
   const refused: Array<{ reason: string; detail: unknown }> = [];
   const rejections = { reject: (_source: string, reason: string, detail?: unknown) => void refused.push({ reason, detail }) };
-  const check = new PipelineCheck({ api, jobs, clock, tally, now: () => now, rejections });
-  return { api, jobs, tally, check, refused, setNow: (ms: number) => (now = ms) };
+  // Counting from the start of the minute before the cursor's.
+  const pipelines = new PipelineStore({ countFinishedSinceMs: CURSOR - 60_000, now: () => now });
+  const finished: PipelineFinished[] = [];
+  pipelines.onFinished.add((e) => finished.push(e));
+  const check = new PipelineCheck({ api, jobs, pipelines, clock, tally, now: () => now, rejections });
+  return { api, jobs, tally, check, refused, finished, setNow: (ms: number) => (now = ms) };
 }
 
-/** A project past its baseline, its cursor one minute before T0. */
-const CURSOR = T0 - 60_000;
 const watched = () => freshWatch(1, { watermark: 1_000, visited: true, pipelinesSinceMs: CURSOR });
 const listing = (afterMs: number, beforeMs?: number) =>
   `pipelines project=1 updated_after=${iso(afterMs)}${beforeMs === undefined ? "" : ` updated_before=${iso(beforeMs)}`} page=1 per_page=20`;
 const jobsOf = (pipeline: number) => `pipeline jobs project=1 pipeline=${pipeline} page=1 per_page=100`;
 
 describe("PipelineCheck", () => {
+  it("tells the pipeline state every pipeline it lists with its status, read or not, counted once", async () => {
+    const { api, check, finished } = world();
+    api.setPipeline(1, 10, iso(T0 - 30_000), "success");
+    api.setPipeline(1, 11, iso(T0 - 20_000), "running");
+    api.setPipeline(1, 12, iso(T0 - 10_000), "skipped");
+    const watch = watched();
+    await check.check(watch);
+    // Listed again in the overlap, unchanged, so not read again: still nothing counted twice.
+    await check.check(watch);
+    api.setPipeline(1, 11, iso(T0 - 1_000), "failed");
+    await check.check(watch);
+    expect(finished.map((e) => [e.pipelineId, e.status])).toEqual([
+      [12, "skipped"],
+      [10, "success"],
+      [11, "failed"],
+    ]);
+  });
+
   it("costs one request when nothing changed, and moves the cursor to the check's start in GitLab's time, less the overlap", async () => {
     const { api, check, tally, setNow } = world();
     const watch = watched();
