@@ -227,16 +227,21 @@ describe("an old-shape Job Hook (GitLab before 16.3, no project object)", () => 
 
     const job = world.createJob(lint.id, { name: "lint", tags: ["small"], status: "pending" });
     world.start(job.id, RUNNERS[1]!);
+    await sender.flush();
+    // The deliveries of a live job made the project hot: polling reads the same job too.
+    await eventually(() => expect(stack!.gitlab.requests.log.some((r) => r.projectId === lint.id && r.at > readyAt && r.route === "/projects/:id/jobs")).toBe(true));
+    // The old hook gives whole seconds, read as the start of the second (never replaying
+    // history): the job finishes in a second that begins after the exporter started.
+    await new Promise((resolve) => setTimeout(resolve, 1010 - (Date.now() % 1000)));
     world.finish(job.id, "failed", "script_failure");
     const body = jobHookBody(world, job);
     expect(body).not.toHaveProperty("project");
     expect(body.build_finished_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     await sender.flush();
 
+    // Hook and polling both tell of the finish: counted once.
     const finished = { project: "tools/lint", status: "failed", failure_reason: "script_failure" };
     await eventually(async () => expect(sum(await stack!.scrape(), "gitlab_ci_jobs_finished_total", finished)).toBe(1));
-    // The delivery made the project hot: polling now reads the same job, and still counts it once.
-    await eventually(() => expect(stack!.gitlab.requests.log.some((r) => r.projectId === lint.id && r.at > readyAt && r.route === "/projects/:id/jobs")).toBe(true));
     await new Promise((resolve) => setTimeout(resolve, 500));
     await expectCountersMatch(stack, readyAt);
     const samples = await stack.scrape();
