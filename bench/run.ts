@@ -11,8 +11,9 @@ import { loadavg } from "node:os";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GitLabWorld, WebhookSender, startGitLabSimulator, type DeliveryAttempt, type SimJob } from "../src/simulator/gitlab/index.js";
-import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, simulatedPricesYaml, startKubeSimulator } from "../src/simulator/kube/index.js";
+import { WebhookSender, startGitLabSimulator, type DeliveryAttempt, type SimJob } from "../src/simulator/gitlab/index.js";
+import { simulatedPricesYaml, startKubeSimulator } from "../src/simulator/kube/index.js";
+import { BENCH_RUNNER, BENCH_TAG_SETS, buildBenchCluster, buildBenchGitLab } from "./fleet.js";
 import { parseMetrics, sum } from "../src/lib/prom-text.js";
 import { agent, deliveryRate, exporterSamples, familySum, freePort, get, memory, percentile, processCpu, Report, scanDistinct, scanSum, scrapeLatencies, sleep } from "./lib.js";
 import { costFootprint } from "./cost-footprint.js";
@@ -42,34 +43,16 @@ async function main(): Promise<void> {
   if (build.status !== 0) throw new Error("build failed");
 
   // The fleet: configured projects under a few groups, the active ones with live jobs.
-  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
-  const projects = Array.from({ length: SCALE.projects }, (_, i) => world.addProject(`fleet/team-${i % 20}/service-${i}`));
-  const active = projects.filter((_, i) => i % Math.floor(SCALE.projects / SCALE.active) === 0).slice(0, SCALE.active);
-  const runner = { id: 1, description: "bench-runner" };
-  const tagSets = [["docker"], ["docker", "spot"], ["kaniko"], []];
-  for (let i = 0; i < SCALE.liveJobs; i++) {
-    const job = world.createJob(active[i % active.length]!.id, { name: `live-${i}`, tags: tagSets[i % tagSets.length]!, status: "pending" });
-    if (i % 2 === 0) world.start(job.id, runner);
-  }
+  const { world, projects, active } = buildBenchGitLab(SCALE);
+  const runner = BENCH_RUNNER;
+  const tagSets = BENCH_TAG_SETS;
   // The benchmark measures the exporter, not GitLab's quotas: both are lifted.
   const gitlab = await startGitLabSimulator({ world, token: TOKEN, rateLimitPerMinute: 1_000_000, projectJobsRateLimitPerMinute: false, maxLoggedRequests: 10_000 });
 
   // The cluster: nodes (most of them spot) and live runner job pods spread over them.
-  const cluster = new KubeWorld({ historySize: 20_000 });
-  const nodeNames: string[] = [];
-  for (let i = 0; i < SCALE.nodes; i++) {
-    const options = { name: `ip-10-1-${Math.floor(i / 250)}-${i % 250}.compute.internal`, zone: ["us-west-2a", "us-west-2b", "us-west-2c"][i % 3]!, nodegroup: i < SCALE.spotNodes ? `ci-spot-${i % 4}` : "ci-ondemand" };
-    cluster.addNode(i < SCALE.spotNodes ? buildSpotNode(options) : buildOnDemandNode(options));
-    nodeNames.push(options.name);
-  }
+  const { cluster, runnerPod } = buildBenchCluster(SCALE, projects);
   let podSerial = 0;
-  const runnerPod = (i: number) => {
-    const project = projects[i % projects.length]!;
-    const pod = buildRunnerJobPod({ projectId: project.id, projectPath: project.pathWithNamespace, jobId: 5_000_000 + i, jobName: `job-${i % 40}`, ref: `feature/branch-${i % 500}`, nodeName: nodeNames[i % nodeNames.length]!, suffix: `p${i}`, buildImage: i % 10 === 0 ? "gcr.io/kaniko-project/executor:v1.23.2" : "node:22", requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } });
-    podRunning(pod, new Date());
-    return pod;
-  };
-  for (; podSerial < SCALE.pods; podSerial++) cluster.addPod(runnerPod(podSerial));
+  for (; podSerial < SCALE.pods; podSerial++) cluster.addPod(runnerPod(podSerial, new Date()));
   const kube = await startKubeSimulator({ world: cluster });
   const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-")), "kubeconfig");
   writeFileSync(kubeconfig, kube.kubeconfig());
@@ -256,7 +239,7 @@ async function main(): Promise<void> {
     // Event-to-metric latency from a watch event: a pod appears, its info series shows up.
     const watchLatencies: number[] = [];
     for (let i = 0; i < SCALE.latencySamples; i++) {
-      const pod = runnerPod(podSerial++);
+      const pod = runnerPod(podSerial++, new Date());
       const name = pod.metadata!.name!;
       const addedAt = performance.now();
       cluster.addPod(pod);
@@ -325,7 +308,7 @@ async function main(): Promise<void> {
     /** Pods created and deleted, as a busy cluster does all day. */
     const churnPods = async (count: number) => {
       for (let i = 0; i < count; i++) {
-        const pod = cluster.addPod(runnerPod(podSerial++));
+        const pod = cluster.addPod(runnerPod(podSerial++, new Date()));
         cluster.deletePod(pod.metadata!.namespace!, pod.metadata!.name!);
         if (i % 1000 === 999) await sleep(20);
       }

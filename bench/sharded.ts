@@ -12,8 +12,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GitLabWorld, startGitLabSimulator } from "../src/simulator/gitlab/index.js";
-import { KubeWorld, buildOnDemandNode, buildRunnerJobPod, buildSpotNode, podRunning, startKubeSimulator } from "../src/simulator/kube/index.js";
+import { startGitLabSimulator, type GitLabWorld } from "../src/simulator/gitlab/index.js";
+import { startKubeSimulator, type KubeWorld } from "../src/simulator/kube/index.js";
+import { buildBenchCluster, buildBenchGitLab } from "./fleet.js";
 import { agent, freePort, get, memory, percentile, Report, scanSum, scrapeLatencies, sleep } from "./lib.js";
 
 const SCALE = { projects: 3000, active: 150, liveJobs: 6000, pods: 30_000, nodes: 1500, spotNodes: 900, scrapes: 100, windowS: 30 };
@@ -32,30 +33,10 @@ interface Replica {
 }
 
 function buildWorlds(): { world: GitLabWorld; cluster: KubeWorld } {
-  const world = new GitLabWorld({ baseUrl: "https://gitlab.example.com" });
-  const projects = Array.from({ length: SCALE.projects }, (_, i) => world.addProject(`fleet/team-${i % 20}/service-${i}`));
-  const active = projects.filter((_, i) => i % Math.floor(SCALE.projects / SCALE.active) === 0).slice(0, SCALE.active);
-  const runner = { id: 1, description: "bench-runner" };
-  const tagSets = [["docker"], ["docker", "spot"], ["kaniko"], []];
-  for (let i = 0; i < SCALE.liveJobs; i++) {
-    const job = world.createJob(active[i % active.length]!.id, { name: `live-${i}`, tags: tagSets[i % tagSets.length]!, status: "pending" });
-    if (i % 2 === 0) world.start(job.id, runner);
-  }
-  const cluster = new KubeWorld({ historySize: 20_000 });
-  const nodeNames: string[] = [];
-  for (let i = 0; i < SCALE.nodes; i++) {
-    const options = { name: `ip-10-1-${Math.floor(i / 250)}-${i % 250}.compute.internal`, zone: ["us-west-2a", "us-west-2b", "us-west-2c"][i % 3]!, nodegroup: i < SCALE.spotNodes ? `ci-spot-${i % 4}` : "ci-ondemand" };
-    cluster.addNode(i < SCALE.spotNodes ? buildSpotNode(options) : buildOnDemandNode(options));
-    nodeNames.push(options.name);
-  }
+  const { world, projects } = buildBenchGitLab(SCALE);
+  const { cluster, runnerPod } = buildBenchCluster(SCALE, projects);
   const started = new Date();
-  for (let i = 0; i < SCALE.pods; i++) {
-    const project = projects[i % projects.length]!;
-    const pod = buildRunnerJobPod({ projectId: project.id, projectPath: project.pathWithNamespace, jobId: 5_000_000 + i, jobName: `job-${i % 40}`, ref: `feature/branch-${i % 500}`, nodeName: nodeNames[i % nodeNames.length]!, suffix: `p${i}`, buildImage: i % 10 === 0 ? "gcr.io/kaniko-project/executor:v1.23.2" : "node:22", requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } });
-    pod.metadata!.creationTimestamp = new Date(started.getTime() - 60_000);
-    podRunning(pod, started);
-    cluster.addPod(pod);
-  }
+  for (let i = 0; i < SCALE.pods; i++) cluster.addPod(runnerPod(i, started));
   return { world, cluster };
 }
 

@@ -1,5 +1,7 @@
+import { onTestFailed } from "vitest";
 import { freePort, spawnExporter, waitFor, type ExporterProcess } from "./exporter-process.js";
 import { scrape, type Sample } from "./prom.js";
+import { startReadinessService, type ReadinessService } from "./readiness-service.js";
 
 /** One replica of a StatefulSet of exporter processes: its ordinal, port and pod name stay across restarts. */
 export interface FleetReplica {
@@ -66,4 +68,21 @@ export async function startShardFleet(size: number, env: Record<string, string>,
 /** Waits for every running replica's `/readyz`. */
 export async function waitFleetReady(fleet: ShardFleet, timeoutMs = 60_000): Promise<void> {
   await Promise.all(fleet.replicas.filter((r) => r.process).map((r) => waitFor(r.process!, "/readyz", timeoutMs)));
+}
+
+/**
+ * Spawns every replica of the fleet, waits for their `/readyz`, and puts them behind a Service
+ * that routes by readiness, as a Kubernetes Service does; what it starts is stopped through
+ * `cleanup`, and the replicas' logs are printed when the test fails.
+ */
+export async function startFleetBehindService(fleet: ShardFleet, cleanup: Array<() => Promise<unknown>>): Promise<ReadinessService> {
+  cleanup.push(() => fleet.close());
+  onTestFailed(() => console.error(fleet.outputs()));
+  await Promise.all(fleet.replicas.map((r) => fleet.spawn(r.ordinal)));
+  await waitFleetReady(fleet);
+  const service = await startReadinessService({ probeIntervalMs: 200 });
+  cleanup.push(() => service.close());
+  for (const replica of fleet.replicas) service.add(replica.url);
+  await service.waitForRotation(fleet.peers);
+  return service;
 }

@@ -125,6 +125,13 @@ describe("settings found wrong while starting exit 2 in one line too", () => {
     expectOneLine(await runCli({ ...BASE, KUBECONFIG: path() }), "KUBECONFIG", expected);
   });
 
+  it("a price table that does not fit names KUBE_NODE_PRICES_FILE and what is wrong in it", async () => {
+    const prices = file("prices.yaml", "currency: USD\ninstanceTypes:\n  c5a.2xlarge: { ondemand: 0.308, spot: 0.1201 }\n");
+    const result = await runCli({ ...BASE, KUBE_ENABLED: "false", KUBE_NODE_PRICES_FILE: prices });
+    expectOneLine(result, "KUBE_NODE_PRICES_FILE", /^invalid configuration: KUBE_NODE_PRICES_FILE=".*prices\.yaml": expected a price table with currency and instanceTypes: instanceTypes\["c5a\.2xlarge"\]/);
+    expect(result.stderr).toContain('"ondemand"');
+  });
+
   it("an unreadable token file names GITLAB_TOKEN_FILE", async () => {
     const { GITLAB_TOKEN: _token, ...withoutToken } = BASE;
     expectOneLine(await runCli({ ...withoutToken, GITLAB_TOKEN_FILE: "/nonexistent/token", KUBE_ENABLED: "false" }), "GITLAB_TOKEN_FILE", /expected a readable file \(ENOENT\)$/);

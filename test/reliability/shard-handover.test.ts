@@ -7,14 +7,13 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it, onTestFailed } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { shardOfProject } from "../../src/domain/shard.js";
 import { GitLabWorld, startGitLabSimulator, WebhookSender, type SimProject } from "../../src/simulator/gitlab/index.js";
 import { addDisruptionTarget, buildRunnerJobPod, buildSpotNode, KubeWorld, NODE_TAINTS, podRunning, startKubeSimulator, taintNode, type KubeSimulator } from "../../src/simulator/kube/index.js";
 import { CiTraffic } from "../helpers/ci-traffic.js";
 import { eventually, scrape, sum } from "../helpers/prom.js";
-import { startReadinessService } from "../helpers/readiness-service.js";
-import { startShardFleet, waitFleetReady, type ShardFleet } from "../helpers/shard-fleet.js";
+import { startFleetBehindService, startShardFleet, type ShardFleet } from "../helpers/shard-fleet.js";
 
 const TOKEN = "glpat-handover-0123456789";
 const WEBHOOK_SECRET = "handover-secret";
@@ -58,14 +57,7 @@ async function start(world: GitLabWorld, cluster: KubeWorld): Promise<{ fleet: S
     SHUTDOWN_GRACE_SECONDS: "0",
     LOG_LEVEL: "info",
   });
-  cleanup.push(() => fleet.close());
-  onTestFailed(() => console.error(fleet.outputs()));
-  await Promise.all(fleet.replicas.map((r) => fleet.spawn(r.ordinal)));
-  await waitFleetReady(fleet);
-  const service = await startReadinessService({ probeIntervalMs: 200 });
-  cleanup.push(() => service.close());
-  for (const replica of fleet.replicas) service.add(replica.url);
-  await service.waitForRotation(fleet.peers);
+  const service = await startFleetBehindService(fleet, cleanup);
   return { fleet, kube, serviceUrl: service.url };
 }
 

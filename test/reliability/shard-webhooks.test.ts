@@ -7,15 +7,15 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it, onTestFailed } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { shardOfProject } from "../../src/domain/shard.js";
 import { GitLabWorld, startGitLabSimulator, WebhookSender } from "../../src/simulator/gitlab/index.js";
 import { KubeWorld, startKubeSimulator } from "../../src/simulator/kube/index.js";
 import { CiTraffic } from "../helpers/ci-traffic.js";
 import { waitFor } from "../helpers/exporter-process.js";
 import { eventually, scrape, sum } from "../helpers/prom.js";
-import { startReadinessService, type ReadinessService } from "../helpers/readiness-service.js";
-import { startShardFleet, waitFleetReady, type ShardFleet } from "../helpers/shard-fleet.js";
+import type { ReadinessService } from "../helpers/readiness-service.js";
+import { startFleetBehindService, startShardFleet, type ShardFleet } from "../helpers/shard-fleet.js";
 
 const TOKEN = "glpat-shard-hooks-0123456789";
 const WEBHOOK_SECRET = "shard-hooks-secret";
@@ -63,14 +63,7 @@ async function start(): Promise<{ fleet: ShardFleet; service: ReadinessService; 
     SHUTDOWN_GRACE_SECONDS: "1",
     LOG_LEVEL: "info",
   });
-  cleanup.push(() => fleet.close());
-  onTestFailed(() => console.error(fleet.outputs()));
-  await Promise.all(fleet.replicas.map((r) => fleet.spawn(r.ordinal)));
-  await waitFleetReady(fleet);
-  const service = await startReadinessService({ probeIntervalMs: 200 });
-  cleanup.push(() => service.close());
-  for (const replica of fleet.replicas) service.add(replica.url);
-  await service.waitForRotation(fleet.peers);
+  const service = await startFleetBehindService(fleet, cleanup);
   return { fleet, service, hooked: worldWithProjects() };
 }
 
