@@ -15,6 +15,8 @@ export const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 interface Row {
   readonly figure: string;
   readonly value: string;
+  /** The same figure in the previous run's results, when there was one. */
+  readonly previous: string;
   readonly target?: string;
   readonly met?: boolean;
 }
@@ -23,30 +25,45 @@ interface Row {
 export class Report {
   readonly rows: Row[] = [];
   readonly json: Record<string, unknown>;
+  /** The figures of the run before, read from the results file this run is about to replace. */
+  private readonly previous: Record<string, unknown>;
 
-  constructor(preset: string) {
+  constructor(preset: string, previousResultsFile?: string) {
     this.json = { preset, date: new Date().toISOString(), machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}` };
+    this.previous = readPrevious(previousResultsFile);
   }
 
   record(key: string, figure: string, value: number, unit: string, target?: { limit: number; better: "lower" | "higher"; text: string }): void {
     this.json[key] = value;
+    const previous = this.previous[key];
     this.rows.push({
       figure,
       value: `${formatNumber(value)} ${unit}`.trim(),
+      previous: typeof previous === "number" ? `${formatNumber(previous)} ${unit}`.trim() : "",
       ...(target ? { target: target.text, met: target.better === "lower" ? value <= target.limit : value >= target.limit } : {}),
     });
   }
 
   printTable(): void {
     const rows = this.rows;
-    const widths = [Math.max(...rows.map((r) => r.figure.length)), Math.max(...rows.map((r) => r.value.length)), 10];
-    console.log(`\n${this.json.machine as string}; preset ${this.json.preset as string}\n`);
-    console.log(`| ${"figure".padEnd(widths[0]!)} | ${"value".padStart(widths[1]!)} | target     |`);
-    console.log(`|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|------------|`);
+    const widths = [Math.max(...rows.map((r) => r.figure.length)), Math.max(...rows.map((r) => r.value.length)), Math.max(8, ...rows.map((r) => r.previous.length))];
+    const before = typeof this.previous.date === "string" ? ` (previous run: ${this.previous.date})` : "";
+    console.log(`\n${this.json.machine as string}; preset ${this.json.preset as string}${before}\n`);
+    console.log(`| ${"figure".padEnd(widths[0]!)} | ${"value".padStart(widths[1]!)} | ${"previous".padStart(widths[2]!)} | target     |`);
+    console.log(`|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|${"-".repeat(widths[2]! + 2)}|------------|`);
     for (const row of rows) {
       const target = row.target ? `${row.met ? "✓" : "✗"} ${row.target}` : "";
-      console.log(`| ${row.figure.padEnd(widths[0]!)} | ${row.value.padStart(widths[1]!)} | ${target.padEnd(10)} |`);
+      console.log(`| ${row.figure.padEnd(widths[0]!)} | ${row.value.padStart(widths[1]!)} | ${row.previous.padStart(widths[2]!)} | ${target.padEnd(10)} |`);
     }
+  }
+}
+
+function readPrevious(file: string | undefined): Record<string, unknown> {
+  if (file === undefined) return {};
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
   }
 }
 

@@ -20,6 +20,12 @@ import { costFootprint } from "./cost-footprint.js";
 import { WebhookChurn } from "./webhook-churn.js";
 
 const quick = process.argv.includes("--quick");
+/**
+ * `--prices`: the exporter runs with a price table, its cost families in the scrape. By default it
+ * runs in its default configuration (no cost counting), which the targets are about; what the cost
+ * state adds is measured in process either way (bench/cost-footprint.ts).
+ */
+const priced = process.argv.includes("--prices");
 /** The families of what CI costs (src/metrics/families/cost.ts). */
 const COST_FAMILY = /^gitlab_ci_(job_cpu_core_seconds|job_memory_byte_seconds|job_cost|job_on_demand_cost|job_cost_by_ref|job_cost_by_job_name|node_occupied_seconds|node_idle_seconds|node_idle_cost)_total$|^gitlab_ci_(nodes_unpriced|cost_currency_info)$/;
 const SCALE = quick
@@ -32,7 +38,8 @@ const root = new URL("../", import.meta.url).pathname;
 /** Node flags and environment the container image runs the exporter with; the Dockerfile is tested against it. */
 const runtime = JSON.parse(readFileSync(new URL("../deploy/runtime.json", import.meta.url), "utf8")) as { nodeFlags: string[]; env: Record<string, string> };
 
-const report = new Report(quick ? "quick" : "default");
+const resultsFile = new URL(`results/${quick ? "quick" : "default"}${priced ? "-priced" : ""}.json`, import.meta.url).pathname;
+const report = new Report(quick ? "quick" : "default", resultsFile);
 const json = report.json;
 const record = report.record.bind(report);
 
@@ -56,7 +63,7 @@ async function main(): Promise<void> {
   const kube = await startKubeSimulator({ world: cluster });
   const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-")), "kubeconfig");
   writeFileSync(kubeconfig, kube.kubeconfig());
-  // Every node priced, so the cost families hold what they would in production.
+  // With --prices, every node priced, so the cost families hold what they would in production.
   const prices = kubeconfig.replace(/kubeconfig$/, "prices.yaml");
   writeFileSync(prices, simulatedPricesYaml());
 
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
       GITLAB_IDLE_REQUESTS_PER_SECOND: "5",
       GITLAB_MAX_CONCURRENT_REQUESTS: "8",
       KUBECONFIG: kubeconfig,
-      KUBE_NODE_PRICES_FILE: prices,
+      ...(priced ? { KUBE_NODE_PRICES_FILE: prices } : {}),
       LISTEN_ADDRESS: `127.0.0.1:${port}`,
       LOG_LEVEL: "warn",
       // The benchmark ends the process when it is done: no Service to leave.
@@ -137,7 +144,7 @@ async function main(): Promise<void> {
     json.spot_nodes = scale.spotNodes;
     record("series", "series exported", series, "");
     const costSeries = parseMetrics(body).filter((sample) => COST_FAMILY.test(sample.name)).length;
-    record("cost_series", "  of them the cost families (what CI costs; only with a price table or KUBE_COST_COUNTERS=true)", costSeries, "");
+    record("cost_series", `  of them the cost families (${priced ? "with a price table" : "none without a price table: --prices"})`, costSeries, "");
     // The default configuration exports no cost families: its series per job pod (target: at most 1.2).
     record("series_per_pod_default", "series per job pod without them (the default configuration)", (series - costSeries) / scale.pods, "", { limit: 1.2, better: "lower", text: "≤ 1.2" });
     record("body_kib", "/metrics body size", Buffer.byteLength(body) / 1024, "KiB");
@@ -357,7 +364,7 @@ async function main(): Promise<void> {
 
     report.printTable();
     mkdirSync(`${root}bench/results`, { recursive: true });
-    const file = `${root}bench/results/${quick ? "quick" : "default"}.json`;
+    const file = resultsFile;
     writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
     console.log(`\nfigures written to ${file.replace(root, "")}`);
   } finally {

@@ -24,7 +24,7 @@ const FLEET_REQUESTS_PER_SECOND = 300;
 const TOKEN = "bench-token";
 const root = new URL("../", import.meta.url).pathname;
 const runtime = JSON.parse(readFileSync(new URL("../deploy/runtime.json", import.meta.url), "utf8")) as { nodeFlags: string[]; env: Record<string, string> };
-const report = new Report("sharded");
+const report = new Report("sharded", new URL("results/sharded.json", import.meta.url).pathname);
 
 interface Replica {
   readonly name: string;
