@@ -7,8 +7,7 @@
  */
 export class CountingGate {
   private open: boolean;
-  /** Held counts in the order they were seen (`seenAtMs`), each with when it happened. */
-  private held: Array<{ readonly seenAtMs: number; readonly happenedAtMs: number; readonly count: () => void }> = [];
+  private held: Array<{ readonly atMs: number; readonly count: () => void }> = [];
   /** Counts dropped because more were held than `maxHeld`. */
   dropped = 0;
 
@@ -29,13 +28,8 @@ export class CountingGate {
     return this.open;
   }
 
-  /**
-   * Counts now, or holds the count while the gate is closed. `happenedAtMs`, when the count
-   * knows it (a job's finish), decides whether a takeover replays it: a standby may see a job
-   * finish only after the predecessor's last sign of life, though the job finished, and was
-   * counted by the predecessor, before it.
-   */
-  pass(count: () => void, happenedAtMs?: number): void {
+  /** Counts now, or holds the count while the gate is closed. */
+  pass(count: () => void): void {
     if (this.open) return count();
     const now = (this.options.now ?? Date.now)();
     this.forgetBefore(now - this.options.holdMs);
@@ -43,7 +37,7 @@ export class CountingGate {
       this.held.shift();
       this.dropped++;
     }
-    this.held.push({ seenAtMs: now, happenedAtMs: happenedAtMs ?? now, count });
+    this.held.push({ atMs: now, count });
   }
 
   /** Opens the gate: the counts held from `sinceMs` on are made, in order (all of them when null). */
@@ -52,7 +46,7 @@ export class CountingGate {
     this.open = true;
     const held = this.held;
     this.held = [];
-    for (const { happenedAtMs, count } of held) if (sinceMs === null || happenedAtMs >= sinceMs) count();
+    for (const { atMs, count } of held) if (sinceMs === null || atMs >= sinceMs) count();
   }
 
   /** Counts held now. */
@@ -62,7 +56,7 @@ export class CountingGate {
 
   private forgetBefore(ms: number): void {
     let drop = 0;
-    while (drop < this.held.length && this.held[drop]!.seenAtMs < ms) drop++;
+    while (drop < this.held.length && this.held[drop]!.atMs < ms) drop++;
     if (drop > 0) this.held.splice(0, drop);
   }
 }

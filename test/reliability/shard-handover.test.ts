@@ -112,6 +112,10 @@ describe("a shard whose active replica dies", () => {
       return cluster.addPod(pod);
     });
     await eventually(async () => expect(sum(await scrape(old.url), "gitlab_ci_job_pod_info")).toBe(jobPods.length), 5000, 100);
+    // A job that finished between the active replica's last renewal and its death is counted by
+    // both (README, "Scaling out"): the kill comes after a renewal that follows the last finish.
+    const quietSince = Date.now();
+    await eventually(() => expect(kube.objects.leaseWrites.some((w) => w.name === "exporter-shard-0" && w.holder === old.podName && w.at > quietSince)).toBe(true), 5000, 20);
 
     const killedAt = Date.now();
     await fleet.kill(old.ordinal);

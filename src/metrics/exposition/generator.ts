@@ -25,24 +25,16 @@ interface Declaration<L extends string> {
 
 type Samples<L extends string> = Iterable<readonly [Labels<L>, number]>;
 
-/**
- * What a counter's `connect` moves: its counts (through the gate, when there is one) and its
- * series. `happenedAtMs`: when the counted thing happened, where the state knows it (the gate
- * replays a standby's held counts by it).
- */
-export interface CounterSink<L extends string> extends Pick<CounterFamily<L>, "removeMatching"> {
-  inc(labels: Labels<L>, by?: number, happenedAtMs?: number): void;
-}
-export interface HistogramSink<L extends string> extends Pick<HistogramFamily<L>, "removeMatching"> {
-  observe(labels: Labels<L>, value: number, happenedAtMs?: number): void;
-}
+/** What a counter's `connect` moves: its counts (through the gate, when there is one) and its series. */
+export type CounterSink<L extends string> = Pick<CounterFamily<L>, "inc" | "removeMatching">;
+export type HistogramSink<L extends string> = Pick<HistogramFamily<L>, "observe" | "removeMatching">;
 
 /** A counter moved by what the state tells (`connect` subscribes it). */
 export function counter<S, const L extends string>(d: Declaration<L> & { connect(state: S, family: CounterSink<L>): void }): FamilyGenerator<S> {
   return generator(d, "counter", (options, state) => {
     const family = new CounterFamily(d.name, d.help, d.labels, options);
     const gate = options.gate;
-    d.connect(state, gate ? { inc: (labels, by, happenedAtMs) => gate.pass(() => family.inc(labels, by), happenedAtMs), removeMatching: (values) => family.removeMatching(values) } : family);
+    d.connect(state, gate ? { inc: (labels, by) => gate.pass(() => family.inc(labels, by)), removeMatching: (values) => family.removeMatching(values) } : family);
     return family;
   });
 }
@@ -53,7 +45,7 @@ export function histogram<S, const L extends string>(
   return generator(d, "histogram", (options, state) => {
     const family = new HistogramFamily(d.name, d.help, d.labels, d.buckets, options);
     const gate = options.gate;
-    d.connect(state, gate ? { observe: (labels, value, happenedAtMs) => gate.pass(() => family.observe(labels, value), happenedAtMs), removeMatching: (values) => family.removeMatching(values) } : family);
+    d.connect(state, gate ? { observe: (labels, value) => gate.pass(() => family.observe(labels, value)), removeMatching: (values) => family.removeMatching(values) } : family);
     return family;
   });
 }

@@ -52,7 +52,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
     connect: ({ jobs, projects }, family) => {
       jobs.onFinished.add((job) => {
         const project = projects.pathOf(job.projectId);
-        if (project !== undefined) family.inc({ project, status: job.status, failure_reason: job.failureReason, runner: job.runner }, 1, job.finishedAtMs);
+        if (project !== undefined) family.inc({ project, status: job.status, failure_reason: job.failureReason, runner: job.runner });
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },
@@ -64,7 +64,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
     connect: ({ pipelines, projects }, family) => {
       pipelines.onFinished.add((pipeline) => {
         const project = projects.pathOf(pipeline.projectId);
-        if (project !== undefined) family.inc({ project, status: pipeline.status }, 1, pipeline.finishedAtMs);
+        if (project !== undefined) family.inc({ project, status: pipeline.status });
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },
@@ -90,7 +90,7 @@ export const GITLAB_JOB_FAMILIES: readonly FamilyGenerator<GitLabJobState>[] = [
     connect: ({ jobs, projects }, family) => {
       jobs.onFinished.add((job) => {
         const project = projects.pathOf(job.projectId);
-        if (project !== undefined && job.durationSeconds !== null) family.observe({ project, status: job.status }, job.durationSeconds, job.finishedAtMs);
+        if (project !== undefined && job.durationSeconds !== null) family.observe({ project, status: job.status }, job.durationSeconds);
       });
       projects.onRemoved.add(({ path }) => family.removeMatching({ project: path }));
     },
