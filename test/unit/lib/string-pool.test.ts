@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { StringPool } from "../../../src/lib/string-pool.js";
+
+describe("StringPool", () => {
+  it("keeps one copy of each string however often it is seen", () => {
+    const pool = new StringPool(10);
+    for (let i = 0; i < 100; i++) expect(pool.intern(`gitlab-runner-${i % 3}`)).toBe(`gitlab-runner-${i % 3}`);
+    expect(pool.size).toBe(3);
+  });
+
+  it("keeps no empty string", () => {
+    const pool = new StringPool(10);
+    expect(pool.intern("")).toBe("");
+    expect(pool.size).toBe(0);
+  });
+
+  it("holds at most its capacity, forgetting the oldest first", () => {
+    const pool = new StringPool(3);
+    for (const value of ["a", "b", "c", "d"]) pool.intern(value);
+    expect(pool.size).toBe(3);
+    pool.intern("b");
+    expect(pool.size).toBe(3);
+    pool.intern("a");
+    expect(pool.size).toBe(3);
+  });
+});
