@@ -131,8 +131,8 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     const containerStatus = builder === null ? undefined : statuses.find((s) => s.name === container.name);
     containers.push({
       name: shared(container.name),
-      requests: job === null ? NO_RESOURCES : resources(container.resources?.requests),
-      limits: job === null ? NO_RESOURCES : resources(container.resources?.limits),
+      requests: job === null ? NO_RESOURCES : resources(container.resources?.requests, recognition.strings),
+      limits: job === null ? NO_RESOURCES : resources(container.resources?.limits, recognition.strings),
       builder,
       finishedRuns: containerStatus ? finishedRuns(times, containerStatus.lastState, containerStatus.state) : NO_RUNS,
     });
@@ -219,8 +219,13 @@ function isKubernetesJobPod(labels: Readonly<Record<string, string>> | null | un
   return (owners ?? []).some((o) => o.kind === "Job") || labels?.["batch.kubernetes.io/job-name"] !== undefined || labels?.["job-name"] !== undefined;
 }
 
-function resources(wire: Readonly<Record<string, string | number>> | null | undefined): ResourceAmounts {
+/** The amounts of cpu and memory told; with a pool, alike amounts are one shared object. */
+function resources(wire: Readonly<Record<string, string | number>> | null | undefined, pool?: StringPool): ResourceAmounts {
   if (!wire) return NO_RESOURCES;
+  if (pool) {
+    const told = RESOURCES.map((name) => JSON.stringify(wire[name] ?? null)).join(",");
+    return pool.shared(`resources:${told}`, () => resources(wire));
+  }
   const result: { -readonly [K in keyof ResourceAmounts]: number } = {};
   let found = false;
   for (const name of RESOURCES) {

@@ -23,4 +23,16 @@ describe("StringPool", () => {
     pool.intern("a");
     expect(pool.size).toBe(3);
   });
+
+  it("makes a value once per key, and hands out that one, frozen", () => {
+    const pool = new StringPool(10);
+    let made = 0;
+    const make = () => ({ cpu: 0.5, made: ++made });
+    const first = pool.shared("resources:0.5", make);
+    expect(pool.shared("resources:0.5", make)).toBe(first);
+    expect(made).toBe(1);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(pool.shared("resources:1", make)).toEqual({ cpu: 0.5, made: 2 });
+    expect(pool.valueCount).toBe(2);
+  });
 });

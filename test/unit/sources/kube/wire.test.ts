@@ -167,10 +167,14 @@ describe("pod snapshots", () => {
     expect(toPodSnapshot(structuredClone(podYaml), { ...recognition, strings: pool })).toEqual(toPodSnapshot(podYaml, recognition));
     // Its namespace, node, phase, container names and job labels.
     const afterOne = pool.size;
+    const amounts = pool.valueCount;
     expect(afterOne).toBeGreaterThanOrEqual(8);
+    // Its containers' requests and limits.
+    expect(amounts).toBeGreaterThanOrEqual(2);
     // A second decoding of the same pod finds every string it shares in the pool.
     expect(toPodSnapshot(structuredClone(podYaml), { ...recognition, strings: pool })).toEqual(toPodSnapshot(podYaml, recognition));
     expect(pool.size).toBe(afterOne);
+    expect(pool.valueCount).toBe(amounts);
     const node = toNodeSnapshot(structuredClone(nodeYaml), { ...nodeRecognition, strings });
     expect(node).toEqual(toNodeSnapshot(nodeYaml, nodeRecognition));
   });
