@@ -35,4 +35,7 @@ USER 65532:65532
 EXPOSE 9863
 # No HEALTHCHECK: Kubernetes probes /healthz and /readyz.
 # A 4 MiB young generation instead of 16: about 25 MiB less committed heap for the same work.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "dist/src/cli.js"]
+# The garbage collector on the main thread alone: with its helper threads the process kept some
+# 60 MiB more resident outside the heap after a pod churn (10,000 job pods, 20,000 churned), for a
+# full collection of 40 MiB of heap 42 ms instead of 33.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--single-threaded-gc", "dist/src/cli.js"]

@@ -34,6 +34,16 @@ interface PricedHold {
 /** What a hold is, before it has slots: a pod of a job, its requests, its node and its share of it. */
 export type HoldFacts = Omit<Hold, "resources" | "priced">;
 
+/**
+ * A hold of these facts and slots, its fields always set in one order: every hold then shares one
+ * hidden class. (Spread into a literal, `{ ...facts, resources, priced }`, 10,000 holds took
+ * nearly as many hidden classes, each with its own descriptors, a few hundred bytes a pod.)
+ */
+export function holdOf(facts: HoldFacts, resources: Hold["resources"], priced: Hold["priced"]): Hold {
+  const { node, project, ref, jobName, requests, share, startMs, fromMs } = facts;
+  return { node, project, ref, jobName, requests, share, startMs, fromMs, resources, priced };
+}
+
 /** A branch or job name no pod has paid for in a day leaves the exposition. */
 export const COST_SERIES_FORGET_MS = 24 * 3_600_000;
 
@@ -60,7 +70,7 @@ export class HoldTotals {
       price === null
         ? null
         : { rates: costRates(facts.share, price), cost: this.cost.slot({ project, capacity_type: node.labels.capacity_type }), ref: this.refs.slot({ project, ref }), jobName: this.jobNames.slot({ project, job_name: jobName }) };
-    const hold: Hold = { ...facts, resources: this.resources.slot({ project, ...node.labels }), priced };
+    const hold = holdOf(facts, this.resources.slot({ project, ...node.labels }), priced);
     this.resources.hold(hold.resources!);
     if (priced) {
       this.cost.hold(priced.cost);

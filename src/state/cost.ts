@@ -5,7 +5,7 @@ import type { CountingGate } from "../lib/counting-gate.js";
 import type { HeldTotals } from "../lib/held-totals.js";
 import type { Listeners } from "../lib/listeners.js";
 import { CostNode, CostNodes, type CostNodeSource, type NodeLabels } from "./cost-nodes.js";
-import { HoldTotals, sameHold, type Hold, type PodGroupLabel } from "./cost-holds.js";
+import { holdOf, HoldTotals, sameHold, type Hold, type PodGroupLabel } from "./cost-holds.js";
 
 export { COST_SERIES_FORGET_MS } from "./cost-holds.js";
 
@@ -212,7 +212,7 @@ export class CostLedger {
     const requests = podRequests(containers);
     const share = node.allocatable === null ? 0 : nodeShare(requests, node.allocatable, this.prices?.weights ?? OPENCOST_RESOURCE_WEIGHTS);
     const facts = { node, project: job?.project ?? "", ref: job?.ref ?? "", jobName: job?.jobName ?? "", requests, share, startMs, fromMs };
-    pod.hold = pod.own ? this.totals.open(facts, node.allocatable === null ? null : node.price) : { ...facts, resources: null, priced: null };
+    pod.hold = pod.own ? this.totals.open(facts, node.allocatable === null ? null : node.price) : holdOf(facts, null, null);
     if (counted) node.open.set(pod, { fromMs, share });
     this.changed = true;
   }

@@ -50,8 +50,8 @@ interface Undecided {
 
 interface TrackedPod {
   snapshot: PodSnapshot;
-  /** Per builder container, the start of the latest run already observed. */
-  readonly observedRunStart: Map<string, number>;
+  /** Per builder container, the start of the latest run already observed; null until a run was (most pods never run a builder). */
+  observedRunStart: Map<string, number> | null;
 }
 
 /**
@@ -107,7 +107,7 @@ export class PodStore {
     if (snapshot.job) this.uidByJobId.set(Number(snapshot.job.jobId), snapshot.uid);
     if (!tracked) {
       this.occupants?.forget(snapshot.uid);
-      const pod: TrackedPod = { snapshot, observedRunStart: new Map() };
+      const pod: TrackedPod = { snapshot, observedRunStart: null };
       this.pods.set(snapshot.uid, pod);
       if (snapshot.job) this.onJobPodChanged.emit({ previous: undefined, next: snapshot, fromFirstList: !options.observeEndedBuilds });
       this.observeBuilds(pod, options.observeEndedBuilds);
@@ -273,7 +273,7 @@ export class PodStore {
     const jobId = pod.job ? Number(pod.job.jobId) : null;
     for (const container of pod.containers) {
       if (container.builder === null) continue;
-      let latest = tracked.observedRunStart.get(container.name) ?? -Infinity;
+      let latest = tracked.observedRunStart?.get(container.name) ?? -Infinity;
       for (const run of container.finishedRuns) {
         if (run.startedAtMs <= latest) continue;
         latest = run.startedAtMs;
@@ -286,7 +286,7 @@ export class PodStore {
           durationSeconds: Math.max(0, (run.finishedAtMs - run.startedAtMs) / 1000),
         });
       }
-      if (latest !== -Infinity) tracked.observedRunStart.set(container.name, latest);
+      if (latest !== -Infinity) (tracked.observedRunStart ??= new Map()).set(container.name, latest);
     }
   }
 }

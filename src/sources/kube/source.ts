@@ -4,6 +4,7 @@ import type { KubernetesConfig } from "../../config/load.js";
 import type { ProjectIdLookup, ProjectPathLookup } from "../../domain/job-pod.js";
 import type { NodeSnapshot, PodSnapshot } from "../../domain/pod.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
+import { StringPool } from "../../lib/string-pool.js";
 import { lister, NODE_PATH, podPath, watchOpener } from "./client.js";
 import { Informer, type InformerOptions, type InformerTiming } from "./informer.js";
 import type { NodeSink, PodSink } from "./sinks.js";
@@ -65,6 +66,8 @@ export class KubernetesSource {
   private readonly informers: RunningInformer[];
   private readonly lastEvents: InformerLastEvent[] = [];
   private readonly timing: InformerTiming;
+  /** The strings the nodes and pods of every informer repeat, kept once. */
+  private readonly strings = new StringPool();
 
   constructor(
     config: KubernetesConfig,
@@ -120,7 +123,7 @@ export class KubernetesSource {
 
   private nodeInformer(config: KubernetesConfig): Informer<NodeSnapshot> {
     const { kubeConfig, nodes } = this.deps;
-    const recognition = { ...config.nodes, rejections: this.deps.rejections, labelValueMaxBytes: this.deps.labelValueMaxBytes };
+    const recognition = { ...config.nodes, rejections: this.deps.rejections, labelValueMaxBytes: this.deps.labelValueMaxBytes, strings: this.strings };
     return new Informer<NodeSnapshot>({
       ...this.commonOptions(config, "nodes", "kube_nodes"),
       namespace: "",
@@ -138,7 +141,7 @@ export class KubernetesSource {
   /** The pods of one namespace, or of all when `namespace` is null. */
   private podInformer(config: KubernetesConfig, namespace: string | null): Informer<PodSnapshot> {
     const { kubeConfig, pods, rejections, labelValueMaxBytes, projectPathOf, projectIdOf } = this.deps;
-    const recognition = { ...config.pods, rejections, labelValueMaxBytes, projectPathOf, projectIdOf };
+    const recognition = { ...config.pods, rejections, labelValueMaxBytes, projectPathOf, projectIdOf, strings: this.strings };
     return new Informer<PodSnapshot>({
       ...this.commonOptions(config, "pods", "kube_pods"),
       namespace: namespace ?? "",

@@ -7,6 +7,7 @@ import { cutLabelValue, DEFAULT_LABEL_VALUE_MAX_BYTES } from "../../domain/label
 import { FieldChecks } from "../../domain/plausibility.js";
 import { parseQuantity } from "../../domain/quantity.js";
 import type { RejectionSource, Rejections } from "../../lib/rejections.js";
+import type { StringPool } from "../../lib/string-pool.js";
 import { containerStatus, podStart, timeMs, type containerState } from "./pod-start.js";
 
 /**
@@ -85,6 +86,8 @@ export interface TimestampChecking {
    * this many bytes (`LABEL_VALUE_MAX_BYTES`), so what a live pod or node holds follows the cap.
    */
   readonly labelValueMaxBytes?: number;
+  /** Where the strings many objects repeat (namespaces, nodes, projects, refs) are shared; each object keeps its own when absent. */
+  readonly strings?: StringPool;
 }
 
 export interface PodRecognition extends TimestampChecking {
@@ -106,6 +109,7 @@ export interface NodeRecognition extends TimestampChecking {
 /** Resources reported per container: `cpu` in cores, `memory` in bytes. */
 const RESOURCES = ["cpu", "memory"] as const;
 const NO_RESOURCES: ResourceAmounts = Object.freeze({});
+const NO_RUNS: readonly ContainerRun[] = Object.freeze([]);
 
 /** The pod's snapshot, or null when the object is not a readable Pod. */
 export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSnapshot | null {
@@ -115,7 +119,8 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
   const times = timeChecks(recognition, "kube_pods", meta);
   const podMeta = { labels: meta.labels ?? undefined, annotations: meta.annotations ?? undefined };
   const identity = recogniseJobPod(podMeta, recognition.jobPod, recognition.projectPathOf);
-  const job = boundedIdentity(identity, recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES);
+  const shared = sharing(recognition.strings);
+  const job = boundedIdentity(identity, recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES, shared);
   const kubernetesJob = job === null && isKubernetesJobPod(meta.labels, meta.ownerReferences);
   const statuses = status?.containerStatuses ?? [];
   const containers: ContainerSnapshot[] = [];
@@ -125,22 +130,22 @@ export function toPodSnapshot(raw: unknown, recognition: PodRecognition): PodSna
     if (job === null && builder === null) continue;
     const containerStatus = builder === null ? undefined : statuses.find((s) => s.name === container.name);
     containers.push({
-      name: container.name,
-      requests: job === null ? NO_RESOURCES : resources(container.resources?.requests),
-      limits: job === null ? NO_RESOURCES : resources(container.resources?.limits),
+      name: shared(container.name),
+      requests: job === null ? NO_RESOURCES : resources(container.resources?.requests, recognition.strings),
+      limits: job === null ? NO_RESOURCES : resources(container.resources?.limits, recognition.strings),
       builder,
-      finishedRuns: containerStatus ? finishedRuns(times, containerStatus.lastState, containerStatus.state) : [],
+      finishedRuns: containerStatus ? finishedRuns(times, containerStatus.lastState, containerStatus.state) : NO_RUNS,
     });
   }
   const disruption = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
-  const phase = status?.phase ?? "";
+  const phase = shared(status?.phase ?? "");
   return {
     uid: meta.uid,
-    namespace: meta.namespace ?? "",
+    namespace: shared(meta.namespace ?? ""),
     name: meta.name,
-    nodeName: spec?.nodeName ?? "",
+    nodeName: shared(spec?.nodeName ?? ""),
     phase,
-    statusReason: status?.reason ?? "",
+    statusReason: shared(status?.reason ?? ""),
     disruption: disruption ? (disruption.reason ?? "") : null,
     finishedAtMs: phase === "Succeeded" || phase === "Failed" ? finishedAtMs(times, statuses, status?.conditions ?? []) : null,
     ...deletion(times, meta.deletionTimestamp, meta.deletionGracePeriodSeconds),
@@ -169,15 +174,16 @@ export function toNodeSnapshot(raw: unknown, recognition: NodeRecognition): Node
   const labels = meta.labels ?? undefined;
   const ready = status?.conditions?.find((c) => c.type === "Ready");
   const maxBytes = recognition.labelValueMaxBytes ?? DEFAULT_LABEL_VALUE_MAX_BYTES;
+  const shared = sharing(recognition.strings);
   return {
-    name: meta.name,
+    name: shared(meta.name),
     uid: meta.uid,
     createdAtMs: times.timestamp("metadata.creationTimestamp", timeMs(meta.creationTimestamp), meta.creationTimestamp),
     deletingSinceMs: times.timestamp("metadata.deletionTimestamp", timeMs(meta.deletionTimestamp), meta.deletionTimestamp),
     spot: isSpotNode(labels, recognition.spotSelectors),
-    instanceType: cutLabelValue(instanceTypeOf(labels, recognition.instanceTypeKeys), maxBytes),
-    zone: cutLabelValue(zoneOf(labels, recognition.zoneKeys), maxBytes),
-    nodegroup: cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes),
+    instanceType: shared(cutLabelValue(instanceTypeOf(labels, recognition.instanceTypeKeys), maxBytes)),
+    zone: shared(cutLabelValue(zoneOf(labels, recognition.zoneKeys), maxBytes)),
+    nodegroup: shared(cutLabelValue(nodeGroupOf(labels, recognition.nodegroupKeys), maxBytes)),
     evidence: evidenceFromTaints(spec?.taints ?? undefined),
     readySinceMs: ready?.status === "True" ? times.timestamp("status.conditions.Ready.lastTransitionTime", timeMs(ready.lastTransitionTime), ready.lastTransitionTime) : null,
     allocatable: resources(status?.allocatable ?? status?.capacity),
@@ -190,16 +196,21 @@ export function resourceVersionOf(raw: unknown): string | null {
   return typeof version === "string" && version !== "" ? version : null;
 }
 
-/** The job's label values, each cut to the label value cap. */
-function boundedIdentity(job: JobPodIdentity | null, maxBytes: number): JobPodIdentity | null {
+/** The pool's copy of a string, or the string itself without a pool. */
+function sharing(pool: StringPool | undefined): (value: string) => string {
+  return pool ? (value) => pool.intern(value) : (value) => value;
+}
+
+/** The job's label values, each cut to the label value cap; those many pods repeat shared. */
+function boundedIdentity(job: JobPodIdentity | null, maxBytes: number, shared: (value: string) => string): JobPodIdentity | null {
   if (job === null) return null;
   return {
     jobId: cutLabelValue(job.jobId, maxBytes),
-    project: cutLabelValue(job.project, maxBytes),
-    ref: cutLabelValue(job.ref, maxBytes),
-    jobName: cutLabelValue(job.jobName, maxBytes),
+    project: shared(cutLabelValue(job.project, maxBytes)),
+    ref: shared(cutLabelValue(job.ref, maxBytes)),
+    jobName: shared(cutLabelValue(job.jobName, maxBytes)),
     pipelineId: cutLabelValue(job.pipelineId, maxBytes),
-    runner: cutLabelValue(job.runner, maxBytes),
+    runner: shared(cutLabelValue(job.runner, maxBytes)),
   };
 }
 
@@ -208,8 +219,13 @@ function isKubernetesJobPod(labels: Readonly<Record<string, string>> | null | un
   return (owners ?? []).some((o) => o.kind === "Job") || labels?.["batch.kubernetes.io/job-name"] !== undefined || labels?.["job-name"] !== undefined;
 }
 
-function resources(wire: Readonly<Record<string, string | number>> | null | undefined): ResourceAmounts {
+/** The amounts of cpu and memory told; with a pool, alike amounts are one shared object. */
+function resources(wire: Readonly<Record<string, string | number>> | null | undefined, pool?: StringPool): ResourceAmounts {
   if (!wire) return NO_RESOURCES;
+  if (pool) {
+    const told = RESOURCES.map((name) => JSON.stringify(wire[name] ?? null)).join(",");
+    return pool.shared(`resources:${told}`, () => resources(wire));
+  }
   const result: { -readonly [K in keyof ResourceAmounts]: number } = {};
   let found = false;
   for (const name of RESOURCES) {
@@ -222,7 +238,7 @@ function resources(wire: Readonly<Record<string, string | number>> | null | unde
   return found ? result : NO_RESOURCES;
 }
 
-function finishedRuns(times: FieldChecks, ...states: WireContainerState[]): ContainerRun[] {
+function finishedRuns(times: FieldChecks, ...states: WireContainerState[]): readonly ContainerRun[] {
   const runs: ContainerRun[] = [];
   for (const state of states) {
     const terminated = state?.terminated;
@@ -231,7 +247,7 @@ function finishedRuns(times: FieldChecks, ...states: WireContainerState[]): Cont
     if (!terminated || startedAtMs === null || finishedAtMs === null) continue;
     runs.push({ startedAtMs, finishedAtMs, exitCode: terminated.exitCode });
   }
-  return runs.sort((a, b) => a.startedAtMs - b.startedAtMs);
+  return runs.length === 0 ? NO_RUNS : runs.sort((a, b) => a.startedAtMs - b.startedAtMs);
 }
 
 /** When a pod in a final phase got there: its containers' latest finish, else its conditions' latest change. */

@@ -5,6 +5,7 @@ import { DEFAULT_BUILDER_IMAGES } from "../../../../src/domain/builder.js";
 import { RUNNER_JOB_POD_KEYS } from "../../../../src/domain/job-pod.js";
 import { DEFAULT_INSTANCE_TYPE_KEYS, DEFAULT_NODEGROUP_KEYS, DEFAULT_SPOT_SELECTORS, DEFAULT_ZONE_KEYS } from "../../../../src/domain/node.js";
 import type { Rejections } from "../../../../src/lib/rejections.js";
+import { StringPool } from "../../../../src/lib/string-pool.js";
 import { resourceVersionOf, toNodeSnapshot, toPodSnapshot, type PodRecognition } from "../../../../src/sources/kube/wire.js";
 
 const fixtures = new URL("../../../fixtures/kubernetes/", import.meta.url);
@@ -155,6 +156,27 @@ describe("pod snapshots", () => {
     ended.status.containerStatuses[0].state = { terminated: { exitCode: 0, startedAt: "2026-03-10T09:20:45Z", finishedAt: "2026-03-10T09:30:00Z" } };
     ended.status.containerStatuses[0].lastState = { terminated: { exitCode: 1, startedAt: "2026-03-10T09:20:41Z", finishedAt: "2026-03-10T09:20:44Z" } };
     expect(toPodSnapshot(ended, recognition)!.start).toMatchObject({ allStarted: true, startupSeconds: 10 });
+  });
+
+  it("are the same with the strings pods repeat shared, which the pool then holds once", () => {
+    const strings = new StringPool();
+    const events = watchEvents.map((event) => event.object);
+    const plain = events.map((object) => toPodSnapshot(object, recognition));
+    expect(events.map((object) => toPodSnapshot(structuredClone(object), { ...recognition, strings }))).toEqual(plain);
+    const pool = new StringPool();
+    expect(toPodSnapshot(structuredClone(podYaml), { ...recognition, strings: pool })).toEqual(toPodSnapshot(podYaml, recognition));
+    // Its namespace, node, phase, container names and job labels.
+    const afterOne = pool.size;
+    const amounts = pool.valueCount;
+    expect(afterOne).toBeGreaterThanOrEqual(8);
+    // Its containers' requests and limits.
+    expect(amounts).toBeGreaterThanOrEqual(2);
+    // A second decoding of the same pod finds every string it shares in the pool.
+    expect(toPodSnapshot(structuredClone(podYaml), { ...recognition, strings: pool })).toEqual(toPodSnapshot(podYaml, recognition));
+    expect(pool.size).toBe(afterOne);
+    expect(pool.valueCount).toBe(amounts);
+    const node = toNodeSnapshot(structuredClone(nodeYaml), { ...nodeRecognition, strings });
+    expect(node).toEqual(toNodeSnapshot(nodeYaml, nodeRecognition));
   });
 
   it("are null for objects that are not pods", () => {
