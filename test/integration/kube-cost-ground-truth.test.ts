@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseQuantity } from "../../src/domain/quantity.js";
 import { COST_READING_REUSE_MS } from "../../src/state/cost.js";
 import {
   addDisruptionTarget,
@@ -19,6 +18,7 @@ import {
 } from "../../src/simulator/kube/index.js";
 import { startKubeStack, type KubeStack } from "../helpers/kube-stack.js";
 import { eventually, sum, type Sample } from "../helpers/prom.js";
+import { GIB, requestsOf, unionSeconds } from "../helpers/cost-truth.js";
 
 /**
  * Ground truth for what CI costs: job pods of known requests on nodes of known instance types,
@@ -30,7 +30,6 @@ import { eventually, sum, type Sample } from "../helpers/prom.js";
  * meanwhile. Every exported cost counter is computed here from those facts alone and must match
  * within 0.5 %.
  */
-const GIB = 2 ** 30;
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 const TOLERANCE = 0.005;
@@ -82,17 +81,6 @@ const pods: PodTruth[] = [];
 
 const nodeOf = (name: string) => nodes.find((n) => n.name === name)!;
 const capacityType = (node: NodeTruth) => (node.spot ? "spot" : "on_demand");
-
-/** A pod's requests, all containers together, as the pod object says them. */
-function requestsOf(pod: V1Pod): { cpu: number; memory: number } {
-  let cpu = 0;
-  let memory = 0;
-  for (const c of pod.spec!.containers) {
-    cpu += parseQuantity(String(c.resources?.requests?.cpu ?? "0"))!;
-    memory += parseQuantity(String(c.resources?.requests?.memory ?? "0"))!;
-  }
-  return { cpu, memory };
-}
 
 let jobIds = 100;
 function jobPod(truth: Omit<PodTruth, "cpu" | "memory" | "endAtMs">, requests: { cpu: string; memory: string }): V1Pod {
@@ -146,20 +134,6 @@ function expectedAt(nowMs: number): Expected {
     add("gitlab_ci_node_idle_cost_total", labels, (idle * (node.spot ? PRICES[node.instanceType]!.spot : PRICES[node.instanceType]!.onDemand)) / 3600);
   }
   return out;
-}
-
-function unionSeconds(intervals: Array<[number, number]>): number {
-  const sorted = intervals.filter(([s, e]) => e > s).sort((a, b) => a[0] - b[0]);
-  let total = 0;
-  let [from, to] = [-Infinity, -Infinity];
-  for (const [s, e] of sorted) {
-    if (s > to) {
-      if (to > from) total += to - from;
-      [from, to] = [s, e];
-    } else to = Math.max(to, e);
-  }
-  if (to > from) total += to - from;
-  return total / 1000;
 }
 
 /** The exported series of every family `expected` names, keyed alike. */
