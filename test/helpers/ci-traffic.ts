@@ -4,7 +4,8 @@ const RUNNER: SimRunner = { id: 11, description: "k8s-runner-a" };
 
 /**
  * CI traffic on a simulated GitLab: a pipeline of two jobs every `everyMs`, each job queued,
- * started and finished within about a second (85% success, the rest script failures).
+ * started by one of `runners` and finished within about a second (85% success by default, a
+ * `canceledShare` canceled, the rest script failures).
  */
 export class CiTraffic {
   private readonly dice: Dice;
@@ -15,7 +16,7 @@ export class CiTraffic {
   constructor(
     private readonly world: GitLabWorld,
     private readonly projectIds: readonly number[],
-    private readonly options: { readonly everyMs?: number; readonly seed?: number } = {},
+    private readonly options: { readonly everyMs?: number; readonly seed?: number; readonly runners?: readonly SimRunner[]; readonly successShare?: number; readonly canceledShare?: number } = {},
   ) {
     this.dice = Dice.seeded(options.seed ?? 20);
   }
@@ -65,14 +66,16 @@ export class CiTraffic {
     for (const [id, due] of this.due) {
       if (due.atMs > now) continue;
       if (due.step === "start") {
-        this.world.start(id, RUNNER);
+        this.world.start(id, this.dice.pick(this.options.runners ?? [RUNNER]));
         // `now` is +∞ in finishAll.
         this.due.set(id, { step: "finish", atMs: Math.min(now, Date.now()) + 100 + this.dice.int(500) });
         continue;
       }
       if (this.holding) continue;
-      if (this.dice.uniform() < 0.85) this.world.finish(id, "success");
-      else this.world.finish(id, "failed", "script_failure");
+      const roll = this.dice.uniform();
+      if (roll < (this.options.successShare ?? 0.85)) this.world.finish(id, "success");
+      else if (roll < 1 - (this.options.canceledShare ?? 0)) this.world.finish(id, "failed", "script_failure");
+      else this.world.finish(id, "canceled");
       this.due.delete(id);
     }
   }

@@ -10,9 +10,10 @@ import path from "node:path";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { DRAIN_LIMIT_SECONDS } from "../../src/shutdown.js";
 import { isFinished, type JobStatus } from "../../src/domain/job.js";
-import { Dice, GitLabWorld, startGitLabSimulator, WebhookSender, type GitLabSimulator, type SimRunner } from "../../src/simulator/gitlab/index.js";
+import { GitLabWorld, startGitLabSimulator, WebhookSender, type GitLabSimulator, type SimRunner } from "../../src/simulator/gitlab/index.js";
 import { KubeWorld, startKubeSimulator, type KubeSimulator } from "../../src/simulator/kube/index.js";
 import { spawnExporter, waitFor, type ExporterProcess } from "../helpers/exporter-process.js";
+import { CiTraffic } from "../helpers/ci-traffic.js";
 import { eventually, scrape, sum } from "../helpers/prom.js";
 import { startReadinessService, type Forwarded, type ReadinessService } from "../helpers/readiness-service.js";
 
@@ -100,69 +101,9 @@ async function startFleet(polled: GitLabWorld, env: Record<string, string>): Pro
   };
 }
 
-/** CI traffic: pipelines of two jobs, each queued, run by a runner and finished within a second. */
-class Traffic {
-  private readonly dice = Dice.seeded(21);
-  private readonly due = new Map<number, { step: "start" | "finish"; atMs: number }>();
-  private timer: NodeJS.Timeout | undefined;
-  private holding = false;
-
-  constructor(
-    private readonly world: GitLabWorld,
-    private readonly projectIds: readonly number[],
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.tick(), PIPELINE_EVERY_MS);
-  }
-
-  /** Jobs go on queueing and starting, but none finishes until `release`. */
-  hold(): void {
-    this.holding = true;
-  }
-
-  release(): void {
-    this.holding = false;
-    this.advance(Date.now());
-  }
-
-  /** No new pipelines; every live job finishes now. */
-  finishAll(): void {
-    clearInterval(this.timer);
-    this.holding = false;
-    while (this.due.size > 0) this.advance(Number.POSITIVE_INFINITY);
-  }
-
-  /** Jobs that finished within [fromMs, toMs). */
-  finishedBetween(fromMs: number, toMs: number): number {
-    return this.world.jobs().filter((job) => job.finishedAt !== null && job.finishedAt >= fromMs && job.finishedAt < toMs).length;
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    const pipeline = this.world.createPipeline(this.dice.pick(this.projectIds));
-    for (const name of ["build", "test"]) {
-      const job = this.world.createJob(pipeline.projectId, { name, pipelineId: pipeline.id, tags: ["k8s"], status: "pending" });
-      this.due.set(job.id, { step: "start", atMs: now + this.dice.int(300) });
-    }
-    this.advance(now);
-  }
-
-  private advance(now: number): void {
-    for (const [id, due] of this.due) {
-      if (due.atMs > now) continue;
-      if (due.step === "start") {
-        this.world.start(id, this.dice.pick(RUNNERS));
-        this.due.set(id, { step: "finish", atMs: Math.min(now, Date.now()) + 100 + this.dice.int(400) }); // now is +∞ in finishAll
-      } else if (!this.holding) {
-        const roll = this.dice.uniform();
-        if (roll < 0.8) this.world.finish(id, "success");
-        else if (roll < 0.95) this.world.finish(id, "failed", "script_failure");
-        else this.world.finish(id, "canceled");
-        this.due.delete(id);
-      }
-    }
-  }
+/** CI traffic: pipelines of two jobs, each queued, run by one of the runners and finished within a second. */
+function ciTraffic(world: GitLabWorld, projectIds: readonly number[]): CiTraffic {
+  return new CiTraffic(world, projectIds, { everyMs: PIPELINE_EVERY_MS, seed: 21, runners: RUNNERS, successShare: 0.8, canceledShare: 0.05 });
 }
 
 /** When the process began counting: it logs that it listens right after (pino's `time`, Unix ms). */
@@ -201,7 +142,7 @@ interface Handover {
  * `quietStart`, no job finishes between the new process's start and the whole second after it
  * turned ready, so which finishes it may count follows from the deliveries alone.
  */
-async function handover(traffic: Traffic, options: { quietStart: boolean }): Promise<Handover> {
+async function handover(traffic: CiTraffic, options: { quietStart: boolean }): Promise<Handover> {
   const { service, env, processes } = fleet!;
   const old = await spawnExporter(env);
   processes.push(old);
@@ -275,7 +216,7 @@ describe("a rollout, old and new exporter processes behind a Service that follow
     const hooked = worldWithProjects();
     const sender = new WebhookSender(hooked, { concurrency: 16 });
     sender.addHook({ url: `${fleet.service.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });
-    const traffic = new Traffic(hooked, hooked.projects().map((p) => p.id));
+    const traffic = ciTraffic(hooked, hooked.projects().map((p) => p.id));
 
     const h = await handover(traffic, { quietStart: true });
     traffic.finishAll();
@@ -325,7 +266,7 @@ describe("a rollout, old and new exporter processes behind a Service that follow
     fleet = await startFleet(world, {});
     const sender = new WebhookSender(world, { concurrency: 16 });
     sender.addHook({ url: `${fleet.service.url}/webhooks/gitlab`, token: WEBHOOK_SECRET, events: { job: true, pipeline: true } });
-    const traffic = new Traffic(world, world.projects().map((p) => p.id));
+    const traffic = ciTraffic(world, world.projects().map((p) => p.id));
 
     const h = await handover(traffic, { quietStart: false });
     traffic.finishAll();
