@@ -40,8 +40,6 @@ export interface JobFinished {
   readonly failureReason: string;
   readonly runner: string;
   readonly durationSeconds: number | null;
-  /** When it finished: GitLab's `finished_at`, else when it was seen finished. */
-  readonly finishedAtMs: number;
 }
 
 /** A pipeline reached a final status: counted once, at the first final status any source told. */
@@ -49,8 +47,6 @@ export interface PipelineFinished {
   readonly pipelineId: number;
   readonly projectId: number;
   readonly status: PipelineFinalStatus;
-  /** When it finished: GitLab's `finished_at`, else when it was seen finished. */
-  readonly finishedAtMs: number;
 }
 
 /** A CI job pod went away because its node did, or was evicted: counted once per pod. */

@@ -185,8 +185,7 @@ export class JobStore {
     if (known) this.forget(known);
     if (!isFinished(observation.status)) return known ? "changed" : "unchanged";
     this.observeStart(observation, known?.queuedEligible ?? this.startedUnderWatch(observation, report), known);
-    const finishedAtMs = observation.finishedAtMs ?? this.now();
-    this.counted.add(observation.id, finishedAtMs);
+    this.counted.add(observation.id, observation.finishedAtMs ?? this.now());
     this.onFinished.emit({
       jobId: observation.id,
       projectId: observation.projectId,
@@ -194,7 +193,6 @@ export class JobStore {
       failureReason: observation.failureReason,
       runner: observation.runner,
       durationSeconds: observation.durationSeconds,
-      finishedAtMs,
     });
     return "changed";
   }

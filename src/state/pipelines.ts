@@ -52,9 +52,8 @@ export class PipelineStore {
   apply(observation: PipelineObservation, report: JobReport): "changed" | "unchanged" {
     const { id, status } = observation;
     if (!isPipelineFinal(status) || this.counted.has(id) || !this.finishedUnderWatch(observation, report)) return "unchanged";
-    const finishedAtMs = observation.finishedAtMs ?? this.now();
-    this.counted.add(id, finishedAtMs);
-    this.onFinished.emit({ pipelineId: id, projectId: observation.projectId, status, finishedAtMs });
+    this.counted.add(id, observation.finishedAtMs ?? this.now());
+    this.onFinished.emit({ pipelineId: id, projectId: observation.projectId, status });
     return "changed";
   }
 

@@ -21,7 +21,7 @@ function jobPod(jobId: number, options: { builder?: string; pipelineId?: string;
 }
 
 function finished(jobId: number, overrides: Partial<JobFinished> = {}): JobFinished {
-  return { jobId, projectId: 9, status: "success", failureReason: "", runner: "r", durationSeconds: 95.5, finishedAtMs: 1_700_000_000_000, ...overrides };
+  return { jobId, projectId: 9, status: "success", failureReason: "", runner: "r", durationSeconds: 95.5, ...overrides };
 }
 
 function setup() {

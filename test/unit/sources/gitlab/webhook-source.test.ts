@@ -59,8 +59,8 @@ describe("GitLabWebhookSource", () => {
     const skipped = { ...pipelineHook, builds: [], object_attributes: { ...pipelineHook.object_attributes, id: 33, status: "skipped", finished_at: null } };
     expect(hooks.receive("Pipeline Hook", skipped, undefined).outcome).toBe("accepted");
     expect(pipelinesFinished).toEqual([
-      { pipelineId: 31, projectId: pipelineHook.project.id, status: "success", finishedAtMs: Date.parse(pipelineHook.object_attributes.finished_at.replace(" UTC", "Z").replace(" ", "T")) },
-      { pipelineId: 33, projectId: pipelineHook.project.id, status: "skipped", finishedAtMs: expect.any(Number) },
+      { pipelineId: 31, projectId: pipelineHook.project.id, status: "success" },
+      { pipelineId: 33, projectId: pipelineHook.project.id, status: "skipped" },
     ]);
   });
 
