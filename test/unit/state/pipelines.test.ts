@@ -69,4 +69,12 @@ describe("PipelineStore", () => {
     store.apply(pipeline(1, "success", 0), "listing");
     expect(finished).toHaveLength(1);
   });
+
+  it("counts from a later moment after countFrom, as a replica taking its shard over does", () => {
+    const { store, finished } = setup();
+    store.countFrom(START + 30_000);
+    expect(store.apply(pipeline(20, "success", START + 10_000), "listing")).toBe("unchanged");
+    expect(store.apply(pipeline(21, "failed", START + 40_000), "listing")).toBe("changed");
+    expect(finished.map((e) => e.pipelineId)).toEqual([21]);
+  });
 });
