@@ -16,6 +16,7 @@ import { simulatedPricesYaml, startKubeSimulator } from "../src/simulator/kube/i
 import { BENCH_RUNNER, BENCH_TAG_SETS, buildBenchCluster, buildBenchGitLab } from "./fleet.js";
 import { parseMetrics, sum } from "../src/lib/prom-text.js";
 import { agent, deliveryRate, exporterSamples, familySum, freePort, get, memory, percentile, processCpu, Report, scanDistinct, scanSum, scrapeLatencies, sleep } from "./lib.js";
+import { COST_FAMILIES } from "../src/metrics/families/cost.js";
 import { costFootprint } from "./cost-footprint.js";
 import { WebhookChurn } from "./webhook-churn.js";
 
@@ -26,8 +27,8 @@ const quick = process.argv.includes("--quick");
  * state adds is measured in process either way (bench/cost-footprint.ts).
  */
 const priced = process.argv.includes("--prices");
-/** The families of what CI costs (src/metrics/families/cost.ts). */
-const COST_FAMILY = /^gitlab_ci_(job_cpu_core_seconds|job_memory_byte_seconds|job_cost|job_on_demand_cost|job_cost_by_ref|job_cost_by_job_name|node_occupied_seconds|node_idle_seconds|node_idle_cost)_total$|^gitlab_ci_(nodes_unpriced|cost_currency_info)$/;
+/** The families of what CI costs, by name. */
+const COST_FAMILY_NAMES = new Set(COST_FAMILIES.map((family) => family.name));
 const SCALE = quick
   ? { projects: 200, active: 10, liveJobs: 400, soakJobs: 50_000, webhookRate: 50, scrapes: 100, latencySamples: 50, cycleWindowS: 10, pods: 1000, nodes: 50, spotNodes: 30, podChurn: 10_000 }
   : { projects: 1000, active: 50, liveJobs: 2000, soakJobs: 1_000_000, webhookRate: 100, scrapes: 300, latencySamples: 200, cycleWindowS: 30, pods: 10_000, nodes: 500, spotNodes: 300, podChurn: 100_000 };
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
     record("nodes", "nodes holding job pods (spot: gitlab_ci_spot_nodes)", scale.nodes, ` (${scale.spotNodes})`);
     json.spot_nodes = scale.spotNodes;
     record("series", "series exported", series, "");
-    const costSeries = parseMetrics(body).filter((sample) => COST_FAMILY.test(sample.name)).length;
+    const costSeries = parseMetrics(body).filter((sample) => COST_FAMILY_NAMES.has(sample.name)).length;
     record("cost_series", `  of them the cost families (${priced ? "with a price table" : "none without a price table: --prices"})`, costSeries, "");
     // The default configuration exports no cost families: its series per job pod (target: at most 1.2).
     record("series_per_pod_default", "series per job pod without them (the default configuration)", (series - costSeries) / scale.pods, "", { limit: 1.2, better: "lower", text: "≤ 1.2" });
